@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  digestAdd, digestEquals, digestOf, digestRemove, EMPTY_DIGEST, shardFromSubject, shardOf,
+  subjects, userFromKey, userKey, SubjectError,
+} from './index.js';
+
+test('the digest of a set does not depend on the order sessions were added', () => {
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.string({ minLength: 1 }), { maxLength: 40 }), fc.nat(), (ids, seed) => {
+      const shuffled = [...ids].sort((a, b) => ((a.length * 31 + seed) % 7) - ((b.length * 31 + seed) % 7));
+      assert.ok(digestEquals(digestOf(ids), digestOf(shuffled)));
+    }),
+  );
+});
+
+test('removing a session undoes adding it, and a missing session changes the digest', () => {
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.string({ minLength: 1 }), { minLength: 1, maxLength: 30 }), (ids) => {
+      const full = digestOf(ids);
+      const [first, ...rest] = ids as [string, ...string[]];
+      assert.ok(digestEquals(digestRemove(full, first), digestOf(rest)));
+      assert.ok(!digestEquals(full, digestOf(rest)));
+      assert.ok(digestEquals(digestRemove(digestAdd(EMPTY_DIGEST, first), first), EMPTY_DIGEST));
+    }),
+  );
+});
+
+test('shards are stable and within range', () => {
+  assert.equal(shardOf('alice@localhost'), shardOf('alice@localhost'));
+  fc.assert(fc.property(fc.string(), fc.integer({ min: 1, max: 4096 }), (jid, n) => {
+    const s = shardOf(jid, n);
+    assert.ok(Number.isInteger(s) && s >= 0 && s < n);
+  }));
+});
+
+test('user keys are valid KV keys and decode to the same username', () => {
+  fc.assert(fc.property(fc.string({ minLength: 1, unit: 'grapheme' }), (local) => {
+    const key = userKey(local);
+    assert.match(key, /^[-_a-z0-9]+$/);
+    assert.equal(userFromKey(key), local);
+  }));
+  assert.equal(userKey('alice'), 'alice');
+  assert.equal(userKey('john.doe'), 'john_2edoe');
+});
+
+test('subjects carry the shard number and reject unsafe node ids', () => {
+  const s = subjects('vigil');
+  assert.equal(shardFromSubject(s.shardSession(17), 'vigil'), 17);
+  assert.equal(shardFromSubject('vigil.hb.x', 'vigil'), undefined);
+  assert.throws(() => s.heartbeat('bad.node'), SubjectError);
+  assert.notEqual(s.deliver('alice@localhost'), s.deliver('bob@localhost'));
+  assert.match(s.deliver('älice@localhost'), /^vigil\.deliver\.[0-9a-f]{20}$/);
+});

@@ -1,0 +1,71 @@
+import { deliveryToken } from './hash.js';
+
+/**
+ * Every NATS subject Vigil uses, under one prefix. Each family has one
+ * builder here and nowhere else, so a reader can list the whole wire surface.
+ */
+export interface Subjects {
+  readonly prefix: string;
+  /** Node heartbeats: `<p>.hb.<nodeId>`. */
+  heartbeat(nodeId: string): string;
+  readonly allHeartbeats: string;
+  /** Session events for a shard's owner: `<p>.shard.<n>.session`. */
+  shardSession(shard: number): string;
+  /** Presence probes to the contact's shard owner: `<p>.shard.<n>.probe`. */
+  shardProbe(shard: number): string;
+  /** Roster requests (request/reply): `<p>.shard.<n>.roster`. */
+  shardRoster(shard: number): string;
+  /** Every shard subject of one kind, for an owner of all shards. */
+  allShards(kind: ShardSubjectKind): string;
+  /** Deliveries to one user's sessions, wherever they are: `<p>.deliver.<hash>`. */
+  deliver(bareJid: string): string;
+  /** Session list requests to one node: `<p>.node.<nodeId>.sessions`. */
+  nodeSessions(nodeId: string): string;
+}
+
+export type ShardSubjectKind = 'session' | 'probe' | 'roster';
+
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+export class SubjectError extends Error {
+  constructor(
+    message: string,
+    readonly value: string,
+  ) {
+    super(message);
+    this.name = 'SubjectError';
+  }
+}
+
+function token(kind: string, value: string): string {
+  if (!TOKEN.test(value)) throw new SubjectError(`${kind} must match ${TOKEN.source}`, value);
+  return value;
+}
+
+export function subjects(prefix = 'vigil'): Subjects {
+  for (const part of prefix.split('.')) token('subject prefix', part);
+  return {
+    prefix,
+    heartbeat: (nodeId) => `${prefix}.hb.${token('node id', nodeId)}`,
+    allHeartbeats: `${prefix}.hb.*`,
+    shardSession: (shard) => `${prefix}.shard.${shard}.session`,
+    shardProbe: (shard) => `${prefix}.shard.${shard}.probe`,
+    shardRoster: (shard) => `${prefix}.shard.${shard}.roster`,
+    allShards: (kind) => `${prefix}.shard.*.${kind}`,
+    deliver: (bareJid) => `${prefix}.deliver.${deliveryToken(bareJid)}`,
+    nodeSessions: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.sessions`,
+  };
+}
+
+/** The shard number in a `<p>.shard.<n>.<kind>` subject. */
+export function shardFromSubject(subject: string, prefix: string): number | undefined {
+  const rest = subject.startsWith(`${prefix}.shard.`) ? subject.slice(prefix.length + 7) : undefined;
+  if (rest === undefined) return undefined;
+  const n = Number(rest.slice(0, rest.indexOf('.')));
+  return Number.isInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** Node ids appear in subjects, so they are restricted to one subject token. */
+export function isValidNodeId(nodeId: string): boolean {
+  return TOKEN.test(nodeId) && nodeId.length <= 64;
+}

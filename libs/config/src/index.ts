@@ -1,0 +1,2 @@
+export { ConfigError, type Env, EnvReader } from './env.js';
+export { type ClusterTimings, readClusterTimings, validateTimings, natsConnectionTuning } from './timings.js';

@@ -1,0 +1,1 @@
+export { type NodeLease, type HeartbeatOutcome, type LeaseTableOptions, LeaseTable } from './lease-table.js';

@@ -1,0 +1,59 @@
+import type { KV } from '@nats-io/kv';
+import { store } from '@vigil/proto';
+import { userKey } from '@vigil/cluster';
+import { deriveScramCredential, type ScramCredential, type ScramHash } from '@vigil/xmpp';
+import { AccountExistsError } from './errors.js';
+
+/** SCRAM mechanisms for which every account stores keys. */
+export const STORED_HASHES: readonly ScramHash[] = ['sha1', 'sha256'];
+
+/**
+ * Accounts in the accounts bucket, keyed by localpart. Only salted SCRAM keys
+ * are stored (RFC 5802 §3); the password is gone once this returns.
+ */
+export class AccountStore {
+  constructor(private readonly kv: KV, private readonly bucket: string) {}
+
+  async create(username: string, password: string, iterations: number, nowMs = Date.now()): Promise<void> {
+    const credentials = await Promise.all(STORED_HASHES.map((h) => deriveScramCredential(password, h, iterations)));
+    const value = store.StoredAccount.encode({
+      username,
+      credentials: credentials.map(toStored),
+      createdAtUnixMs: nowMs,
+    }).finish();
+    try {
+      await this.kv.create(userKey(username), value);
+    } catch (e) {
+      if (await this.exists(username)) throw new AccountExistsError(this.bucket, userKey(username));
+      throw e;
+    }
+  }
+
+  async exists(username: string): Promise<boolean> {
+    const entry = await this.kv.get(userKey(username));
+    return entry !== null && entry.operation === 'PUT';
+  }
+
+  /** The stored SCRAM credential for one hash, or undefined for an unknown user. */
+  async credential(username: string, hash: ScramHash): Promise<ScramCredential | undefined> {
+    const entry = await this.kv.get(userKey(username));
+    if (entry === null || entry.operation !== 'PUT') return undefined;
+    const account = store.StoredAccount.decode(entry.value);
+    const found = account.credentials.find((c) => c.hash === hash);
+    return found === undefined ? undefined : fromStored(found, hash);
+  }
+}
+
+function toStored(c: ScramCredential): store.StoredScramCredential {
+  return { hash: c.hash, salt: c.salt, iterations: c.iterations, storedKey: c.storedKey, serverKey: c.serverKey };
+}
+
+function fromStored(c: store.StoredScramCredential, hash: ScramHash): ScramCredential {
+  return {
+    hash,
+    salt: Buffer.from(c.salt),
+    iterations: c.iterations,
+    storedKey: Buffer.from(c.storedKey),
+    serverKey: Buffer.from(c.serverKey),
+  };
+}

@@ -1,0 +1,1 @@
+export { type LogLevel, type LogFields, type Logger, type LoggerOptions, createLogger, isLogLevel } from './log.js';

@@ -1,0 +1,136 @@
+import { fileURLToPath } from 'node:url';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { openStores, provisionUsers, type Contact } from '@vigil/store';
+import { ChildService } from './child.js';
+import { freePort } from './ports.js';
+import { startNatsServer, type NatsServer } from './nats-server.js';
+
+const SERVICE_MAIN = {
+  authority: fileURLToPath(new URL('../../../services/presence-authority/dist/main.js', import.meta.url)),
+  node: fileURLToPath(new URL('../../../services/connection-node/dist/main.js', import.meta.url)),
+} as const;
+
+export interface ClusterOptions {
+  readonly domain?: string;
+  /** Number of connection nodes (default 2). */
+  readonly nodes?: number;
+  /** Fixed client ports, one per node; free ports when absent. */
+  readonly nodePorts?: readonly number[];
+  readonly c2sHost?: string;
+  /** Use this NATS server instead of starting one. */
+  readonly natsUrl?: string;
+  readonly natsPort?: number;
+  readonly natsStoreDir?: string;
+  /** Extra environment for every service (timings, log level, …). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Print every service's log lines. */
+  readonly echo?: boolean;
+  readonly readyTimeoutMs?: number;
+}
+
+export interface NodeHandle {
+  readonly nodeId: string;
+  readonly port: number;
+  service: ChildService;
+}
+
+/** A real local cluster: nats-server with JetStream, one authority, N connection nodes, all child processes. */
+export class Cluster {
+  readonly nodes: NodeHandle[] = [];
+  authority!: ChildService;
+  #nc: NatsConnection | undefined;
+
+  private constructor(
+    readonly domain: string,
+    readonly natsUrl: string,
+    readonly nats: NatsServer | undefined,
+    private readonly options: ClusterOptions,
+  ) {}
+
+  static async start(options: ClusterOptions = {}): Promise<Cluster> {
+    const nats = options.natsUrl
+      ? undefined
+      : await startNatsServer({
+          ...(options.natsPort !== undefined ? { port: options.natsPort } : {}),
+          ...(options.natsStoreDir !== undefined ? { storeDir: options.natsStoreDir } : {}),
+        });
+    const cluster = new Cluster(options.domain ?? 'localhost', options.natsUrl ?? nats?.url ?? '', nats, options);
+    try {
+      // Buckets first, so services start against a ready store.
+      await openStores(await cluster.connection());
+      cluster.authority = cluster.#spawn('authority', SERVICE_MAIN.authority, { VIGIL_AUTHORITY_ID: 'authority-1' });
+      const count = options.nodes ?? 2;
+      for (let i = 0; i < count; i++) {
+        const port = options.nodePorts?.[i] ?? (await freePort());
+        const nodeId = `node-${i + 1}`;
+        cluster.nodes.push({ nodeId, port, service: cluster.#spawnNode(nodeId, port) });
+      }
+      await Promise.all([cluster.authority, ...cluster.nodes.map((n) => n.service)].map((s) => cluster.#ready(s)));
+    } catch (e) {
+      await cluster.stop();
+      throw e;
+    }
+    return cluster;
+  }
+
+  /** A NATS connection owned by the cluster handle (closed by stop()). */
+  async connection(): Promise<NatsConnection> {
+    this.#nc ??= await connect({ servers: this.natsUrl, name: 'vigil-testkit' });
+    return this.#nc;
+  }
+
+  async provision(users: readonly { username: string; password: string }[], contacts: readonly Contact[] = [], iterations = 4096): Promise<void> {
+    await provisionUsers(await openStores(await this.connection()), this.domain, users, contacts, iterations);
+  }
+
+  node(i: number): NodeHandle {
+    const n = this.nodes[i];
+    if (!n) throw new RangeError(`no connection node ${i}`);
+    return n;
+  }
+
+  /** Starts a fresh process (new incarnation) for node i, on the same port. */
+  async restartNode(i: number): Promise<NodeHandle> {
+    const n = this.node(i);
+    await n.service.stop();
+    n.service = this.#spawnNode(n.nodeId, n.port);
+    await this.#ready(n.service);
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    const services = [...this.nodes.map((n) => n.service), ...(this.authority ? [this.authority] : [])];
+    await Promise.all(services.map((s) => s.stop()));
+    await this.#nc?.close();
+    this.#nc = undefined;
+    await this.nats?.stop();
+  }
+
+  #spawnNode(nodeId: string, port: number): ChildService {
+    return this.#spawn(nodeId, SERVICE_MAIN.node, {
+      VIGIL_NODE_ID: nodeId,
+      VIGIL_C2S_PORT: String(port),
+      VIGIL_C2S_HOST: this.options.c2sHost ?? '127.0.0.1',
+    });
+  }
+
+  #spawn(name: string, main: string, env: Record<string, string>): ChildService {
+    return ChildService.spawn(
+      name,
+      process.execPath,
+      ['--enable-source-maps', main],
+      {
+        PATH: process.env.PATH,
+        VIGIL_NATS_URL: this.natsUrl,
+        VIGIL_DOMAIN: this.domain,
+        ...this.options.env,
+        ...env,
+      },
+      this.options.echo ?? false,
+    );
+  }
+
+  #ready(s: ChildService): Promise<unknown> {
+    return s.waitForLog((r) => r.msg === 'ready', this.options.readyTimeoutMs ?? 20_000, 'ready');
+  }
+}

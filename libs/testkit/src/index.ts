@@ -1,0 +1,7 @@
+export { DeadlineError, withDeadline } from './wait.js';
+export { freePort } from './ports.js';
+export { type LogRecord, ChildService } from './child.js';
+export { type NatsServer, type NatsServerOptions, NatsServerNotFoundError, findNatsServer, startNatsServer } from './nats-server.js';
+export { type ClusterOptions, type NodeHandle, Cluster } from './cluster.js';
+export { type Stanza, type TestClientOptions, TestClient, is, xml } from './xmpp-client.js';
+export { FakeClock } from './fake-clock.js';

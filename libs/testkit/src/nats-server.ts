@@ -1,0 +1,102 @@
+import { existsSync, mkdtempSync, rmSync, accessSync, constants } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { freePort } from './ports.js';
+import { withDeadline } from './wait.js';
+
+export class NatsServerNotFoundError extends Error {
+  constructor() {
+    super('nats-server not found: run `npm run ensure-nats` (installs Debian\'s nats-server) or set NATS_SERVER_BIN');
+    this.name = 'NatsServerNotFoundError';
+  }
+}
+
+/** NATS_SERVER_BIN, then PATH, then Debian's location (/usr/sbin is not on every PATH). */
+export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.NATS_SERVER_BIN) return env.NATS_SERVER_BIN;
+  const dirs = [...(env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/bin'];
+  for (const dir of dirs) {
+    const candidate = join(dir, 'nats-server');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      continue;
+    }
+  }
+  throw new NatsServerNotFoundError();
+}
+
+export interface NatsServerOptions {
+  /** 0 or absent: a free port. */
+  readonly port?: number;
+  /** JetStream store; a fresh temp dir (removed on stop) when absent. */
+  readonly storeDir?: string;
+  readonly host?: string;
+  readonly startTimeoutMs?: number;
+  /** Print the server's log lines. */
+  readonly echo?: boolean;
+}
+
+export interface NatsServer {
+  readonly url: string;
+  readonly port: number;
+  readonly storeDir: string;
+  readonly process: ChildProcess;
+  /** SIGKILL, for chaos; the store dir is kept so a restart finds its data. */
+  kill(): void;
+  /** Clean stop; removes the store dir if this launcher created it. */
+  stop(): Promise<void>;
+}
+
+/** Starts a real nats-server with JetStream, resolving once it logs that it is ready. */
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  const bin = findNatsServer();
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port && options.port > 0 ? options.port : await freePort();
+  const ownsDir = options.storeDir === undefined;
+  const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'vigil-nats-'));
+  const child = spawn(bin, ['-a', host, '-p', String(port), '-js', '-sd', storeDir, '-n', `vigil-${port}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const lines: string[] = [];
+  const ready = new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`nats-server exited with code ${code}: ${lines.slice(-5).join(' | ')}`)));
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        if (options.echo) process.stderr.write(`[nats] ${line}\n`);
+        if (lines.length < 200) lines.push(line);
+        if (line.includes('Server is ready')) resolve();
+      });
+    }
+  });
+  try {
+    await withDeadline(ready, options.startTimeoutMs ?? 15_000, 'nats-server to be ready');
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  const running = () => child.exitCode === null && child.signalCode === null;
+  return {
+    url: `nats://${host}:${port}`,
+    port,
+    storeDir,
+    process: child,
+    kill: () => {
+      if (running()) child.kill('SIGKILL');
+    },
+    stop: async () => {
+      if (running()) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (ownsDir && existsSync(storeDir)) rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import { client, xml, type XmppClient, type XmppElement } from '@xmpp/client';
+import { DeadlineError } from './wait.js';
+
+export type Stanza = XmppElement;
+export { xml };
+
+export interface TestClientOptions {
+  readonly host?: string;
+  readonly port: number;
+  readonly domain: string;
+  readonly username: string;
+  readonly password: string;
+  readonly resource?: string;
+  readonly timeoutMs?: number;
+}
+
+interface Waiter {
+  readonly predicate: (s: Stanza) => boolean;
+  readonly resolve: (s: Stanza) => void;
+}
+
+/**
+ * A real @xmpp/client session with a log of what it received, so protocol
+ * tests read as a conversation: send, then expect a stanza by a deadline.
+ */
+export class TestClient {
+  readonly received: Stanza[] = [];
+  readonly errors: unknown[] = [];
+  readonly #waiters = new Set<Waiter>();
+
+  private constructor(readonly xmpp: XmppClient, readonly jid: string) {}
+
+  static async connect(options: TestClientOptions): Promise<TestClient> {
+    const xmpp = client({
+      service: `xmpp://${options.host ?? '127.0.0.1'}:${options.port}`,
+      domain: options.domain,
+      username: options.username,
+      password: options.password,
+      ...(options.resource !== undefined ? { resource: options.resource } : {}),
+    });
+    // Tests decide when a client comes back; an automatic reconnect would hide a crash.
+    xmpp.reconnect.stop();
+    const errors: unknown[] = [];
+    xmpp.on('error', (e: unknown) => errors.push(e));
+    const pending: Stanza[] = [];
+    const early = (s: Stanza) => pending.push(s);
+    xmpp.on('stanza', early);
+    let timer: NodeJS.Timeout | undefined;
+    const address = await Promise.race([
+      xmpp.start(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DeadlineError(`login of ${options.username}`, options.timeoutMs ?? 15_000)), options.timeoutMs ?? 15_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    const tc = new TestClient(xmpp, address.toString());
+    tc.errors.push(...errors);
+    xmpp.removeListener('stanza', early);
+    xmpp.on('error', (e: unknown) => tc.errors.push(e));
+    xmpp.on('stanza', (s: Stanza) => tc.#onStanza(s));
+    for (const s of pending) tc.#onStanza(s);
+    return tc;
+  }
+
+  get bareJid(): string {
+    return this.jid.split('/')[0] ?? this.jid;
+  }
+
+  /** Index into `received`, to expect only what arrives after this point. */
+  mark(): number {
+    return this.received.length;
+  }
+
+  /** The first stanza matching `predicate` received at or after `from` (default: ever). */
+  expectStanza(predicate: (s: Stanza) => boolean, timeoutMs: number, what: string, from = 0): Promise<Stanza> {
+    const seen = this.received.slice(from).find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        reject(new DeadlineError(`${this.jid} to receive ${what}`, timeoutMs));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        predicate,
+        resolve: (s) => {
+          clearTimeout(timer);
+          resolve(s);
+        },
+      };
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** Every presence stanza received whose bare 'from' is `bareJid`. */
+  presencesFrom(bareJid: string): Stanza[] {
+    return this.received.filter((s) => s.name === 'presence' && (s.attrs.from ?? '').split('/')[0] === bareJid);
+  }
+
+  async send(stanza: Stanza): Promise<void> {
+    await this.xmpp.send(stanza);
+  }
+
+  async sendPresence(attrs: Record<string, string> = {}, ...children: Stanza[]): Promise<void> {
+    await this.xmpp.send(xml('presence', attrs, ...children));
+  }
+
+  async rosterGet(timeoutMs = 10_000): Promise<{ jid: string; subscription: string; name?: string }[]> {
+    const result = await this.xmpp.iqCaller.request(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })), timeoutMs);
+    const query = result.getChild('query', 'jabber:iq:roster');
+    return (query?.getChildren('item') ?? []).map((i) => ({
+      jid: i.attrs.jid ?? '',
+      subscription: i.attrs.subscription ?? 'none',
+      ...(i.attrs.name !== undefined ? { name: i.attrs.name } : {}),
+    }));
+  }
+
+  /** The connection dies without a closing stream or unavailable presence. */
+  crash(): void {
+    this.xmpp.socket?.destroy();
+  }
+
+  /** Graceful: closes the stream and the socket. */
+  async stop(): Promise<void> {
+    if (this.xmpp.status === 'offline' || this.xmpp.status === 'disconnect') return;
+    try {
+      await this.xmpp.stop();
+    } catch {
+      this.xmpp.socket?.destroy();
+    }
+  }
+
+  #onStanza(s: Stanza): void {
+    if (this.received.length < 100_000) this.received.push(s);
+    for (const w of this.#waiters) {
+      if (w.predicate(s)) {
+        this.#waiters.delete(w);
+        w.resolve(s);
+      }
+    }
+  }
+}
+
+/** Predicates that read like the RFC. */
+export const is = {
+  presenceFrom: (fullOrBare: string, type?: string) => (s: Stanza) =>
+    s.name === 'presence' &&
+    (s.attrs.from === fullOrBare || (!fullOrBare.includes('/') && (s.attrs.from ?? '').split('/')[0] === fullOrBare)) &&
+    (type === undefined ? s.attrs.type === undefined : s.attrs.type === type),
+};

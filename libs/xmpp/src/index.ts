@@ -1,0 +1,29 @@
+export { Element, el, escapeAttr, escapeText, type XmlNode } from './element.js';
+export { StreamError, type StreamErrorCondition } from './stream-error.js';
+export {
+  StreamParser,
+  type StreamParserHandlers,
+  type StreamParserLimits,
+} from './parser.js';
+export { Jid, JidError, jid, parseJid, tryParseJid } from './jid.js';
+export { SaslFailure, parsePlain, type SaslCondition } from './sasl.js';
+export {
+  deriveScramCredential,
+  verifyPassword,
+  type ScramCredential,
+  type ScramHash,
+} from './scram-credential.js';
+export { ScramServerSession, type CredentialLookup, type ScramSessionOptions } from './scram.js';
+export {
+  DEFAULT_ERROR_TYPE,
+  NS,
+  STREAM_CLOSE,
+  StanzaError,
+  errorReply,
+  iqResult,
+  saslFailureXml,
+  streamErrorXml,
+  streamHeader,
+  type StanzaErrorCondition,
+  type StanzaErrorType,
+} from './stanzas.js';

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { Jid, JidError, jid, parseJid, tryParseJid } from './jid.js';
+
+describe('parseJid accepts and normalises valid JIDs', () => {
+  const valid: [input: string, local: string, domain: string, resource: string][] = [
+    ['example.com', '', 'example.com', ''],
+    ['juliet@example.com', 'juliet', 'example.com', ''],
+    ['juliet@example.com/balcony', 'juliet', 'example.com', 'balcony'],
+    ['Juliet@Example.COM/Balcony', 'juliet', 'example.com', 'Balcony'],
+    ['example.com/resource', '', 'example.com', 'resource'],
+    ['juliet@example.com./x', 'juliet', 'example.com', 'x'],
+    ['juliet@example.com/foo/bar@baz', 'juliet', 'example.com', 'foo/bar@baz'],
+    ['juliet@example.com/ spaced out ', 'juliet', 'example.com', ' spaced out '],
+    ['джульетта@example.com', 'джульетта', 'example.com', ''],
+    ['ÉLODIE@Exämple.com', 'élodie', 'exämple.com', ''],
+    // NFC: e + combining acute composes to é in every part.
+    ['e\u0301@e\u0301.fr/e\u0301', '\u00e9', '\u00e9.fr', '\u00e9'],
+    ['fußball@example.com', 'fußball', 'example.com', ''],
+    ['[::1]', '', '[::1]', ''],
+    ['192.0.2.1/r', '', '192.0.2.1', 'r'],
+    ['localhost', '', 'localhost', ''],
+    ['a@b', 'a', 'b', ''],
+  ];
+  for (const [input, local, domain, resource] of valid) {
+    test(`"${input}" parses to local "${local}", domain "${domain}", resource "${resource}"`, () => {
+      const parsed = parseJid(input);
+      assert.deepEqual([parsed.local, parsed.domain, parsed.resource], [local, domain, resource]);
+    });
+  }
+});
+
+describe('parseJid rejects invalid JIDs with a specific reason', () => {
+  const invalid: [input: string, reason: RegExp][] = [
+    ['', /empty domainpart/],
+    ['@example.com', /empty localpart/],
+    ['juliet@', /empty domainpart/],
+    ['juliet@example.com/', /empty resourcepart/],
+    ['/resource', /empty domainpart/],
+    ['.', /empty domainpart/],
+    ['juliet@exa mple.com', /domainpart contains whitespace/],
+    ['a@b@c', /domainpart contains "@"/],
+    ['ju liet@example.com', /localpart contains whitespace/],
+    ['ju\u3000liet@example.com', /localpart contains whitespace/],
+    ['ju"liet@example.com', /forbidden character "/],
+    ['ju&liet@example.com', /forbidden character &/],
+    ["ju'liet@example.com", /forbidden character '/],
+    ['ju:liet@example.com', /forbidden character :/],
+    ['ju<liet@example.com', /forbidden character </],
+    ['ju>liet@example.com', /forbidden character >/],
+    ['ju\u0000liet@example.com', /localpart contains a control character/],
+    ['example\u0007.com', /domainpart contains a control character/],
+    ['juliet@example.com/bal\u0001cony', /resourcepart contains a control character/],
+    ['example..com', /empty label/],
+    [`${'a'.repeat(1024)}@example.com`, /localpart longer than 1023 bytes/],
+    [`${'é'.repeat(512)}@example.com`, /localpart longer than 1023 bytes/],
+    [`x@${'d'.repeat(1024)}`, /domainpart longer than 1023 bytes/],
+    [`x@example.com/${'r'.repeat(1024)}`, /resourcepart longer than 1023 bytes/],
+    ['\ud800@example.com', /localpart is not valid Unicode/],
+  ];
+  for (const [input, reason] of invalid) {
+    test(`${JSON.stringify(input.length > 40 ? `${input.slice(0, 40)}…` : input)} is rejected: ${reason.source}`, () => {
+      assert.throws(
+        () => parseJid(input),
+        (error: unknown) => error instanceof JidError && reason.test(error.message) && error.input === input,
+      );
+      assert.equal(tryParseJid(input), undefined);
+    });
+  }
+
+  test('parts of exactly 1023 bytes are accepted', () => {
+    const part = 'a'.repeat(1023);
+    assert.equal(parseJid(`${part}@${part}/${part}`).local.length, 1023);
+  });
+});
+
+describe('Jid', () => {
+  test('bare() drops the resource and keeps the rest', () => {
+    const full = parseJid('Romeo@Montague.lit/Orchard');
+    assert.equal(full.bare().toString(), 'romeo@montague.lit');
+    assert.equal(full.toBareString(), 'romeo@montague.lit');
+    assert.equal(full.isBare(), false);
+    assert.equal(full.bare().isBare(), true);
+    const bare = full.bare();
+    assert.equal(bare.bare(), bare, 'a bare JID is its own bare JID');
+  });
+
+  test('equals compares normalised parts', () => {
+    assert.ok(parseJid('ROMEO@montague.LIT/x').equals(parseJid('romeo@Montague.lit./x')));
+    assert.ok(!parseJid('romeo@montague.lit/X').equals(parseJid('romeo@montague.lit/x')));
+  });
+
+  test('jid() validates and normalises like parseJid, with "" meaning absent', () => {
+    assert.equal(jid('Romeo', 'Montague.LIT', 'Orchard').toString(), 'romeo@montague.lit/Orchard');
+    assert.equal(jid('', 'montague.lit').toString(), 'montague.lit');
+    assert.equal(jid('', 'montague.lit', '').isBare(), true);
+    assert.throws(() => jid('ro@meo', 'montague.lit'), JidError);
+    assert.throws(() => jid('romeo', ''), JidError);
+    assert.ok(new Jid('A', 'B').equals(jid('a', 'b')));
+  });
+});
+
+describe('JID round-trip', () => {
+  const localChar = fc.constantFrom(...'abcXYZ019._-+!#$%~éÄßжΣ日本😀'.split(/(?:)/u));
+  const domainLabel = fc.string({ unit: fc.constantFrom(...'abcxyz019-éü'.split('')), minLength: 1, maxLength: 8 });
+  const resourceChar = fc.constantFrom(...'abcXYZ /@:&<>"\'é😀ΣΩ'.split(/(?:)/u));
+  const jidArb = fc.record({
+    local: fc.option(fc.string({ unit: localChar, minLength: 1, maxLength: 10 }), { nil: '' }),
+    domain: fc.array(domainLabel, { minLength: 1, maxLength: 3 }).map((labels) => labels.join('.')),
+    resource: fc.option(fc.string({ unit: resourceChar, minLength: 1, maxLength: 10 }), { nil: '' }),
+  });
+
+  test('parsing toString() of any valid JID gives an equal JID and the same string', () => {
+    fc.assert(
+      fc.property(jidArb, ({ local, domain, resource }) => {
+        const original = jid(local, domain, resource);
+        const reparsed = parseJid(original.toString());
+        assert.ok(reparsed.equals(original));
+        assert.equal(reparsed.toString(), original.toString());
+        assert.equal(reparsed.resource, resource.normalize('NFC'));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('normalisation is idempotent for arbitrary strings that parse', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 20 }), (input) => {
+        const parsed = tryParseJid(input);
+        if (parsed === undefined) return;
+        assert.equal(parseJid(parsed.toString()).toString(), parsed.toString());
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,304 @@
+/**
+ * Incremental parser for one XML stream (RFC 6120 §4), hardened for input
+ * from untrusted peers. A stream restart (after STARTTLS or SASL, RFC 6120
+ * §5.4.3.3 / §6.4.6) needs a new StreamParser.
+ */
+import { SaxesParser, type SaxesTagNS, type XMLDecl } from 'saxes';
+import { Element } from './element.js';
+import { StreamError, type StreamErrorCondition } from './stream-error.js';
+
+const STREAM_NS = 'http://etherx.jabber.org/streams';
+
+/**
+ * Input is fed to saxes in slices of at most this many UTF-16 code units
+ * (≤ 3 KiB of UTF-8), so the size limit is checked at least that often even
+ * when a peer sends one huge chunk.
+ */
+const SLICE_UNITS = 1024;
+
+const SAX_OPTIONS = {
+  xmlns: true,
+  position: true,
+  // RFC 6120 §11.5: XMPP is XML 1.0 whatever the declaration says.
+  defaultXMLVersion: '1.0',
+  forceXMLVersion: true,
+} as const;
+
+export interface StreamParserLimits {
+  /** Largest stanza accepted, in UTF-8 bytes of input (RFC 6120 §13.12 resource exhaustion). */
+  maxStanzaBytes: number;
+  /** Deepest element nesting accepted, the stanza itself being depth 1. */
+  maxDepth: number;
+}
+
+export interface StreamParserHandlers {
+  onStreamOpen(attrs: Record<string, string>, ns: string): void;
+  onStanza(stanza: Element): void;
+  onStreamClose(): void;
+  onError(error: StreamError): void;
+}
+
+export class StreamParser {
+  readonly #handlers: StreamParserHandlers;
+  readonly #limits: StreamParserLimits;
+  // fatal: ill-formed UTF-8 is a well-formedness error (XML 1.0 §4.3.3, RFC 6120 §11.6), not U+FFFD.
+  readonly #decoder = new TextDecoder('utf-8', { fatal: true });
+  readonly #sax = new SaxesParser(SAX_OPTIONS);
+  #opened = false;
+  #done = false;
+  /** Open elements of the stanza being built; empty between stanzas. */
+  #stack: Element[] = [];
+  #handlerFailure: { error: unknown } | undefined;
+  /**
+   * saxes fires closetag for the element it pops *before* checking that the
+   * end tag's name matches, so a completed stanza (or the stream close) is
+   * held back until saxes moves on without complaint.
+   */
+  #pending: (() => void) | undefined;
+
+  // Size accounting, in saxes' global string positions (UTF-16 index into all input so far).
+  // The mark moves to the end of the stream header and of each stanza; everything after it
+  // — inter-stanza whitespace included — counts against the next stanza.
+  #markPos = 0;
+  #sliceStart = 0;
+  #slice = '';
+  /** UTF-8 bytes between the mark and #sliceStart. */
+  #bytesBeforeSlice = 0;
+
+  constructor(handlers: StreamParserHandlers, limits: StreamParserLimits) {
+    this.#handlers = handlers;
+    this.#limits = limits;
+    const sax = this.#sax;
+    sax.on('xmldecl', (decl) => this.#ready() && this.#onXmlDecl(decl));
+    sax.on('doctype', () => this.#ready() && this.#fail('restricted-xml', 'DTDs are not allowed (RFC 6120 §11.1)'));
+    sax.on('comment', () => this.#ready() && this.#fail('restricted-xml', 'comments are not allowed (RFC 6120 §11.1)'));
+    sax.on('processinginstruction', () =>
+      this.#ready() && this.#fail('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)'),
+    );
+    sax.on('opentag', (tag) => this.#ready() && this.#onOpenTag(tag));
+    sax.on('closetag', () => this.#ready() && this.#onCloseTag());
+    sax.on('text', (text) => this.#ready() && this.#onText(text));
+    sax.on('cdata', (text) => this.#ready() && this.#onText(text));
+    sax.on('error', (error) => this.#onSaxError(error));
+  }
+
+  /** True once the stream was closed by the peer or failed; further input is ignored. */
+  get closed(): boolean {
+    return this.#done;
+  }
+
+  /**
+   * Feed bytes (or already-decoded text) from the peer. Chunks may split
+   * anywhere, including inside a UTF-8 sequence; do not mix Buffers and
+   * strings within one multi-byte character. Parse errors go to onError;
+   * an exception thrown by a handler is rethrown here after the parser
+   * has closed itself.
+   */
+  write(chunk: Buffer | string): void {
+    if (this.#done) return;
+    let text: string;
+    if (typeof chunk === 'string') {
+      text = chunk;
+    } else {
+      try {
+        text = this.#decoder.decode(chunk, { stream: true });
+      } catch {
+        this.#fail('not-well-formed', 'invalid UTF-8 (RFC 6120 §11.6)');
+        this.#rethrowHandlerFailure();
+        return;
+      }
+    }
+    let offset = 0;
+    while (offset < text.length && !this.#done) {
+      let end = Math.min(offset + SLICE_UNITS, text.length);
+      // Keep surrogate pairs together so byte counts of slices add up.
+      if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end -= 1;
+      this.#feed(text.slice(offset, end));
+      offset = end;
+    }
+    this.#rethrowHandlerFailure();
+  }
+
+  #feed(slice: string): void {
+    this.#slice = slice;
+    try {
+      this.#sax.write(slice);
+    } catch (error: unknown) {
+      // saxes throws only if no error handler is set or on an internal invariant; never let it escape.
+      this.#fail('not-well-formed', error instanceof Error ? error.message : 'parser failure');
+    }
+    this.#commit();
+    const end = this.#sliceStart + slice.length;
+    const pending = this.#bytesSinceMark(end);
+    this.#bytesBeforeSlice = pending;
+    this.#sliceStart = end;
+    // Checked after every slice, so an unterminated giant text node, attribute
+    // or whitespace run is refused long before it completes.
+    if (pending > this.#limits.maxStanzaBytes) this.#failTooBig(pending);
+  }
+
+  #bytesSinceMark(pos: number): number {
+    const markInSlice = this.#markPos >= this.#sliceStart;
+    const from = markInSlice ? this.#markPos - this.#sliceStart : 0;
+    const to = Math.max(pos - this.#sliceStart, from);
+    const inSlice = Buffer.byteLength(this.#slice.slice(from, to), 'utf8');
+    return (markInSlice ? 0 : this.#bytesBeforeSlice) + inSlice;
+  }
+
+  #mark(): void {
+    this.#markPos = this.#sax.position;
+  }
+
+  #failTooBig(bytes: number): void {
+    // RFC 6120 §4.9.3.16 policy-violation; §13.12 advises a stanza size limit.
+    this.#fail(
+      'policy-violation',
+      `stanza too big: ${bytes} bytes exceeds the limit of ${this.#limits.maxStanzaBytes}`,
+    );
+  }
+
+  #onXmlDecl(decl: XMLDecl): void {
+    const encoding = decl.encoding;
+    if (encoding !== undefined && encoding.toLowerCase() !== 'utf-8') {
+      this.#fail('unsupported-encoding', `encoding ${encoding} is not UTF-8 (RFC 6120 §11.6)`);
+    }
+  }
+
+  #onOpenTag(tag: SaxesTagNS): void {
+    const attrs = collectAttrs(tag);
+    if (!this.#opened) {
+      // RFC 6120 §4.8.1: the root must be <stream/> qualified by the streams namespace.
+      if (tag.local !== 'stream' || tag.uri !== STREAM_NS) {
+        this.#fail('invalid-namespace', `root element must be <stream/> in ${STREAM_NS}`);
+        return;
+      }
+      const headerBytes = this.#bytesSinceMark(this.#sax.position);
+      if (headerBytes > this.#limits.maxStanzaBytes) {
+        this.#failTooBig(headerBytes);
+        return;
+      }
+      this.#opened = true;
+      this.#mark();
+      this.#emit(() => this.#handlers.onStreamOpen(attrs, tag.uri));
+      return;
+    }
+    if (this.#stack.length >= this.#limits.maxDepth) {
+      this.#fail('policy-violation', `elements nested deeper than ${this.#limits.maxDepth}`);
+      return;
+    }
+    const element = new Element(tag.name, attrs);
+    element.ns = tag.uri;
+    this.#stack.at(-1)?.children.push(element);
+    this.#stack.push(element);
+  }
+
+  #onCloseTag(): void {
+    const element = this.#stack.pop();
+    if (element === undefined) {
+      // </stream:stream>: anything after it is ignored (RFC 6120 §4.4).
+      this.#pending = () => {
+        this.#done = true;
+        this.#emit(() => this.#handlers.onStreamClose());
+      };
+      return;
+    }
+    if (this.#stack.length > 0) return;
+    const bytes = this.#bytesSinceMark(this.#sax.position);
+    if (bytes > this.#limits.maxStanzaBytes) {
+      this.#failTooBig(bytes);
+      return;
+    }
+    this.#mark();
+    this.#pending = () => this.#emit(() => this.#handlers.onStanza(element));
+  }
+
+  #onText(text: string): void {
+    const top = this.#stack.at(-1);
+    if (top === undefined) {
+      // Between stanzas only whitespace (keepalives) may appear. Before the
+      // root, saxes itself reports non-whitespace text.
+      if (this.#opened && /[^ \t\r\n]/.test(text)) {
+        this.#fail('not-well-formed', 'character data between stanzas');
+      }
+      return;
+    }
+    const last = top.children.length - 1;
+    const previous = top.children[last];
+    // saxes may deliver one run of character data in pieces (e.g. around CDATA).
+    if (typeof previous === 'string') top.children[last] = previous + text;
+    else top.children.push(text);
+  }
+
+  #onSaxError(error: Error): void {
+    const message = error.message;
+    // A mismatched end tag invalidates the element saxes just popped; any other
+    // error concerns input after it, so a stanza completed before stands.
+    if (/unexpected close tag|unmatched closing tag/.test(message)) this.#pending = undefined;
+    else this.#commit();
+    let condition: StreamErrorCondition = 'not-well-formed';
+    // Only the five predefined entities exist here; anything else is an
+    // entity reference RFC 6120 §11.1 forbids. It is never expanded.
+    if (message.includes('undefined entity')) condition = 'restricted-xml';
+    else if (message.includes('unbound namespace prefix')) condition = 'bad-namespace-prefix';
+    this.#fail(condition, message);
+  }
+
+  /** Deliver what saxes has confirmed, then report whether events are still wanted. */
+  #ready(): boolean {
+    this.#commit();
+    return !this.#done;
+  }
+
+  #commit(): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending !== undefined && !this.#done) pending();
+  }
+
+  #fail(condition: StreamErrorCondition, text: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#pending = undefined;
+    this.#stack = [];
+    this.#emit(() => this.#handlers.onError(new StreamError(condition, text)));
+  }
+
+  /** Handlers run inside saxes callbacks; an exception must not leave saxes half-way through a chunk. */
+  #emit(call: () => void): void {
+    try {
+      call();
+    } catch (error: unknown) {
+      this.#done = true;
+      this.#handlerFailure ??= { error };
+    }
+  }
+
+  #rethrowHandlerFailure(): void {
+    const failure = this.#handlerFailure;
+    if (failure === undefined) return;
+    this.#handlerFailure = undefined;
+    throw failure.error;
+  }
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+/**
+ * Attributes exactly as written (including xmlns and xmlns:* declarations).
+ * Defined as own properties so a hostile attribute named `__proto__` cannot
+ * reach the prototype.
+ */
+function collectAttrs(tag: SaxesTagNS): Record<string, string> {
+  const attrs: Record<string, string> = {};
+  for (const attribute of Object.values(tag.attributes)) {
+    Object.defineProperty(attrs, attribute.name, {
+      value: attribute.value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return attrs;
+}

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { digestAdd, digestRemove, EMPTY_DIGEST, type SessionDigest } from '@vigil/cluster';
+
+/** What a connection node keeps of each bound session: it owns live presence (DESIGN.md). */
+export interface LocalSession {
+  readonly id: string;
+  readonly fullJid: string;
+  readonly bareJid: string;
+  readonly shard: number;
+  /** Sent initial presence and not since unavailable: receives presence broadcasts. */
+  available: boolean;
+  presenceXml: string;
+  priority: number;
+  /** The shard owner has heard of this session; it counts in the digests. */
+  announced: boolean;
+  /** Writes a serialized stanza to the client. */
+  readonly send: (xml: string) => void;
+  /** Ends the stream with a stream error (conflict, shutdown, …). */
+  readonly kick: (condition: 'conflict' | 'system-shutdown' | 'policy-violation', text: string) => void;
+}
+
+export interface LocalSessionsEvents {
+  /** The first session of a user on this node: start receiving that user's deliveries. */
+  readonly firstOfUser: (bareJid: string) => void;
+  /** The last one left: stop. */
+  readonly lastOfUser: (bareJid: string) => void;
+}
+
+/**
+ * Bound sessions on this node by full JID and by user, plus the per-shard
+ * digests of announced sessions that go into every heartbeat.
+ */
+export class LocalSessions {
+  readonly #byFull = new Map<string, LocalSession>();
+  readonly #byBare = new Map<string, Set<LocalSession>>();
+  readonly #digests = new Map<number, SessionDigest>();
+
+  constructor(private readonly events: LocalSessionsEvents) {}
+
+  static newId(): string {
+    return randomBytes(12).toString('base64url');
+  }
+
+  get size(): number {
+    return this.#byFull.size;
+  }
+
+  get(fullJid: string): LocalSession | undefined {
+    return this.#byFull.get(fullJid);
+  }
+
+  ofUser(bareJid: string): Iterable<LocalSession> {
+    return this.#byBare.get(bareJid) ?? [];
+  }
+
+  all(): IterableIterator<LocalSession> {
+    return this.#byFull.values();
+  }
+
+  add(s: LocalSession): void {
+    if (this.#byFull.has(s.fullJid)) throw new Error(`session for ${s.fullJid} already bound`);
+    this.#byFull.set(s.fullJid, s);
+    let set = this.#byBare.get(s.bareJid);
+    if (!set) {
+      this.#byBare.set(s.bareJid, (set = new Set()));
+      this.events.firstOfUser(s.bareJid);
+    }
+    set.add(s);
+  }
+
+  /** Counts the session in its shard's digest from now on. */
+  announce(s: LocalSession): void {
+    if (s.announced || this.#byFull.get(s.fullJid) !== s) return;
+    s.announced = true;
+    this.#digests.set(s.shard, digestAdd(this.#digests.get(s.shard) ?? EMPTY_DIGEST, s.id));
+  }
+
+  remove(s: LocalSession): boolean {
+    if (this.#byFull.get(s.fullJid) !== s) return false;
+    this.#byFull.delete(s.fullJid);
+    const set = this.#byBare.get(s.bareJid);
+    set?.delete(s);
+    if (set?.size === 0) {
+      this.#byBare.delete(s.bareJid);
+      this.events.lastOfUser(s.bareJid);
+    }
+    if (s.announced) {
+      const d = digestRemove(this.#digests.get(s.shard) ?? EMPTY_DIGEST, s.id);
+      if (d.count === 0) this.#digests.delete(s.shard);
+      else this.#digests.set(s.shard, d);
+    }
+    return true;
+  }
+
+  digests(): [number, SessionDigest][] {
+    return [...this.#digests.entries()];
+  }
+
+  announcedInShard(shard: number): LocalSession[] {
+    return [...this.#byFull.values()].filter((s) => s.announced && s.shard === shard);
+  }
+}

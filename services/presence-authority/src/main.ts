@@ -1,0 +1,40 @@
+import { connect } from '@nats-io/transport-node';
+import { natsConnectionTuning } from '@vigil/config';
+import { createLogger } from '@vigil/telemetry';
+import { openStores } from '@vigil/store';
+import { readAuthorityConfig } from './config.js';
+import { Authority } from './authority.js';
+
+const bootLog = createLogger({ service: 'presence-authority' });
+
+async function main(): Promise<void> {
+  const config = readAuthorityConfig(process.env);
+  const log = createLogger({ service: 'presence-authority', authority: config.authorityId }, { level: config.logLevel });
+  const nc = await connect({
+    servers: config.natsUrl,
+    name: `vigil-authority-${config.authorityId}`,
+    ...natsConnectionTuning(config.timings),
+  });
+  const stores = await openStores(nc, { replicas: config.kvReplicas });
+  const authority = new Authority({ nc, stores, config, log });
+  authority.start();
+  log.info('ready', { nats: nc.getServer(), domain: config.domain, shards: config.shardCount });
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    await authority.stop();
+    await nc.drain();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  bootLog.error('failed to start', { err: e });
+  process.exit(1);
+});

@@ -1,0 +1,106 @@
+import { digestAdd, digestRemove, EMPTY_DIGEST, type SessionDigest } from '@vigil/cluster';
+import type { SessionPresence } from '@vigil/roster';
+
+/** What the authority knows of one announced session. */
+export interface SessionRecord extends SessionPresence {
+  readonly sessionId: string;
+  readonly fullJid: string;
+  readonly bareJid: string;
+  readonly shard: number;
+  readonly nodeId: string;
+  readonly incarnation: string;
+  available: boolean;
+  /** The last broadcast presence, stamped with the full JID, no 'to'. */
+  presenceXml: string;
+  priority: number;
+  readonly directedTo: Set<string>;
+  readonly presenceErrorsFrom: Set<string>;
+}
+
+/**
+ * Announced sessions of the shards this authority owns, indexed by user, by
+ * session id and by node incarnation, with the per-shard digest each node
+ * incarnation should be reporting.
+ */
+export class SessionRegistry {
+  readonly #byId = new Map<string, SessionRecord>();
+  readonly #byUser = new Map<string, Map<string, SessionRecord>>();
+  readonly #byIncarnation = new Map<string, Set<SessionRecord>>();
+  readonly #digests = new Map<string, SessionDigest>();
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  get(sessionId: string): SessionRecord | undefined {
+    return this.#byId.get(sessionId);
+  }
+
+  add(record: SessionRecord): void {
+    if (this.#byId.has(record.sessionId)) return;
+    this.#byId.set(record.sessionId, record);
+    let user = this.#byUser.get(record.bareJid);
+    if (!user) this.#byUser.set(record.bareJid, (user = new Map()));
+    user.set(record.sessionId, record);
+    const inc = incarnationKey(record.nodeId, record.incarnation);
+    let set = this.#byIncarnation.get(inc);
+    if (!set) this.#byIncarnation.set(inc, (set = new Set()));
+    set.add(record);
+    const dk = digestKey(record.nodeId, record.incarnation, record.shard);
+    this.#digests.set(dk, digestAdd(this.#digests.get(dk) ?? EMPTY_DIGEST, record.sessionId));
+  }
+
+  remove(record: SessionRecord): boolean {
+    if (this.#byId.get(record.sessionId) !== record) return false;
+    this.#byId.delete(record.sessionId);
+    const user = this.#byUser.get(record.bareJid);
+    user?.delete(record.sessionId);
+    if (user?.size === 0) this.#byUser.delete(record.bareJid);
+    const inc = incarnationKey(record.nodeId, record.incarnation);
+    const set = this.#byIncarnation.get(inc);
+    set?.delete(record);
+    if (set?.size === 0) this.#byIncarnation.delete(inc);
+    const dk = digestKey(record.nodeId, record.incarnation, record.shard);
+    const d = digestRemove(this.#digests.get(dk) ?? EMPTY_DIGEST, record.sessionId);
+    if (d.count === 0) this.#digests.delete(dk);
+    else this.#digests.set(dk, d);
+    return true;
+  }
+
+  sessionsOf(bareJid: string): SessionRecord[] {
+    return [...(this.#byUser.get(bareJid)?.values() ?? [])];
+  }
+
+  sessionsOfIncarnation(nodeId: string, incarnation: string): SessionRecord[] {
+    return [...(this.#byIncarnation.get(incarnationKey(nodeId, incarnation)) ?? [])];
+  }
+
+  /** Incarnations of `nodeId` other than `incarnation` that still have sessions here. */
+  otherIncarnations(nodeId: string, incarnation: string): string[] {
+    const out: string[] = [];
+    for (const key of this.#byIncarnation.keys()) {
+      const [n, i] = key.split('\u0000') as [string, string];
+      if (n === nodeId && i !== incarnation) out.push(i);
+    }
+    return out;
+  }
+
+  digest(nodeId: string, incarnation: string, shard: number): SessionDigest {
+    return this.#digests.get(digestKey(nodeId, incarnation, shard)) ?? EMPTY_DIGEST;
+  }
+
+  /** Shards in which this incarnation has sessions, as far as the registry knows. */
+  shardsOf(nodeId: string, incarnation: string): Set<number> {
+    const out = new Set<number>();
+    for (const r of this.#byIncarnation.get(incarnationKey(nodeId, incarnation)) ?? []) out.add(r.shard);
+    return out;
+  }
+}
+
+function incarnationKey(nodeId: string, incarnation: string): string {
+  return `${nodeId}\u0000${incarnation}`;
+}
+
+function digestKey(nodeId: string, incarnation: string, shard: number): string {
+  return `${nodeId}\u0000${incarnation}\u0000${shard}`;
+}
