@@ -5,3 +5,4 @@ export { type NatsServer, type NatsServerOptions, NatsServerNotFoundError, findN
 export { type ClusterOptions, type NodeHandle, Cluster } from './cluster.js';
 export { type Stanza, type TestClientOptions, TestClient, is, xml } from './xmpp-client.js';
 export { FakeClock } from './fake-clock.js';
+export { RawConnection, clientStreamHeader } from './raw-client.js';

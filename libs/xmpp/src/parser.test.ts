@@ -79,12 +79,9 @@ describe('StreamParser events', () => {
 
   test('a large stanza with astral characters on every slice boundary arrives intact', () => {
     const body = `${'a'.repeat(1023)}${'😀'.repeat(3000)}${'é'.repeat(2000)}`;
-    for (const input of [`${STREAM_OPEN}<message><body>${body}</body></message>`]) {
-      const fromString = parseChunks([input]);
-      const fromBuffer = parseChunks([Buffer.from(input, 'utf8')]);
-      assert.equal(fromString.stanzas()[0]?.getChildText('body'), body);
-      assert.equal(fromBuffer.stanzas()[0]?.getChildText('body'), body);
-    }
+    const input = `${STREAM_OPEN}<message><body>${body}</body></message>`;
+    assert.equal(parseChunks([input]).stanzas()[0]?.getChildText('body'), body);
+    assert.equal(parseChunks([Buffer.from(input, 'utf8')]).stanzas()[0]?.getChildText('body'), body);
   });
 
   test('the parser is open until the stream closes', () => {

@@ -5,6 +5,7 @@
  */
 import { SaxesParser, type SaxesTagNS, type XMLDecl } from 'saxes';
 import { Element } from './element.js';
+import { InputBudget } from './input-budget.js';
 import { StreamError, type StreamErrorCondition } from './stream-error.js';
 
 const STREAM_NS = 'http://etherx.jabber.org/streams';
@@ -55,30 +56,37 @@ export class StreamParser {
    * held back until saxes moves on without complaint.
    */
   #pending: (() => void) | undefined;
-
-  // Size accounting, in saxes' global string positions (UTF-16 index into all input so far).
-  // The mark moves to the end of the stream header and of each stanza; everything after it
-  // — inter-stanza whitespace included — counts against the next stanza.
-  #markPos = 0;
-  #sliceStart = 0;
-  #slice = '';
-  /** UTF-8 bytes between the mark and #sliceStart. */
-  #bytesBeforeSlice = 0;
+  /**
+   * The mark moves to the end of the stream header and of each stanza;
+   * everything after it, inter-stanza whitespace included, counts against
+   * the next stanza.
+   */
+  readonly #budget = new InputBudget();
 
   constructor(handlers: StreamParserHandlers, limits: StreamParserLimits) {
     this.#handlers = handlers;
     this.#limits = limits;
     const sax = this.#sax;
-    sax.on('xmldecl', (decl) => this.#ready() && this.#onXmlDecl(decl));
-    sax.on('doctype', () => this.#ready() && this.#fail('restricted-xml', 'DTDs are not allowed (RFC 6120 §11.1)'));
-    sax.on('comment', () => this.#ready() && this.#fail('restricted-xml', 'comments are not allowed (RFC 6120 §11.1)'));
-    sax.on('processinginstruction', () =>
-      this.#ready() && this.#fail('restricted-xml', 'processing instructions are not allowed (RFC 6120 §11.1)'),
-    );
-    sax.on('opentag', (tag) => this.#ready() && this.#onOpenTag(tag));
-    sax.on('closetag', () => this.#ready() && this.#onCloseTag());
-    sax.on('text', (text) => this.#ready() && this.#onText(text));
-    sax.on('cdata', (text) => this.#ready() && this.#onText(text));
+    const restricted = (what: string) => (): void => {
+      if (this.#ready()) this.#fail('restricted-xml', `${what} are not allowed (RFC 6120 §11.1)`);
+    };
+    sax.on('doctype', restricted('DTDs'));
+    sax.on('comment', restricted('comments'));
+    sax.on('processinginstruction', restricted('processing instructions'));
+    sax.on('xmldecl', (decl) => {
+      if (this.#ready()) this.#onXmlDecl(decl);
+    });
+    sax.on('opentag', (tag) => {
+      if (this.#ready()) this.#onOpenTag(tag);
+    });
+    sax.on('closetag', () => {
+      if (this.#ready()) this.#onCloseTag();
+    });
+    const onText = (text: string): void => {
+      if (this.#ready()) this.#onText(text);
+    };
+    sax.on('text', onText);
+    sax.on('cdata', onText);
     sax.on('error', (error) => this.#onSaxError(error));
   }
 
@@ -108,8 +116,7 @@ export class StreamParser {
         return;
       }
     }
-    let offset = 0;
-    while (offset < text.length && !this.#done) {
+    for (let offset = 0; offset < text.length && !this.closed; ) {
       let end = Math.min(offset + SLICE_UNITS, text.length);
       // Keep surrogate pairs together so byte counts of slices add up.
       if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end -= 1;
@@ -120,7 +127,7 @@ export class StreamParser {
   }
 
   #feed(slice: string): void {
-    this.#slice = slice;
+    this.#budget.beginSlice(slice);
     try {
       this.#sax.write(slice);
     } catch (error: unknown) {
@@ -128,25 +135,19 @@ export class StreamParser {
       this.#fail('not-well-formed', error instanceof Error ? error.message : 'parser failure');
     }
     this.#commit();
-    const end = this.#sliceStart + slice.length;
-    const pending = this.#bytesSinceMark(end);
-    this.#bytesBeforeSlice = pending;
-    this.#sliceStart = end;
     // Checked after every slice, so an unterminated giant text node, attribute
     // or whitespace run is refused long before it completes.
+    const pending = this.#budget.endSlice();
     if (pending > this.#limits.maxStanzaBytes) this.#failTooBig(pending);
   }
 
-  #bytesSinceMark(pos: number): number {
-    const markInSlice = this.#markPos >= this.#sliceStart;
-    const from = markInSlice ? this.#markPos - this.#sliceStart : 0;
-    const to = Math.max(pos - this.#sliceStart, from);
-    const inSlice = Buffer.byteLength(this.#slice.slice(from, to), 'utf8');
-    return (markInSlice ? 0 : this.#bytesBeforeSlice) + inSlice;
+  /** Bytes since the mark, up to where saxes is now (just past a '>'). */
+  #bytesSoFar(): number {
+    return this.#budget.bytesUpTo(this.#sax.position);
   }
 
   #mark(): void {
-    this.#markPos = this.#sax.position;
+    this.#budget.markAt(this.#sax.position);
   }
 
   #failTooBig(bytes: number): void {
@@ -172,14 +173,16 @@ export class StreamParser {
         this.#fail('invalid-namespace', `root element must be <stream/> in ${STREAM_NS}`);
         return;
       }
-      const headerBytes = this.#bytesSinceMark(this.#sax.position);
+      const headerBytes = this.#bytesSoFar();
       if (headerBytes > this.#limits.maxStanzaBytes) {
         this.#failTooBig(headerBytes);
         return;
       }
       this.#opened = true;
       this.#mark();
-      this.#emit(() => this.#handlers.onStreamOpen(attrs, tag.uri));
+      this.#emit(() => {
+        this.#handlers.onStreamOpen(attrs, tag.uri);
+      });
       return;
     }
     if (this.#stack.length >= this.#limits.maxDepth) {
@@ -198,18 +201,24 @@ export class StreamParser {
       // </stream:stream>: anything after it is ignored (RFC 6120 §4.4).
       this.#pending = () => {
         this.#done = true;
-        this.#emit(() => this.#handlers.onStreamClose());
+        this.#emit(() => {
+          this.#handlers.onStreamClose();
+        });
       };
       return;
     }
     if (this.#stack.length > 0) return;
-    const bytes = this.#bytesSinceMark(this.#sax.position);
+    const bytes = this.#bytesSoFar();
     if (bytes > this.#limits.maxStanzaBytes) {
       this.#failTooBig(bytes);
       return;
     }
     this.#mark();
-    this.#pending = () => this.#emit(() => this.#handlers.onStanza(element));
+    this.#pending = () => {
+      this.#emit(() => {
+        this.#handlers.onStanza(element);
+      });
+    };
   }
 
   #onText(text: string): void {
@@ -260,7 +269,9 @@ export class StreamParser {
     this.#done = true;
     this.#pending = undefined;
     this.#stack = [];
-    this.#emit(() => this.#handlers.onError(new StreamError(condition, text)));
+    this.#emit(() => {
+      this.#handlers.onError(new StreamError(condition, text));
+    });
   }
 
   /** Handlers run inside saxes callbacks; an exception must not leave saxes half-way through a chunk. */

@@ -34,9 +34,9 @@ const buf = (s: string): Buffer => Buffer.from(s, 'utf8');
 
 function lookupOf(users: Record<string, ScramCredential>): CredentialLookup & { asked: string[] } {
   const asked: string[] = [];
-  const lookup = async (username: string): Promise<ScramCredential | undefined> => {
+  const lookup = (username: string): Promise<ScramCredential | undefined> => {
     asked.push(username);
-    return users[username];
+    return Promise.resolve(users[username]);
   };
   return Object.assign(lookup, { asked });
 }
@@ -123,9 +123,7 @@ describe('ScramServerSession', () => {
   });
 
   test('a lookup failure is a temporary-auth-failure', async () => {
-    const session = new ScramServerSession('sha256', async () => {
-      throw new Error('KV unavailable');
-    });
+    const session = new ScramServerSession('sha256', () => Promise.reject(new Error('KV unavailable')));
     await assert.rejects(session.start(buf('n,,n=alice,r=abc')), isFailure('temporary-auth-failure'));
   });
 
