@@ -26,6 +26,8 @@ export interface ClusterOptions {
   /** Print every service's log lines. */
   readonly echo?: boolean;
   readonly readyTimeoutMs?: number;
+  /** PBKDF2 iterations for provisioned accounts (RFC 5802 minimum 4096 keeps tests quick). */
+  readonly scramIterations?: number;
 }
 
 export interface NodeHandle {
@@ -79,8 +81,8 @@ export class Cluster {
     return this.#nc;
   }
 
-  async provision(users: readonly { username: string; password: string }[], contacts: readonly Contact[] = [], iterations = 4096): Promise<void> {
-    await provisionUsers(await openStores(await this.connection()), this.domain, users, contacts, iterations);
+  async provision(users: readonly { username: string; password: string }[], contacts: readonly Contact[] = []): Promise<void> {
+    await provisionUsers(await openStores(await this.connection()), this.domain, users, contacts, this.scramIterations);
   }
 
   node(i: number): NodeHandle {
@@ -106,6 +108,10 @@ export class Cluster {
     await this.nats?.stop();
   }
 
+  get scramIterations(): number {
+    return this.options.scramIterations ?? 4096;
+  }
+
   #spawnNode(nodeId: string, port: number): ChildService {
     return this.#spawn(nodeId, SERVICE_MAIN.node, {
       VIGIL_NODE_ID: nodeId,
@@ -123,6 +129,7 @@ export class Cluster {
         PATH: process.env.PATH,
         VIGIL_NATS_URL: this.natsUrl,
         VIGIL_DOMAIN: this.domain,
+        VIGIL_SCRAM_ITERATIONS: String(this.scramIterations),
         ...this.options.env,
         ...env,
       },

@@ -20,6 +20,11 @@ export interface ScramSessionOptions {
   serverNonce?: string;
   /** Iteration count announced for unknown users; match what real accounts use. */
   fakeIterations?: number;
+  /**
+   * Whether a non-empty authzid may act for the username. Default: only the
+   * username itself. XMPP servers also accept the user's own bare JID.
+   */
+  authzidAllowed?: (authzid: string, username: string) => boolean;
 }
 
 const DEFAULT_NONCE_BYTES = 18;
@@ -86,7 +91,8 @@ export class ScramServerSession {
     if (this.#phase !== 'initial') throw malformed('SCRAM exchange already started');
     this.#phase = 'failed';
     const first = parseClientFirst(decodeUtf8(clientFirst, 'client-first-message'));
-    if (first.authzid !== '' && first.authzid !== first.username) {
+    const allowed = this.#options.authzidAllowed ?? ((a: string, u: string) => a === u);
+    if (first.authzid !== '' && !allowed(first.authzid, first.username)) {
       throw new SaslFailure('invalid-authzid', 'authorization identity differs from the username');
     }
     this.#phase = 'looking-up';

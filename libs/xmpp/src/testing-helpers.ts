@@ -3,7 +3,7 @@
  * The file name deliberately does not match node --test's file patterns.
  */
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
-import type { Element, XmlNode } from './element.js';
+import type { Element } from './element.js';
 import { StreamParser, type StreamParserLimits } from './parser.js';
 import type { ScramHash } from './scram-credential.js';
 import type { StreamError } from './stream-error.js';
@@ -78,10 +78,6 @@ export function plainEvents(events: ParseEvent[]): unknown[] {
     if (event.kind === 'error') return { kind: 'error', condition: event.error.condition };
     return event;
   });
-}
-
-export function isTextNode(node: XmlNode): node is string {
-  return typeof node === 'string';
 }
 
 /** Client side of SCRAM (RFC 5802 §3), just enough to produce client-final messages in tests. */

@@ -50,7 +50,7 @@ export class ClientStream {
   ) {
     this.#log = deps.log.child({ stream: this.id, remote: transport.remoteAddress });
     this.#parser = this.#newParser(deps.config.preAuthMaxStanzaBytes);
-    this.#sasl = new SaslNegotiation(deps.accounts, deps.config.domain, this.#mechanisms());
+    this.#sasl = new SaslNegotiation(deps.accounts, deps.config.domain, this.#mechanisms(), deps.config.scramIterations);
     this.#authTimer = setTimeout(() => this.fail('connection-timeout', 'no resource bound in time'), deps.config.authTimeoutMs);
   }
 

@@ -15,6 +15,8 @@ export interface NodeConfig {
   readonly c2sPort: number;
   /** SASL PLAIN on a stream without TLS: only for loopback development (no TLS yet in this build). */
   readonly allowPlainWithoutTls: boolean;
+  /** PBKDF2 iterations of stored credentials; decoy salts for unknown users use the same. */
+  readonly scramIterations: number;
   readonly maxStanzaBytes: number;
   readonly preAuthMaxStanzaBytes: number;
   readonly maxDepth: number;
@@ -27,8 +29,7 @@ export interface NodeConfig {
   readonly logLevel: LogLevel;
 }
 
-export function readNodeConfig(envVars: Env): NodeConfig {
-  const env = new EnvReader(envVars);
+export function readNodeConfig(envVars: Env, env: EnvReader = new EnvReader(envVars)): NodeConfig {
   const nodeId = env.string('VIGIL_NODE_ID', `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${randomBytes(3).toString('hex')}`, 'stable name of this connection node');
   if (!isValidNodeId(nodeId)) throw new ConfigError('VIGIL_NODE_ID', 'must be 1-64 characters of A-Z a-z 0-9 _ -');
   const logLevel = env.string('VIGIL_LOG_LEVEL', 'info', 'debug, info, warn or error');
@@ -43,6 +44,7 @@ export function readNodeConfig(envVars: Env): NodeConfig {
     c2sHost: env.string('VIGIL_C2S_HOST', '127.0.0.1', 'address for client connections'),
     c2sPort: env.int('VIGIL_C2S_PORT', 5222, 'port for client connections (XMPP over TCP)', { min: 0, max: 65535 }),
     allowPlainWithoutTls: env.bool('VIGIL_ALLOW_PLAIN_WITHOUT_TLS', false, 'offer SASL PLAIN on unencrypted streams'),
+    scramIterations: env.int('VIGIL_SCRAM_ITERATIONS', 10_000, 'PBKDF2 iterations of SCRAM credentials created here and shown for unknown users', { min: 4096 }),
     maxStanzaBytes: env.int('VIGIL_MAX_STANZA_BYTES', 65536, 'largest stanza accepted after authentication', { min: 1024 }),
     preAuthMaxStanzaBytes: env.int('VIGIL_PREAUTH_MAX_STANZA_BYTES', 8192, 'largest stanza accepted before authentication', { min: 512 }),
     maxDepth: env.int('VIGIL_MAX_XML_DEPTH', 32, 'deepest element nesting inside a stanza', { min: 4, max: 1024 }),
@@ -53,4 +55,11 @@ export function readNodeConfig(envVars: Env): NodeConfig {
     timings: readClusterTimings(env),
     logLevel,
   };
+}
+
+/** Every variable readNodeConfig reads, with its default and meaning (docs/configuration.md lists them). */
+export function describeNodeConfig(): { name: string; default: string; description: string }[] {
+  const env = new EnvReader({});
+  readNodeConfig({}, env);
+  return env.documented;
 }

@@ -26,6 +26,8 @@ export class SaslNegotiation {
     private readonly accounts: AccountStore,
     private readonly domain: string,
     readonly mechanisms: readonly Mechanism[],
+    /** Iteration count shown for unknown users: the one real accounts use, so i= reveals nothing. */
+    private readonly scramIterations: number,
   ) {}
 
   featuresElement(): Element {
@@ -64,7 +66,11 @@ export class SaslNegotiation {
     }
     const hash = SCRAM_HASH[mechanism as Mechanism];
     if (hash === undefined) return failure('invalid-mechanism');
-    this.#scram = new ScramServerSession(hash, (user) => this.#credential(user, hash));
+    this.#scram = new ScramServerSession(hash, (user) => this.#credential(user, hash), undefined, {
+      fakeIterations: this.scramIterations,
+      // Some clients send their bare JID as authzid: that is the same identity.
+      authzidAllowed: (authzid, username) => authzid === username || authzid === `${normalizeUser(username, this.domain) ?? ''}@${this.domain}`,
+    });
     if (payload === undefined) return { kind: 'reply', xml: `<challenge xmlns='${NS.sasl}'/>` };
     return this.#scramFirst(payload);
   }

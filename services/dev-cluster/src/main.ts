@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     natsPort,
     natsStoreDir: dataDir,
     echo,
+    scramIterations: 10_000,
     // No TLS in this build yet: allow PLAIN on loopback so every stock client can log in.
     env: { VIGIL_ALLOW_PLAIN_WITHOUT_TLS: 'true', VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'info' },
   });
@@ -44,7 +45,6 @@ async function main(): Promise<void> {
       { owner: 'alice', contact: 'bob', subscription: 'both', name: 'Bob' },
       { owner: 'bob', contact: 'alice', subscription: 'both', name: 'Alice' },
     ],
-    10_000,
   );
 
   console.log(

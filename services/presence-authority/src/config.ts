@@ -17,8 +17,7 @@ export interface AuthorityConfig {
   readonly logLevel: LogLevel;
 }
 
-export function readAuthorityConfig(envVars: Env): AuthorityConfig {
-  const env = new EnvReader(envVars);
+export function readAuthorityConfig(envVars: Env, env: EnvReader = new EnvReader(envVars)): AuthorityConfig {
   const logLevel = env.string('VIGIL_LOG_LEVEL', 'info', 'debug, info, warn or error');
   if (!isLogLevel(logLevel)) throw new ConfigError('VIGIL_LOG_LEVEL', `unknown level ${JSON.stringify(logLevel)}`);
   return {
@@ -33,4 +32,11 @@ export function readAuthorityConfig(envVars: Env): AuthorityConfig {
     timings: readClusterTimings(env),
     logLevel,
   };
+}
+
+/** Every variable readAuthorityConfig reads, with its default and meaning (docs/configuration.md lists them). */
+export function describeAuthorityConfig(): { name: string; default: string; description: string }[] {
+  const env = new EnvReader({});
+  readAuthorityConfig({}, env);
+  return env.documented;
 }
