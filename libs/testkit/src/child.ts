@@ -46,8 +46,12 @@ export class ChildService {
     }
   }
 
-  static spawn(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, echo = false): ChildService {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /**
+   * `detached` puts the child in its own process group, so a Ctrl-C at the
+   * terminal reaches only the launcher, which then stops children in order.
+   */
+  static spawn(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, echo = false, detached = false): ChildService {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached });
     return new ChildService(name, child, echo);
   }
 

@@ -26,6 +26,8 @@ export interface ClusterOptions {
   /** Print every service's log lines. */
   readonly echo?: boolean;
   readonly readyTimeoutMs?: number;
+  /** Children in their own process groups (see ChildService.spawn); for `npm start`. */
+  readonly detached?: boolean;
   /** PBKDF2 iterations for provisioned accounts (RFC 5802 minimum 4096 keeps tests quick). */
   readonly scramIterations?: number;
 }
@@ -55,6 +57,7 @@ export class Cluster {
       : await startNatsServer({
           ...(options.natsPort !== undefined ? { port: options.natsPort } : {}),
           ...(options.natsStoreDir !== undefined ? { storeDir: options.natsStoreDir } : {}),
+          detached: options.detached ?? false,
         });
     const cluster = new Cluster(options.domain ?? 'localhost', options.natsUrl ?? nats?.url ?? '', nats, options);
     try {
@@ -100,9 +103,10 @@ export class Cluster {
     return n;
   }
 
+  /** Nodes first (their sessions end and are announced), then the authority, then NATS. */
   async stop(): Promise<void> {
-    const services = [...this.nodes.map((n) => n.service), ...(this.authority ? [this.authority] : [])];
-    await Promise.all(services.map((s) => s.stop()));
+    await Promise.all(this.nodes.map((n) => n.service.stop()));
+    await this.authority?.stop();
     await this.#nc?.close();
     this.#nc = undefined;
     await this.nats?.stop();
@@ -134,6 +138,7 @@ export class Cluster {
         ...env,
       },
       this.options.echo ?? false,
+      this.options.detached ?? false,
     );
   }
 

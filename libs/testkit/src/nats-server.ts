@@ -38,6 +38,8 @@ export interface NatsServerOptions {
   readonly startTimeoutMs?: number;
   /** Print the server's log lines. */
   readonly echo?: boolean;
+  /** Own process group: a terminal Ctrl-C does not reach it; the launcher stops it last. */
+  readonly detached?: boolean;
 }
 
 export interface NatsServer {
@@ -60,6 +62,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'vigil-nats-'));
   const child = spawn(bin, ['-a', host, '-p', String(port), '-js', '-sd', storeDir, '-n', `vigil-${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const lines: string[] = [];

@@ -26,7 +26,13 @@ async function main(): Promise<void> {
     log.info('shutting down', { signal, sessions: link.sessions.size });
     await listener.close();
     link.stop();
-    await nc.drain();
+    try {
+      await nc.drain();
+    } catch (e) {
+      // NATS already gone (it may have been stopped first): nothing left to flush to.
+      log.warn('NATS drain failed at shutdown', { err: e });
+      await nc.close();
+    }
     log.info('stopped');
     process.exit(0);
   };

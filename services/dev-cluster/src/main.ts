@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     natsStoreDir: dataDir,
     echo,
     scramIterations: 10_000,
+    detached: true,
     // No TLS in this build yet: allow PLAIN on loopback so every stock client can log in.
     env: { VIGIL_ALLOW_PLAIN_WITHOUT_TLS: 'true', VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'info' },
   });
@@ -74,6 +75,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // If the launcher itself dies, take the cluster with it rather than leave orphans.
+  process.on('exit', () => {
+    for (const p of [cluster.nats?.process, cluster.authority.process, ...cluster.nodes.map((n) => n.service.process)]) {
+      if (p && p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    }
+  });
 }
 
 main().catch((e: unknown) => {
