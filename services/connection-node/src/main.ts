@@ -1,6 +1,6 @@
 import { connect } from '@nats-io/transport-node';
 import { natsConnectionTuning } from '@vigil/config';
-import { createLogger } from '@vigil/telemetry';
+import { createLogger, stopOnSignals } from '@vigil/telemetry';
 import { openStores } from '@vigil/store';
 import { readNodeConfig } from './config.js';
 import { ClusterLink } from './cluster-link.js';
@@ -19,25 +19,11 @@ async function main(): Promise<void> {
   const port = await listener.listen(config.c2sHost, config.c2sPort);
   log.info('ready', { host: config.c2sHost, port, domain: config.domain, nats: nc.getServer() });
 
-  let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal, sessions: link.sessions.size });
+  stopOnSignals(log, nc, async () => {
+    log.info('closing client streams', { sessions: link.sessions.size });
     await listener.close();
     link.stop();
-    try {
-      await nc.drain();
-    } catch (e) {
-      // NATS already gone (it may have been stopped first): nothing left to flush to.
-      log.warn('NATS drain failed at shutdown', { err: e });
-      await nc.close();
-    }
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
 
 main().catch((e: unknown) => {

@@ -1,6 +1,6 @@
 import { connect } from '@nats-io/transport-node';
 import { natsConnectionTuning } from '@vigil/config';
-import { createLogger } from '@vigil/telemetry';
+import { createLogger, stopOnSignals } from '@vigil/telemetry';
 import { openStores } from '@vigil/store';
 import { readAuthorityConfig } from './config.js';
 import { Authority } from './authority.js';
@@ -20,24 +20,7 @@ async function main(): Promise<void> {
   authority.start();
   log.info('ready', { nats: nc.getServer(), domain: config.domain, shards: config.shardCount });
 
-  let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    await authority.stop();
-    try {
-      await nc.drain();
-    } catch (e) {
-      // NATS already gone (it may have been stopped first): nothing left to flush to.
-      log.warn('NATS drain failed at shutdown', { err: e });
-      await nc.close();
-    }
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  stopOnSignals(log, nc, () => authority.stop());
 }
 
 main().catch((e: unknown) => {
