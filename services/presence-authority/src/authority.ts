@@ -32,6 +32,8 @@ export interface AuthorityDeps {
   readonly log: Logger;
   /** Monotonic milliseconds (DESIGN: leases never use the wall clock). */
   readonly now?: () => number;
+  /** Run the lease check on a timer (default). Tests turn it off and call tick() with a fake clock. */
+  readonly autoTick?: boolean;
 }
 
 /**
@@ -82,8 +84,13 @@ export class Authority {
     this.#subscribe(s.allShards('roster'), (m) => this.#onRosterGet(m));
     this.#lastTickMs = this.#now();
     const period = Math.max(20, Math.floor(this.deps.config.timings.heartbeatIntervalMs / 4));
-    this.#tick = setInterval(() => this.#onTick(), period);
+    if (this.deps.autoTick ?? true) this.#tick = setInterval(() => this.tick(), period);
     void this.#watchConnection();
+  }
+
+  /** Resolves when every presence task queued so far has run. */
+  idle(): Promise<void> {
+    return this.#queue.drain();
   }
 
   /** Stops taking events and waits for the ones in hand to finish. */
@@ -142,7 +149,8 @@ export class Authority {
     }
   }
 
-  #onTick(): void {
+  /** One lease check: notices its own stalls, then expires nodes whose lease ran out. */
+  tick(): void {
     const now = this.#now();
     const late = now - this.#lastTickMs;
     this.#lastTickMs = now;
