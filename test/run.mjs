@@ -32,7 +32,7 @@ const packages = ['libs', 'services'].flatMap((top) =>
   readdirSync(join(root, top)).map((p) => join(root, top, p, 'dist')),
 );
 const unit = packages.flatMap((d) => findTests(d)).filter((f) => f.includes(filter));
-const e2e = findTests(join(root, 'test', 'dist')).filter((f) => f.includes(filter));
+const e2e = [join(root, 'test', 'dist'), join(root, 'bench', 'dist')].flatMap((d) => findTests(d)).filter((f) => f.includes(filter));
 
 let failed = false;
 for (const [name, files, concurrency] of [['unit', unit, 2], ['cross-process', e2e, 1]]) {
