@@ -2,6 +2,7 @@
 export const BUCKETS = {
   accounts: 'vigil_accounts',
   rosters: 'vigil_rosters',
+  lastSeen: 'vigil_lastseen',
 } as const;
 
 /**

@@ -13,8 +13,10 @@ export interface Subjects {
   shardSession(shard: number): string;
   /** Presence probes to the contact's shard owner: `<p>.shard.<n>.probe`. */
   shardProbe(shard: number): string;
-  /** Roster requests (request/reply): `<p>.shard.<n>.roster`. */
-  shardRoster(shard: number): string;
+  /** IQs the server answers for a user of the shard (request/reply): `<p>.shard.<n>.iq`. */
+  shardIq(shard: number): string;
+  /** Inbound stanzas the user's owner must process (subscriptions, presence errors): `<p>.shard.<n>.inbound`. */
+  shardInbound(shard: number): string;
   /** Every shard subject of one kind, for an owner of all shards. */
   allShards(kind: ShardSubjectKind): string;
   /** Deliveries to one user's sessions, wherever they are: `<p>.deliver.<hash>`. */
@@ -23,7 +25,7 @@ export interface Subjects {
   nodeSessions(nodeId: string): string;
 }
 
-export type ShardSubjectKind = 'session' | 'probe' | 'roster';
+export type ShardSubjectKind = 'session' | 'probe' | 'iq' | 'inbound';
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
@@ -50,7 +52,8 @@ export function subjects(prefix = 'vigil'): Subjects {
     allHeartbeats: `${prefix}.hb.*`,
     shardSession: (shard) => `${prefix}.shard.${shard}.session`,
     shardProbe: (shard) => `${prefix}.shard.${shard}.probe`,
-    shardRoster: (shard) => `${prefix}.shard.${shard}.roster`,
+    shardIq: (shard) => `${prefix}.shard.${shard}.iq`,
+    shardInbound: (shard) => `${prefix}.shard.${shard}.inbound`,
     allShards: (kind) => `${prefix}.shard.*.${kind}`,
     deliver: (bareJid) => `${prefix}.deliver.${deliveryToken(bareJid)}`,
     nodeSessions: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.sessions`,

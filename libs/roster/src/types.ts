@@ -9,6 +9,8 @@ export interface RosterItem {
   /** ask='subscribe' (RFC 6121 §2.1.2.2). */
   readonly pendingOut: boolean;
   readonly groups: readonly string[];
+  /** The user pre-approved this contact's subscription (RFC 6121 §3.4); absent means false. */
+  readonly approved?: boolean;
 }
 
 export interface Roster {

@@ -32,11 +32,11 @@ export async function provisionUsers(
   const byOwner = new Map<string, Contact[]>();
   for (const c of contacts) byOwner.set(c.owner, [...(byOwner.get(c.owner) ?? []), c]);
   for (const [owner, list] of byOwner) {
-    const { roster, revision } = await stores.rosters.get(owner);
-    const items = roster.items.filter((i) => !list.some((c) => `${c.contact}@${domain}` === i.jid));
+    const { record, revision } = await stores.rosters.get(owner);
+    const items = record.roster.items.filter((i) => !list.some((c) => `${c.contact}@${domain}` === i.jid));
     for (const c of list) {
       items.push({ jid: `${c.contact}@${domain}`, name: c.name ?? c.contact, subscription: c.subscription, pendingOut: false, groups: [] });
     }
-    await stores.rosters.put(owner, { version: roster.version + 1, items }, revision);
+    await stores.rosters.put(owner, { ...record, roster: { version: record.roster.version + 1, items } }, revision);
   }
 }

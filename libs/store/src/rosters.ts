@@ -4,26 +4,46 @@ import { userKey } from '@vigil/cluster';
 import { EMPTY_ROSTER, type Roster, type RosterItem, type Subscription } from '@vigil/roster';
 import { RevisionConflictError } from './errors.js';
 
-export interface VersionedRoster {
+/** A subscription request awaiting the user's answer (RFC 6121 §3.1.3). */
+export interface PendingSubscription {
+  readonly fromBareJid: string;
+  readonly stanzaXml: string;
+  readonly receivedAtUnixMs: number;
+}
+
+/**
+ * Everything about a user's contacts that the owning shard writes together:
+ * the roster, pending inbound requests and the block list. One KV entry, so
+ * one compare-and-set covers a change that touches several of them.
+ */
+export interface RosterRecord {
   readonly roster: Roster;
-  /** KV revision of the entry; 0 when the user has no roster yet. */
+  readonly pendingIn: readonly PendingSubscription[];
+  readonly blocked: readonly string[];
+}
+
+export const EMPTY_RECORD: RosterRecord = { roster: EMPTY_ROSTER, pendingIn: [], blocked: [] };
+
+export interface VersionedRecord {
+  readonly record: RosterRecord;
+  /** KV revision of the entry; 0 when the user has none yet. */
   readonly revision: number;
 }
 
-/** Rosters in the rosters bucket, keyed by localpart; written by the owning shard only. */
+/** Roster records in the rosters bucket, keyed by localpart; written by the owning shard only. */
 export class RosterStore {
   constructor(private readonly kv: KV, private readonly bucket: string) {}
 
-  async get(username: string): Promise<VersionedRoster> {
+  async get(username: string): Promise<VersionedRecord> {
     const entry = await this.kv.get(userKey(username));
-    if (entry === null || entry.operation !== 'PUT') return { roster: EMPTY_ROSTER, revision: 0 };
-    return { roster: decodeRoster(entry.value), revision: entry.revision };
+    if (entry === null || entry.operation !== 'PUT') return { record: EMPTY_RECORD, revision: 0 };
+    return { record: decodeRecord(entry.value), revision: entry.revision };
   }
 
-  /** Compare-and-set on the revision read; `expectedRevision` 0 means "must not exist yet". */
-  async put(username: string, roster: Roster, expectedRevision: number): Promise<number> {
+  /** Compare-and-set on the revision read; `expectedRevision` 0 means "must not exist yet". Returns the new revision. */
+  async put(username: string, record: RosterRecord, expectedRevision: number): Promise<number> {
     const key = userKey(username);
-    const value = encodeRoster(roster);
+    const value = encodeRecord(record);
     try {
       return expectedRevision === 0 ? await this.kv.create(key, value) : await this.kv.update(key, value, expectedRevision);
     } catch (e) {
@@ -53,18 +73,41 @@ export function subscriptionFromWire(s: cluster.Subscription): Subscription {
 }
 
 export function itemToWire(i: RosterItem): cluster.RosterItem {
-  return { jid: i.jid, name: i.name, subscription: SUBSCRIPTION_TO_WIRE[i.subscription], pendingOut: i.pendingOut, groups: [...i.groups] };
+  return {
+    jid: i.jid,
+    name: i.name,
+    subscription: SUBSCRIPTION_TO_WIRE[i.subscription],
+    pendingOut: i.pendingOut,
+    groups: [...i.groups],
+    approved: i.approved ?? false,
+  };
 }
 
 export function itemFromWire(i: cluster.RosterItem): RosterItem {
-  return { jid: i.jid, name: i.name, subscription: subscriptionFromWire(i.subscription), pendingOut: i.pendingOut, groups: i.groups };
+  return {
+    jid: i.jid,
+    name: i.name,
+    subscription: subscriptionFromWire(i.subscription),
+    pendingOut: i.pendingOut,
+    groups: i.groups,
+    approved: i.approved,
+  };
 }
 
-export function encodeRoster(r: Roster): Uint8Array {
-  return store.StoredRoster.encode({ version: r.version, items: r.items.map(itemToWire) }).finish();
+export function encodeRecord(r: RosterRecord): Uint8Array {
+  return store.StoredRoster.encode({
+    version: r.roster.version,
+    items: r.roster.items.map(itemToWire),
+    pendingIn: r.pendingIn.map((p) => ({ fromBareJid: p.fromBareJid, stanzaXml: p.stanzaXml, receivedAtUnixMs: p.receivedAtUnixMs })),
+    blocked: [...r.blocked],
+  }).finish();
 }
 
-export function decodeRoster(bytes: Uint8Array): Roster {
+export function decodeRecord(bytes: Uint8Array): RosterRecord {
   const s = store.StoredRoster.decode(bytes);
-  return { version: s.version, items: s.items.map(itemFromWire) };
+  return {
+    roster: { version: s.version, items: s.items.map(itemFromWire) },
+    pendingIn: s.pendingIn,
+    blocked: s.blocked,
+  };
 }

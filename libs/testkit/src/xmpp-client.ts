@@ -103,6 +103,23 @@ export class TestClient {
     await this.xmpp.send(xml('presence', attrs, ...children));
   }
 
+  /** Sends an iq and resolves with the reply, result or error alike (matched by id). */
+  async request(iq: Stanza, timeoutMs = 10_000): Promise<Stanza> {
+    const id = iq.attrs.id ?? `t${++TestClient.#ids}`;
+    iq.attrs.id = id;
+    const mark = this.mark();
+    const reply = this.expectStanza(
+      (s) => s.name === 'iq' && s.attrs.id === id && (s.attrs.type === 'result' || s.attrs.type === 'error'),
+      timeoutMs,
+      `reply to iq ${id}`,
+      mark,
+    );
+    await this.send(iq);
+    return reply;
+  }
+
+  static #ids = 0;
+
   async rosterGet(timeoutMs = 10_000): Promise<{ jid: string; subscription: string; name?: string }[]> {
     const result = await this.xmpp.iqCaller.request(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })), timeoutMs);
     const query = result.getChild('query', 'jabber:iq:roster');
@@ -146,3 +163,9 @@ export const is = {
     (s.attrs.from === fullOrBare || (!fullOrBare.includes('/') && (s.attrs.from ?? '').split('/')[0] === fullOrBare)) &&
     (type === undefined ? s.attrs.type === undefined : s.attrs.type === type),
 };
+
+/** The defined condition of an error stanza (RFC 6120 §8.3), or undefined. */
+export function errorCondition(s: Stanza): string | undefined {
+  const error = s.getChild('error');
+  return error?.children.find((c): c is Stanza => typeof c !== 'string' && c.attrs.xmlns === 'urn:ietf:params:xml:ns:xmpp-stanzas')?.name;
+}

@@ -27,3 +27,4 @@ export {
   type StanzaErrorCondition,
   type StanzaErrorType,
 } from './stanzas.js';
+export { parseStanza } from './parse-stanza.js';

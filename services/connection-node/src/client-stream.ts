@@ -132,6 +132,9 @@ export class ClientStream {
       el('bind', { xmlns: NS.bind }),
       // RFC 6121 appendix E / 3921 session establishment, optional: old clients still ask.
       el('session', { xmlns: NS.session }, el('optional')),
+      // RFC 6121 §2.6.1 roster versioning, §3.4 pre-approval.
+      el('ver', { xmlns: NS.rosterver }),
+      el('sub', { xmlns: 'urn:xmpp:features:pre-approval' }),
     ).toString();
   }
 
@@ -216,7 +219,7 @@ export class ClientStream {
       }
       return this.fail('not-authorized', 'bind a resource first');
     }
-    const session = SessionHandler.bind(stanza, bind, this.#username, {
+    const session = await SessionHandler.bind(stanza, bind, this.#username, {
       config: this.deps.config,
       link: this.deps.link,
       log: this.#log,

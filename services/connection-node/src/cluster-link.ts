@@ -4,13 +4,15 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { cluster } from '@vigil/proto';
 import { shardOf, subjects, type Subjects } from '@vigil/cluster';
 import type { Logger } from '@vigil/telemetry';
+import { escapeAttr } from '@vigil/xmpp';
 import type { NodeConfig } from './config.js';
 import { LocalSessions, type LocalSession } from './local-sessions.js';
 
-export interface RosterAnswer {
-  readonly items: cluster.RosterItem[];
-  readonly version: number;
-  readonly errorCondition: string;
+/** Writes `to='full JID'` in place of the `to` a bare-JID delivery carries at its start. */
+export function readdress(stanzaXml: string, fullJid: string): string {
+  const m = /^<([a-z]+) to='[^']*'/.exec(stanzaXml);
+  if (!m || m[1] === undefined) return stanzaXml;
+  return `<${m[1]} to='${escapeAttr(fullJid)}'${stanzaXml.slice(m[0].length)}`;
 }
 
 /**
@@ -83,17 +85,23 @@ export class ClusterLink {
   }
 
   /** A stanza from a local client to another user's sessions, wherever they are. */
-  publishDelivery(toJid: string, bareJid: string, stanzaXml: string): void {
-    const d: cluster.Delivery = { toJid, stanzaXml, shard: 0, epoch: 0 };
+  publishDelivery(toJid: string, bareJid: string, fromBareJid: string, kind: cluster.DeliveryKind, stanzaXml: string): void {
+    const d: cluster.Delivery = { toJid, stanzaXml, shard: 0, epoch: 0, kind, fromBareJid, blockList: [] };
     this.nc.publish(this.#subjects.deliver(bareJid), cluster.Delivery.encode(d).finish());
   }
 
-  async rosterGet(bareJid: string): Promise<RosterAnswer> {
-    const req = cluster.RosterGetRequest.encode({ userBareJid: bareJid }).finish();
-    const reply = await this.nc.request(this.#subjects.shardRoster(this.shardOf(bareJid)), req, {
+  /** An inbound stanza the recipient's shard owner must process (RFC 6121 §4.4.2 presence errors). */
+  publishInbound(toBareJid: string, msg: cluster.InboundStanza): void {
+    this.nc.publish(this.#subjects.shardInbound(this.shardOf(toBareJid)), cluster.InboundStanza.encode(msg).finish());
+  }
+
+  /** Asks the owner of `aboutBareJid`'s shard to answer an iq; resolves with its reply. */
+  async iq(s: LocalSession, aboutBareJid: string, stanzaXml: string): Promise<cluster.IqResponse> {
+    const req = cluster.IqRequest.encode({ session: this.#ref(s), stanzaXml }).finish();
+    const reply = await this.nc.request(this.#subjects.shardIq(this.shardOf(aboutBareJid)), req, {
       timeout: this.config.rosterRequestTimeoutMs,
     });
-    return cluster.RosterGetResponse.decode(reply.data);
+    return cluster.IqResponse.decode(reply.data);
   }
 
   #ref(s: LocalSession): cluster.SessionRef {
@@ -137,19 +145,40 @@ export class ClusterLink {
 
   /**
    * The subject is a hash, so check the exact JID before writing to a socket.
-   * Full JID: that session. Bare JID: presence to every available resource;
-   * messages to available resources with non-negative priority (RFC 6121 §8.5.2.1.1).
+   * Full JID: that session. Bare JID: the sessions the kind selects, each
+   * addressed by its full JID. Stanzas from entities the user blocked are
+   * dropped (XEP-0191 §3.5), except the server's own pushes.
    */
   #deliverLocally(d: cluster.Delivery): void {
+    const K = cluster.DeliveryKind;
     const slash = d.toJid.indexOf('/');
+    const bare = slash === -1 ? d.toJid : d.toJid.slice(0, slash);
+    if (d.kind === K.DELIVERY_KIND_BLOCK_PUSH) this.sessions.setBlockList(bare, d.blockList);
+    const fromServer = d.kind === K.DELIVERY_KIND_ROSTER_PUSH || d.kind === K.DELIVERY_KIND_BLOCK_PUSH;
+    if (!fromServer && d.fromBareJid !== '' && this.sessions.hasBlocked(bare, d.fromBareJid)) return;
     if (slash !== -1) {
       this.sessions.get(d.toJid)?.send(d.stanzaXml);
       return;
     }
-    const isPresence = d.stanzaXml.startsWith('<presence');
-    for (const s of this.sessions.ofUser(d.toJid)) {
-      if (s.available && (isPresence || s.priority >= 0)) s.send(d.stanzaXml);
+    for (const s of this.sessions.ofUser(bare)) {
+      if (wants(s, d.kind)) s.send(readdress(d.stanzaXml, s.fullJid));
     }
+  }
+}
+
+function wants(s: LocalSession, kind: cluster.DeliveryKind): boolean {
+  const K = cluster.DeliveryKind;
+  switch (kind) {
+    case K.DELIVERY_KIND_ROSTER_PUSH:
+      return s.rosterInterested;
+    case K.DELIVERY_KIND_BLOCK_PUSH:
+      return s.blocklistInterested;
+    case K.DELIVERY_KIND_MESSAGE:
+      return s.available && s.priority >= 0;
+    case K.DELIVERY_KIND_IQ:
+      return false;
+    default:
+      return s.available;
   }
 }
 

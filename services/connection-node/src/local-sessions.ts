@@ -13,6 +13,10 @@ export interface LocalSession {
   priority: number;
   /** The shard owner has heard of this session; it counts in the digests. */
   announced: boolean;
+  /** Fetched the roster: gets roster pushes (RFC 6121 §2.1.6 "interested resource"). */
+  rosterInterested: boolean;
+  /** Fetched the block list: gets block pushes (XEP-0191 §3.3). */
+  blocklistInterested: boolean;
   /** Writes a serialized stanza to the client. */
   readonly send: (xml: string) => void;
   /** Ends the stream with a stream error (conflict, shutdown, …). */
@@ -34,6 +38,8 @@ export class LocalSessions {
   readonly #byFull = new Map<string, LocalSession>();
   readonly #byBare = new Map<string, Set<LocalSession>>();
   readonly #digests = new Map<number, SessionDigest>();
+  /** Each local user's block list (XEP-0191), to drop inbound stanzas from blocked entities. */
+  readonly #blocked = new Map<string, ReadonlySet<string>>();
 
   constructor(private readonly events: LocalSessionsEvents) {}
 
@@ -82,6 +88,7 @@ export class LocalSessions {
     set?.delete(s);
     if (set?.size === 0) {
       this.#byBare.delete(s.bareJid);
+      this.#blocked.delete(s.bareJid);
       this.events.lastOfUser(s.bareJid);
     }
     if (s.announced) {
@@ -90,6 +97,15 @@ export class LocalSessions {
       else this.#digests.set(s.shard, d);
     }
     return true;
+  }
+
+  setBlockList(bareJid: string, blocked: readonly string[]): void {
+    if (this.#byBare.has(bareJid)) this.#blocked.set(bareJid, new Set(blocked));
+  }
+
+  /** XEP-0191 §3.5: nothing from a blocked entity reaches the user. */
+  hasBlocked(bareJid: string, fromBareJid: string): boolean {
+    return this.#blocked.get(bareJid)?.has(fromBareJid) ?? false;
   }
 
   digests(): [number, SessionDigest][] {

@@ -8,7 +8,7 @@ import type { Logger } from '@vigil/telemetry';
 import type { NodeConfig } from './config.js';
 import type { ClusterLink } from './cluster-link.js';
 import { LocalSessions, type LocalSession } from './local-sessions.js';
-import { rosterResult } from './roster-xml.js';
+import { IqHandler } from './iq-handler.js';
 
 export interface SessionHandlerDeps {
   readonly config: NodeConfig;
@@ -31,15 +31,18 @@ function generatedResource(): string {
  */
 export class SessionHandler {
   #ended = false;
+  readonly iqs: IqHandler;
 
   private constructor(
     readonly session: LocalSession,
     readonly jid: Jid,
     private readonly deps: SessionHandlerDeps,
-  ) {}
+  ) {
+    this.iqs = new IqHandler(session, deps.config, deps.link, deps.log);
+  }
 
   /** RFC 6120 §7: binds a resource, or replies with an error and returns undefined. */
-  static bind(iq: Element, bind: Element, username: string, deps: SessionHandlerDeps): SessionHandler | undefined {
+  static async bind(iq: Element, bind: Element, username: string, deps: SessionHandlerDeps): Promise<SessionHandler | undefined> {
     const requested = bind.getChildText('resource')?.trim() ?? '';
     let full: Jid;
     try {
@@ -62,11 +65,21 @@ export class SessionHandler {
       presenceXml: '',
       priority: 0,
       announced: false,
+      rosterInterested: false,
+      blocklistInterested: false,
       send: deps.send,
       kick: (condition, text) => deps.kick(condition, text),
     };
     link.sessions.add(session);
     const handler = new SessionHandler(session, full, { ...deps, log: deps.log.child({ user: fullJid, session: session.id }) });
+    try {
+      await handler.iqs.loadBlockList();
+    } catch (e) {
+      link.sessions.remove(session);
+      deps.log.warn('bind failed: block list unavailable', { err: e });
+      deps.send(errorReply(iq, new StanzaError('internal-server-error', 'wait', 'try again shortly')).toString());
+      return undefined;
+    }
     deps.send(iqResult(iq, el('bind', { xmlns: NS.bind }, el('jid', {}, fullJid))).toString());
     handler.deps.log.info('session bound');
     return handler;
@@ -96,8 +109,10 @@ export class SessionHandler {
           return this.deps.kick('unsupported-stanza-type', `<${stanza.name}/> is not a stanza`);
       }
     } catch (e) {
-      if (e instanceof StanzaError) return this.#reply(errorReply(this.#stamped(stanza), e, this.deps.config.domain));
-      throw e;
+      if (!(e instanceof StanzaError)) throw e;
+      // RFC 6120 §8.3.1: never answer an error with an error.
+      if (stanza.attr('type') === 'error') return;
+      return this.#reply(errorReply(this.#stamped(stanza), e, this.deps.config.domain));
     }
   }
 
@@ -107,8 +122,8 @@ export class SessionHandler {
     return stanza;
   }
 
-  #reply(stanza: Element): void {
-    this.deps.send(stanza.toString());
+  #reply(stanza: Element | string): void {
+    this.deps.send(typeof stanza === 'string' ? stanza : stanza.toString());
   }
 
   #presence(stanza: Element): void {
@@ -118,17 +133,48 @@ export class SessionHandler {
     this.#stamped(stanza);
     if (toAttr === undefined) return this.#broadcast(stanza, type);
     const to = this.#parseTo(toAttr);
-    if (type === undefined || type === 'unavailable') {
-      delete stanza.attrs.to;
-      this.deps.link.publishEvent(this.session, {
-        $case: 'directed',
-        directed: { toJid: to.toString(), stanzaXml: stanza.toString(), available: type === undefined },
-      });
-      return;
+    if (to.domain !== this.deps.config.domain) {
+      if (type === 'error') return;
+      throw new StanzaError('remote-server-not-found', 'cancel', 'this server does not federate');
     }
-    if (type === 'error' || type === 'probe') return; // RFC 6121 §4.3: clients do not probe; errors are tracked later
-    // Subscription management (RFC 6121 §3) is the next piece of work.
-    throw new StanzaError('feature-not-implemented', 'cancel', 'subscription requests are not supported yet');
+    delete stanza.attrs.to;
+    switch (type) {
+      case undefined:
+      case 'unavailable':
+        // RFC 6121 §4.6: directed presence; the owner remembers it for the session's end.
+        this.deps.link.publishEvent(this.session, {
+          $case: 'directed',
+          directed: { toJid: to.toString(), stanzaXml: stanza.toString(), available: type === undefined },
+        });
+        return;
+      case 'subscribe':
+      case 'subscribed':
+      case 'unsubscribe':
+      case 'unsubscribed': {
+        // RFC 6121 §3.1.2: subscription stanzas carry the user's bare JID, to the contact's bare JID.
+        stanza.attrs.from = this.session.bareJid;
+        const contact = to.bare().toString();
+        if (contact === this.session.bareJid) throw new StanzaError('bad-request', 'modify', 'a subscription to yourself is implicit');
+        this.deps.link.publishEvent(this.session, {
+          $case: 'subscription',
+          subscription: { toBareJid: contact, type, stanzaXml: stanza.toString() },
+        });
+        return;
+      }
+      case 'error': {
+        // RFC 6121 §4.4.2: the recipient's owner stops broadcasting to us for that session.
+        const recipient = to.toString();
+        this.deps.link.publishInbound(to.bare().toString(), {
+          fromJid: this.session.bareJid, toJid: recipient, kind: cluster.InboundKind.INBOUND_KIND_PRESENCE_ERROR,
+          type: 'error', stanzaXml: '', fromShard: this.session.shard, fromEpoch: 0,
+        });
+        stanza.attrs.to = recipient;
+        this.deps.link.publishDelivery(recipient, to.bare().toString(), this.session.bareJid, cluster.DeliveryKind.DELIVERY_KIND_PRESENCE, stanza.toString());
+        return;
+      }
+      default:
+        return; // 'probe': RFC 6121 §4.3 probes are server-generated; a client's is ignored
+    }
   }
 
   /** RFC 6121 §4.2, §4.4, §4.5: presence without 'to' goes to the shard owner for broadcast. */
@@ -145,52 +191,37 @@ export class SessionHandler {
 
   async #iq(stanza: Element): Promise<void> {
     const type = stanza.attr('type');
-    const id = stanza.attr('id');
-    if (id === undefined || !['get', 'set', 'result', 'error'].includes(type ?? '')) {
+    if (stanza.attr('id') === undefined || !['get', 'set', 'result', 'error'].includes(type ?? '')) {
       throw new StanzaError('bad-request', 'modify', "an iq needs an 'id' and a type of get, set, result or error");
     }
     const toAttr = stanza.attr('to');
     const to = toAttr === undefined ? undefined : this.#parseTo(toAttr);
-    const forServer = to === undefined || to.toString() === this.deps.config.domain || to.toString() === this.session.bareJid;
-    if (!forServer) return this.#route(stanza, to);
+    if (to !== undefined && to.resource !== '') return this.#route(stanza, to, cluster.DeliveryKind.DELIVERY_KIND_IQ);
     if (type === 'result' || type === 'error') return;
     const payload = stanza.getChildElements();
     if (payload.length !== 1 || payload[0] === undefined) throw new StanzaError('bad-request', 'modify', 'an iq get or set carries exactly one payload element');
-    const child = payload[0];
     this.#stamped(stanza);
-    if (child.ns === NS.roster && child.name === 'query') {
-      if (type !== 'get') throw new StanzaError('feature-not-implemented', 'cancel', 'roster changes are not supported yet');
-      const answer = await this.deps.link.rosterGet(this.session.bareJid).catch((e: unknown) => {
-        this.deps.log.warn('roster request failed', { err: e });
-        throw new StanzaError('internal-server-error', 'wait', 'roster temporarily unavailable');
-      });
-      if (answer.errorCondition !== '') throw new StanzaError('internal-server-error', 'wait', answer.errorCondition);
-      return this.#reply(rosterResult(stanza, answer.items, answer.version));
-    }
-    if (child.ns === NS.ping && child.name === 'ping' && type === 'get') return this.#reply(iqResult(stanza));
-    if (child.ns === NS.session && child.name === 'session') return this.#reply(iqResult(stanza));
-    if (child.ns === NS.disco_info && child.name === 'query' && type === 'get' && to?.toString() !== this.session.bareJid) {
-      return this.#reply(iqResult(stanza, discoInfo(child.attr('node'))));
-    }
-    throw new StanzaError('service-unavailable', 'cancel');
+    const reply = await this.iqs.handle(stanza, payload[0], to);
+    if (reply !== undefined) this.#reply(reply);
   }
 
   #message(stanza: Element): void {
     const toAttr = stanza.attr('to');
-    if (toAttr === undefined) return; // RFC 6120 §10.3.1 would treat it as to the user's bare JID; nothing to deliver it to yet
-    this.#route(stanza, this.#parseTo(toAttr));
+    // RFC 6120 §10.3.1: no 'to' means the user's own bare JID.
+    const to = toAttr === undefined ? this.jid.bare() : this.#parseTo(toAttr);
+    this.#route(stanza, to, cluster.DeliveryKind.DELIVERY_KIND_MESSAGE);
   }
 
   /** Messages and iqs to another entity of this domain travel on the recipient's delivery subject. */
-  #route(stanza: Element, to: Jid | undefined): void {
-    if (to === undefined) return;
-    if (to.domain !== this.deps.config.domain) {
+  #route(stanza: Element, to: Jid, kind: cluster.DeliveryKind): void {
+    if (to.domain !== this.deps.config.domain || to.local === '') {
       if (stanza.attr('type') === 'error') return;
+      if (to.local === '' && to.domain === this.deps.config.domain) throw new StanzaError('service-unavailable', 'cancel');
       throw new StanzaError('remote-server-not-found', 'cancel', 'this server does not federate');
     }
     this.#stamped(stanza);
     stanza.attrs.to = to.toString();
-    this.deps.link.publishDelivery(to.toString(), to.bare().toString(), stanza.toString());
+    this.deps.link.publishDelivery(to.toString(), to.bare().toString(), this.session.bareJid, kind, stanza.toString());
   }
 
   #parseTo(value: string): Jid {
@@ -207,14 +238,4 @@ function parsePriority(text: string | undefined): number {
   const n = Number(t);
   if (!/^[+-]?\d+$/.test(t) || n < -128 || n > 127) throw new StanzaError('bad-request', 'modify', 'priority must be an integer from -128 to 127');
   return n;
-}
-
-function discoInfo(node: string | undefined): Element {
-  return el(
-    'query',
-    { xmlns: NS.disco_info, node },
-    el('identity', { category: 'server', type: 'im', name: 'Vigil' }),
-    el('feature', { var: NS.disco_info }),
-    el('feature', { var: NS.ping }),
-  );
 }

@@ -1,29 +1,26 @@
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
 import { cluster } from '@vigil/proto';
-import { digestEquals, shardOf, shardFromSubject, subjects, type Subjects } from '@vigil/cluster';
+import { digestEquals, subjects, type Subjects } from '@vigil/cluster';
 import { LeaseTable } from '@vigil/lease';
-import { broadcastRecipients, bareOf, mayAnswerProbe, probeTargets } from '@vigil/roster';
+import { bareOf } from '@vigil/roster';
 import type { Logger } from '@vigil/telemetry';
-import { itemToWire, type Stores } from '@vigil/store';
+import type { Stores } from '@vigil/store';
+import { errorReply, parseStanza, StanzaError } from '@vigil/xmpp';
 import type { AuthorityConfig } from './config.js';
+import type { AuthorityContext } from './context.js';
+import { IqCore } from './iq.js';
 import { KeyedQueue } from './keyed-queue.js';
+import { Outbox } from './outbox.js';
+import { PresenceCore } from './presence.js';
 import { SessionRegistry, type SessionRecord } from './registry.js';
-import { RosterCache } from './roster-cache.js';
-import { domainOf, localpartOf, unavailableFrom, withTo } from './stanza-text.js';
 import { Reconciler } from './reconciler.js';
+import { RosterEditor } from './roster-editor.js';
+import { isSubscriptionType, SubscriptionCore } from './subscriptions.js';
+import { UserRecords } from './user-records.js';
 
 const { EndCause } = cluster;
 type EndCause = cluster.EndCause;
-
-export const END_CAUSE_NAME: Record<number, string> = {
-  [EndCause.END_CAUSE_GRACEFUL]: 'graceful',
-  [EndCause.END_CAUSE_CLIENT_LOST]: 'client-lost',
-  [EndCause.END_CAUSE_NODE_LOST]: 'node-lost',
-  [EndCause.END_CAUSE_KICKED]: 'kicked',
-};
-
-const NO_BLOCKS: ReadonlySet<string> = new Set();
 
 export interface AuthorityDeps {
   readonly nc: NatsConnection;
@@ -45,21 +42,34 @@ export class Authority {
   readonly #subjects: Subjects;
   readonly #leases: LeaseTable;
   readonly #registry = new SessionRegistry();
-  readonly #rosters: RosterCache;
   readonly #queue: KeyedQueue;
+  readonly #presence: PresenceCore;
+  readonly #subscriptions: SubscriptionCore;
+  readonly #iqs: IqCore;
   readonly #reconciler: Reconciler;
   readonly #subs: Subscription[] = [];
   readonly #now: () => number;
   readonly #epoch = 1;
   #tick: NodeJS.Timeout | undefined;
   #lastTickMs = 0;
-  #stopping = false;
 
   constructor(private readonly deps: AuthorityDeps) {
     this.#subjects = subjects(deps.config.subjectPrefix);
     this.#leases = new LeaseTable({ leaseMs: deps.config.timings.nodeLeaseMs });
-    this.#rosters = new RosterCache(deps.stores.rosters, deps.config.rosterCacheSize);
     this.#queue = new KeyedQueue((user, error) => deps.log.error('presence task failed', { user, err: error }));
+    const ctx: AuthorityContext = {
+      config: deps.config,
+      log: deps.log,
+      registry: this.#registry,
+      records: new UserRecords(deps.stores.rosters, deps.config.rosterCacheSize),
+      lastSeen: deps.stores.lastSeen,
+      outbox: new Outbox(deps.nc, this.#subjects, deps.config.shardCount, () => this.#epoch),
+      queue: this.#queue,
+      wallNowMs: () => Date.now(),
+    };
+    this.#presence = new PresenceCore(ctx);
+    this.#subscriptions = new SubscriptionCore(ctx, this.#presence, (local) => deps.stores.accounts.exists(local));
+    this.#iqs = new IqCore(ctx, this.#presence, new RosterEditor(ctx, this.#presence, this.#subscriptions));
     this.#now = deps.now ?? (() => performance.now());
     this.#reconciler = new Reconciler({
       nc: deps.nc,
@@ -81,7 +91,8 @@ export class Authority {
     this.#subscribe(s.allHeartbeats, (m) => this.#onHeartbeat(cluster.Heartbeat.decode(m.data)));
     this.#subscribe(s.allShards('session'), (m) => this.#onSessionEvent(cluster.SessionEvent.decode(m.data)));
     this.#subscribe(s.allShards('probe'), (m) => this.#onProbe(cluster.Probe.decode(m.data)));
-    this.#subscribe(s.allShards('roster'), (m) => this.#onRosterGet(m));
+    this.#subscribe(s.allShards('iq'), (m) => this.#onIq(m));
+    this.#subscribe(s.allShards('inbound'), (m) => this.#onInbound(cluster.InboundStanza.decode(m.data)));
     this.#lastTickMs = this.#now();
     const period = Math.max(20, Math.floor(this.deps.config.timings.heartbeatIntervalMs / 4));
     if (this.deps.autoTick ?? true) this.#tick = setInterval(() => this.tick(), period);
@@ -95,7 +106,6 @@ export class Authority {
 
   /** Stops taking events and waits for the ones in hand to finish. */
   async stop(): Promise<void> {
-    this.#stopping = true;
     clearInterval(this.#tick);
     for (const sub of this.#subs) sub.unsubscribe();
     await this.#queue.drain();
@@ -211,102 +221,26 @@ export class Authority {
     void this.#queue.run(bare, async () => {
       switch (event.$case) {
         case 'presence':
-          return this.#onBroadcast(ref, event.presence);
+          return this.#presence.broadcast(ref, event.presence);
         case 'directed':
-          return this.#onDirected(ref, event.directed);
+          return this.#presence.directed(ref, event.directed);
+        case 'subscription': {
+          const sub = event.subscription;
+          if (!isSubscriptionType(sub.type)) throw new TypeError(`not a subscription type: ${sub.type}`);
+          this.#presence.recordFor(ref);
+          return this.#subscriptions.outbound(bare, sub.toBareJid, sub.type, sub.stanzaXml);
+        }
         case 'ended': {
           const record = this.#registry.get(ref.sessionId);
-          if (record) await this.#endSessionNow(record, event.ended.cause, 'event');
+          if (record) await this.#presence.end(record, event.ended.cause, 'event');
           return;
         }
       }
     });
   }
 
-  #recordFor(ref: cluster.SessionRef): SessionRecord {
-    const existing = this.#registry.get(ref.sessionId);
-    if (existing) return existing;
-    const bareJid = bareOf(ref.fullJid);
-    const record: SessionRecord = {
-      sessionId: ref.sessionId,
-      fullJid: ref.fullJid,
-      bareJid,
-      shard: shardOf(bareJid, this.deps.config.shardCount),
-      nodeId: ref.nodeId,
-      incarnation: ref.incarnation,
-      available: false,
-      presenceXml: '',
-      priority: 0,
-      directedTo: new Set(),
-      presenceErrorsFrom: new Set(),
-    };
-    this.#registry.add(record);
-    return record;
-  }
-
-  async #onBroadcast(ref: cluster.SessionRef, p: cluster.BroadcastPresence): Promise<void> {
-    const s = this.#recordFor(ref);
-    const roster = await this.#rosters.get(localpartOf(s.bareJid));
-    const others = this.#availableOthers(s);
-    if (p.available) {
-      const initial = !s.available;
-      s.available = true;
-      s.presenceXml = p.stanzaXml;
-      s.priority = p.priority;
-      const recipients = broadcastRecipients({ roster, session: s, blocked: NO_BLOCKS, otherResources: others }, 'available');
-      for (const r of recipients) this.#deliver(r.jid, p.stanzaXml);
-      // RFC 6121 §4.2.2: the resource that sent initial presence gets it too.
-      this.#deliver(s.fullJid, p.stanzaXml);
-      if (initial) {
-        for (const contact of probeTargets(roster, NO_BLOCKS)) this.#probe(s, contact);
-        // §4.2.2: the new resource learns the presence of the user's other resources.
-        for (const o of this.#registry.sessionsOf(s.bareJid)) {
-          if (o !== s && o.available) this.#deliver(s.fullJid, o.presenceXml);
-        }
-      }
-      return;
-    }
-    const recipients = broadcastRecipients({ roster, session: s, blocked: NO_BLOCKS, otherResources: others }, 'unavailable');
-    for (const r of recipients) this.#deliver(r.jid, p.stanzaXml);
-    this.#deliver(s.fullJid, p.stanzaXml);
-    s.available = false;
-    s.directedTo.clear();
-  }
-
-  async #onDirected(ref: cluster.SessionRef, d: cluster.DirectedPresence): Promise<void> {
-    const s = this.#recordFor(ref);
-    // RFC 6121 §4.6.3: remember who got directed presence, so the session's end reaches them.
-    if (d.available) s.directedTo.add(d.toJid);
-    else s.directedTo.delete(d.toJid);
-    if (domainOf(d.toJid) === this.deps.config.domain) this.#deliver(d.toJid, d.stanzaXml);
-  }
-
   #endSession(record: SessionRecord, cause: EndCause, reason: string): Promise<void> {
-    return this.#queue.run(record.bareJid, () => this.#endSessionNow(record, cause, reason));
-  }
-
-  /** RFC 6121 §4.5.2: unavailable to every recipient of the session's presence, whatever the cause. */
-  async #endSessionNow(record: SessionRecord, cause: EndCause, reason: string): Promise<void> {
-    if (!this.#registry.remove(record)) return;
-    let delivered = 0;
-    if (record.available || record.directedTo.size > 0) {
-      const roster = await this.#rosters.get(localpartOf(record.bareJid));
-      const stanza = unavailableFrom(record.fullJid);
-      const recipients = broadcastRecipients(
-        { roster, session: record, blocked: NO_BLOCKS, otherResources: this.#availableOthers(record) },
-        'unavailable',
-      );
-      for (const r of recipients) this.#deliver(r.jid, stanza);
-      delivered = recipients.length;
-    }
-    this.deps.log.info('session ended', {
-      user: record.bareJid,
-      session: record.sessionId,
-      node: record.nodeId,
-      cause: END_CAUSE_NAME[cause] ?? 'unspecified',
-      reason,
-      recipients: delivered,
-    });
+    return this.#queue.run(record.bareJid, () => this.#presence.end(record, cause, reason));
   }
 
   /** A session the node holds but we never heard of (a lost event): take it in and announce it. */
@@ -315,54 +249,50 @@ export class Authority {
     if (!ref) return;
     await this.#queue.run(bareOf(ref.fullJid), async () => {
       if (this.#registry.get(ref.sessionId)) return;
-      this.#recordFor(ref);
-      if (state.available) await this.#onBroadcast(ref, { stanzaXml: state.presenceXml, available: true, priority: state.priority });
+      this.#presence.recordFor(ref);
+      if (state.available) await this.#presence.broadcast(ref, { stanzaXml: state.presenceXml, available: true, priority: state.priority });
     });
   }
 
-  #availableOthers(s: SessionRecord): string[] {
-    return this.#registry.sessionsOf(s.bareJid).filter((o) => o !== s && o.available).map((o) => o.fullJid);
-  }
-
-  // --- probes and rosters --------------------------------------------------
-
-  #probe(from: SessionRecord, contact: string): void {
-    if (domainOf(contact) !== this.deps.config.domain) return; // no server-to-server in this build
-    const probe: cluster.Probe = { fromFullJid: from.fullJid, toBareJid: contact, fromShard: from.shard, fromEpoch: this.#epoch };
-    this.deps.nc.publish(this.#subjects.shardProbe(shardOf(contact, this.deps.config.shardCount)), cluster.Probe.encode(probe).finish());
-  }
-
-  /** RFC 6121 §4.3.2: answer with each available resource's presence, or reveal nothing. */
   #onProbe(p: cluster.Probe): void {
-    void this.#queue.run(p.toBareJid, async () => {
-      const roster = await this.#rosters.get(localpartOf(p.toBareJid));
-      if (!mayAnswerProbe(roster, bareOf(p.fromFullJid), NO_BLOCKS)) return;
-      for (const s of this.#registry.sessionsOf(p.toBareJid)) {
-        if (s.available) this.#deliver(p.fromFullJid, s.presenceXml);
+    void this.#queue.run(p.toBareJid, () => this.#presence.answerProbe(p));
+  }
+
+  #onInbound(msg: cluster.InboundStanza): void {
+    const to = bareOf(msg.toJid);
+    void this.#queue.run(to, async () => {
+      switch (msg.kind) {
+        case cluster.InboundKind.INBOUND_KIND_SUBSCRIPTION:
+          if (!isSubscriptionType(msg.type)) throw new TypeError(`not a subscription type: ${msg.type}`);
+          return this.#subscriptions.inbound(to, bareOf(msg.fromJid), msg.type, msg.stanzaXml);
+        case cluster.InboundKind.INBOUND_KIND_PRESENCE_ERROR:
+          return this.#presence.presenceError(msg.fromJid, msg.toJid);
+        default:
+          this.deps.log.warn('inbound stanza of unknown kind dropped', { kind: msg.kind });
       }
     });
   }
 
-  #onRosterGet(m: Msg): void {
-    const req = cluster.RosterGetRequest.decode(m.data);
-    const shard = shardFromSubject(m.subject, this.deps.config.subjectPrefix);
-    const respond = (r: cluster.RosterGetResponse) => m.respond(cluster.RosterGetResponse.encode(r).finish());
-    if (shard !== shardOf(req.userBareJid, this.deps.config.shardCount)) {
-      respond({ items: [], version: 0, errorCondition: 'bad-request' });
+  /** Answers in the queue of the user the iq is about, so it sees that user's writes in order. */
+  #onIq(m: Msg): void {
+    const req = cluster.IqRequest.decode(m.data);
+    const respond = (r: cluster.IqResponse) => m.respond(cluster.IqResponse.encode(r).finish());
+    let about: string;
+    try {
+      const iq = parseStanza(req.stanzaXml);
+      about = bareOf(iq.attr('to') ?? req.session?.fullJid ?? '');
+    } catch (e) {
+      this.deps.log.warn('unparsable iq dropped', { err: e });
       return;
     }
-    this.#rosters.get(localpartOf(req.userBareJid)).then(
-      (roster) => respond({ items: roster.items.map(itemToWire), version: roster.version, errorCondition: '' }),
-      (e: unknown) => {
-        this.deps.log.error('roster read failed', { user: req.userBareJid, err: e });
-        respond({ items: [], version: 0, errorCondition: 'internal-server-error' });
-      },
-    );
-  }
-
-  #deliver(to: string, stanzaXml: string): void {
-    if (this.#stopping && this.deps.nc.isClosed()) return;
-    const delivery: cluster.Delivery = { toJid: to, stanzaXml: withTo(stanzaXml, to), shard: 0, epoch: this.#epoch };
-    this.deps.nc.publish(this.#subjects.deliver(bareOf(to)), cluster.Delivery.encode(delivery).finish());
+    void this.#queue.run(about, async () => {
+      try {
+        respond(await this.#iqs.handle(req));
+      } catch (e) {
+        this.deps.log.error('iq failed', { user: about, err: e });
+        const iq = parseStanza(req.stanzaXml);
+        respond({ stanzaXml: errorReply(iq, new StanzaError('internal-server-error', 'wait')).toString(), blockList: [], isBlockList: false });
+      }
+    });
   }
 }

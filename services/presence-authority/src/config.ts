@@ -9,6 +9,8 @@ export interface AuthorityConfig {
   readonly domain: string;
   readonly shardCount: number;
   readonly rosterCacheSize: number;
+  /** Items a roster may hold (RFC 6121 §2.3.3 policy-violation beyond it). */
+  readonly maxRosterItems: number;
   /** KV replicas for the durable buckets: 1 with one NATS server, 3 in a production cluster. */
   readonly kvReplicas: number;
   /** Sessions ended per event-loop turn during a mass expiry, so heartbeats stay prompt. */
@@ -27,6 +29,7 @@ export function readAuthorityConfig(envVars: Env, env: EnvReader = new EnvReader
     domain: env.string('VIGIL_DOMAIN', 'localhost', 'the XMPP domain served').toLowerCase(),
     shardCount: env.int('VIGIL_SHARD_COUNT', 256, 'number of user shards; identical on every process', { min: 1, max: 65536 }),
     rosterCacheSize: env.int('VIGIL_ROSTER_CACHE_SIZE', 100_000, 'rosters kept in memory (LRU)', { min: 16 }),
+    maxRosterItems: env.int('VIGIL_MAX_ROSTER_ITEMS', 1000, 'roster size limit; adding beyond it is a policy-violation', { min: 1 }),
     kvReplicas: env.int('VIGIL_KV_REPLICAS', 1, 'replicas of the durable KV buckets', { min: 1, max: 5 }),
     expiryBatchSize: env.int('VIGIL_EXPIRY_BATCH_SIZE', 200, 'sessions expired per event-loop turn', { min: 1 }),
     timings: readClusterTimings(env),

@@ -84,7 +84,134 @@ export function endCauseToJSON(object: EndCause): string {
   }
 }
 
-/** RFC 6121 §2.1.2.5. Unspecified is read as none. */
+/** Decides which of the recipient's local sessions get a bare-JID delivery. */
+export const DeliveryKind = {
+  DELIVERY_KIND_UNSPECIFIED: 0,
+  /** DELIVERY_KIND_PRESENCE - Every available resource (RFC 6121 §4). */
+  DELIVERY_KIND_PRESENCE: 1,
+  /** DELIVERY_KIND_MESSAGE - Available resources with non-negative priority (RFC 6121 §8.5.2.1.1). */
+  DELIVERY_KIND_MESSAGE: 2,
+  /** DELIVERY_KIND_IQ - Full JIDs only. */
+  DELIVERY_KIND_IQ: 3,
+  /** DELIVERY_KIND_ROSTER_PUSH - Interested resources: those that fetched the roster (RFC 6121 §2.1.6). */
+  DELIVERY_KIND_ROSTER_PUSH: 4,
+  /**
+   * DELIVERY_KIND_BLOCK_PUSH - Resources that fetched the block list (XEP-0191 §3.3); every node with a
+   * session of the user also updates its copy of the list.
+   */
+  DELIVERY_KIND_BLOCK_PUSH: 5,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type DeliveryKind = typeof DeliveryKind[keyof typeof DeliveryKind];
+
+export namespace DeliveryKind {
+  export type DELIVERY_KIND_UNSPECIFIED = typeof DeliveryKind.DELIVERY_KIND_UNSPECIFIED;
+  export type DELIVERY_KIND_PRESENCE = typeof DeliveryKind.DELIVERY_KIND_PRESENCE;
+  export type DELIVERY_KIND_MESSAGE = typeof DeliveryKind.DELIVERY_KIND_MESSAGE;
+  export type DELIVERY_KIND_IQ = typeof DeliveryKind.DELIVERY_KIND_IQ;
+  export type DELIVERY_KIND_ROSTER_PUSH = typeof DeliveryKind.DELIVERY_KIND_ROSTER_PUSH;
+  export type DELIVERY_KIND_BLOCK_PUSH = typeof DeliveryKind.DELIVERY_KIND_BLOCK_PUSH;
+  export type UNRECOGNIZED = typeof DeliveryKind.UNRECOGNIZED;
+}
+
+export function deliveryKindFromJSON(object: any): DeliveryKind {
+  switch (object) {
+    case 0:
+    case "DELIVERY_KIND_UNSPECIFIED":
+      return DeliveryKind.DELIVERY_KIND_UNSPECIFIED;
+    case 1:
+    case "DELIVERY_KIND_PRESENCE":
+      return DeliveryKind.DELIVERY_KIND_PRESENCE;
+    case 2:
+    case "DELIVERY_KIND_MESSAGE":
+      return DeliveryKind.DELIVERY_KIND_MESSAGE;
+    case 3:
+    case "DELIVERY_KIND_IQ":
+      return DeliveryKind.DELIVERY_KIND_IQ;
+    case 4:
+    case "DELIVERY_KIND_ROSTER_PUSH":
+      return DeliveryKind.DELIVERY_KIND_ROSTER_PUSH;
+    case 5:
+    case "DELIVERY_KIND_BLOCK_PUSH":
+      return DeliveryKind.DELIVERY_KIND_BLOCK_PUSH;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DeliveryKind.UNRECOGNIZED;
+  }
+}
+
+export function deliveryKindToJSON(object: DeliveryKind): string {
+  switch (object) {
+    case DeliveryKind.DELIVERY_KIND_UNSPECIFIED:
+      return "DELIVERY_KIND_UNSPECIFIED";
+    case DeliveryKind.DELIVERY_KIND_PRESENCE:
+      return "DELIVERY_KIND_PRESENCE";
+    case DeliveryKind.DELIVERY_KIND_MESSAGE:
+      return "DELIVERY_KIND_MESSAGE";
+    case DeliveryKind.DELIVERY_KIND_IQ:
+      return "DELIVERY_KIND_IQ";
+    case DeliveryKind.DELIVERY_KIND_ROSTER_PUSH:
+      return "DELIVERY_KIND_ROSTER_PUSH";
+    case DeliveryKind.DELIVERY_KIND_BLOCK_PUSH:
+      return "DELIVERY_KIND_BLOCK_PUSH";
+    case DeliveryKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export const InboundKind = {
+  INBOUND_KIND_UNSPECIFIED: 0,
+  /** INBOUND_KIND_SUBSCRIPTION - subscribe / subscribed / unsubscribe / unsubscribed from a contact (RFC 6121 §3, Appendix A.3). */
+  INBOUND_KIND_SUBSCRIPTION: 1,
+  /** INBOUND_KIND_PRESENCE_ERROR - A presence error from a contact: it gets no more broadcasts this session (RFC 6121 §4.4.2). */
+  INBOUND_KIND_PRESENCE_ERROR: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type InboundKind = typeof InboundKind[keyof typeof InboundKind];
+
+export namespace InboundKind {
+  export type INBOUND_KIND_UNSPECIFIED = typeof InboundKind.INBOUND_KIND_UNSPECIFIED;
+  export type INBOUND_KIND_SUBSCRIPTION = typeof InboundKind.INBOUND_KIND_SUBSCRIPTION;
+  export type INBOUND_KIND_PRESENCE_ERROR = typeof InboundKind.INBOUND_KIND_PRESENCE_ERROR;
+  export type UNRECOGNIZED = typeof InboundKind.UNRECOGNIZED;
+}
+
+export function inboundKindFromJSON(object: any): InboundKind {
+  switch (object) {
+    case 0:
+    case "INBOUND_KIND_UNSPECIFIED":
+      return InboundKind.INBOUND_KIND_UNSPECIFIED;
+    case 1:
+    case "INBOUND_KIND_SUBSCRIPTION":
+      return InboundKind.INBOUND_KIND_SUBSCRIPTION;
+    case 2:
+    case "INBOUND_KIND_PRESENCE_ERROR":
+      return InboundKind.INBOUND_KIND_PRESENCE_ERROR;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return InboundKind.UNRECOGNIZED;
+  }
+}
+
+export function inboundKindToJSON(object: InboundKind): string {
+  switch (object) {
+    case InboundKind.INBOUND_KIND_UNSPECIFIED:
+      return "INBOUND_KIND_UNSPECIFIED";
+    case InboundKind.INBOUND_KIND_SUBSCRIPTION:
+      return "INBOUND_KIND_SUBSCRIPTION";
+    case InboundKind.INBOUND_KIND_PRESENCE_ERROR:
+      return "INBOUND_KIND_PRESENCE_ERROR";
+    case InboundKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export const Subscription = {
   SUBSCRIPTION_UNSPECIFIED: 0,
   SUBSCRIPTION_NONE: 1,
@@ -195,7 +322,25 @@ export interface SessionEvent {
     | //
     /** The session is over; the owner announces unavailable if it was available. */
     { $case: "ended"; ended: SessionEnded }
+    | //
+    /**
+     * subscribe, subscribed, unsubscribe or unsubscribed sent by the user
+     * (RFC 6121 §3): processed against the user's roster, then routed.
+     */
+    { $case: "subscription"; subscription: SubscriptionPresence }
     | undefined;
+}
+
+export interface SubscriptionPresence {
+  /** The contact's bare JID. */
+  toBareJid: string;
+  /** "subscribe", "subscribed", "unsubscribe" or "unsubscribed". */
+  type: string;
+  /**
+   * The stanza as the user sent it, stamped with the user's bare JID as
+   * 'from' (RFC 6121 §3.1.2) and without 'to'.
+   */
+  stanzaXml: string;
 }
 
 export interface BroadcastPresence {
@@ -244,6 +389,29 @@ export interface Delivery {
   /** The shard and epoch of the owner that decided this delivery (fencing). */
   shard: number;
   epoch: number;
+  kind: DeliveryKind;
+  /**
+   * Bare JID of the sender, so the receiving node can drop stanzas from
+   * entities the recipient blocked (XEP-0191) without parsing XML.
+   */
+  fromBareJid: string;
+  /** With kind BLOCK_PUSH: the recipient's whole block list after the change. */
+  blockList: string[];
+}
+
+/**
+ * An inbound stanza for a user that the owner of the user's shard must
+ * process, on <prefix>.shard.<n>.inbound.
+ */
+export interface InboundStanza {
+  fromJid: string;
+  toJid: string;
+  kind: InboundKind;
+  /** The presence type, for subscriptions. */
+  type: string;
+  stanzaXml: string;
+  fromShard: number;
+  fromEpoch: number;
 }
 
 /**
@@ -268,18 +436,29 @@ export interface SessionListResponse {
 }
 
 /**
- * Node -> owner, request on <prefix>.shard.<n>.roster: the user's roster
- * (RFC 6121 §2.2).
+ * Node -> owner of a user's shard, request/reply on <prefix>.shard.<n>.iq:
+ * an iq the server answers on the user's behalf: the user's own roster and
+ * block list (to = none or own bare JID), or a query about the user from
+ * someone else (to = the user's bare JID, e.g. XEP-0012 last activity).
  */
-export interface RosterGetRequest {
-  userBareJid: string;
+export interface IqRequest {
+  /** The requesting session. */
+  session:
+    | SessionRef
+    | undefined;
+  /** The iq, stamped with the requester's full JID as 'from'. */
+  stanzaXml: string;
 }
 
-export interface RosterGetResponse {
-  items: RosterItem[];
-  version: number;
-  /** Empty on success; an RFC 6120 stanza error condition otherwise. */
-  errorCondition: string;
+export interface IqResponse {
+  /** The reply to write to the requester (result or error). */
+  stanzaXml: string;
+  /**
+   * Filled when the request fetched the block list: the node keeps a copy to
+   * filter inbound stanzas.
+   */
+  blockList: string[];
+  isBlockList: boolean;
 }
 
 export interface RosterItem {
@@ -292,6 +471,8 @@ export interface RosterItem {
    */
   pendingOut: boolean;
   groups: string[];
+  /** The user pre-approved the contact's subscription request (RFC 6121 §3.4). */
+  approved: boolean;
 }
 
 function createBaseHeartbeat(): Heartbeat {
@@ -684,6 +865,9 @@ export const SessionEvent: MessageFns<SessionEvent> = {
       case "ended":
         SessionEnded.encode(message.event.ended, writer.uint32(34).fork()).join();
         break;
+      case "subscription":
+        SubscriptionPresence.encode(message.event.subscription, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -733,6 +917,17 @@ export const SessionEvent: MessageFns<SessionEvent> = {
             message.event = { $case: "ended", ended: SessionEnded.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.event = {
+              $case: "subscription",
+              subscription: SubscriptionPresence.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -754,6 +949,8 @@ export const SessionEvent: MessageFns<SessionEvent> = {
         ? { $case: "directed", directed: DirectedPresence.fromJSON(object.directed) }
         : isSet(object.ended)
         ? { $case: "ended", ended: SessionEnded.fromJSON(object.ended) }
+        : isSet(object.subscription)
+        ? { $case: "subscription", subscription: SubscriptionPresence.fromJSON(object.subscription) }
         : undefined,
     };
   },
@@ -769,6 +966,8 @@ export const SessionEvent: MessageFns<SessionEvent> = {
       obj.directed = DirectedPresence.toJSON(message.event.directed);
     } else if (message.event?.$case === "ended") {
       obj.ended = SessionEnded.toJSON(message.event.ended);
+    } else if (message.event?.$case === "subscription") {
+      obj.subscription = SubscriptionPresence.toJSON(message.event.subscription);
     }
     return obj;
   },
@@ -800,7 +999,125 @@ export const SessionEvent: MessageFns<SessionEvent> = {
         }
         break;
       }
+      case "subscription": {
+        if (object.event?.subscription !== undefined && object.event?.subscription !== null) {
+          message.event = {
+            $case: "subscription",
+            subscription: SubscriptionPresence.fromPartial(object.event.subscription),
+          };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseSubscriptionPresence(): SubscriptionPresence {
+  return { toBareJid: "", type: "", stanzaXml: "" };
+}
+
+export const SubscriptionPresence: MessageFns<SubscriptionPresence> = {
+  encode(message: SubscriptionPresence, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.toBareJid !== "") {
+      writer.uint32(10).string(message.toBareJid);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.stanzaXml !== "") {
+      writer.uint32(26).string(message.stanzaXml);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubscriptionPresence {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscriptionPresence();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.toBareJid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stanzaXml = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubscriptionPresence {
+    return {
+      toBareJid: isSet(object.toBareJid)
+        ? globalThis.String(object.toBareJid)
+        : isSet(object.to_bare_jid)
+        ? globalThis.String(object.to_bare_jid)
+        : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      stanzaXml: isSet(object.stanzaXml)
+        ? globalThis.String(object.stanzaXml)
+        : isSet(object.stanza_xml)
+        ? globalThis.String(object.stanza_xml)
+        : "",
+    };
+  },
+
+  toJSON(message: SubscriptionPresence): unknown {
+    const obj: any = {};
+    if (message.toBareJid !== "") {
+      obj.toBareJid = message.toBareJid;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.stanzaXml !== "") {
+      obj.stanzaXml = message.stanzaXml;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubscriptionPresence>, I>>(base?: I): SubscriptionPresence {
+    return SubscriptionPresence.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubscriptionPresence>, I>>(object: I): SubscriptionPresence {
+    const message = createBaseSubscriptionPresence();
+    message.toBareJid = object.toBareJid ?? "";
+    message.type = object.type ?? "";
+    message.stanzaXml = object.stanzaXml ?? "";
     return message;
   },
 };
@@ -1220,7 +1537,7 @@ export const Probe: MessageFns<Probe> = {
 };
 
 function createBaseDelivery(): Delivery {
-  return { toJid: "", stanzaXml: "", shard: 0, epoch: 0 };
+  return { toJid: "", stanzaXml: "", shard: 0, epoch: 0, kind: 0, fromBareJid: "", blockList: [] };
 }
 
 export const Delivery: MessageFns<Delivery> = {
@@ -1236,6 +1553,15 @@ export const Delivery: MessageFns<Delivery> = {
     }
     if (message.epoch !== 0) {
       writer.uint32(32).uint64(message.epoch);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(40).int32(message.kind);
+    }
+    if (message.fromBareJid !== "") {
+      writer.uint32(50).string(message.fromBareJid);
+    }
+    for (const v of message.blockList) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -1285,6 +1611,30 @@ export const Delivery: MessageFns<Delivery> = {
             message.epoch = longToNumber(reader.uint64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.fromBareJid = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.blockList.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1311,6 +1661,17 @@ export const Delivery: MessageFns<Delivery> = {
         : "",
       shard: isSet(object.shard) ? globalThis.Number(object.shard) : 0,
       epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
+      kind: isSet(object.kind) ? deliveryKindFromJSON(object.kind) : 0,
+      fromBareJid: isSet(object.fromBareJid)
+        ? globalThis.String(object.fromBareJid)
+        : isSet(object.from_bare_jid)
+        ? globalThis.String(object.from_bare_jid)
+        : "",
+      blockList: globalThis.Array.isArray(object?.blockList)
+        ? object.blockList.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.block_list)
+        ? object.block_list.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1328,6 +1689,15 @@ export const Delivery: MessageFns<Delivery> = {
     if (message.epoch !== 0) {
       obj.epoch = Math.round(message.epoch);
     }
+    if (message.kind !== 0) {
+      obj.kind = deliveryKindToJSON(message.kind);
+    }
+    if (message.fromBareJid !== "") {
+      obj.fromBareJid = message.fromBareJid;
+    }
+    if (message.blockList?.length) {
+      obj.blockList = message.blockList;
+    }
     return obj;
   },
 
@@ -1340,6 +1710,194 @@ export const Delivery: MessageFns<Delivery> = {
     message.stanzaXml = object.stanzaXml ?? "";
     message.shard = object.shard ?? 0;
     message.epoch = object.epoch ?? 0;
+    message.kind = object.kind ?? 0;
+    message.fromBareJid = object.fromBareJid ?? "";
+    message.blockList = object.blockList?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseInboundStanza(): InboundStanza {
+  return { fromJid: "", toJid: "", kind: 0, type: "", stanzaXml: "", fromShard: 0, fromEpoch: 0 };
+}
+
+export const InboundStanza: MessageFns<InboundStanza> = {
+  encode(message: InboundStanza, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromJid !== "") {
+      writer.uint32(10).string(message.fromJid);
+    }
+    if (message.toJid !== "") {
+      writer.uint32(18).string(message.toJid);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(24).int32(message.kind);
+    }
+    if (message.type !== "") {
+      writer.uint32(34).string(message.type);
+    }
+    if (message.stanzaXml !== "") {
+      writer.uint32(42).string(message.stanzaXml);
+    }
+    if (message.fromShard !== 0) {
+      writer.uint32(48).uint32(message.fromShard);
+    }
+    if (message.fromEpoch !== 0) {
+      writer.uint32(56).uint64(message.fromEpoch);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InboundStanza {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInboundStanza();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fromJid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.toJid = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.stanzaXml = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.fromShard = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.fromEpoch = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InboundStanza {
+    return {
+      fromJid: isSet(object.fromJid)
+        ? globalThis.String(object.fromJid)
+        : isSet(object.from_jid)
+        ? globalThis.String(object.from_jid)
+        : "",
+      toJid: isSet(object.toJid)
+        ? globalThis.String(object.toJid)
+        : isSet(object.to_jid)
+        ? globalThis.String(object.to_jid)
+        : "",
+      kind: isSet(object.kind) ? inboundKindFromJSON(object.kind) : 0,
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      stanzaXml: isSet(object.stanzaXml)
+        ? globalThis.String(object.stanzaXml)
+        : isSet(object.stanza_xml)
+        ? globalThis.String(object.stanza_xml)
+        : "",
+      fromShard: isSet(object.fromShard)
+        ? globalThis.Number(object.fromShard)
+        : isSet(object.from_shard)
+        ? globalThis.Number(object.from_shard)
+        : 0,
+      fromEpoch: isSet(object.fromEpoch)
+        ? globalThis.Number(object.fromEpoch)
+        : isSet(object.from_epoch)
+        ? globalThis.Number(object.from_epoch)
+        : 0,
+    };
+  },
+
+  toJSON(message: InboundStanza): unknown {
+    const obj: any = {};
+    if (message.fromJid !== "") {
+      obj.fromJid = message.fromJid;
+    }
+    if (message.toJid !== "") {
+      obj.toJid = message.toJid;
+    }
+    if (message.kind !== 0) {
+      obj.kind = inboundKindToJSON(message.kind);
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.stanzaXml !== "") {
+      obj.stanzaXml = message.stanzaXml;
+    }
+    if (message.fromShard !== 0) {
+      obj.fromShard = Math.round(message.fromShard);
+    }
+    if (message.fromEpoch !== 0) {
+      obj.fromEpoch = Math.round(message.fromEpoch);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InboundStanza>, I>>(base?: I): InboundStanza {
+    return InboundStanza.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InboundStanza>, I>>(object: I): InboundStanza {
+    const message = createBaseInboundStanza();
+    message.fromJid = object.fromJid ?? "";
+    message.toJid = object.toJid ?? "";
+    message.kind = object.kind ?? 0;
+    message.type = object.type ?? "";
+    message.stanzaXml = object.stanzaXml ?? "";
+    message.fromShard = object.fromShard ?? 0;
+    message.fromEpoch = object.fromEpoch ?? 0;
     return message;
   },
 };
@@ -1639,19 +2197,22 @@ export const SessionListResponse: MessageFns<SessionListResponse> = {
   },
 };
 
-function createBaseRosterGetRequest(): RosterGetRequest {
-  return { userBareJid: "" };
+function createBaseIqRequest(): IqRequest {
+  return { session: undefined, stanzaXml: "" };
 }
 
-export const RosterGetRequest: MessageFns<RosterGetRequest> = {
-  encode(message: RosterGetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.userBareJid !== "") {
-      writer.uint32(10).string(message.userBareJid);
+export const IqRequest: MessageFns<IqRequest> = {
+  encode(message: IqRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      SessionRef.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.stanzaXml !== "") {
+      writer.uint32(18).string(message.stanzaXml);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): RosterGetRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): IqRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1660,7 +2221,7 @@ export const RosterGetRequest: MessageFns<RosterGetRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseRosterGetRequest();
+      const message = createBaseIqRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1669,7 +2230,15 @@ export const RosterGetRequest: MessageFns<RosterGetRequest> = {
               break;
             }
 
-            message.userBareJid = reader.string();
+            message.session = SessionRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stanzaXml = reader.string();
             continue;
           }
         }
@@ -1684,53 +2253,60 @@ export const RosterGetRequest: MessageFns<RosterGetRequest> = {
     }
   },
 
-  fromJSON(object: any): RosterGetRequest {
+  fromJSON(object: any): IqRequest {
     return {
-      userBareJid: isSet(object.userBareJid)
-        ? globalThis.String(object.userBareJid)
-        : isSet(object.user_bare_jid)
-        ? globalThis.String(object.user_bare_jid)
+      session: isSet(object.session) ? SessionRef.fromJSON(object.session) : undefined,
+      stanzaXml: isSet(object.stanzaXml)
+        ? globalThis.String(object.stanzaXml)
+        : isSet(object.stanza_xml)
+        ? globalThis.String(object.stanza_xml)
         : "",
     };
   },
 
-  toJSON(message: RosterGetRequest): unknown {
+  toJSON(message: IqRequest): unknown {
     const obj: any = {};
-    if (message.userBareJid !== "") {
-      obj.userBareJid = message.userBareJid;
+    if (message.session !== undefined) {
+      obj.session = SessionRef.toJSON(message.session);
+    }
+    if (message.stanzaXml !== "") {
+      obj.stanzaXml = message.stanzaXml;
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<RosterGetRequest>, I>>(base?: I): RosterGetRequest {
-    return RosterGetRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<IqRequest>, I>>(base?: I): IqRequest {
+    return IqRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<RosterGetRequest>, I>>(object: I): RosterGetRequest {
-    const message = createBaseRosterGetRequest();
-    message.userBareJid = object.userBareJid ?? "";
+  fromPartial<I extends Exact<DeepPartial<IqRequest>, I>>(object: I): IqRequest {
+    const message = createBaseIqRequest();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? SessionRef.fromPartial(object.session)
+      : undefined;
+    message.stanzaXml = object.stanzaXml ?? "";
     return message;
   },
 };
 
-function createBaseRosterGetResponse(): RosterGetResponse {
-  return { items: [], version: 0, errorCondition: "" };
+function createBaseIqResponse(): IqResponse {
+  return { stanzaXml: "", blockList: [], isBlockList: false };
 }
 
-export const RosterGetResponse: MessageFns<RosterGetResponse> = {
-  encode(message: RosterGetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.items) {
-      RosterItem.encode(v!, writer.uint32(10).fork()).join();
+export const IqResponse: MessageFns<IqResponse> = {
+  encode(message: IqResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stanzaXml !== "") {
+      writer.uint32(10).string(message.stanzaXml);
     }
-    if (message.version !== 0) {
-      writer.uint32(16).uint64(message.version);
+    for (const v of message.blockList) {
+      writer.uint32(18).string(v!);
     }
-    if (message.errorCondition !== "") {
-      writer.uint32(26).string(message.errorCondition);
+    if (message.isBlockList !== false) {
+      writer.uint32(24).bool(message.isBlockList);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): RosterGetResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): IqResponse {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1739,7 +2315,7 @@ export const RosterGetResponse: MessageFns<RosterGetResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseRosterGetResponse();
+      const message = createBaseIqResponse();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1748,23 +2324,23 @@ export const RosterGetResponse: MessageFns<RosterGetResponse> = {
               break;
             }
 
-            message.items.push(RosterItem.decode(reader, reader.uint32()));
+            message.stanzaXml = reader.string();
             continue;
           }
           case 2: {
-            if (tag !== 16) {
+            if (tag !== 18) {
               break;
             }
 
-            message.version = longToNumber(reader.uint64());
+            message.blockList.push(reader.string());
             continue;
           }
           case 3: {
-            if (tag !== 26) {
+            if (tag !== 24) {
               break;
             }
 
-            message.errorCondition = reader.string();
+            message.isBlockList = reader.bool();
             continue;
           }
         }
@@ -1779,46 +2355,54 @@ export const RosterGetResponse: MessageFns<RosterGetResponse> = {
     }
   },
 
-  fromJSON(object: any): RosterGetResponse {
+  fromJSON(object: any): IqResponse {
     return {
-      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => RosterItem.fromJSON(e)) : [],
-      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
-      errorCondition: isSet(object.errorCondition)
-        ? globalThis.String(object.errorCondition)
-        : isSet(object.error_condition)
-        ? globalThis.String(object.error_condition)
+      stanzaXml: isSet(object.stanzaXml)
+        ? globalThis.String(object.stanzaXml)
+        : isSet(object.stanza_xml)
+        ? globalThis.String(object.stanza_xml)
         : "",
+      blockList: globalThis.Array.isArray(object?.blockList)
+        ? object.blockList.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.block_list)
+        ? object.block_list.map((e: any) => globalThis.String(e))
+        : [],
+      isBlockList: isSet(object.isBlockList)
+        ? globalThis.Boolean(object.isBlockList)
+        : isSet(object.is_block_list)
+        ? globalThis.Boolean(object.is_block_list)
+        : false,
     };
   },
 
-  toJSON(message: RosterGetResponse): unknown {
+  toJSON(message: IqResponse): unknown {
     const obj: any = {};
-    if (message.items?.length) {
-      obj.items = message.items.map((e) => RosterItem.toJSON(e));
+    if (message.stanzaXml !== "") {
+      obj.stanzaXml = message.stanzaXml;
     }
-    if (message.version !== 0) {
-      obj.version = Math.round(message.version);
+    if (message.blockList?.length) {
+      obj.blockList = message.blockList;
     }
-    if (message.errorCondition !== "") {
-      obj.errorCondition = message.errorCondition;
+    if (message.isBlockList !== false) {
+      obj.isBlockList = message.isBlockList;
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<RosterGetResponse>, I>>(base?: I): RosterGetResponse {
-    return RosterGetResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<IqResponse>, I>>(base?: I): IqResponse {
+    return IqResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<RosterGetResponse>, I>>(object: I): RosterGetResponse {
-    const message = createBaseRosterGetResponse();
-    message.items = object.items?.map((e) => RosterItem.fromPartial(e)) || [];
-    message.version = object.version ?? 0;
-    message.errorCondition = object.errorCondition ?? "";
+  fromPartial<I extends Exact<DeepPartial<IqResponse>, I>>(object: I): IqResponse {
+    const message = createBaseIqResponse();
+    message.stanzaXml = object.stanzaXml ?? "";
+    message.blockList = object.blockList?.map((e) => e) || [];
+    message.isBlockList = object.isBlockList ?? false;
     return message;
   },
 };
 
 function createBaseRosterItem(): RosterItem {
-  return { jid: "", name: "", subscription: 0, pendingOut: false, groups: [] };
+  return { jid: "", name: "", subscription: 0, pendingOut: false, groups: [], approved: false };
 }
 
 export const RosterItem: MessageFns<RosterItem> = {
@@ -1837,6 +2421,9 @@ export const RosterItem: MessageFns<RosterItem> = {
     }
     for (const v of message.groups) {
       writer.uint32(42).string(v!);
+    }
+    if (message.approved !== false) {
+      writer.uint32(48).bool(message.approved);
     }
     return writer;
   },
@@ -1894,6 +2481,14 @@ export const RosterItem: MessageFns<RosterItem> = {
             message.groups.push(reader.string());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.approved = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1917,6 +2512,7 @@ export const RosterItem: MessageFns<RosterItem> = {
         ? globalThis.Boolean(object.pending_out)
         : false,
       groups: globalThis.Array.isArray(object?.groups) ? object.groups.map((e: any) => globalThis.String(e)) : [],
+      approved: isSet(object.approved) ? globalThis.Boolean(object.approved) : false,
     };
   },
 
@@ -1937,6 +2533,9 @@ export const RosterItem: MessageFns<RosterItem> = {
     if (message.groups?.length) {
       obj.groups = message.groups;
     }
+    if (message.approved !== false) {
+      obj.approved = message.approved;
+    }
     return obj;
   },
 
@@ -1950,6 +2549,7 @@ export const RosterItem: MessageFns<RosterItem> = {
     message.subscription = object.subscription ?? 0;
     message.pendingOut = object.pendingOut ?? false;
     message.groups = object.groups?.map((e) => e) || [];
+    message.approved = object.approved ?? false;
     return message;
   },
 };

@@ -35,6 +35,27 @@ export interface StoredRoster {
   /** Roster version (RFC 6121 §2.6); increases with every change. */
   version: number;
   items: RosterItem[];
+  /**
+   * Subscription requests awaiting the user's answer (RFC 6121 §3.1.3),
+   * kept durably and shown again at each initial presence.
+   */
+  pendingIn: PendingSubscription[];
+  /** Bare JIDs the user blocked (XEP-0191). */
+  blocked: string[];
+}
+
+export interface PendingSubscription {
+  fromBareJid: string;
+  /** The subscribe stanza as received (it may carry a status or nickname). */
+  stanzaXml: string;
+  receivedAtUnixMs: number;
+}
+
+/** When a user was last seen, for XEP-0012. */
+export interface StoredLastSeen {
+  unixMs: number;
+  /** The status of the unavailable that ended the last session. */
+  status: string;
 }
 
 function createBaseStoredAccount(): StoredAccount {
@@ -286,7 +307,7 @@ export const StoredScramCredential: MessageFns<StoredScramCredential> = {
 };
 
 function createBaseStoredRoster(): StoredRoster {
-  return { version: 0, items: [] };
+  return { version: 0, items: [], pendingIn: [], blocked: [] };
 }
 
 export const StoredRoster: MessageFns<StoredRoster> = {
@@ -296,6 +317,12 @@ export const StoredRoster: MessageFns<StoredRoster> = {
     }
     for (const v of message.items) {
       RosterItem.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.pendingIn) {
+      PendingSubscription.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.blocked) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -329,6 +356,22 @@ export const StoredRoster: MessageFns<StoredRoster> = {
             message.items.push(RosterItem.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pendingIn.push(PendingSubscription.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.blocked.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -345,6 +388,12 @@ export const StoredRoster: MessageFns<StoredRoster> = {
     return {
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
       items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => RosterItem.fromJSON(e)) : [],
+      pendingIn: globalThis.Array.isArray(object?.pendingIn)
+        ? object.pendingIn.map((e: any) => PendingSubscription.fromJSON(e))
+        : globalThis.Array.isArray(object?.pending_in)
+        ? object.pending_in.map((e: any) => PendingSubscription.fromJSON(e))
+        : [],
+      blocked: globalThis.Array.isArray(object?.blocked) ? object.blocked.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -356,6 +405,12 @@ export const StoredRoster: MessageFns<StoredRoster> = {
     if (message.items?.length) {
       obj.items = message.items.map((e) => RosterItem.toJSON(e));
     }
+    if (message.pendingIn?.length) {
+      obj.pendingIn = message.pendingIn.map((e) => PendingSubscription.toJSON(e));
+    }
+    if (message.blocked?.length) {
+      obj.blocked = message.blocked;
+    }
     return obj;
   },
 
@@ -366,6 +421,210 @@ export const StoredRoster: MessageFns<StoredRoster> = {
     const message = createBaseStoredRoster();
     message.version = object.version ?? 0;
     message.items = object.items?.map((e) => RosterItem.fromPartial(e)) || [];
+    message.pendingIn = object.pendingIn?.map((e) => PendingSubscription.fromPartial(e)) || [];
+    message.blocked = object.blocked?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePendingSubscription(): PendingSubscription {
+  return { fromBareJid: "", stanzaXml: "", receivedAtUnixMs: 0 };
+}
+
+export const PendingSubscription: MessageFns<PendingSubscription> = {
+  encode(message: PendingSubscription, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromBareJid !== "") {
+      writer.uint32(10).string(message.fromBareJid);
+    }
+    if (message.stanzaXml !== "") {
+      writer.uint32(18).string(message.stanzaXml);
+    }
+    if (message.receivedAtUnixMs !== 0) {
+      writer.uint32(24).uint64(message.receivedAtUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PendingSubscription {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePendingSubscription();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fromBareJid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stanzaXml = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.receivedAtUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PendingSubscription {
+    return {
+      fromBareJid: isSet(object.fromBareJid)
+        ? globalThis.String(object.fromBareJid)
+        : isSet(object.from_bare_jid)
+        ? globalThis.String(object.from_bare_jid)
+        : "",
+      stanzaXml: isSet(object.stanzaXml)
+        ? globalThis.String(object.stanzaXml)
+        : isSet(object.stanza_xml)
+        ? globalThis.String(object.stanza_xml)
+        : "",
+      receivedAtUnixMs: isSet(object.receivedAtUnixMs)
+        ? globalThis.Number(object.receivedAtUnixMs)
+        : isSet(object.received_at_unix_ms)
+        ? globalThis.Number(object.received_at_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: PendingSubscription): unknown {
+    const obj: any = {};
+    if (message.fromBareJid !== "") {
+      obj.fromBareJid = message.fromBareJid;
+    }
+    if (message.stanzaXml !== "") {
+      obj.stanzaXml = message.stanzaXml;
+    }
+    if (message.receivedAtUnixMs !== 0) {
+      obj.receivedAtUnixMs = Math.round(message.receivedAtUnixMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PendingSubscription>, I>>(base?: I): PendingSubscription {
+    return PendingSubscription.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PendingSubscription>, I>>(object: I): PendingSubscription {
+    const message = createBasePendingSubscription();
+    message.fromBareJid = object.fromBareJid ?? "";
+    message.stanzaXml = object.stanzaXml ?? "";
+    message.receivedAtUnixMs = object.receivedAtUnixMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseStoredLastSeen(): StoredLastSeen {
+  return { unixMs: 0, status: "" };
+}
+
+export const StoredLastSeen: MessageFns<StoredLastSeen> = {
+  encode(message: StoredLastSeen, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unixMs !== 0) {
+      writer.uint32(8).uint64(message.unixMs);
+    }
+    if (message.status !== "") {
+      writer.uint32(18).string(message.status);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StoredLastSeen {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStoredLastSeen();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.unixMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StoredLastSeen {
+    return {
+      unixMs: isSet(object.unixMs)
+        ? globalThis.Number(object.unixMs)
+        : isSet(object.unix_ms)
+        ? globalThis.Number(object.unix_ms)
+        : 0,
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+    };
+  },
+
+  toJSON(message: StoredLastSeen): unknown {
+    const obj: any = {};
+    if (message.unixMs !== 0) {
+      obj.unixMs = Math.round(message.unixMs);
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StoredLastSeen>, I>>(base?: I): StoredLastSeen {
+    return StoredLastSeen.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StoredLastSeen>, I>>(object: I): StoredLastSeen {
+    const message = createBaseStoredLastSeen();
+    message.unixMs = object.unixMs ?? 0;
+    message.status = object.status ?? "";
     return message;
   },
 };

@@ -1,0 +1,412 @@
+/**
+ * A lean XMPP client over raw TCP (RFC 6120 / 6121) for load generation:
+ * thousands of these live in one process, so each holds a socket, a stream
+ * parser and a small presence log, and nothing else that grows.
+ *
+ * login(): connect, stream header, SASL (SCRAM-SHA-256, SCRAM-SHA-1 or
+ * PLAIN), stream restart, resource binding, optional roster get, initial
+ * presence. Afterwards every stanza is counted and stamped with the
+ * performance.now() of the socket read that carried it; presence keeps
+ * from + type + time. Server pings are answered, as a real client would.
+ */
+import { createConnection, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { escapeAttr, escapeText, NS, StreamParser, type Element } from '@vigil/xmpp';
+import { ConnectionClosedError, PresenceLog, type PresenceRecord } from './presence-log.js';
+import { ScramClient, ScramClientError, type ScramMechanism } from './scram-client.js';
+
+export type SaslMechanism = ScramMechanism | 'PLAIN';
+
+export interface RawClientOptions {
+  readonly host?: string;
+  readonly port: number;
+  readonly domain: string;
+  readonly username: string;
+  readonly password: string;
+  /** Requested resource; the server picks one when absent (RFC 6120 §7.6). */
+  readonly resource?: string;
+  /** Default SCRAM-SHA-256. PLAIN needs TLS or VIGIL_ALLOW_PLAIN_WITHOUT_TLS on the node. */
+  readonly mechanism?: SaslMechanism;
+  /** Fetch the roster after binding, as clients do before sending presence (RFC 6121 §2.2). Default false. */
+  readonly rosterGet?: boolean;
+  /** Send initial presence at the end of login(). Default true. */
+  readonly initialPresence?: boolean;
+  /** Whole login, connect to initial presence. Default 15 s. */
+  readonly loginTimeoutMs?: number;
+  /** Presence records kept (oldest dropped). Default 32. */
+  readonly maxPresences?: number;
+}
+
+export type LoginStage = 'connect' | 'stream' | 'sasl' | 'bind' | 'roster' | 'timeout' | 'closed';
+
+/** login() failed; `stage` says where, `condition` carries the server's error condition if it sent one. */
+export class LoginError extends Error {
+  constructor(
+    readonly stage: LoginStage,
+    message: string,
+    readonly condition?: string,
+  ) {
+    super(`${stage}: ${message}`);
+    this.name = 'LoginError';
+  }
+}
+
+export interface StanzaCounts {
+  presence: number;
+  message: number;
+  iq: number;
+  other: number;
+}
+
+/** Parser limits well above anything the server sends: the load generator must not be the one refusing. */
+const PARSER_LIMITS = { maxStanzaBytes: 4 * 1024 * 1024, maxDepth: 64 } as const;
+/** Stanzas buffered while login() waits for the next step; more means the server is not following the protocol. */
+const MAX_LOGIN_INBOX = 32;
+/** iq requests in flight after login; more is a bug in the scenario. */
+const MAX_PENDING_IQS = 16;
+
+type Phase = 'idle' | 'negotiating' | 'live' | 'closing' | 'closed';
+
+interface InboxWaiter {
+  readonly resolve: (e: Element) => void;
+  readonly reject: (e: Error) => void;
+}
+
+function localName(qname: string): string {
+  const colon = qname.indexOf(':');
+  return colon < 0 ? qname : qname.slice(colon + 1);
+}
+
+function isStreamElement(e: Element, local: string): boolean {
+  return e.ns === NS.stream && localName(e.name) === local;
+}
+
+/** RFC 6120 §4.9.3 / §6.5: the condition is the first child element in the defining namespace. */
+function conditionOf(e: Element, ns?: string): string | undefined {
+  return e.getChildElements().find((c) => (ns === undefined || c.ns === ns) && c.name !== 'text')?.name;
+}
+
+export class RawXmppClient {
+  readonly presences: PresenceLog;
+  readonly counts: StanzaCounts = { presence: 0, message: 0, iq: 0, other: 0 };
+  /** The full JID the server bound; empty before login() succeeds. */
+  jid = '';
+  /** performance.now() at connect start and at the end of login(). */
+  loginStartedAt = 0;
+  loggedInAt = 0;
+  /** performance.now() of the socket read that carried the last stanza. */
+  lastStanzaAt = 0;
+  /** The server's stream error condition, if it ended the stream with one. */
+  streamError: string | undefined;
+  readonly closed: Promise<void>;
+
+  readonly #opts: RawClientOptions;
+  #phase: Phase = 'idle';
+  #socket: Socket | undefined;
+  #parser: StreamParser;
+  #readAt = 0;
+  readonly #inbox: Element[] = [];
+  #inboxWaiter: InboxWaiter | undefined;
+  #loginPending = false;
+  #loginFailure: LoginError | undefined;
+  readonly #iqs = new Map<string, (e: Element) => void>();
+  #nextId = 0;
+  #markClosed: () => void = () => undefined;
+
+  constructor(options: RawClientOptions) {
+    this.#opts = options;
+    this.presences = new PresenceLog(options.maxPresences ?? 32);
+    this.#parser = this.#newParser();
+    this.closed = new Promise((resolve) => {
+      this.#markClosed = resolve;
+    });
+  }
+
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  async login(): Promise<string> {
+    if (this.#phase !== 'idle') throw new LoginError('connect', `login() called in phase ${this.#phase}`);
+    this.#phase = 'negotiating';
+    this.#loginPending = true;
+    this.loginStartedAt = performance.now();
+    const timeoutMs = this.#opts.loginTimeoutMs ?? 15_000;
+    const timer = setTimeout(() => this.#failLogin(new LoginError('timeout', `not logged in after ${timeoutMs} ms`)), timeoutMs);
+    try {
+      await this.#connect();
+      const features = await this.#openStream('stream');
+      await this.#authenticate(features);
+      const restarted = await this.#openStream('bind');
+      if (restarted.getChild('bind', NS.bind) === undefined) throw new LoginError('bind', 'server offers no resource binding');
+      this.jid = await this.#bind();
+      this.#goLive();
+      if (this.#opts.rosterGet === true) await this.#rosterGet();
+      if (this.#opts.initialPresence !== false) this.sendPresence();
+      this.loggedInAt = performance.now();
+      return this.jid;
+    } catch (e) {
+      this.destroy();
+      if (e instanceof LoginError) throw e;
+      if (e instanceof ScramClientError) throw new LoginError('sasl', e.message);
+      throw this.#loginFailure ?? new LoginError('stream', e instanceof Error ? e.message : String(e));
+    } finally {
+      this.#loginPending = false;
+      clearTimeout(timer);
+    }
+  }
+
+  /** Broadcast presence (no `to`), or directed presence; `type` absent means available. */
+  sendPresence(options: { type?: string; to?: string; show?: string; status?: string; priority?: number } = {}): void {
+    let attrs = '';
+    if (options.to !== undefined) attrs += ` to='${escapeAttr(options.to)}'`;
+    if (options.type !== undefined) attrs += ` type='${escapeAttr(options.type)}'`;
+    let body = '';
+    if (options.show !== undefined) body += `<show>${escapeText(options.show)}</show>`;
+    if (options.status !== undefined) body += `<status>${escapeText(options.status)}</status>`;
+    if (options.priority !== undefined) body += `<priority>${options.priority}</priority>`;
+    this.send(body === '' ? `<presence${attrs}/>` : `<presence${attrs}>${body}</presence>`);
+  }
+
+  /** Raw XML on the stream; dropped silently once the connection is closing. */
+  send(xml: string): void {
+    if ((this.#phase === 'live' || this.#phase === 'negotiating') && this.#socket?.writable === true) this.#socket.write(xml);
+  }
+
+  /** See PresenceLog.waitFor: a presence from `from` of `type` (default 'available') by a deadline. */
+  waitForPresence(from: string, type = 'available', timeoutMs = 10_000, since = 0): Promise<PresenceRecord> {
+    return this.presences.waitFor(from, type, timeoutMs, since);
+  }
+
+  /**
+   * Abrupt end, as when the client process dies: no unavailable, no stream
+   * close. 'fin' closes the socket normally (what the kernel does for a
+   * killed process); 'rst' resets it (SO_LINGER 0).
+   */
+  destroy(how: 'fin' | 'rst' = 'fin'): void {
+    if (this.#phase === 'closed') return;
+    this.#phase = 'closed';
+    const socket = this.#socket;
+    if (socket === undefined) this.#onClose();
+    else if (how === 'rst' && !socket.destroyed && !socket.connecting) socket.resetAndDestroy();
+    else socket.destroy();
+  }
+
+  /** Graceful end (RFC 6120 §4.4): close the stream, let the server answer and close, else destroy at the deadline. */
+  async close(timeoutMs = 5000): Promise<void> {
+    if (this.#phase === 'closing') return this.closed;
+    if (this.#phase !== 'live') {
+      this.destroy();
+      return this.closed;
+    }
+    this.#phase = 'closing';
+    this.#socket?.write('</stream:stream>');
+    const timer = setTimeout(() => this.destroy(), timeoutMs);
+    await this.closed;
+    clearTimeout(timer);
+  }
+
+  #newParser(): StreamParser {
+    return new StreamParser(
+      {
+        onStreamOpen: () => undefined,
+        onStanza: (stanza) => this.#onStanza(stanza),
+        onStreamClose: () => this.#onStreamClose(),
+        onError: (e) => {
+          this.streamError ??= `client-side parse error: ${e.condition}`;
+          this.#failLogin(new LoginError('stream', `server output refused by the parser: ${e.message}`));
+          this.destroy();
+        },
+      },
+      PARSER_LIMITS,
+    );
+  }
+
+  #connect(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = createConnection({ host: this.#opts.host ?? '127.0.0.1', port: this.#opts.port, noDelay: true });
+      this.#socket = socket;
+      // Either settles the promise; a later call is a no-op.
+      socket.once('error', (e: Error) => reject(new LoginError('connect', e.message)));
+      socket.once('close', () => reject(this.#loginFailure ?? new LoginError('connect', 'connection closed before it was established')));
+      socket.once('connect', () => resolve());
+      socket.on('data', (chunk: Buffer) => {
+        this.#readAt = performance.now();
+        this.#parser.write(chunk);
+      });
+      // Errors end in 'close'; the reason does not matter to a load generator.
+      socket.on('error', () => undefined);
+      socket.once('close', () => this.#onClose());
+    });
+  }
+
+  /** RFC 6120 §4.2 (and §6.4.6 after SASL): a new stream header, a new parser, and the server's features. */
+  async #openStream(stage: LoginStage): Promise<Element> {
+    this.#parser = this.#newParser();
+    this.send(
+      `<?xml version='1.0'?><stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}' ` +
+        `to='${escapeAttr(this.#opts.domain)}' version='1.0'>`,
+    );
+    const features = await this.#next();
+    if (!isStreamElement(features, 'features')) throw new LoginError(stage, `expected <stream:features/>, got <${features.name}/>`);
+    return features;
+  }
+
+  async #authenticate(features: Element): Promise<void> {
+    const mechanism = this.#opts.mechanism ?? 'SCRAM-SHA-256';
+    const offered = (features.getChild('mechanisms', NS.sasl)?.getChildren('mechanism') ?? []).map((m) => m.getText().trim());
+    if (!offered.includes(mechanism)) throw new LoginError('sasl', `${mechanism} not offered (offered: ${offered.join(', ') || 'none'})`);
+    if (mechanism === 'PLAIN') {
+      const payload = Buffer.from(`\0${this.#opts.username}\0${this.#opts.password}`, 'utf8').toString('base64');
+      this.send(`<auth xmlns='${NS.sasl}' mechanism='PLAIN'>${payload}</auth>`);
+      await this.#saslStep('success');
+      return;
+    }
+    const scram = new ScramClient(mechanism, this.#opts.username, this.#opts.password);
+    this.send(`<auth xmlns='${NS.sasl}' mechanism='${mechanism}'>${Buffer.from(scram.clientFirst()).toString('base64')}</auth>`);
+    const challenge = await this.#saslStep('challenge');
+    const clientFinal = await scram.clientFinal(Buffer.from(challenge.getText(), 'base64').toString('utf8'));
+    this.send(`<response xmlns='${NS.sasl}'>${Buffer.from(clientFinal).toString('base64')}</response>`);
+    const success = await this.#saslStep('success');
+    scram.verifyServerFinal(Buffer.from(success.getText(), 'base64').toString('utf8'));
+  }
+
+  /** The next SASL element must be `expected`; <failure/> becomes a LoginError with its condition (RFC 6120 §6.5). */
+  async #saslStep(expected: 'challenge' | 'success'): Promise<Element> {
+    const e = await this.#next();
+    if (e.ns === NS.sasl && e.name === expected) return e;
+    if (e.ns === NS.sasl && e.name === 'failure') {
+      const condition = conditionOf(e);
+      throw new LoginError('sasl', `authentication failed (${condition ?? 'no condition'})`, condition);
+    }
+    throw new LoginError('sasl', `expected <${expected}/>, got <${e.name}/>`);
+  }
+
+  async #bind(): Promise<string> {
+    const id = `bind${this.#nextId++}`;
+    const resource = this.#opts.resource === undefined ? '' : `<resource>${escapeText(this.#opts.resource)}</resource>`;
+    this.send(`<iq type='set' id='${id}'><bind xmlns='${NS.bind}'>${resource}</bind></iq>`);
+    const reply = await this.#next();
+    if (reply.name !== 'iq' || reply.attr('id') !== id) throw new LoginError('bind', `expected the bind result, got <${reply.name}/>`);
+    if (reply.attr('type') !== 'result') {
+      const error = reply.getChild('error');
+      const condition = error === undefined ? undefined : conditionOf(error, NS.stanzas);
+      throw new LoginError('bind', `bind refused (${condition ?? 'no condition'})`, condition);
+    }
+    const jid = reply.getChild('bind', NS.bind)?.getChildText('jid')?.trim() ?? '';
+    if (jid === '') throw new LoginError('bind', 'bind result carries no JID');
+    return jid;
+  }
+
+  async #rosterGet(): Promise<void> {
+    if (this.#iqs.size >= MAX_PENDING_IQS) throw new LoginError('roster', 'too many iq requests in flight');
+    const id = `roster${this.#nextId++}`;
+    const reply = new Promise<Element>((resolve) => this.#iqs.set(id, resolve));
+    this.send(`<iq type='get' id='${id}'><query xmlns='${NS.roster}'/></iq>`);
+    // login()'s own timer bounds this wait; it destroys the socket, which rejects below.
+    const result = await Promise.race([reply, this.closed.then(() => undefined)]);
+    this.#iqs.delete(id);
+    if (result === undefined) throw this.#loginFailure ?? new LoginError('closed', 'connection closed during roster get');
+    if (result.attr('type') !== 'result') throw new LoginError('roster', 'roster get refused');
+  }
+
+  /** Login is over: stanzas go to dispatch from now on. */
+  #goLive(): void {
+    this.#phase = 'live';
+    for (const stanza of this.#inbox.splice(0)) this.#dispatch(stanza);
+  }
+
+  #next(): Promise<Element> {
+    const queued = this.#inbox.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.#loginFailure !== undefined) return Promise.reject(this.#loginFailure);
+    if (this.#phase === 'closed') return Promise.reject(new LoginError('closed', 'connection closed during login'));
+    return new Promise((resolve, reject) => {
+      this.#inboxWaiter = { resolve, reject };
+    });
+  }
+
+  /** Ends a login in progress: the step it waits on fails with the first reason, and the socket goes. */
+  #failLogin(error: LoginError): void {
+    if (!this.#loginPending) return;
+    this.#loginFailure ??= error;
+    const waiter = this.#inboxWaiter;
+    this.#inboxWaiter = undefined;
+    waiter?.reject(this.#loginFailure);
+    this.destroy();
+  }
+
+  #onStanza(stanza: Element): void {
+    this.lastStanzaAt = this.#readAt;
+    if (isStreamElement(stanza, 'error')) {
+      this.streamError = conditionOf(stanza, NS.streams) ?? 'undefined-condition';
+      this.#failLogin(new LoginError('stream', `stream error ${this.streamError}`, this.streamError));
+      this.destroy();
+      return;
+    }
+    if (this.#phase === 'negotiating') {
+      const waiter = this.#inboxWaiter;
+      this.#inboxWaiter = undefined;
+      if (waiter !== undefined) return waiter.resolve(stanza);
+      if (this.#inbox.length >= MAX_LOGIN_INBOX) return this.#failLogin(new LoginError('stream', 'server sent too much during login'));
+      this.#inbox.push(stanza);
+      return;
+    }
+    this.#dispatch(stanza);
+  }
+
+  #dispatch(stanza: Element): void {
+    switch (stanza.name) {
+      case 'presence':
+        this.counts.presence += 1;
+        this.presences.record(stanza.attr('from') ?? '', stanza.attr('type') ?? 'available', this.#readAt);
+        return;
+      case 'message':
+        this.counts.message += 1;
+        return;
+      case 'iq':
+        this.counts.iq += 1;
+        return this.#onIq(stanza);
+      default:
+        this.counts.other += 1;
+    }
+  }
+
+  #onIq(iq: Element): void {
+    const type = iq.attr('type');
+    const id = iq.attr('id') ?? '';
+    if (type === 'result' || type === 'error') {
+      this.#iqs.get(id)?.(iq);
+      this.#iqs.delete(id);
+      return;
+    }
+    const from = iq.attr('from');
+    const to = from === undefined ? '' : ` to='${escapeAttr(from)}'`;
+    // XEP-0199: answer pings so the server's liveness check sees a live client.
+    if (iq.getChild('ping', NS.ping) !== undefined) return this.send(`<iq type='result' id='${escapeAttr(id)}'${to}/>`);
+    // RFC 6120 §8.4: an entity that does not understand a request answers service-unavailable.
+    this.send(
+      `<iq type='error' id='${escapeAttr(id)}'${to}><error type='cancel'>` +
+        `<service-unavailable xmlns='${NS.stanzas}'/></error></iq>`,
+    );
+  }
+
+  #onStreamClose(): void {
+    // RFC 6120 §4.4: answer the server's close with ours (unless we started), then the TCP close follows.
+    if (this.#phase === 'live') this.#socket?.write('</stream:stream>');
+    this.#failLogin(new LoginError('closed', 'server closed the stream during login'));
+    this.#phase = this.#phase === 'closed' ? 'closed' : 'closing';
+    this.#socket?.end();
+  }
+
+  #onClose(): void {
+    this.#failLogin(new LoginError('closed', 'connection closed during login'));
+    this.#phase = 'closed';
+    this.presences.close();
+    this.#iqs.clear();
+    this.#inbox.length = 0;
+    this.#markClosed();
+  }
+}
+
+export { ConnectionClosedError, type PresenceRecord };

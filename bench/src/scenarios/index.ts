@@ -1,0 +1,37 @@
+/** Every scenario `main.ts` can run, in the order `npm run bench` runs them. */
+import type { BenchReport, JsonValue } from '../report.js';
+import { runCrashDetect } from './crash-detect.js';
+
+/** The command-line knobs; each scenario says what `size` means for it. */
+export type CommonOptions = {
+  readonly trials?: number;
+  readonly size?: number;
+  readonly concurrency?: number;
+  readonly warmup?: number;
+  readonly signal?: AbortSignal;
+};
+
+type AnyReport = BenchReport<Readonly<Record<string, JsonValue>>, Readonly<Record<string, JsonValue>>>;
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  /** What `--size` means here. */
+  readonly size: string;
+  run(options: CommonOptions): Promise<AnyReport>;
+}
+
+/** Only defined options pass through, so a scenario's own defaults apply to the rest. */
+function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'crash-detect',
+    description: "time from a client's socket dying to its contact on another node receiving unavailable (default 200 trials, 4 at a time)",
+    size: 'idle background sessions online during the trials (default 0)',
+    run: (o) =>
+      runCrashDetect(defined({ trials: o.trials, background: o.size, concurrency: o.concurrency, warmup: o.warmup, signal: o.signal })),
+  },
+];

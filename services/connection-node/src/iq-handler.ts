@@ -1,0 +1,95 @@
+import { el, iqResult, NS, StanzaError, type Element, type Jid } from '@vigil/xmpp';
+import type { Logger } from '@vigil/telemetry';
+import type { NodeConfig } from './config.js';
+import type { ClusterLink } from './cluster-link.js';
+import type { LocalSession } from './local-sessions.js';
+
+export const NS_BLOCKING = 'urn:xmpp:blocking';
+export const NS_LAST = 'jabber:iq:last';
+export const NS_VERSION = 'jabber:iq:version';
+export const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
+
+const STARTED_AT_MS = Date.now();
+
+/** Features this server implements, for XEP-0030 (keep in step with what the code does). */
+export const SERVER_FEATURES: readonly string[] = [
+  NS.disco_info, NS_DISCO_ITEMS, NS.ping, NS.roster, NS_BLOCKING, NS_LAST, NS_VERSION,
+  'urn:xmpp:features:rosterver', 'urn:xmpp:features:pre-approval',
+];
+
+/**
+ * The iqs a client sends to the server (RFC 6120 §10.3.3, §10.5.3): answered
+ * here when they need nothing but the node, forwarded to the owner of the
+ * user's shard (roster, blocking) or of the queried user's shard (last
+ * activity) otherwise.
+ */
+export class IqHandler {
+  constructor(
+    private readonly session: LocalSession,
+    private readonly config: NodeConfig,
+    private readonly link: ClusterLink,
+    private readonly log: Logger,
+  ) {}
+
+  /** Fetches the user's block list so inbound stanzas from blocked entities are dropped from the start. */
+  async loadBlockList(): Promise<void> {
+    const probe = el('iq', { type: 'get', id: 'vigil-blocklist', from: this.session.fullJid }, el('blocklist', { xmlns: NS_BLOCKING }));
+    const res = await this.link.iq(this.session, this.session.bareJid, probe.toString());
+    if (!res.isBlockList) throw new Error(`block list not returned for ${this.session.bareJid}`);
+    this.link.sessions.setBlockList(this.session.bareJid, res.blockList);
+  }
+
+  async handle(iq: Element, payload: Element, to: Jid | undefined): Promise<Element | string | undefined> {
+    const type = iq.attr('type');
+    const target = to?.toString();
+    const toServer = target === undefined || target === this.config.domain;
+    const toSelf = target === undefined || target === this.session.bareJid;
+    if (toSelf && (payload.ns === NS.roster || payload.ns === NS_BLOCKING)) return this.#forward(iq, payload, this.session.bareJid);
+    if (toServer) return this.#server(iq, payload, type);
+    if (to !== undefined && to.domain === this.config.domain && to.local !== '' && !toSelf && payload.ns === NS_LAST) {
+      return this.#forward(iq, payload, target ?? '');
+    }
+    // RFC 6121 §8.5.1 / §8.5.2: nothing else is answered on an account's behalf, and the error is the same whether the account exists or not.
+    throw new StanzaError('service-unavailable', 'cancel');
+  }
+
+  #server(iq: Element, payload: Element, type: string | undefined): Element {
+    const get = type === 'get';
+    if (payload.ns === NS.ping && payload.name === 'ping' && get) return iqResult(iq);
+    if (payload.ns === NS.session && payload.name === 'session') return iqResult(iq);
+    if (payload.ns === NS.disco_info && get) {
+      return iqResult(
+        iq,
+        el('query', { xmlns: NS.disco_info, node: payload.attr('node') },
+          el('identity', { category: 'server', type: 'im', name: 'Vigil' }),
+          ...SERVER_FEATURES.map((f) => el('feature', { var: f }))),
+      );
+    }
+    if (payload.ns === NS_DISCO_ITEMS && get) return iqResult(iq, el('query', { xmlns: NS_DISCO_ITEMS, node: payload.attr('node') }));
+    if (payload.ns === NS_VERSION && get) {
+      return iqResult(iq, el('query', { xmlns: NS_VERSION }, el('name', {}, 'Vigil'), el('version', {}, '0.1.0')));
+    }
+    // XEP-0012 §4: last activity of a server is its uptime.
+    if (payload.ns === NS_LAST && get) {
+      return iqResult(iq, el('query', { xmlns: NS_LAST, seconds: String(Math.floor((Date.now() - STARTED_AT_MS) / 1000)) }));
+    }
+    throw new StanzaError('service-unavailable', 'cancel');
+  }
+
+  async #forward(iq: Element, payload: Element, aboutBareJid: string): Promise<string> {
+    let res;
+    try {
+      res = await this.link.iq(this.session, aboutBareJid, iq.toString());
+    } catch (e) {
+      this.log.warn('iq forward failed', { ns: payload.ns, about: aboutBareJid, err: e });
+      throw new StanzaError('internal-server-error', 'wait', 'try again shortly');
+    }
+    const ok = /^<iq [^>]*type='result'/.test(res.stanzaXml);
+    if (ok && iq.attr('type') === 'get' && payload.ns === NS.roster) this.session.rosterInterested = true;
+    if (res.isBlockList) {
+      this.session.blocklistInterested = true;
+      this.link.sessions.setBlockList(this.session.bareJid, res.blockList);
+    }
+    return res.stanzaXml;
+  }
+}

@@ -1,0 +1,20 @@
+import type { LastSeenStore } from '@vigil/store';
+import type { Logger } from '@vigil/telemetry';
+import type { AuthorityConfig } from './config.js';
+import type { KeyedQueue } from './keyed-queue.js';
+import type { Outbox } from './outbox.js';
+import type { SessionRegistry } from './registry.js';
+import type { UserRecords } from './user-records.js';
+
+/** What the authority's parts share. Per-user work runs in `queue` under the user's bare JID. */
+export interface AuthorityContext {
+  readonly config: AuthorityConfig;
+  readonly log: Logger;
+  readonly registry: SessionRegistry;
+  readonly records: UserRecords;
+  readonly lastSeen: LastSeenStore;
+  readonly outbox: Outbox;
+  readonly queue: KeyedQueue;
+  /** Wall clock, for what people read (last activity); leases use the monotonic clock. */
+  readonly wallNowMs: () => number;
+}

@@ -1,0 +1,110 @@
+import { cluster } from '@vigil/proto';
+import { bareOf, isSubscribedTo, isSubscriber, findItem } from '@vigil/roster';
+import { el, errorReply, iqResult, parseStanza, tryParseJid, NS, StanzaError, type Element } from '@vigil/xmpp';
+import type { AuthorityContext } from './context.js';
+import type { PresenceCore } from './presence.js';
+import type { RosterEditor } from './roster-editor.js';
+import { blockPush, itemElement, NS_BLOCKING, NS_LAST } from './roster-xml.js';
+import { localpartOf } from './stanza-text.js';
+
+/**
+ * Iqs the server answers for users of owned shards: the user's own roster
+ * (RFC 6121 §2) and block list (XEP-0191), and last activity (XEP-0012)
+ * asked by someone else. Runs inside the queue of the user the iq is about.
+ */
+export class IqCore {
+  constructor(
+    private readonly ctx: AuthorityContext,
+    private readonly presence: PresenceCore,
+    private readonly rosters: RosterEditor,
+  ) {}
+
+  async handle(req: cluster.IqRequest): Promise<cluster.IqResponse> {
+    const iq = parseStanza(req.stanzaXml);
+    const requester = req.session?.fullJid ?? '';
+    try {
+      const payload = iq.getChildElements()[0];
+      if (payload === undefined) throw new StanzaError('bad-request', 'modify');
+      const to = iq.attr('to');
+      const about = to === undefined ? bareOf(requester) : bareOf(to);
+      if (about === bareOf(requester)) {
+        if (payload.ns === NS.roster) return { stanzaXml: (await this.rosters.handleIq(iq, payload, about)).toString(), blockList: [], isBlockList: false };
+        if (payload.ns === NS_BLOCKING) return await this.#blocking(iq, payload, about);
+      } else if (payload.ns === NS_LAST && iq.attr('type') === 'get') {
+        return reply(await this.#lastActivity(iq, about, bareOf(requester)));
+      }
+      throw new StanzaError('service-unavailable', 'cancel');
+    } catch (e) {
+      if (!(e instanceof StanzaError)) throw e;
+      return reply(errorReply(iq, e, this.ctx.config.domain));
+    }
+  }
+
+  async #blocking(iq: Element, payload: Element, user: string): Promise<cluster.IqResponse> {
+    const type = iq.attr('type');
+    const local = localpartOf(user);
+    if (type === 'get' && payload.name === 'blocklist') {
+      const rec = await this.ctx.records.get(local);
+      const list = el('blocklist', { xmlns: NS_BLOCKING }, ...rec.blocked.map((jid) => el('item', { jid })));
+      return { stanzaXml: iqResult(iq, list).toString(), blockList: [...rec.blocked], isBlockList: true };
+    }
+    if (type !== 'set' || (payload.name !== 'block' && payload.name !== 'unblock')) throw new StanzaError('bad-request', 'modify');
+    const jids = payload.getChildren('item').map((i) => {
+      const j = tryParseJid(i.attr('jid') ?? '');
+      if (j === undefined) throw new StanzaError('jid-malformed', 'modify', `not a JID: ${i.attr('jid') ?? ''}`);
+      return j.toString();
+    });
+    // XEP-0191 §3.3: a block without items is a bad request; §3.4: an unblock without items unblocks all.
+    if (payload.name === 'block' && jids.length === 0) throw new StanzaError('bad-request', 'modify', 'block at least one JID');
+    let changed: string[] = [];
+    const rec = await this.ctx.records.update(local, (r) => {
+      const current = new Set(r.blocked);
+      if (payload.name === 'block') {
+        changed = jids.filter((j) => !current.has(j));
+        return changed.length === 0 ? undefined : { ...r, blocked: [...r.blocked, ...changed] };
+      }
+      changed = jids.length === 0 ? [...r.blocked] : jids.filter((j) => current.has(j));
+      return changed.length === 0 ? undefined : { ...r, blocked: r.blocked.filter((j) => !changed.includes(j)) };
+    });
+    this.ctx.outbox.push(user, blockPush(payload.name, payload.name === 'unblock' && jids.length === 0 ? [] : changed), cluster.DeliveryKind.DELIVERY_KIND_BLOCK_PUSH, rec.blocked);
+    for (const jid of changed) {
+      const item = findItem(rec.roster, bareOf(jid));
+      if (payload.name === 'block') {
+        // XEP-0191 §3.3: the blocked entity sees the user go offline, and the user stops seeing it.
+        if (isSubscriber(item) || this.presence.directedTargets(user).has(jid)) this.presence.sendUnavailable(user, jid);
+        if (isSubscribedTo(item)) {
+          for (const s of this.ctx.registry.sessionsOf(user)) {
+            if (s.available) this.ctx.outbox.deliver(s.fullJid, `<presence from='${bareOf(jid)}' type='unavailable'/>`, '');
+          }
+        }
+      } else {
+        // §3.4: after unblocking, presence flows again as the subscriptions say.
+        if (isSubscriber(item)) this.presence.sendCurrentPresence(user, bareOf(jid));
+        if (isSubscribedTo(item)) {
+          for (const s of this.ctx.registry.sessionsOf(user)) {
+            if (s.available) this.ctx.outbox.probe({ fromFullJid: s.fullJid, toBareJid: bareOf(jid), fromShard: s.shard, fromEpoch: 0 });
+          }
+        }
+      }
+    }
+    return { stanzaXml: iqResult(iq).toString(), blockList: [...rec.blocked], isBlockList: false };
+  }
+
+  /** XEP-0012 §5: only someone allowed to see the user's presence learns when it was last seen. */
+  async #lastActivity(iq: Element, user: string, requester: string): Promise<Element> {
+    const rec = await this.ctx.records.get(localpartOf(user));
+    // The same answer for a stranger and for an account that does not exist.
+    if (!isSubscriber(findItem(rec.roster, requester)) || rec.blocked.includes(requester)) throw new StanzaError('forbidden', 'auth');
+    if (this.presence.hasAvailable(user)) return iqResult(iq, el('query', { xmlns: NS_LAST, seconds: '0' }));
+    const seen = await this.ctx.lastSeen.get(localpartOf(user));
+    if (seen === undefined) throw new StanzaError('item-not-found', 'cancel');
+    const seconds = Math.max(0, Math.floor((this.ctx.wallNowMs() - seen.unixMs) / 1000));
+    return iqResult(iq, el('query', { xmlns: NS_LAST, seconds: String(seconds) }, seen.status === '' ? undefined : seen.status));
+  }
+}
+
+function reply(stanza: Element): cluster.IqResponse {
+  return { stanzaXml: stanza.toString(), blockList: [], isBlockList: false };
+}
+
+export { itemElement };

@@ -1,0 +1,183 @@
+import { cluster } from '@vigil/proto';
+import { shardOf } from '@vigil/cluster';
+import { broadcastRecipients, bareOf, mayAnswerProbe, probeTargets, type Recipient } from '@vigil/roster';
+import { parseStanza } from '@vigil/xmpp';
+import type { RosterRecord } from '@vigil/store';
+import type { AuthorityContext } from './context.js';
+import type { SessionRecord } from './registry.js';
+import { domainOf, localpartOf, unavailableFrom } from './stanza-text.js';
+
+const { EndCause } = cluster;
+type EndCause = cluster.EndCause;
+
+export const END_CAUSE_NAME: Record<number, string> = {
+  [EndCause.END_CAUSE_GRACEFUL]: 'graceful',
+  [EndCause.END_CAUSE_CLIENT_LOST]: 'client-lost',
+  [EndCause.END_CAUSE_NODE_LOST]: 'node-lost',
+  [EndCause.END_CAUSE_KICKED]: 'kicked',
+};
+
+/**
+ * RFC 6121 §4 for the users of owned shards: broadcast, probes, directed
+ * presence, presence errors, and the unavailable that ends every session.
+ * Every method runs inside the user's queue (the caller's job).
+ */
+export class PresenceCore {
+  constructor(private readonly ctx: AuthorityContext) {}
+
+  recordFor(ref: cluster.SessionRef): SessionRecord {
+    const existing = this.ctx.registry.get(ref.sessionId);
+    if (existing) return existing;
+    const bareJid = bareOf(ref.fullJid);
+    const record: SessionRecord = {
+      sessionId: ref.sessionId,
+      fullJid: ref.fullJid,
+      bareJid,
+      shard: shardOf(bareJid, this.ctx.config.shardCount),
+      nodeId: ref.nodeId,
+      incarnation: ref.incarnation,
+      available: false,
+      presenceXml: '',
+      priority: 0,
+      directedTo: new Set(),
+      presenceErrorsFrom: new Set(),
+    };
+    this.ctx.registry.add(record);
+    return record;
+  }
+
+  async broadcast(ref: cluster.SessionRef, p: cluster.BroadcastPresence): Promise<void> {
+    const s = this.recordFor(ref);
+    const rec = await this.ctx.records.get(localpartOf(s.bareJid));
+    if (p.available) {
+      const initial = !s.available;
+      s.available = true;
+      s.presenceXml = p.stanzaXml;
+      s.priority = p.priority;
+      this.#fanOut(this.#recipients(s, rec, 'available'), p.stanzaXml, s.bareJid);
+      // RFC 6121 §4.2.2: the resource that sent initial presence gets it too.
+      this.ctx.outbox.deliver(s.fullJid, p.stanzaXml, s.bareJid);
+      if (initial) this.#onInitial(s, rec);
+      return;
+    }
+    this.#fanOut(this.#recipients(s, rec, 'unavailable'), p.stanzaXml, s.bareJid);
+    this.ctx.outbox.deliver(s.fullJid, p.stanzaXml, s.bareJid);
+    s.available = false;
+    s.directedTo.clear();
+    await this.#noteLastSeen(s, p.stanzaXml);
+  }
+
+  #onInitial(s: SessionRecord, rec: RosterRecord): void {
+    const blocked = new Set(rec.blocked);
+    for (const contact of probeTargets(rec.roster, blocked)) {
+      if (domainOf(contact) !== this.ctx.config.domain) continue; // no server-to-server in this build
+      this.ctx.outbox.probe({ fromFullJid: s.fullJid, toBareJid: contact, fromShard: s.shard, fromEpoch: 0 });
+    }
+    // §4.2.2: the new resource learns the presence of the user's other resources.
+    for (const o of this.ctx.registry.sessionsOf(s.bareJid)) {
+      if (o !== s && o.available) this.ctx.outbox.deliver(s.fullJid, o.presenceXml, s.bareJid);
+    }
+    // §3.1.3: requests that arrived while the user was offline are shown now.
+    for (const pending of rec.pendingIn) this.ctx.outbox.deliver(s.fullJid, pending.stanzaXml, pending.fromBareJid);
+  }
+
+  async directed(ref: cluster.SessionRef, d: cluster.DirectedPresence): Promise<void> {
+    const s = this.recordFor(ref);
+    // RFC 6121 §4.6.3: remember who got directed presence, so the session's end reaches them.
+    if (d.available) s.directedTo.add(d.toJid);
+    else s.directedTo.delete(d.toJid);
+    const rec = await this.ctx.records.get(localpartOf(s.bareJid));
+    if (rec.blocked.includes(bareOf(d.toJid))) return; // XEP-0191 §3.5: nothing to a blocked entity
+    if (domainOf(d.toJid) === this.ctx.config.domain) this.ctx.outbox.deliver(d.toJid, d.stanzaXml, s.bareJid);
+  }
+
+  /** RFC 6121 §4.5.2: unavailable to every recipient of the session's presence, whatever the cause. */
+  async end(record: SessionRecord, cause: EndCause, reason: string): Promise<void> {
+    if (!this.ctx.registry.remove(record)) return;
+    let delivered = 0;
+    if (record.available || record.directedTo.size > 0) {
+      const rec = await this.ctx.records.get(localpartOf(record.bareJid));
+      const recipients = this.#recipients(record, rec, 'unavailable');
+      this.#fanOut(recipients, unavailableFrom(record.fullJid), record.bareJid);
+      delivered = recipients.length;
+    }
+    if (record.available) await this.#noteLastSeen(record, '');
+    this.ctx.log.info('session ended', {
+      user: record.bareJid,
+      session: record.sessionId,
+      node: record.nodeId,
+      cause: END_CAUSE_NAME[cause] ?? 'unspecified',
+      reason,
+      recipients: delivered,
+    });
+  }
+
+  /** RFC 6121 §4.3.2: answer with each available resource's presence, or reveal nothing. */
+  async answerProbe(p: cluster.Probe): Promise<void> {
+    const rec = await this.ctx.records.get(localpartOf(p.toBareJid));
+    if (!mayAnswerProbe(rec.roster, bareOf(p.fromFullJid), new Set(rec.blocked))) return;
+    for (const s of this.ctx.registry.sessionsOf(p.toBareJid)) {
+      if (s.available) this.ctx.outbox.deliver(p.fromFullJid, s.presenceXml, p.toBareJid);
+    }
+  }
+
+  /** RFC 6121 §4.4.2: a contact that answered with an error gets no more broadcasts this session. */
+  presenceError(from: string, to: string): void {
+    const contact = bareOf(from);
+    for (const s of this.ctx.registry.sessionsOf(bareOf(to))) {
+      if (to.includes('/') ? s.fullJid === to : true) s.presenceErrorsFrom.add(contact);
+    }
+  }
+
+  /** The current presence of each of the user's available resources, to one entity (§3.1.5 after approval). */
+  sendCurrentPresence(userBareJid: string, to: string): void {
+    for (const s of this.ctx.registry.sessionsOf(userBareJid)) {
+      if (s.available) this.ctx.outbox.deliver(to, s.presenceXml, userBareJid);
+    }
+  }
+
+  /** Unavailable from each of the user's available resources to one entity (§3.2.2, XEP-0191 §3.3). */
+  sendUnavailable(userBareJid: string, to: string): void {
+    for (const s of this.ctx.registry.sessionsOf(userBareJid)) {
+      if (s.available) this.ctx.outbox.deliver(to, unavailableFrom(s.fullJid), userBareJid);
+    }
+  }
+
+  /** Directed-presence targets of the user's sessions (who would get their unavailable). */
+  directedTargets(userBareJid: string): Set<string> {
+    const out = new Set<string>();
+    for (const s of this.ctx.registry.sessionsOf(userBareJid)) for (const t of s.directedTo) out.add(t);
+    return out;
+  }
+
+  hasAvailable(userBareJid: string): boolean {
+    return this.ctx.registry.sessionsOf(userBareJid).some((s) => s.available);
+  }
+
+  #recipients(s: SessionRecord, rec: RosterRecord, kind: 'available' | 'unavailable'): Recipient[] {
+    const others = this.ctx.registry.sessionsOf(s.bareJid).filter((o) => o !== s && o.available).map((o) => o.fullJid);
+    return broadcastRecipients({ roster: rec.roster, session: s, blocked: new Set(rec.blocked), otherResources: others }, kind);
+  }
+
+  #fanOut(recipients: readonly Recipient[], stanzaXml: string, fromBareJid: string): void {
+    for (const r of recipients) this.ctx.outbox.deliver(r.jid, stanzaXml, fromBareJid);
+  }
+
+  /** XEP-0012: when the user's last available resource goes, remember when and with what status. */
+  async #noteLastSeen(s: SessionRecord, unavailableXml: string): Promise<void> {
+    if (this.hasAvailable(s.bareJid)) return;
+    let status = '';
+    if (unavailableXml !== '') {
+      try {
+        status = parseStanza(unavailableXml).getChildText('status') ?? '';
+      } catch (e) {
+        this.ctx.log.warn('unparsable unavailable presence', { user: s.bareJid, err: e });
+      }
+    }
+    try {
+      await this.ctx.lastSeen.put(localpartOf(s.bareJid), { unixMs: this.ctx.wallNowMs(), status });
+    } catch (e) {
+      this.ctx.log.warn('last activity not stored', { user: s.bareJid, err: e });
+    }
+  }
+}
