@@ -4,11 +4,11 @@
  * summary and appends the JSON to bench/results/<scenario>.jsonl.
  */
 import { parseArgs } from 'node:util';
-import { publish } from './report.js';
+import { appendResult, printReport } from './report.js';
 import { SCENARIOS, type CommonOptions } from './scenarios/index.js';
 
-/** Exit codes: 0 done, 1 a scenario failed, 2 bad command line. */
-const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+/** Exit codes: 0 done, 1 a scenario failed, 2 bad command line, 130 interrupted (the shell's Ctrl-C code). */
+const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 class UsageError extends Error {
   constructor(message: string) {
@@ -95,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
   // Ctrl-C: no new trials start, running ones finish, the cluster is stopped; a second Ctrl-C exits at once.
   const abort = new AbortController();
   const onSigint = () => {
-    if (abort.signal.aborted) process.exit(130);
+    if (abort.signal.aborted) process.exit(EXIT.interrupted);
     process.stderr.write('bench: interrupted; finishing running trials and stopping the cluster (Ctrl-C again to exit now)\n');
     abort.abort();
   };
@@ -106,8 +106,10 @@ async function main(argv: string[]): Promise<number> {
       if (scenario === undefined) continue;
       try {
         const report = await scenario.run({ ...command.options, signal: abort.signal });
-        const file = await publish(report);
-        process.stderr.write(`bench: appended to ${file}\n`);
+        printReport(report);
+        // A run cut short is shown, not kept: results files hold complete runs only.
+        if (abort.signal.aborted) process.stderr.write('bench: interrupted, so not appended to bench/results\n');
+        else process.stderr.write(`bench: appended to ${await appendResult(report)}\n`);
       } catch (e) {
         process.stderr.write(`bench: scenario ${name} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
         return EXIT.failed;
@@ -117,7 +119,7 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
-  return EXIT.ok;
+  return abort.signal.aborted ? EXIT.interrupted : EXIT.ok;
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -27,6 +27,9 @@ export interface BenchReport<P extends Readonly<Record<string, JsonValue>>, M ex
   readonly summary: string;
 }
 
+/** Any scenario's report, for code that only prints or stores it. */
+export type AnyBenchReport = BenchReport<Readonly<Record<string, JsonValue>>, Readonly<Record<string, JsonValue>>>;
+
 /** Distribution of a sample set in ms. Percentiles are nearest-rank on the sorted samples (no interpolation). */
 export type LatencySummary = {
   readonly count: number;
@@ -92,17 +95,17 @@ export function pretty(value: unknown): string {
 /** bench/results, next to bench/dist where this module runs from. */
 export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
 
-/**
- * Prints the report as JSON, then the summary line, and appends the JSON as
- * one line to `<resultsDir>/<scenario>.jsonl`. Returns that file's path.
- */
-export async function publish(
-  report: BenchReport<Readonly<Record<string, JsonValue>>, Readonly<Record<string, JsonValue>>>,
-  resultsDir: string = RESULTS_DIR,
-  out: NodeJS.WritableStream = process.stdout,
-): Promise<string> {
+/** Prints the report as indented JSON, then the one-line summary. */
+export function printReport(report: AnyBenchReport, out: NodeJS.WritableStream = process.stdout): void {
   out.write(`${pretty(report)}\n`);
   out.write(`${report.summary}\n`);
+}
+
+/** Appends the report as one JSON line to `<resultsDir>/<scenario>.jsonl`; returns that file's path. */
+export async function appendResult(
+  report: AnyBenchReport,
+  resultsDir: string = RESULTS_DIR,
+): Promise<string> {
   await mkdir(resultsDir, { recursive: true });
   const file = join(resultsDir, `${report.scenario}.jsonl`);
   await appendFile(file, `${JSON.stringify(report)}\n`);

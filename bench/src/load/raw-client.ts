@@ -13,9 +13,7 @@ import { createConnection, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { escapeAttr, escapeText, NS, StreamParser, type Element } from '@vigil/xmpp';
 import { ConnectionClosedError, PresenceLog, type PresenceRecord } from './presence-log.js';
-import { ScramClient, ScramClientError, type ScramMechanism } from './scram-client.js';
-
-export type SaslMechanism = ScramMechanism | 'PLAIN';
+import { authenticate, conditionOf, LoginError, type LoginStage, type SaslMechanism } from './sasl-client.js';
 
 export interface RawClientOptions {
   readonly host?: string;
@@ -37,20 +35,6 @@ export interface RawClientOptions {
   readonly maxPresences?: number;
 }
 
-export type LoginStage = 'connect' | 'stream' | 'sasl' | 'bind' | 'roster' | 'timeout' | 'closed';
-
-/** login() failed; `stage` says where, `condition` carries the server's error condition if it sent one. */
-export class LoginError extends Error {
-  constructor(
-    readonly stage: LoginStage,
-    message: string,
-    readonly condition?: string,
-  ) {
-    super(`${stage}: ${message}`);
-    this.name = 'LoginError';
-  }
-}
-
 export interface StanzaCounts {
   presence: number;
   message: number;
@@ -65,7 +49,7 @@ const MAX_LOGIN_INBOX = 32;
 /** iq requests in flight after login; more is a bug in the scenario. */
 const MAX_PENDING_IQS = 16;
 
-type Phase = 'idle' | 'negotiating' | 'live' | 'closing' | 'closed';
+export type RawClientPhase = 'idle' | 'negotiating' | 'live' | 'closing' | 'closed';
 
 interface InboxWaiter {
   readonly resolve: (e: Element) => void;
@@ -79,11 +63,6 @@ function localName(qname: string): string {
 
 function isStreamElement(e: Element, local: string): boolean {
   return e.ns === NS.stream && localName(e.name) === local;
-}
-
-/** RFC 6120 §4.9.3 / §6.5: the condition is the first child element in the defining namespace. */
-function conditionOf(e: Element, ns?: string): string | undefined {
-  return e.getChildElements().find((c) => (ns === undefined || c.ns === ns) && c.name !== 'text')?.name;
 }
 
 export class RawXmppClient {
@@ -101,9 +80,10 @@ export class RawXmppClient {
   readonly closed: Promise<void>;
 
   readonly #opts: RawClientOptions;
-  #phase: Phase = 'idle';
+  #phase: RawClientPhase = 'idle';
   #socket: Socket | undefined;
-  #parser: StreamParser;
+  /** One per stream: created at each stream (re)start, RFC 6120 §4.3.3. */
+  #parser: StreamParser | undefined;
   #readAt = 0;
   readonly #inbox: Element[] = [];
   #inboxWaiter: InboxWaiter | undefined;
@@ -116,13 +96,12 @@ export class RawXmppClient {
   constructor(options: RawClientOptions) {
     this.#opts = options;
     this.presences = new PresenceLog(options.maxPresences ?? 32);
-    this.#parser = this.#newParser();
     this.closed = new Promise((resolve) => {
       this.#markClosed = resolve;
     });
   }
 
-  get phase(): Phase {
+  get phase(): RawClientPhase {
     return this.#phase;
   }
 
@@ -136,7 +115,8 @@ export class RawXmppClient {
     try {
       await this.#connect();
       const features = await this.#openStream('stream');
-      await this.#authenticate(features);
+      const io = { send: (xml: string) => this.send(xml), next: () => this.#next() };
+      await authenticate(features, this.#opts.mechanism ?? 'SCRAM-SHA-256', this.#opts.username, this.#opts.password, io);
       const restarted = await this.#openStream('bind');
       if (restarted.getChild('bind', NS.bind) === undefined) throw new LoginError('bind', 'server offers no resource binding');
       this.jid = await this.#bind();
@@ -148,7 +128,6 @@ export class RawXmppClient {
     } catch (e) {
       this.destroy();
       if (e instanceof LoginError) throw e;
-      if (e instanceof ScramClientError) throw new LoginError('sasl', e.message);
       throw this.#loginFailure ?? new LoginError('stream', e instanceof Error ? e.message : String(e));
     } finally {
       this.#loginPending = false;
@@ -232,7 +211,7 @@ export class RawXmppClient {
       socket.once('connect', () => resolve());
       socket.on('data', (chunk: Buffer) => {
         this.#readAt = performance.now();
-        this.#parser.write(chunk);
+        this.#parser?.write(chunk);
       });
       // Errors end in 'close'; the reason does not matter to a load generator.
       socket.on('error', () => undefined);
@@ -250,36 +229,6 @@ export class RawXmppClient {
     const features = await this.#next();
     if (!isStreamElement(features, 'features')) throw new LoginError(stage, `expected <stream:features/>, got <${features.name}/>`);
     return features;
-  }
-
-  async #authenticate(features: Element): Promise<void> {
-    const mechanism = this.#opts.mechanism ?? 'SCRAM-SHA-256';
-    const offered = (features.getChild('mechanisms', NS.sasl)?.getChildren('mechanism') ?? []).map((m) => m.getText().trim());
-    if (!offered.includes(mechanism)) throw new LoginError('sasl', `${mechanism} not offered (offered: ${offered.join(', ') || 'none'})`);
-    if (mechanism === 'PLAIN') {
-      const payload = Buffer.from(`\0${this.#opts.username}\0${this.#opts.password}`, 'utf8').toString('base64');
-      this.send(`<auth xmlns='${NS.sasl}' mechanism='PLAIN'>${payload}</auth>`);
-      await this.#saslStep('success');
-      return;
-    }
-    const scram = new ScramClient(mechanism, this.#opts.username, this.#opts.password);
-    this.send(`<auth xmlns='${NS.sasl}' mechanism='${mechanism}'>${Buffer.from(scram.clientFirst()).toString('base64')}</auth>`);
-    const challenge = await this.#saslStep('challenge');
-    const clientFinal = await scram.clientFinal(Buffer.from(challenge.getText(), 'base64').toString('utf8'));
-    this.send(`<response xmlns='${NS.sasl}'>${Buffer.from(clientFinal).toString('base64')}</response>`);
-    const success = await this.#saslStep('success');
-    scram.verifyServerFinal(Buffer.from(success.getText(), 'base64').toString('utf8'));
-  }
-
-  /** The next SASL element must be `expected`; <failure/> becomes a LoginError with its condition (RFC 6120 §6.5). */
-  async #saslStep(expected: 'challenge' | 'success'): Promise<Element> {
-    const e = await this.#next();
-    if (e.ns === NS.sasl && e.name === expected) return e;
-    if (e.ns === NS.sasl && e.name === 'failure') {
-      const condition = conditionOf(e);
-      throw new LoginError('sasl', `authentication failed (${condition ?? 'no condition'})`, condition);
-    }
-    throw new LoginError('sasl', `expected <${expected}/>, got <${e.name}/>`);
   }
 
   async #bind(): Promise<string> {
@@ -409,4 +358,4 @@ export class RawXmppClient {
   }
 }
 
-export { ConnectionClosedError, type PresenceRecord };
+export { ConnectionClosedError, LoginError, type PresenceRecord, type SaslMechanism };

@@ -12,7 +12,7 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Cluster, DeadlineError } from '@vigil/testkit';
-import { LoginError, type RawXmppClient, type SaslMechanism } from '../load/raw-client.js';
+import type { RawXmppClient, SaslMechanism } from '../load/raw-client.js';
 import { scramKeyCacheStats } from '../load/scram-client.js';
 import { runPool } from '../pool.js';
 import { benchClient, loginIdle, primeClientKeys, provisionPairs } from './population.js';
@@ -77,7 +77,9 @@ export type CrashDetectMetrics = {
   readonly samples: number;
   readonly missing: number;
   readonly failed: number;
+  /** Trials not started: the time budget ran out, or Ctrl-C (then `interrupted`). */
   readonly notRun: number;
+  readonly interrupted: boolean;
   readonly latencyMs: LatencySummary | null;
   readonly samplesMs: readonly number[];
   readonly loginMs: LatencySummary | null;
@@ -177,7 +179,8 @@ async function trial(cluster: Cluster, i: number, o: CrashDetectOptions, loginMs
       throw e;
     }
   } catch (e) {
-    const what = e instanceof LoginError || e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    // LoginError names its stage; DeadlineError what it waited for.
+    const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     return { kind: 'failed', error: `trial ${i}: ${what}` };
   } finally {
     user.destroy();
@@ -235,6 +238,7 @@ function report(
       missing,
       failed: errors.length,
       notRun: extra.notRun,
+      interrupted: o.signal?.aborted === true,
       latencyMs: latency ?? null,
       samplesMs: samples.map(roundMs),
       loginMs: summarize(extra.loginMs) ?? null,

@@ -1,5 +1,5 @@
 /** Every scenario `main.ts` can run, in the order `npm run bench` runs them. */
-import type { BenchReport, JsonValue } from '../report.js';
+import type { AnyBenchReport } from '../report.js';
 import { runCrashDetect } from './crash-detect.js';
 
 /** The command-line knobs; each scenario says what `size` means for it. */
@@ -11,14 +11,12 @@ export type CommonOptions = {
   readonly signal?: AbortSignal;
 };
 
-type AnyReport = BenchReport<Readonly<Record<string, JsonValue>>, Readonly<Record<string, JsonValue>>>;
-
 export interface Scenario {
   readonly name: string;
   readonly description: string;
   /** What `--size` means here. */
   readonly size: string;
-  run(options: CommonOptions): Promise<AnyReport>;
+  run(options: CommonOptions): Promise<AnyBenchReport>;
 }
 
 /** Only defined options pass through, so a scenario's own defaults apply to the rest. */

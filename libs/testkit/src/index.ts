@@ -3,6 +3,6 @@ export { freePort } from './ports.js';
 export { type LogRecord, ChildService } from './child.js';
 export { type NatsServer, type NatsServerOptions, NatsServerNotFoundError, findNatsServer, startNatsServer } from './nats-server.js';
 export { type ClusterOptions, type NodeHandle, Cluster } from './cluster.js';
-export { type Stanza, type TestClientOptions, TestClient, errorCondition, is, xml } from './xmpp-client.js';
+export { type Mark, type Stanza, type TestClientOptions, TestClient, errorCondition, is, xml } from './xmpp-client.js';
 export { FakeClock } from './fake-clock.js';
 export { RawConnection, clientStreamHeader } from './raw-client.js';

@@ -14,6 +14,12 @@ export interface TestClientOptions {
   readonly timeoutMs?: number;
 }
 
+/** A position in one client's received stanzas (see TestClient.mark). */
+export interface Mark {
+  readonly client: TestClient;
+  readonly index: number;
+}
+
 interface Waiter {
   readonly predicate: (s: Stanza) => boolean;
   readonly resolve: (s: Stanza) => void;
@@ -65,14 +71,15 @@ export class TestClient {
     return this.jid.split('/')[0] ?? this.jid;
   }
 
-  /** Index into `received`, to expect only what arrives after this point. */
-  mark(): number {
-    return this.received.length;
+  /** A point in this client's stream, to expect only what arrives after it. */
+  mark(): Mark {
+    return { client: this, index: this.received.length };
   }
 
-  /** The first stanza matching `predicate` received at or after `from` (default: ever). */
-  expectStanza(predicate: (s: Stanza) => boolean, timeoutMs: number, what: string, from = 0): Promise<Stanza> {
-    const seen = this.received.slice(from).find(predicate);
+  /** The first stanza matching `predicate` received after `from` (default: ever). */
+  expectStanza(predicate: (s: Stanza) => boolean, timeoutMs: number, what: string, from?: Mark): Promise<Stanza> {
+    if (from !== undefined && from.client !== this) throw new Error(`a mark of ${from.client.jid} used on ${this.jid}`);
+    const seen = this.received.slice(from?.index ?? 0).find(predicate);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
