@@ -2,7 +2,7 @@ import type { KV } from '@nats-io/kv';
 import { store } from '@vigil/proto';
 import { userKey } from '@vigil/cluster';
 import { deriveScramCredential, type ScramCredential, type ScramHash } from '@vigil/xmpp';
-import { AccountExistsError } from './errors.js';
+import { AccountExistsError, StoreError } from './errors.js';
 
 /** SCRAM mechanisms for which every account stores keys. */
 export const STORED_HASHES: readonly ScramHash[] = ['sha1', 'sha256'];
@@ -27,6 +27,17 @@ export class AccountStore {
       if (await this.exists(username)) throw new AccountExistsError(this.bucket, userKey(username));
       throw e;
     }
+  }
+
+  /** Replaces the stored keys; the account must exist. */
+  async setPassword(username: string, password: string, iterations: number): Promise<void> {
+    const key = userKey(username);
+    const entry = await this.kv.get(key);
+    if (entry === null || entry.operation !== 'PUT') throw new StoreError('no such account', this.bucket, key);
+    const account = store.StoredAccount.decode(entry.value);
+    const credentials = await Promise.all(STORED_HASHES.map((h) => deriveScramCredential(password, h, iterations)));
+    const value = store.StoredAccount.encode({ ...account, credentials: credentials.map(toStored) }).finish();
+    await this.kv.update(key, value, entry.revision);
   }
 
   async exists(username: string): Promise<boolean> {

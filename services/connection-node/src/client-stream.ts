@@ -11,6 +11,7 @@ import type { ClusterLink } from './cluster-link.js';
 import type { Transport } from './transport.js';
 import { SaslNegotiation, type Mechanism } from './sasl-negotiation.js';
 import { SessionHandler } from './session-handler.js';
+import { handleRegistration, NS_REGISTER, NS_REGISTER_FEATURE } from './registration.js';
 
 type Phase = 'connected' | 'pre-auth' | 'authenticated' | 'bound' | 'closed';
 
@@ -37,6 +38,8 @@ export class ClientStream {
   #username: string | undefined;
   #sasl: SaslNegotiation;
   #saslFailures = 0;
+  #registered = false;
+  #registrationFailures = 0;
   #session: SessionHandler | undefined;
   readonly #queue: Element[] = [];
   #processing = false;
@@ -125,7 +128,10 @@ export class ClientStream {
   }
 
   #features(): string {
-    if (this.#phase === 'pre-auth') return el('stream:features', {}, this.#sasl.featuresElement()).toString();
+    if (this.#phase === 'pre-auth') {
+      const register = this.deps.config.allowRegistration ? el('register', { xmlns: NS_REGISTER_FEATURE }) : undefined;
+      return el('stream:features', {}, this.#sasl.featuresElement(), register).toString();
+    }
     return el(
       'stream:features',
       {},
@@ -192,6 +198,22 @@ export class ClientStream {
       this.transport.end();
       return;
     }
+    const register = this.deps.config.allowRegistration && stanza.name === 'iq' ? stanza.getChild('query', NS_REGISTER) : undefined;
+    if (register !== undefined) {
+      const creating = stanza.attr('type') === 'set';
+      // One account per connection, and a few failed tries: registration is not a username oracle.
+      if (creating && (this.#registered || this.#registrationFailures >= MAX_SASL_FAILURES)) {
+        return this.fail('policy-violation', 'one registration per connection');
+      }
+      const reply = await handleRegistration(stanza, register, this.deps.accounts, this.deps.config.domain, this.deps.config.scramIterations);
+      if (creating) {
+        if (reply.attr('type') === 'result') this.#registered = true;
+        else this.#registrationFailures++;
+        this.#log.info('in-band registration', { ok: reply.attr('type') === 'result' });
+      }
+      this.transport.write(reply.toString());
+      return;
+    }
     if (stanza.ns !== NS.sasl) return this.fail('not-authorized', 'authenticate first');
     const step = await this.#sasl.step(stanza);
     if (this.#phase === 'closed') return;
@@ -221,6 +243,7 @@ export class ClientStream {
     }
     const session = await SessionHandler.bind(stanza, bind, this.#username, {
       config: this.deps.config,
+      accounts: this.deps.accounts,
       link: this.deps.link,
       log: this.#log,
       send: (xml) => this.send(xml),

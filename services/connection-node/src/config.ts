@@ -15,6 +15,8 @@ export interface NodeConfig {
   readonly c2sPort: number;
   /** SASL PLAIN on a stream without TLS: only for loopback development (no TLS yet in this build). */
   readonly allowPlainWithoutTls: boolean;
+  /** XEP-0077 in-band registration: anyone who can connect may create an account. */
+  readonly allowRegistration: boolean;
   /** PBKDF2 iterations of stored credentials; decoy salts for unknown users use the same. */
   readonly scramIterations: number;
   readonly maxStanzaBytes: number;
@@ -44,6 +46,7 @@ export function readNodeConfig(envVars: Env, env: EnvReader = new EnvReader(envV
     c2sHost: env.string('VIGIL_C2S_HOST', '127.0.0.1', 'address for client connections'),
     c2sPort: env.int('VIGIL_C2S_PORT', 5222, 'port for client connections (XMPP over TCP)', { min: 0, max: 65535 }),
     allowPlainWithoutTls: env.bool('VIGIL_ALLOW_PLAIN_WITHOUT_TLS', false, 'offer SASL PLAIN on unencrypted streams'),
+    allowRegistration: env.bool('VIGIL_ALLOW_REGISTRATION', false, 'XEP-0077 in-band registration (account creation by anyone who can connect)'),
     scramIterations: env.int('VIGIL_SCRAM_ITERATIONS', 10_000, 'PBKDF2 iterations of SCRAM credentials created here and shown for unknown users', { min: 4096 }),
     maxStanzaBytes: env.int('VIGIL_MAX_STANZA_BYTES', 65536, 'largest stanza accepted after authentication', { min: 1024 }),
     preAuthMaxStanzaBytes: env.int('VIGIL_PREAUTH_MAX_STANZA_BYTES', 8192, 'largest stanza accepted before authentication', { min: 512 }),

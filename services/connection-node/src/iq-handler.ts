@@ -3,6 +3,8 @@ import type { Logger } from '@vigil/telemetry';
 import type { NodeConfig } from './config.js';
 import type { ClusterLink } from './cluster-link.js';
 import type { LocalSession } from './local-sessions.js';
+import type { AccountStore } from '@vigil/store';
+import { handleRegistration, NS_REGISTER } from './registration.js';
 
 export const NS_BLOCKING = 'urn:xmpp:blocking';
 export const NS_LAST = 'jabber:iq:last';
@@ -29,6 +31,7 @@ export class IqHandler {
     private readonly config: NodeConfig,
     private readonly link: ClusterLink,
     private readonly log: Logger,
+    private readonly accounts: AccountStore,
   ) {}
 
   /** Fetches the user's block list so inbound stanzas from blocked entities are dropped from the start. */
@@ -45,6 +48,9 @@ export class IqHandler {
     const toServer = target === undefined || target === this.config.domain;
     const toSelf = target === undefined || target === this.session.bareJid;
     if (toSelf && (payload.ns === NS.roster || payload.ns === NS_BLOCKING)) return this.#forward(iq, payload, this.session.bareJid);
+    if (toServer && payload.ns === NS_REGISTER && this.config.allowRegistration) {
+      return handleRegistration(iq, payload, this.accounts, this.config.domain, this.config.scramIterations, this.session.bareJid.split('@')[0]);
+    }
     if (toServer) return this.#server(iq, payload, type);
     if (to !== undefined && to.domain === this.config.domain && to.local !== '' && !toSelf && payload.ns === NS_LAST) {
       return this.#forward(iq, payload, target ?? '');

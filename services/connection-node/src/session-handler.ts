@@ -5,6 +5,7 @@ import {
 } from '@vigil/xmpp';
 import { cluster } from '@vigil/proto';
 import type { Logger } from '@vigil/telemetry';
+import type { AccountStore } from '@vigil/store';
 import type { NodeConfig } from './config.js';
 import type { ClusterLink } from './cluster-link.js';
 import { LocalSessions, type LocalSession } from './local-sessions.js';
@@ -12,6 +13,7 @@ import { IqHandler } from './iq-handler.js';
 
 export interface SessionHandlerDeps {
   readonly config: NodeConfig;
+  readonly accounts: AccountStore;
   readonly link: ClusterLink;
   readonly log: Logger;
   readonly send: (xml: string) => void;
@@ -38,7 +40,7 @@ export class SessionHandler {
     readonly jid: Jid,
     private readonly deps: SessionHandlerDeps,
   ) {
-    this.iqs = new IqHandler(session, deps.config, deps.link, deps.log);
+    this.iqs = new IqHandler(session, deps.config, deps.link, deps.log, deps.accounts);
   }
 
   /** RFC 6120 §7: binds a resource, or replies with an error and returns undefined. */

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     scramIterations: 10_000,
     detached: true,
     // No TLS in this build yet: allow PLAIN on loopback so every stock client can log in.
-    env: { VIGIL_ALLOW_PLAIN_WITHOUT_TLS: 'true', VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'info' },
+    env: { VIGIL_ALLOW_PLAIN_WITHOUT_TLS: 'true', VIGIL_ALLOW_REGISTRATION: 'true', VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'info' },
   });
   await cluster.provision(
     DEMO_USERS,
