@@ -1,9 +1,9 @@
 export { StoreError, AccountExistsError, RevisionConflictError } from './errors.js';
 export { AccountStore, STORED_HASHES } from './accounts.js';
 export {
-  RosterStore, type RosterRecord, type VersionedRecord, type PendingSubscription, EMPTY_RECORD,
+  RosterStore, type RosterRepository, type RosterRecord, type VersionedRecord, type PendingSubscription, EMPTY_RECORD,
   itemToWire, itemFromWire, subscriptionFromWire, encodeRecord, decodeRecord,
 } from './rosters.js';
-export { LastSeenStore, type LastSeen } from './last-seen.js';
+export { LastSeenStore, type LastSeen, type LastSeenRepository } from './last-seen.js';
 export { type Stores, type OpenStoresOptions, openStores } from './open.js';
 export { type Contact, provisionUsers } from './provision.js';

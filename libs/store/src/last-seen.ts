@@ -7,8 +7,13 @@ export interface LastSeen {
   readonly status: string;
 }
 
+export interface LastSeenRepository {
+  get(username: string): Promise<LastSeen | undefined>;
+  put(username: string, value: LastSeen): Promise<void>;
+}
+
 /** When each user's last session ended, for XEP-0012; written by the owning shard. */
-export class LastSeenStore {
+export class LastSeenStore implements LastSeenRepository {
   constructor(private readonly kv: KV) {}
 
   async get(username: string): Promise<LastSeen | undefined> {

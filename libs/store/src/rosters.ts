@@ -30,8 +30,15 @@ export interface VersionedRecord {
   readonly revision: number;
 }
 
+/** What the authority needs of roster storage; RosterStore is the KV one. */
+export interface RosterRepository {
+  get(username: string): Promise<VersionedRecord>;
+  /** Compare-and-set; throws RevisionConflictError when `expectedRevision` is stale. */
+  put(username: string, record: RosterRecord, expectedRevision: number): Promise<number>;
+}
+
 /** Roster records in the rosters bucket, keyed by localpart; written by the owning shard only. */
-export class RosterStore {
+export class RosterStore implements RosterRepository {
   constructor(private readonly kv: KV, private readonly bucket: string) {}
 
   async get(username: string): Promise<VersionedRecord> {

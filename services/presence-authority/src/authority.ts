@@ -16,7 +16,7 @@ import { PresenceCore } from './presence.js';
 import { SessionRegistry, type SessionRecord } from './registry.js';
 import { Reconciler } from './reconciler.js';
 import { RosterEditor } from './roster-editor.js';
-import { isSubscriptionType, SubscriptionCore } from './subscriptions.js';
+import { handleInbound, isSubscriptionType, SubscriptionCore } from './subscriptions.js';
 import { UserRecords } from './user-records.js';
 
 const { EndCause } = cluster;
@@ -259,18 +259,7 @@ export class Authority {
   }
 
   #onInbound(msg: cluster.InboundStanza): void {
-    const to = bareOf(msg.toJid);
-    void this.#queue.run(to, async () => {
-      switch (msg.kind) {
-        case cluster.InboundKind.INBOUND_KIND_SUBSCRIPTION:
-          if (!isSubscriptionType(msg.type)) throw new TypeError(`not a subscription type: ${msg.type}`);
-          return this.#subscriptions.inbound(to, bareOf(msg.fromJid), msg.type, msg.stanzaXml);
-        case cluster.InboundKind.INBOUND_KIND_PRESENCE_ERROR:
-          return this.#presence.presenceError(msg.fromJid, msg.toJid);
-        default:
-          this.deps.log.warn('inbound stanza of unknown kind dropped', { kind: msg.kind });
-      }
-    });
+    void this.#queue.run(bareOf(msg.toJid), () => handleInbound(msg, this.#subscriptions, this.#presence, this.deps.log));
   }
 
   /** Answers in the queue of the user the iq is about, so it sees that user's writes in order. */

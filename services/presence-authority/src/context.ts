@@ -1,8 +1,8 @@
-import type { LastSeenStore } from '@vigil/store';
+import type { LastSeenRepository } from '@vigil/store';
 import type { Logger } from '@vigil/telemetry';
 import type { AuthorityConfig } from './config.js';
 import type { KeyedQueue } from './keyed-queue.js';
-import type { Outbox } from './outbox.js';
+import type { OutboxPort } from './outbox.js';
 import type { SessionRegistry } from './registry.js';
 import type { UserRecords } from './user-records.js';
 
@@ -12,8 +12,8 @@ export interface AuthorityContext {
   readonly log: Logger;
   readonly registry: SessionRegistry;
   readonly records: UserRecords;
-  readonly lastSeen: LastSeenStore;
-  readonly outbox: Outbox;
+  readonly lastSeen: LastSeenRepository;
+  readonly outbox: OutboxPort;
   readonly queue: KeyedQueue;
   /** Wall clock, for what people read (last activity); leases use the monotonic clock. */
   readonly wallNowMs: () => number;

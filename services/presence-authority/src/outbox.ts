@@ -6,8 +6,18 @@ import { withTo } from './stanza-text.js';
 
 const K = cluster.DeliveryKind;
 
+/** What the authority's parts publish; Outbox puts it on NATS, tests can route it in memory. */
+export interface OutboxPort {
+  /** A stanza serialized without 'to', addressed to `to` (full or bare JID). */
+  deliver(to: string, stanzaXml: string, fromBareJid: string, kind?: cluster.DeliveryKind): void;
+  /** A server push (roster or block list) to the user's interested resources. */
+  push(userBareJid: string, stanzaXml: string, kind: cluster.DeliveryKind, blockList?: readonly string[]): void;
+  probe(msg: cluster.Probe): void;
+  inbound(msg: cluster.InboundStanza): void;
+}
+
 /** Everything the authority publishes, in one place: deliveries, probes, inbound stanzas for other shards. */
-export class Outbox {
+export class Outbox implements OutboxPort {
   constructor(
     private readonly nc: NatsConnection,
     private readonly subjects: Subjects,

@@ -1,6 +1,7 @@
 import { cluster } from '@vigil/proto';
+import type { Logger } from '@vigil/telemetry';
 import {
-  findItem, inbound, outbound, isSubscriber, isSubscribedTo,
+  bareOf, findItem, inbound, outbound, isSubscriber, isSubscribedTo,
   type RosterItem, type SubscriptionStanza, type SubscriptionState,
 } from '@vigil/roster';
 import type { RosterRecord } from '@vigil/store';
@@ -153,4 +154,18 @@ function itemLike(s: SubscriptionState): RosterItem {
 /** Stanzas on the bus carry no 'to'; the delivering side adds it. */
 function stripTo(xml: string): string {
   return xml.replace(/^(<presence[^>]*?) to='[^']*'/, '$1');
+}
+
+/** An inbound stanza for a user of an owned shard; runs in that user's queue. */
+export async function handleInbound(msg: cluster.InboundStanza, subscriptions: SubscriptionCore, presence: PresenceCore, log: Logger): Promise<void> {
+  const to = bareOf(msg.toJid);
+  switch (msg.kind) {
+    case cluster.InboundKind.INBOUND_KIND_SUBSCRIPTION:
+      if (!isSubscriptionType(msg.type)) throw new TypeError(`not a subscription type: ${msg.type}`);
+      return subscriptions.inbound(to, bareOf(msg.fromJid), msg.type, msg.stanzaXml);
+    case cluster.InboundKind.INBOUND_KIND_PRESENCE_ERROR:
+      return presence.presenceError(msg.fromJid, msg.toJid);
+    default:
+      log.warn('inbound stanza of unknown kind dropped', { kind: msg.kind });
+  }
 }

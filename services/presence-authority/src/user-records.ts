@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { EMPTY_RECORD, RevisionConflictError, type RosterRecord, type RosterStore, type VersionedRecord } from '@vigil/store';
+import { EMPTY_RECORD, RevisionConflictError, type RosterRecord, type RosterRepository, type VersionedRecord } from '@vigil/store';
 
 /** Attempts of one compare-and-set before giving up: only a change of owner can make it lose. */
 const MAX_CAS_ATTEMPTS = 3;
@@ -15,7 +15,7 @@ export class UserRecords {
   readonly #cache: LRUCache<string, VersionedRecord>;
   readonly #loading = new Map<string, Promise<VersionedRecord>>();
 
-  constructor(private readonly store: RosterStore, maxEntries: number) {
+  constructor(private readonly store: RosterRepository, maxEntries: number) {
     this.#cache = new LRUCache({ max: maxEntries });
   }
 
