@@ -29,9 +29,15 @@ export async function provisionUsers(
       if (!(e instanceof AccountExistsError)) throw e;
     }
   }
-  const byOwner = new Map<string, Contact[]>();
-  for (const c of contacts) byOwner.set(c.owner, [...(byOwner.get(c.owner) ?? []), c]);
-  for (const [owner, list] of byOwner) {
+  // One item per (owner, contact): a later entry replaces an earlier one.
+  const byOwner = new Map<string, Map<string, Contact>>();
+  for (const c of contacts) {
+    const list = byOwner.get(c.owner) ?? new Map<string, Contact>();
+    list.set(c.contact, c);
+    byOwner.set(c.owner, list);
+  }
+  for (const [owner, byContact] of byOwner) {
+    const list = [...byContact.values()];
     const { record, revision } = await stores.rosters.get(owner);
     const items = record.roster.items.filter((i) => !list.some((c) => `${c.contact}@${domain}` === i.jid));
     for (const c of list) {
