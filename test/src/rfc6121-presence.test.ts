@@ -57,7 +57,12 @@ describe('presence (RFC 6121 §4)', () => {
     // bob's probe was answered with both of alice's resources; eve's probe at the same moment with nothing.
     await bob.expectStanza(is.presenceFrom('alice@localhost/desk'), DEADLINE_MS, 'answer to the authorized probe');
     await bob.expectStanza(is.presenceFrom('alice@localhost/phone'), DEADLINE_MS, 'answer to the authorized probe');
-    assert.deepEqual(eve.presencesFrom('alice@localhost').map(String), []);
+    // Nothing from any of alice's resources: at most the server's bare 'unavailable' that goes with the repair (§3.2.3).
+    assert.deepEqual(eve.presencesFrom('alice@localhost').filter((x) => (x.attrs.from ?? '').includes('/')).map(String), []);
+    // §4.3.2: the unauthorized probe is answered 'unsubscribed', which repairs eve's stale 'to'.
+    await eve.expectStanza((x) => x.name === 'presence' && x.attrs.from === 'alice@localhost' && x.attrs.type === 'unsubscribed', DEADLINE_MS, 'unsubscribed');
+    await eve.rosterGet();
+    assert.equal((await eve.rosterGet()).find((i) => i.jid === 'alice@localhost')?.subscription, 'none');
   });
 
   test('a message to the bare JID reaches the resources with non-negative priority only (§8.5.2.1.1)', async () => {

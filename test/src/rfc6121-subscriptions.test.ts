@@ -113,6 +113,17 @@ describe('presence subscriptions (RFC 6121 §3)', () => {
     assert.deepEqual(juliet.received.slice(j2.index).filter(is.presenceFrom(romeo.jid)).map(String), []);
   });
 
+  test('removing a contact whose request is pending denies it without showing the requester any presence', async () => {
+    const nurse = clients.find((c) => c.jid.startsWith('nurse@')) as TestClient;
+    const n = nurse.mark();
+    await romeo.request(xml('iq', { type: 'set' }, xml('query', { xmlns: ROSTER }, xml('item', { jid: 'nurse@localhost' }))));
+    await nurse.sendPresence({ to: 'romeo@localhost', type: 'subscribe' });
+    await romeo.expectStanza(subscription('nurse@localhost', 'subscribe'), DEADLINE_MS, 'the request');
+    await romeo.request(xml('iq', { type: 'set' }, xml('query', { xmlns: ROSTER }, xml('item', { jid: 'nurse@localhost', subscription: 'remove' }))));
+    await nurse.expectStanza(subscription('romeo@localhost', 'unsubscribed'), DEADLINE_MS, 'the denial', n);
+    assert.deepEqual(nurse.received.slice(n.index).filter((s) => s.name === 'presence' && (s.attrs.from ?? '').startsWith('romeo@localhost/')).map(String), []);
+  });
+
   test('removing a contact cancels the subscription both ways (§2.5.2)', async () => {
     const [r, j] = [romeo.mark(), juliet.mark()];
     await romeo.request(xml('iq', { type: 'set' }, xml('query', { xmlns: ROSTER }, xml('item', { jid: 'juliet@localhost', subscription: 'remove' }))));

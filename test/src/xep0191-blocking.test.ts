@@ -72,6 +72,26 @@ describe('blocking (XEP-0191)', () => {
     assert.deepEqual(bob.received.slice(b.index).filter(is.presenceFrom(alice.jid)).map(String), [], 'presence to blocked contact');
   });
 
+  test('while blocked: the contact\'s subscription stanzas get no answer, and each side gets a clear error or nothing', async () => {
+    const b = bob.mark();
+    await bob.sendPresence({ to: 'alice@localhost', type: 'subscribe' });
+    await bob.sendPresence({ to: 'alice@localhost', type: 'unsubscribe' });
+    // bob asks alice's server something: it answers as if nobody were there.
+    const ping = await bob.request(xml('iq', { type: 'get', to: 'alice@localhost/a1' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+    assert.equal(errorCondition(ping), 'service-unavailable');
+    // alice writing to the contact she blocked is refused with the blocking error (XEP-0191 §3.6).
+    const refused = await alice.request(xml('iq', { type: 'get', to: 'bob@localhost/b' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+    assert.equal(errorCondition(refused), 'not-acceptable');
+    assert.ok(refused.getChild('error')?.getChild('blocked', 'urn:xmpp:blocking:errors'), 'carries <blocked/>');
+    const answers = bob.received.slice(b.index).filter((s) => s.name === 'presence' && (s.attrs.from ?? '').startsWith('alice@localhost'));
+    assert.deepEqual(answers.map(String), [], 'a blocked contact learned something');
+    // Blocking again changes nothing and pushes nothing.
+    const a2 = aliceToo.mark();
+    assert.equal((await alice.request(blockIq('block', 'bob@localhost'))).attrs.type, 'result');
+    await aliceToo.request(xml('iq', { type: 'get' }, xml('blocklist', { xmlns: NS })));
+    assert.deepEqual(aliceToo.received.slice(a2.index).filter(isBlockPush('block')).map(String), []);
+  });
+
   test('unblocking: a push, and presence flows again both ways', async () => {
     const [a, a2, b] = [alice.mark(), aliceToo.mark(), bob.mark()];
     assert.equal((await alice.request(blockIq('unblock', 'bob@localhost'))).attrs.type, 'result');

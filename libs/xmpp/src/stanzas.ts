@@ -109,6 +109,8 @@ export class StanzaError extends Error {
     readonly condition: StanzaErrorCondition,
     type?: StanzaErrorType,
     readonly text?: string,
+    /** RFC 6120 §8.3.2: an application-specific condition element, e.g. XEP-0191's <blocked/>. */
+    readonly application?: Element,
   ) {
     super(text === undefined ? condition : `${condition}: ${text}`);
     this.name = 'StanzaError';
@@ -135,7 +137,7 @@ export function errorReply(stanza: Element, error: StanzaError, serverFrom?: str
       to: stanza.attr('from'),
       from: stanza.attr('to') ?? serverFrom,
     },
-    el('error', { type: error.type }, el(error.condition, { xmlns: NS.stanzas }), description),
+    el('error', { type: error.type }, el(error.condition, { xmlns: NS.stanzas }), description, error.application),
   );
 }
 

@@ -4,7 +4,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { cluster } from '@vigil/proto';
 import { shardOf, subjects, type Subjects } from '@vigil/cluster';
 import type { Logger } from '@vigil/telemetry';
-import { escapeAttr } from '@vigil/xmpp';
+import { errorReply, escapeAttr, parseStanza, StanzaError } from '@vigil/xmpp';
 import type { NodeConfig } from './config.js';
 import { LocalSessions, type LocalSession } from './local-sessions.js';
 
@@ -149,13 +149,31 @@ export class ClusterLink {
    * addressed by its full JID. Stanzas from entities the user blocked are
    * dropped (XEP-0191 §3.5), except the server's own pushes.
    */
+  /** XEP-0191: a blocked sender's iq get/set is answered service-unavailable, as if nobody were there. */
+  #refuseIq(d: cluster.Delivery): void {
+    let iq;
+    try {
+      iq = parseStanza(d.stanzaXml);
+    } catch (e) {
+      return this.log.warn('unparsable iq from a blocked sender dropped', { err: e });
+    }
+    const type = iq.attr('type');
+    const from = iq.attr('from');
+    if ((type !== 'get' && type !== 'set') || from === undefined) return;
+    const reply = errorReply(iq, new StanzaError('service-unavailable', 'cancel')).toString();
+    this.publishDelivery(from, from.split('/')[0] ?? from, '', cluster.DeliveryKind.DELIVERY_KIND_IQ, reply);
+  }
+
   #deliverLocally(d: cluster.Delivery): void {
     const K = cluster.DeliveryKind;
     const slash = d.toJid.indexOf('/');
     const bare = slash === -1 ? d.toJid : d.toJid.slice(0, slash);
     if (d.kind === K.DELIVERY_KIND_BLOCK_PUSH) this.sessions.setBlockList(bare, d.blockList);
     const fromServer = d.kind === K.DELIVERY_KIND_ROSTER_PUSH || d.kind === K.DELIVERY_KIND_BLOCK_PUSH;
-    if (!fromServer && d.fromBareJid !== '' && this.sessions.hasBlocked(bare, d.fromBareJid)) return;
+    if (!fromServer && d.fromBareJid !== '' && this.sessions.hasBlocked(bare, d.fromBareJid)) {
+      if (d.kind === K.DELIVERY_KIND_IQ) this.#refuseIq(d);
+      return;
+    }
     if (slash !== -1) {
       this.sessions.get(d.toJid)?.send(d.stanzaXml);
       return;

@@ -61,6 +61,7 @@ export class IqHandler {
 
   #server(iq: Element, payload: Element, type: string | undefined): Element {
     const get = type === 'get';
+    const features = this.config.allowRegistration ? [...SERVER_FEATURES, NS_REGISTER] : SERVER_FEATURES;
     if (payload.ns === NS.ping && payload.name === 'ping' && get) return iqResult(iq);
     if (payload.ns === NS.session && payload.name === 'session') return iqResult(iq);
     if (payload.ns === NS.disco_info && get) {
@@ -68,7 +69,7 @@ export class IqHandler {
         iq,
         el('query', { xmlns: NS.disco_info, node: payload.attr('node') },
           el('identity', { category: 'server', type: 'im', name: 'Vigil' }),
-          ...SERVER_FEATURES.map((f) => el('feature', { var: f }))),
+          ...features.map((f) => el('feature', { var: f }))),
       );
     }
     if (payload.ns === NS_DISCO_ITEMS && get) return iqResult(iq, el('query', { xmlns: NS_DISCO_ITEMS, node: payload.attr('node') }));

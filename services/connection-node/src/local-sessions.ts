@@ -103,9 +103,11 @@ export class LocalSessions {
     if (this.#byBare.has(bareJid)) this.#blocked.set(bareJid, new Set(blocked));
   }
 
-  /** XEP-0191 §3.5: nothing from a blocked entity reaches the user. */
+  /** XEP-0191: nothing from a blocked entity (its bare JID or its whole domain) reaches the user. */
   hasBlocked(bareJid: string, fromBareJid: string): boolean {
-    return this.#blocked.get(bareJid)?.has(fromBareJid) ?? false;
+    const list = this.#blocked.get(bareJid);
+    if (list === undefined || list.size === 0) return false;
+    return list.has(fromBareJid) || list.has(fromBareJid.slice(fromBareJid.indexOf('@') + 1));
   }
 
   digests(): [number, SessionDigest][] {

@@ -140,6 +140,8 @@ export class SessionHandler {
       throw new StanzaError('remote-server-not-found', 'cancel', 'this server does not federate');
     }
     delete stanza.attrs.to;
+    // XEP-0191: no presence of any kind goes to an entity the user blocked.
+    if (this.deps.link.sessions.hasBlocked(this.session.bareJid, to.bare().toString()) && type !== 'error') return;
     switch (type) {
       case undefined:
       case 'unavailable':
@@ -220,6 +222,11 @@ export class SessionHandler {
       if (stanza.attr('type') === 'error') return;
       if (to.local === '' && to.domain === this.deps.config.domain) throw new StanzaError('service-unavailable', 'cancel');
       throw new StanzaError('remote-server-not-found', 'cancel', 'this server does not federate');
+    }
+    if (this.deps.link.sessions.hasBlocked(this.session.bareJid, to.bare().toString())) {
+      // XEP-0191 §3.6: the user's own block stops outbound stanzas too, with an error that says why.
+      if (stanza.attr('type') === 'error' || stanza.attr('type') === 'result') return;
+      throw new StanzaError('not-acceptable', 'cancel', 'you have blocked this contact', el('blocked', { xmlns: 'urn:xmpp:blocking:errors' }));
     }
     this.#stamped(stanza);
     stanza.attrs.to = to.toString();

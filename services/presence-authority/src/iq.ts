@@ -66,7 +66,10 @@ export class IqCore {
       changed = jids.length === 0 ? [...r.blocked] : jids.filter((j) => current.has(j));
       return changed.length === 0 ? undefined : { ...r, blocked: r.blocked.filter((j) => !changed.includes(j)) };
     });
-    this.ctx.outbox.push(user, blockPush(payload.name, payload.name === 'unblock' && jids.length === 0 ? [] : changed), cluster.DeliveryKind.DELIVERY_KIND_BLOCK_PUSH, rec.blocked);
+    // XEP-0191 §3.3/§3.4: push only what changed; an empty <unblock/> would mean "unblock all".
+    if (changed.length > 0) {
+      this.ctx.outbox.push(user, blockPush(payload.name, payload.name === 'unblock' && jids.length === 0 ? [] : changed), cluster.DeliveryKind.DELIVERY_KIND_BLOCK_PUSH, rec.blocked);
+    }
     for (const jid of changed) {
       const item = findItem(rec.roster, bareOf(jid));
       if (payload.name === 'block') {

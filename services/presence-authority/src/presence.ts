@@ -1,7 +1,7 @@
 import { cluster } from '@vigil/proto';
 import { shardOf } from '@vigil/cluster';
 import { broadcastRecipients, bareOf, mayAnswerProbe, probeTargets, type Recipient } from '@vigil/roster';
-import { parseStanza } from '@vigil/xmpp';
+import { escapeAttr, parseStanza } from '@vigil/xmpp';
 import type { RosterRecord } from '@vigil/store';
 import type { AuthorityContext } from './context.js';
 import type { SessionRecord } from './registry.js';
@@ -112,10 +112,23 @@ export class PresenceCore {
     });
   }
 
-  /** RFC 6121 §4.3.2: answer with each available resource's presence, or reveal nothing. */
+  /**
+   * RFC 6121 §4.3.2: answer with each available resource's presence. A prober
+   * without a subscription gets 'unsubscribed' (the same for a missing
+   * account), which repairs a stale 'to' on its side and reveals nothing; a
+   * prober the contact blocked gets nothing at all (XEP-0191).
+   */
   async answerProbe(p: cluster.Probe): Promise<void> {
     const rec = await this.ctx.records.get(localpartOf(p.toBareJid));
-    if (!mayAnswerProbe(rec.roster, bareOf(p.fromFullJid), new Set(rec.blocked))) return;
+    const prober = bareOf(p.fromFullJid);
+    if (rec.blocked.includes(prober)) return;
+    if (!mayAnswerProbe(rec.roster, prober, new Set(rec.blocked))) {
+      this.ctx.outbox.inbound({
+        fromJid: p.toBareJid, toJid: prober, kind: cluster.InboundKind.INBOUND_KIND_SUBSCRIPTION, type: 'unsubscribed',
+        stanzaXml: `<presence from='${escapeAttr(p.toBareJid)}' type='unsubscribed'/>`, fromShard: 0, fromEpoch: 0,
+      });
+      return;
+    }
     for (const s of this.ctx.registry.sessionsOf(p.toBareJid)) {
       if (s.available) this.ctx.outbox.deliver(p.fromFullJid, s.presenceXml, p.toBareJid);
     }

@@ -1,6 +1,6 @@
 import { cluster } from '@vigil/proto';
 import { applyEdit, planRosterSet, removalStanzas, type RosterSetItem } from '@vigil/roster';
-import { el, iqResult, NS, StanzaError, type Element } from '@vigil/xmpp';
+import { el, escapeAttr, iqResult, NS, StanzaError, type Element } from '@vigil/xmpp';
 import type { AuthorityContext } from './context.js';
 import type { PresenceCore } from './presence.js';
 import { itemElement, rosterPush } from './roster-xml.js';
@@ -61,10 +61,11 @@ export class RosterEditor {
       pendingIn: r.pendingIn.filter((p) => p.fromBareJid !== edit.jid),
     }));
     this.ctx.outbox.push(user, rosterPush({ jid: edit.jid, removed: true }, rec.roster.version), cluster.DeliveryKind.DELIVERY_KIND_ROSTER_PUSH);
+    const wasSubscriber = before.subscription === 'from' || before.subscription === 'both';
     for (const type of removalStanzas(before)) {
-      // §3.2.2: the contact sees the user go offline before its subscription ends.
-      if (type === 'unsubscribed') this.presence.sendUnavailable(user, edit.jid);
-      this.subscriptions.route(user, edit.jid, type, `<presence from='${user}' type='${type}'/>`);
+      // §3.2.2: a subscriber sees the user go offline as its subscription ends; a mere requester learns nothing.
+      if (type === 'unsubscribed' && wasSubscriber) this.presence.sendUnavailable(user, edit.jid);
+      this.subscriptions.route(user, edit.jid, type, `<presence from='${escapeAttr(user)}' type='${type}'/>`);
     }
     return iqResult(iq);
   }

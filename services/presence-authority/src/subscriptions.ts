@@ -108,6 +108,8 @@ export class SubscriptionCore {
       if (type === 'subscribe') this.route(user, from, 'unsubscribed', presenceOfType(user, from, 'unsubscribed'));
       return;
     }
+    // XEP-0191 §3.5: nothing from a blocked entity is processed or answered, subscriptions included.
+    if ((await this.ctx.records.get(localpartOf(user))).blocked.includes(from)) return;
     let before: SubscriptionState | undefined;
     let decision: ReturnType<typeof inbound> | undefined;
     const rec = await this.ctx.records.update(localpartOf(user), (r) => {
@@ -118,7 +120,7 @@ export class SubscriptionCore {
     });
     if (!before || !decision) return;
     if (decision.push) this.pushItem(user, rec, from);
-    if (decision.deliver && !rec.blocked.includes(from)) this.ctx.outbox.deliver(user, stanzaXml, from);
+    if (decision.deliver) this.ctx.outbox.deliver(user, stanzaXml, from);
     if (decision.autoReply) this.route(user, from, decision.autoReply, presenceOfType(user, from, decision.autoReply));
     if (decision.autoReply === 'subscribed') this.presence.sendCurrentPresence(user, from);
     // §3.3.3: the contact no longer wants the user's presence: it sees the user go offline.
