@@ -3,6 +3,8 @@ export const BUCKETS = {
   accounts: 'vigil_accounts',
   rosters: 'vigil_rosters',
   lastSeen: 'vigil_lastseen',
+  sessions: 'vigil_sessions',
+  shards: 'vigil_shards',
 } as const;
 
 /**

@@ -23,6 +23,11 @@ export interface Subjects {
   deliver(bareJid: string): string;
   /** Session list requests to one node: `<p>.node.<nodeId>.sessions`. */
   nodeSessions(nodeId: string): string;
+  /** Every subject of one shard, for its owner: `<p>.shard.<n>.>`. */
+  shardAll(shard: number): string;
+  /** Authority replica heartbeats: `<p>.authority.hb.<id>`. */
+  authorityHeartbeat(authorityId: string): string;
+  readonly allAuthorityHeartbeats: string;
 }
 
 export type ShardSubjectKind = 'session' | 'probe' | 'iq' | 'inbound';
@@ -57,6 +62,9 @@ export function subjects(prefix = 'vigil'): Subjects {
     allShards: (kind) => `${prefix}.shard.*.${kind}`,
     deliver: (bareJid) => `${prefix}.deliver.${deliveryToken(bareJid)}`,
     nodeSessions: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.sessions`,
+    shardAll: (shard) => `${prefix}.shard.${shard}.>`,
+    authorityHeartbeat: (id) => `${prefix}.authority.hb.${token('authority id', id)}`,
+    allAuthorityHeartbeats: `${prefix}.authority.hb.*`,
   };
 }
 

@@ -1,1 +1,2 @@
 export { type NodeLease, type HeartbeatOutcome, type LeaseTableOptions, LeaseTable } from './lease-table.js';
+export { type LockView, type PlanInput, type PlanAction, fairShare, preference, isFree, planShards } from './shard-planner.js';

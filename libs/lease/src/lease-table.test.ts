@@ -61,3 +61,15 @@ test('nextExpiryMs is the minimum expiry and expire() returns exactly the leases
     }),
   );
 });
+
+test('adopting an incarnation from the registry starts a lease only for one never heard of', () => {
+  const t = new LeaseTable({ leaseMs: 3000 });
+  assert.equal(t.adopt('n1', 'i1', 0), 'started');
+  assert.equal(t.adopt('n1', 'i1', 100), 'live');
+  assert.deepEqual(t.expire(2999), []);
+  assert.equal(t.expire(3000).length, 1, 'a node that never heartbeats expires one lease after the takeover');
+  assert.equal(t.adopt('n1', 'i1', 4000), 'ended');
+  t.heartbeat('n2', 'new', 0);
+  assert.equal(t.adopt('n2', 'old', 10), 'superseded');
+  assert.equal(t.isLive('n2', 'new'), true, 'adoption never displaces a live incarnation');
+});

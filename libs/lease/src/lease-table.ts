@@ -49,6 +49,21 @@ export class LeaseTable {
     return { kind: 'replaced', previous: current };
   }
 
+  /**
+   * A new shard owner found sessions of this incarnation in the durable
+   * registry. Unlike a heartbeat, this is no evidence of life: it starts a
+   * fresh lease only for an incarnation never heard of (so a dead node
+   * expires one lease later), and never displaces a live one.
+   */
+  adopt(nodeId: string, incarnation: string, nowMs: number): 'live' | 'superseded' | 'ended' | 'started' {
+    if (this.#retired.has(retiredKey(nodeId, incarnation))) return 'ended';
+    const current = this.#leases.get(nodeId);
+    if (current?.incarnation === incarnation) return 'live';
+    if (current !== undefined) return 'superseded';
+    this.#leases.set(nodeId, { nodeId, incarnation, lastHeardMs: nowMs, expiresAtMs: nowMs + this.#leaseMs });
+    return 'started';
+  }
+
   /** Leases whose time ran out at `nowMs`; they are removed and their incarnations retired. */
   expire(nowMs: number): NodeLease[] {
     const out: NodeLease[] = [];

@@ -1,14 +1,16 @@
-import { Kvm } from '@nats-io/kv';
+import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS } from '@vigil/cluster';
 import { AccountStore } from './accounts.js';
 import { RosterStore } from './rosters.js';
 import { LastSeenStore } from './last-seen.js';
+import { SessionStore } from './sessions.js';
 
 export interface Stores {
   readonly accounts: AccountStore;
   readonly rosters: RosterStore;
   readonly lastSeen: LastSeenStore;
+  readonly sessions: SessionStore;
 }
 
 export interface OpenStoresOptions {
@@ -20,14 +22,32 @@ export interface OpenStoresOptions {
 export async function openStores(nc: NatsConnection, options: OpenStoresOptions = {}): Promise<Stores> {
   const kvm = new Kvm(nc);
   const replicas = options.replicas ?? 1;
-  const [accounts, rosters, lastSeen] = await Promise.all([
+  const [accounts, rosters, lastSeen, sessions] = await Promise.all([
     kvm.create(BUCKETS.accounts, { history: 1, replicas, storage: 'file', description: 'Vigil accounts: SCRAM keys only' }),
     kvm.create(BUCKETS.rosters, { history: 1, replicas, storage: 'file', description: 'Vigil rosters (RFC 6121 §2)' }),
     kvm.create(BUCKETS.lastSeen, { history: 1, replicas, storage: 'file', description: 'Vigil last activity (XEP-0012)' }),
+    kvm.create(BUCKETS.sessions, { history: 1, replicas, storage: 'file', description: 'Vigil session registry, written by shard owners' }),
   ]);
   return {
     accounts: new AccountStore(accounts, BUCKETS.accounts),
     rosters: new RosterStore(rosters, BUCKETS.rosters),
     lastSeen: new LastSeenStore(lastSeen),
+    sessions: new SessionStore(sessions, BUCKETS.sessions),
   };
+}
+
+/**
+ * The shard-lock bucket. Locks are judged by their revisions, never by TTL
+ * expiry (DESIGN.md "KV TTL is storage hygiene"); the bucket's max age only
+ * clears locks of a cluster that has been down for a while. Leases need no
+ * fsync, so memory storage is fine.
+ */
+export async function openShardLocks(nc: NatsConnection, options: OpenStoresOptions & { readonly lockTtlMs: number }): Promise<KV> {
+  return new Kvm(nc).create(BUCKETS.shards, {
+    history: 1,
+    replicas: options.replicas ?? 1,
+    storage: 'memory',
+    ttl: options.lockTtlMs * 20,
+    description: 'Vigil shard ownership locks',
+  });
 }

@@ -25,6 +25,7 @@ export class ClusterLink {
   readonly sessions: LocalSessions;
   readonly #subjects: Subjects;
   readonly #deliverySubs = new Map<string, Subscription>();
+  readonly #epochs = new Map<number, number>();
   readonly #subs: Subscription[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #seq = 0;
@@ -164,8 +165,25 @@ export class ClusterLink {
     this.publishDelivery(from, from.split('/')[0] ?? from, '', cluster.DeliveryKind.DELIVERY_KIND_IQ, reply);
   }
 
+  /**
+   * Fencing (DESIGN.md "A lease is not a lock"): per shard, the highest owner
+   * epoch seen so far; a delivery decided under an older epoch comes from a
+   * deposed owner and is dropped. Epoch 0 is a client's own stanza.
+   */
+  #fresh(d: cluster.Delivery): boolean {
+    if (d.epoch === 0) return true;
+    const seen = this.#epochs.get(d.shard) ?? 0;
+    if (d.epoch < seen) {
+      this.log.warn('delivery from a deposed shard owner dropped', { shard: d.shard, epoch: d.epoch, current: seen });
+      return false;
+    }
+    if (d.epoch > seen) this.#epochs.set(d.shard, d.epoch);
+    return true;
+  }
+
   #deliverLocally(d: cluster.Delivery): void {
     const K = cluster.DeliveryKind;
+    if (!this.#fresh(d)) return;
     const slash = d.toJid.indexOf('/');
     const bare = slash === -1 ? d.toJid : d.toJid.slice(0, slash);
     if (d.kind === K.DELIVERY_KIND_BLOCK_PUSH) this.sessions.setBlockList(bare, d.blockList);

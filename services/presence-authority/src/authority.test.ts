@@ -4,7 +4,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { cluster } from '@vigil/proto';
 import { digestOf, shardOf, subjects } from '@vigil/cluster';
 import { createLogger } from '@vigil/telemetry';
-import { openStores, provisionUsers } from '@vigil/store';
+import { openShardLocks, openStores, provisionUsers } from '@vigil/store';
 import { FakeClock, startNatsServer, withDeadline, type NatsServer } from '@vigil/testkit';
 import { Authority } from './authority.js';
 import { readAuthorityConfig } from './config.js';
@@ -86,8 +86,9 @@ describe('presence authority', () => {
         for (const w of waiters.splice(0)) w();
       },
     });
-    authority = new Authority({ nc, stores, config, log: createLogger({}, { level: 'error' }), now: clock.now, autoTick: false });
-    authority.start();
+    const shardLocks = await openShardLocks(nc, { lockTtlMs: config.timings.shardLockTtlMs });
+    authority = new Authority({ nc, stores, config, log: createLogger({}, { level: 'error' }), now: clock.now, autoTick: false, shardLocks });
+    await authority.start();
     await nc.flush();
   });
 

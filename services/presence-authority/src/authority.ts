@@ -6,6 +6,7 @@ import { LeaseTable } from '@vigil/lease';
 import { bareOf } from '@vigil/roster';
 import type { Logger } from '@vigil/telemetry';
 import type { Stores } from '@vigil/store';
+import type { KV } from '@nats-io/kv';
 import { errorReply, parseStanza, StanzaError } from '@vigil/xmpp';
 import type { AuthorityConfig } from './config.js';
 import type { AuthorityContext } from './context.js';
@@ -18,6 +19,8 @@ import { Reconciler } from './reconciler.js';
 import { RosterEditor } from './roster-editor.js';
 import { handleInbound, isSubscriptionType, SubscriptionCore } from './subscriptions.js';
 import { UserRecords } from './user-records.js';
+import { KvSessionJournal } from './journal.js';
+import { ShardManager } from './shard-manager.js';
 
 const { EndCause } = cluster;
 type EndCause = cluster.EndCause;
@@ -31,12 +34,15 @@ export interface AuthorityDeps {
   readonly now?: () => number;
   /** Run the lease check on a timer (default). Tests turn it off and call tick() with a fake clock. */
   readonly autoTick?: boolean;
+  /** The shard-lock bucket (vigil_shards). */
+  readonly shardLocks: KV;
 }
 
 /**
  * The presence authority's shell: NATS subscriptions in, decisions from the
- * pure libs, deliveries out. In this build one replica owns every shard
- * (epoch 1); sharded ownership with KV locks comes with the failover work.
+ * pure libs, deliveries out. It acts only on the shards it holds the KV lock
+ * of (ShardManager); taking a shard loads its durable session registry and
+ * gives each node found there a fresh lease.
  */
 export class Authority {
   readonly #subjects: Subjects;
@@ -48,8 +54,10 @@ export class Authority {
   readonly #iqs: IqCore;
   readonly #reconciler: Reconciler;
   readonly #subs: Subscription[] = [];
+  readonly #shardSubs = new Map<number, Subscription>();
+  readonly #journal: KvSessionJournal;
+  readonly #shards: ShardManager;
   readonly #now: () => number;
-  readonly #epoch = 1;
   #tick: NodeJS.Timeout | undefined;
   #lastTickMs = 0;
 
@@ -57,14 +65,28 @@ export class Authority {
     this.#subjects = subjects(deps.config.subjectPrefix);
     this.#leases = new LeaseTable({ leaseMs: deps.config.timings.nodeLeaseMs });
     this.#queue = new KeyedQueue((user, error) => deps.log.error('presence task failed', { user, err: error }));
+    this.#shards = new ShardManager({
+      nc: deps.nc,
+      kv: deps.shardLocks,
+      subjects: this.#subjects,
+      config: deps.config,
+      log: deps.log,
+      callbacks: {
+        acquired: (shard, epoch) => this.#takeShard(shard, epoch),
+        releasing: (shard) => this.#giveShard(shard, true),
+        lost: (shard) => void this.#giveShard(shard, false),
+      },
+    });
+    this.#journal = new KvSessionJournal(deps.stores.sessions, (shard) => this.#shards.epochOf(shard));
     const ctx: AuthorityContext = {
       config: deps.config,
       log: deps.log,
       registry: this.#registry,
       records: new UserRecords(deps.stores.rosters, deps.config.rosterCacheSize),
       lastSeen: deps.stores.lastSeen,
-      outbox: new Outbox(deps.nc, this.#subjects, deps.config.shardCount, () => this.#epoch),
+      outbox: new Outbox(deps.nc, this.#subjects, deps.config.shardCount, (shard) => this.#shards.epochOf(shard), deps.log),
       queue: this.#queue,
+      journal: this.#journal,
       wallNowMs: () => Date.now(),
     };
     this.#presence = new PresenceCore(ctx);
@@ -86,13 +108,14 @@ export class Authority {
     return this.#registry;
   }
 
-  start(): void {
-    const s = this.#subjects;
-    this.#subscribe(s.allHeartbeats, (m) => this.#onHeartbeat(cluster.Heartbeat.decode(m.data)));
-    this.#subscribe(s.allShards('session'), (m) => this.#onSessionEvent(cluster.SessionEvent.decode(m.data)));
-    this.#subscribe(s.allShards('probe'), (m) => this.#onProbe(cluster.Probe.decode(m.data)));
-    this.#subscribe(s.allShards('iq'), (m) => this.#onIq(m));
-    this.#subscribe(s.allShards('inbound'), (m) => this.#onInbound(cluster.InboundStanza.decode(m.data)));
+  get shards(): ShardManager {
+    return this.#shards;
+  }
+
+  /** Listens to node heartbeats, then joins the shard owners; resolves once a first share of shards is held. */
+  async start(): Promise<void> {
+    this.#subscribe(this.#subjects.allHeartbeats, (m) => this.#onHeartbeat(cluster.Heartbeat.decode(m.data)));
+    await this.#shards.start();
     this.#lastTickMs = this.#now();
     const period = Math.max(20, Math.floor(this.deps.config.timings.heartbeatIntervalMs / 4));
     if (this.deps.autoTick ?? true) this.#tick = setInterval(() => this.tick(), period);
@@ -104,11 +127,71 @@ export class Authority {
     return this.#queue.drain();
   }
 
-  /** Stops taking events and waits for the ones in hand to finish. */
+  /** Hands every shard over (finishing what is in hand first), then stops. */
   async stop(): Promise<void> {
     clearInterval(this.#tick);
+    await this.#shards.stop();
     for (const sub of this.#subs) sub.unsubscribe();
     await this.#queue.drain();
+  }
+
+  // --- shard ownership ---------------------------------------------------
+
+  async #takeShard(shard: number, epoch: number): Promise<void> {
+    const entries = await this.deps.stores.sessions.load(shard);
+    const now = this.#now();
+    for (const entry of entries) {
+      const ref = entry.value.session;
+      if (!ref) continue;
+      this.#journal.adopt(entry);
+      const record = this.#presence.restore(entry.value);
+      switch (this.#leases.adopt(ref.nodeId, ref.incarnation, now)) {
+        case 'ended':
+        case 'superseded':
+          // Its node is gone or restarted: announce it now, as the old owner would have.
+          void this.#endSession(record, EndCause.END_CAUSE_NODE_LOST, 'node gone at takeover');
+          break;
+        default:
+          break;
+      }
+    }
+    const sub = this.deps.nc.subscribe(this.#subjects.shardAll(shard), {
+      callback: (err, msg) => {
+        if (err) return this.deps.log.error('shard subscription failed', { shard, err });
+        try {
+          this.#dispatch(msg);
+        } catch (e) {
+          // A malformed message from the bus must not take the authority down.
+          this.deps.log.warn('dropped malformed message', { subject: msg.subject, err: e });
+        }
+      },
+    });
+    this.#shardSubs.set(shard, sub);
+    if (entries.length > 0) this.deps.log.info('shard registry loaded', { shard, epoch, sessions: entries.length });
+  }
+
+  async #giveShard(shard: number, graceful: boolean): Promise<void> {
+    this.#shardSubs.get(shard)?.unsubscribe();
+    this.#shardSubs.delete(shard);
+    // A graceful hand-over finishes what is in hand, so no expiry is lost or repeated by the successor.
+    if (graceful) await this.#queue.drain();
+    this.#journal.forget(this.#registry.removeShard(shard).map((r) => r.sessionId));
+  }
+
+  #dispatch(m: Msg): void {
+    const kind = m.subject.slice(m.subject.lastIndexOf('.') + 1);
+    switch (kind) {
+      case 'session':
+        return this.#onSessionEvent(cluster.SessionEvent.decode(m.data));
+      case 'probe':
+        return this.#onProbe(cluster.Probe.decode(m.data));
+      case 'iq':
+        return this.#onIq(m);
+      case 'inbound':
+        return this.#onInbound(cluster.InboundStanza.decode(m.data));
+      default:
+        this.deps.log.warn('message on an unknown shard subject dropped', { subject: m.subject });
+    }
   }
 
   #subscribe(subject: string, handle: (m: Msg) => void): void {
@@ -153,6 +236,7 @@ export class Authority {
     const reported = new Map(hb.shards.map((d) => [d.shard, d] as const));
     const shards = new Set([...reported.keys(), ...this.#registry.shardsOf(hb.nodeId, hb.incarnation)]);
     for (const shard of shards) {
+      if (this.#shards.epochOf(shard) === undefined) continue; // another replica's business
       const theirs = reported.get(shard) ?? { count: 0, hash: 0 };
       const ours = this.#registry.digest(hb.nodeId, hb.incarnation, shard);
       this.#reconciler.observe(hb.nodeId, hb.incarnation, shard, digestEquals(ours, theirs));
@@ -227,7 +311,8 @@ export class Authority {
         case 'subscription': {
           const sub = event.subscription;
           if (!isSubscriptionType(sub.type)) throw new TypeError(`not a subscription type: ${sub.type}`);
-          this.#presence.recordFor(ref);
+          const record = this.#presence.recordFor(ref);
+          await this.#journal.save(record);
           return this.#subscriptions.outbound(bare, sub.toBareJid, sub.type, sub.stanzaXml);
         }
         case 'ended': {

@@ -5,6 +5,7 @@ import type { KeyedQueue } from './keyed-queue.js';
 import type { OutboxPort } from './outbox.js';
 import type { SessionRegistry } from './registry.js';
 import type { UserRecords } from './user-records.js';
+import type { SessionJournal } from './journal.js';
 
 /** What the authority's parts share. Per-user work runs in `queue` under the user's bare JID. */
 export interface AuthorityContext {
@@ -15,6 +16,8 @@ export interface AuthorityContext {
   readonly lastSeen: LastSeenRepository;
   readonly outbox: OutboxPort;
   readonly queue: KeyedQueue;
+  /** The durable session registry; every change to a session record is written here in the user's queue. */
+  readonly journal: SessionJournal;
   /** Wall clock, for what people read (last activity); leases use the monotonic clock. */
   readonly wallNowMs: () => number;
 }

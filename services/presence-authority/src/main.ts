@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import { natsConnectionTuning } from '@vigil/config';
 import { createLogger, stopOnSignals } from '@vigil/telemetry';
-import { openStores } from '@vigil/store';
+import { openShardLocks, openStores } from '@vigil/store';
 import { readAuthorityConfig } from './config.js';
 import { Authority } from './authority.js';
 
@@ -16,9 +16,10 @@ async function main(): Promise<void> {
     ...natsConnectionTuning(config.timings),
   });
   const stores = await openStores(nc, { replicas: config.kvReplicas });
-  const authority = new Authority({ nc, stores, config, log });
-  authority.start();
-  log.info('ready', { nats: nc.getServer(), domain: config.domain, shards: config.shardCount });
+  const shardLocks = await openShardLocks(nc, { replicas: config.kvReplicas, lockTtlMs: config.timings.shardLockTtlMs });
+  const authority = new Authority({ nc, stores, config, log, shardLocks });
+  await authority.start();
+  log.info('ready', { nats: nc.getServer(), domain: config.domain, shards: config.shardCount, owned: authority.shards.owned.size });
 
   stopOnSignals(log, nc, () => authority.stop());
 }

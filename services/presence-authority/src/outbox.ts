@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { cluster } from '@vigil/proto';
 import { shardOf, type Subjects } from '@vigil/cluster';
 import { bareOf } from '@vigil/roster';
+import type { Logger } from '@vigil/telemetry';
 import { withTo } from './stanza-text.js';
 
 const K = cluster.DeliveryKind;
@@ -22,20 +23,22 @@ export class Outbox implements OutboxPort {
     private readonly nc: NatsConnection,
     private readonly subjects: Subjects,
     private readonly shardCount: number,
-    private readonly epoch: () => number,
+    /** The epoch at which this replica owns a shard, undefined when it does not. */
+    private readonly epochOf: (shard: number) => number | undefined,
+    private readonly log: Logger,
   ) {}
 
   /** A stanza serialized without 'to', addressed here to `to` (full or bare JID). */
   deliver(to: string, stanzaXml: string, fromBareJid: string, kind: cluster.DeliveryKind = K.DELIVERY_KIND_PRESENCE): void {
-    this.#publishDelivery({
-      toJid: to, stanzaXml: withTo(stanzaXml, to), shard: 0, epoch: this.epoch(), kind, fromBareJid, blockList: [],
+    this.#publishDelivery(fromBareJid || bareOf(to), {
+      toJid: to, stanzaXml: withTo(stanzaXml, to), shard: 0, epoch: 0, kind, fromBareJid, blockList: [],
     });
   }
 
   /** A server push (roster or block list) to the user's interested resources. */
   push(userBareJid: string, stanzaXml: string, kind: cluster.DeliveryKind, blockList: readonly string[] = []): void {
-    this.#publishDelivery({
-      toJid: userBareJid, stanzaXml: withTo(stanzaXml, userBareJid), shard: 0, epoch: this.epoch(), kind, fromBareJid: '', blockList: [...blockList],
+    this.#publishDelivery(userBareJid, {
+      toJid: userBareJid, stanzaXml: withTo(stanzaXml, userBareJid), shard: 0, epoch: 0, kind, fromBareJid: '', blockList: [...blockList],
     });
   }
 
@@ -47,7 +50,19 @@ export class Outbox implements OutboxPort {
     this.nc.publish(this.subjects.shardInbound(shardOf(bareOf(msg.toJid), this.shardCount)), cluster.InboundStanza.encode(msg).finish());
   }
 
-  #publishDelivery(d: cluster.Delivery): void {
-    this.nc.publish(this.subjects.deliver(bareOf(d.toJid)), cluster.Delivery.encode(d).finish());
+  /**
+   * Every delivery carries the shard and epoch of the owner that decided it
+   * (the user it is about), so nodes can drop a deposed owner's late words;
+   * and a replica that no longer owns that shard says nothing at all.
+   */
+  #publishDelivery(aboutBareJid: string, d: cluster.Delivery): void {
+    const shard = shardOf(aboutBareJid, this.shardCount);
+    const epoch = this.epochOf(shard);
+    if (epoch === undefined) {
+      this.log.debug('delivery dropped: shard not owned here', { shard, to: d.toJid });
+      return;
+    }
+    const stamped: cluster.Delivery = { ...d, shard, epoch };
+    this.nc.publish(this.subjects.deliver(bareOf(d.toJid)), cluster.Delivery.encode(stamped).finish());
   }
 }

@@ -1,4 +1,4 @@
-import { cluster } from '@vigil/proto';
+import { cluster, type store } from '@vigil/proto';
 import { shardOf } from '@vigil/cluster';
 import { broadcastRecipients, bareOf, mayAnswerProbe, probeTargets, type Recipient } from '@vigil/roster';
 import { escapeAttr, parseStanza } from '@vigil/xmpp';
@@ -46,6 +46,19 @@ export class PresenceCore {
     return record;
   }
 
+  /** A session from the durable registry, at takeover. */
+  restore(stored: store.StoredSession): SessionRecord {
+    const ref = stored.session;
+    if (!ref) throw new TypeError('stored session without a reference');
+    const record = this.recordFor(ref);
+    record.available = stored.available;
+    record.presenceXml = stored.presenceXml;
+    record.priority = stored.priority;
+    for (const t of stored.directedTo) record.directedTo.add(t);
+    for (const e of stored.presenceErrorsFrom) record.presenceErrorsFrom.add(e);
+    return record;
+  }
+
   async broadcast(ref: cluster.SessionRef, p: cluster.BroadcastPresence): Promise<void> {
     const s = this.recordFor(ref);
     const rec = await this.ctx.records.get(localpartOf(s.bareJid));
@@ -58,12 +71,14 @@ export class PresenceCore {
       // RFC 6121 §4.2.2: the resource that sent initial presence gets it too.
       this.ctx.outbox.deliver(s.fullJid, p.stanzaXml, s.bareJid);
       if (initial) this.#onInitial(s, rec);
+      await this.ctx.journal.save(s);
       return;
     }
     this.#fanOut(this.#recipients(s, rec, 'unavailable'), p.stanzaXml, s.bareJid);
     this.ctx.outbox.deliver(s.fullJid, p.stanzaXml, s.bareJid);
     s.available = false;
     s.directedTo.clear();
+    await this.ctx.journal.save(s);
     await this.#noteLastSeen(s, p.stanzaXml);
   }
 
@@ -86,6 +101,7 @@ export class PresenceCore {
     // RFC 6121 §4.6.3: remember who got directed presence, so the session's end reaches them.
     if (d.available) s.directedTo.add(d.toJid);
     else s.directedTo.delete(d.toJid);
+    await this.ctx.journal.save(s);
     const rec = await this.ctx.records.get(localpartOf(s.bareJid));
     if (rec.blocked.includes(bareOf(d.toJid))) return; // XEP-0191 §3.5: nothing to a blocked entity
     if (domainOf(d.toJid) === this.ctx.config.domain) this.ctx.outbox.deliver(d.toJid, d.stanzaXml, s.bareJid);
@@ -94,6 +110,8 @@ export class PresenceCore {
   /** RFC 6121 §4.5.2: unavailable to every recipient of the session's presence, whatever the cause. */
   async end(record: SessionRecord, cause: EndCause, reason: string): Promise<void> {
     if (!this.ctx.registry.remove(record)) return;
+    // Erase the durable entry only after the announcement below is out: a crash in between repeats it rather than loses it.
+    const dropped = (): Promise<void> => this.ctx.journal.drop(record);
     let delivered = 0;
     if (record.available || record.directedTo.size > 0) {
       const rec = await this.ctx.records.get(localpartOf(record.bareJid));
@@ -101,6 +119,7 @@ export class PresenceCore {
       this.#fanOut(recipients, unavailableFrom(record.fullJid), record.bareJid);
       delivered = recipients.length;
     }
+    await dropped();
     if (record.available) await this.#noteLastSeen(record, '');
     this.ctx.log.info('session ended', {
       user: record.bareJid,
@@ -135,10 +154,12 @@ export class PresenceCore {
   }
 
   /** RFC 6121 §4.4.2: a contact that answered with an error gets no more broadcasts this session. */
-  presenceError(from: string, to: string): void {
+  async presenceError(from: string, to: string): Promise<void> {
     const contact = bareOf(from);
     for (const s of this.ctx.registry.sessionsOf(bareOf(to))) {
-      if (to.includes('/') ? s.fullJid === to : true) s.presenceErrorsFrom.add(contact);
+      if (to.includes('/') && s.fullJid !== to) continue;
+      s.presenceErrorsFrom.add(contact);
+      await this.ctx.journal.save(s);
     }
   }
 

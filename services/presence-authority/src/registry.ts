@@ -67,6 +67,17 @@ export class SessionRegistry {
     return true;
   }
 
+  /** Forgets every session of a shard handed to another owner (nothing is announced). */
+  removeShard(shard: number): SessionRecord[] {
+    const gone = [...this.#byId.values()].filter((r) => r.shard === shard);
+    for (const r of gone) this.remove(r);
+    return gone;
+  }
+
+  all(): IterableIterator<SessionRecord> {
+    return this.#byId.values();
+  }
+
   sessionsOf(bareJid: string): SessionRecord[] {
     return [...(this.#byUser.get(bareJid)?.values() ?? [])];
   }

@@ -10,6 +10,7 @@ import { readAuthorityConfig } from '../config.js';
 import type { AuthorityContext } from '../context.js';
 import { IqCore } from '../iq.js';
 import { KeyedQueue } from '../keyed-queue.js';
+import { NO_JOURNAL } from '../journal.js';
 import type { OutboxPort } from '../outbox.js';
 import { PresenceCore } from '../presence.js';
 import { SessionRegistry } from '../registry.js';
@@ -83,6 +84,7 @@ export class InMemoryCluster implements OutboxPort {
       lastSeen: new MemoryLastSeen(),
       outbox: this,
       queue: this.#queue,
+      journal: NO_JOURNAL,
       wallNowMs: () => 0,
     };
     this.#presence = new PresenceCore(ctx);

@@ -475,6 +475,19 @@ export interface RosterItem {
   approved: boolean;
 }
 
+/**
+ * Published by each presence authority replica every heartbeat interval on
+ * <prefix>.authority.hb.<authority_id>: who is alive to share the shards.
+ */
+export interface AuthorityHeartbeat {
+  authorityId: string;
+  /** Random per process start. */
+  incarnation: string;
+  shardsOwned: number;
+  /** The replica is stopping: others should take its shards now. */
+  leaving: boolean;
+}
+
 function createBaseHeartbeat(): Heartbeat {
   return { nodeId: "", incarnation: "", seq: 0, shards: [], sentAtUnixMs: 0 };
 }
@@ -2550,6 +2563,131 @@ export const RosterItem: MessageFns<RosterItem> = {
     message.pendingOut = object.pendingOut ?? false;
     message.groups = object.groups?.map((e) => e) || [];
     message.approved = object.approved ?? false;
+    return message;
+  },
+};
+
+function createBaseAuthorityHeartbeat(): AuthorityHeartbeat {
+  return { authorityId: "", incarnation: "", shardsOwned: 0, leaving: false };
+}
+
+export const AuthorityHeartbeat: MessageFns<AuthorityHeartbeat> = {
+  encode(message: AuthorityHeartbeat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.authorityId !== "") {
+      writer.uint32(10).string(message.authorityId);
+    }
+    if (message.incarnation !== "") {
+      writer.uint32(18).string(message.incarnation);
+    }
+    if (message.shardsOwned !== 0) {
+      writer.uint32(24).uint32(message.shardsOwned);
+    }
+    if (message.leaving !== false) {
+      writer.uint32(32).bool(message.leaving);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorityHeartbeat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorityHeartbeat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.authorityId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.incarnation = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.shardsOwned = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.leaving = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthorityHeartbeat {
+    return {
+      authorityId: isSet(object.authorityId)
+        ? globalThis.String(object.authorityId)
+        : isSet(object.authority_id)
+        ? globalThis.String(object.authority_id)
+        : "",
+      incarnation: isSet(object.incarnation) ? globalThis.String(object.incarnation) : "",
+      shardsOwned: isSet(object.shardsOwned)
+        ? globalThis.Number(object.shardsOwned)
+        : isSet(object.shards_owned)
+        ? globalThis.Number(object.shards_owned)
+        : 0,
+      leaving: isSet(object.leaving) ? globalThis.Boolean(object.leaving) : false,
+    };
+  },
+
+  toJSON(message: AuthorityHeartbeat): unknown {
+    const obj: any = {};
+    if (message.authorityId !== "") {
+      obj.authorityId = message.authorityId;
+    }
+    if (message.incarnation !== "") {
+      obj.incarnation = message.incarnation;
+    }
+    if (message.shardsOwned !== 0) {
+      obj.shardsOwned = Math.round(message.shardsOwned);
+    }
+    if (message.leaving !== false) {
+      obj.leaving = message.leaving;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthorityHeartbeat>, I>>(base?: I): AuthorityHeartbeat {
+    return AuthorityHeartbeat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthorityHeartbeat>, I>>(object: I): AuthorityHeartbeat {
+    const message = createBaseAuthorityHeartbeat();
+    message.authorityId = object.authorityId ?? "";
+    message.incarnation = object.incarnation ?? "";
+    message.shardsOwned = object.shardsOwned ?? 0;
+    message.leaving = object.leaving ?? false;
     return message;
   },
 };

@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { RosterItem } from "./cluster.js";
+import { RosterItem, SessionRef } from "./cluster.js";
 
 export const protobufPackage = "vigil.cluster.v1";
 
@@ -56,6 +56,37 @@ export interface StoredLastSeen {
   unixMs: number;
   /** The status of the unavailable that ended the last session. */
   status: string;
+}
+
+/**
+ * The owner of one shard: KV bucket vigil_shards, key "shard.<n>". Written
+ * only by compare-and-set on the revision last read; the revision at which
+ * an owner acquired the shard is its epoch.
+ */
+export interface ShardLock {
+  ownerId: string;
+  epoch: number;
+  /**
+   * Wall clock of the last renewal, for people reading; ownership is judged
+   * by revisions observed over the reader's own monotonic clock.
+   */
+  renewedAtUnixMs: number;
+}
+
+/**
+ * One announced session, written by the owner of its user's shard (KV bucket
+ * vigil_sessions, key "<shard>.<session id>"), so a new owner still knows
+ * every session that must be announced unavailable if its node is gone.
+ */
+export interface StoredSession {
+  session: SessionRef | undefined;
+  available: boolean;
+  presenceXml: string;
+  priority: number;
+  directedTo: string[];
+  presenceErrorsFrom: string[];
+  /** Epoch of the owner that wrote this version. */
+  epoch: number;
 }
 
 function createBaseStoredAccount(): StoredAccount {
@@ -625,6 +656,302 @@ export const StoredLastSeen: MessageFns<StoredLastSeen> = {
     const message = createBaseStoredLastSeen();
     message.unixMs = object.unixMs ?? 0;
     message.status = object.status ?? "";
+    return message;
+  },
+};
+
+function createBaseShardLock(): ShardLock {
+  return { ownerId: "", epoch: 0, renewedAtUnixMs: 0 };
+}
+
+export const ShardLock: MessageFns<ShardLock> = {
+  encode(message: ShardLock, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ownerId !== "") {
+      writer.uint32(10).string(message.ownerId);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(16).uint64(message.epoch);
+    }
+    if (message.renewedAtUnixMs !== 0) {
+      writer.uint32(24).uint64(message.renewedAtUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShardLock {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShardLock();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ownerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.renewedAtUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShardLock {
+    return {
+      ownerId: isSet(object.ownerId)
+        ? globalThis.String(object.ownerId)
+        : isSet(object.owner_id)
+        ? globalThis.String(object.owner_id)
+        : "",
+      epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
+      renewedAtUnixMs: isSet(object.renewedAtUnixMs)
+        ? globalThis.Number(object.renewedAtUnixMs)
+        : isSet(object.renewed_at_unix_ms)
+        ? globalThis.Number(object.renewed_at_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ShardLock): unknown {
+    const obj: any = {};
+    if (message.ownerId !== "") {
+      obj.ownerId = message.ownerId;
+    }
+    if (message.epoch !== 0) {
+      obj.epoch = Math.round(message.epoch);
+    }
+    if (message.renewedAtUnixMs !== 0) {
+      obj.renewedAtUnixMs = Math.round(message.renewedAtUnixMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ShardLock>, I>>(base?: I): ShardLock {
+    return ShardLock.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ShardLock>, I>>(object: I): ShardLock {
+    const message = createBaseShardLock();
+    message.ownerId = object.ownerId ?? "";
+    message.epoch = object.epoch ?? 0;
+    message.renewedAtUnixMs = object.renewedAtUnixMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseStoredSession(): StoredSession {
+  return {
+    session: undefined,
+    available: false,
+    presenceXml: "",
+    priority: 0,
+    directedTo: [],
+    presenceErrorsFrom: [],
+    epoch: 0,
+  };
+}
+
+export const StoredSession: MessageFns<StoredSession> = {
+  encode(message: StoredSession, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      SessionRef.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.available !== false) {
+      writer.uint32(16).bool(message.available);
+    }
+    if (message.presenceXml !== "") {
+      writer.uint32(26).string(message.presenceXml);
+    }
+    if (message.priority !== 0) {
+      writer.uint32(32).int32(message.priority);
+    }
+    for (const v of message.directedTo) {
+      writer.uint32(42).string(v!);
+    }
+    for (const v of message.presenceErrorsFrom) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(56).uint64(message.epoch);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StoredSession {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStoredSession();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = SessionRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.available = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.presenceXml = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.priority = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.directedTo.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.presenceErrorsFrom.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StoredSession {
+    return {
+      session: isSet(object.session) ? SessionRef.fromJSON(object.session) : undefined,
+      available: isSet(object.available) ? globalThis.Boolean(object.available) : false,
+      presenceXml: isSet(object.presenceXml)
+        ? globalThis.String(object.presenceXml)
+        : isSet(object.presence_xml)
+        ? globalThis.String(object.presence_xml)
+        : "",
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      directedTo: globalThis.Array.isArray(object?.directedTo)
+        ? object.directedTo.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.directed_to)
+        ? object.directed_to.map((e: any) => globalThis.String(e))
+        : [],
+      presenceErrorsFrom: globalThis.Array.isArray(object?.presenceErrorsFrom)
+        ? object.presenceErrorsFrom.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.presence_errors_from)
+        ? object.presence_errors_from.map((e: any) => globalThis.String(e))
+        : [],
+      epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
+    };
+  },
+
+  toJSON(message: StoredSession): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = SessionRef.toJSON(message.session);
+    }
+    if (message.available !== false) {
+      obj.available = message.available;
+    }
+    if (message.presenceXml !== "") {
+      obj.presenceXml = message.presenceXml;
+    }
+    if (message.priority !== 0) {
+      obj.priority = Math.round(message.priority);
+    }
+    if (message.directedTo?.length) {
+      obj.directedTo = message.directedTo;
+    }
+    if (message.presenceErrorsFrom?.length) {
+      obj.presenceErrorsFrom = message.presenceErrorsFrom;
+    }
+    if (message.epoch !== 0) {
+      obj.epoch = Math.round(message.epoch);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StoredSession>, I>>(base?: I): StoredSession {
+    return StoredSession.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StoredSession>, I>>(object: I): StoredSession {
+    const message = createBaseStoredSession();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? SessionRef.fromPartial(object.session)
+      : undefined;
+    message.available = object.available ?? false;
+    message.presenceXml = object.presenceXml ?? "";
+    message.priority = object.priority ?? 0;
+    message.directedTo = object.directedTo?.map((e) => e) || [];
+    message.presenceErrorsFrom = object.presenceErrorsFrom?.map((e) => e) || [];
+    message.epoch = object.epoch ?? 0;
     return message;
   },
 };

@@ -1,0 +1,245 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { cluster, store } from '@vigil/proto';
+import type { Subjects } from '@vigil/cluster';
+import { LeaseTable, planShards, type LockView } from '@vigil/lease';
+import type { Logger } from '@vigil/telemetry';
+import type { AuthorityConfig } from './config.js';
+
+export interface ShardCallbacks {
+  /** The shard is ours at `epoch`: load its state and start acting on it. */
+  acquired(shard: number, epoch: number): Promise<void>;
+  /** Graceful hand-over: finish what is in hand, stop acting; the lock is deleted afterwards. */
+  releasing(shard: number): Promise<void>;
+  /** Ownership is gone or in doubt: stop acting at once, announce nothing. */
+  lost(shard: number, why: string): void;
+}
+
+interface Owned {
+  epoch: number;
+  revision: number;
+  /** Monotonic time of the last successful renewal. */
+  renewedAtMs: number;
+}
+
+const lockKey = (shard: number): string => `shard.${shard}`;
+
+/**
+ * Shard ownership for one authority replica (DESIGN.md "Sharding"): a lock
+ * per shard in KV, created or updated only by compare-and-set, renewed every
+ * third of its TTL; the revision at which a replica took the lock is the
+ * shard's epoch. Replicas see each other through heartbeats and balance by
+ * the pure planner in libs/lease. A replica that cannot renew in time stops
+ * acting on the shard before anyone else may take it (self-fencing).
+ */
+export class ShardManager {
+  readonly incarnation = randomBytes(6).toString('hex');
+  readonly #owned = new Map<number, Owned>();
+  readonly #locks = new Map<number, LockView>();
+  readonly #members: LeaseTable;
+  readonly #leaving = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #hbTimer: NodeJS.Timeout | undefined;
+  #sub: Subscription | undefined;
+  #stopped = false;
+  #ticking: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: {
+      readonly nc: NatsConnection;
+      readonly kv: KV;
+      readonly subjects: Subjects;
+      readonly config: AuthorityConfig;
+      readonly log: Logger;
+      readonly callbacks: ShardCallbacks;
+      readonly now?: () => number;
+    },
+  ) {
+    this.#members = new LeaseTable({ leaseMs: deps.config.timings.nodeLeaseMs });
+  }
+
+  get owned(): ReadonlyMap<number, { readonly epoch: number }> {
+    return this.#owned;
+  }
+
+  epochOf(shard: number): number | undefined {
+    return this.#owned.get(shard)?.epoch;
+  }
+
+  /** Joins: heartbeats, lock watch, then a first round of acquisitions before returning. */
+  async start(): Promise<void> {
+    const { nc, subjects } = this.deps;
+    this.#sub = nc.subscribe(subjects.allAuthorityHeartbeats, {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          const hb = cluster.AuthorityHeartbeat.decode(msg.data);
+          if (hb.leaving) this.#leaving.add(hb.authorityId);
+          else {
+            this.#leaving.delete(hb.authorityId);
+            this.#members.heartbeat(hb.authorityId, hb.incarnation, this.#now());
+          }
+        } catch (e) {
+          this.deps.log.warn('dropped malformed authority heartbeat', { subject: msg.subject, err: e });
+        }
+      },
+    });
+    this.#heartbeat(false);
+    const hbPeriod = this.deps.config.timings.heartbeatIntervalMs;
+    this.#hbTimer = setInterval(() => this.#heartbeat(false), hbPeriod);
+    void this.#watchLocks();
+    await this.tick();
+    const period = Math.max(50, Math.floor(this.deps.config.timings.shardLockTtlMs / 3));
+    const loop = () => {
+      this.#timer = setTimeout(() => {
+        void this.tick().finally(() => {
+          if (!this.#stopped) loop();
+        });
+      }, period * (0.9 + Math.random() * 0.1));
+    };
+    loop();
+  }
+
+  /** Hands every shard over and says goodbye, so others take over at once instead of after a TTL. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearInterval(this.#hbTimer);
+    await this.#ticking;
+    for (const shard of [...this.#owned.keys()]) await this.#release(shard);
+    this.#heartbeat(true);
+    this.#sub?.unsubscribe();
+  }
+
+  /** One round: renew, fence what could not be renewed in time, rebalance. */
+  async tick(): Promise<void> {
+    if (this.#ticking) return this.#ticking;
+    this.#ticking = this.#round().finally(() => {
+      this.#ticking = undefined;
+    });
+    return this.#ticking;
+  }
+
+  async #round(): Promise<void> {
+    const ttl = this.deps.config.timings.shardLockTtlMs;
+    await Promise.all([...this.#owned.keys()].map((shard) => this.#renew(shard)));
+    for (const [shard, o] of this.#owned) {
+      // Stop acting well before anyone else may consider the lock free.
+      if (this.#now() - o.renewedAtMs > ttl * 0.75) this.#lose(shard, 'lock not renewed in time');
+    }
+    if (this.#stopped) return;
+    this.#members.expire(this.#now());
+    const members = new Set(this.#members.list().map((l) => l.nodeId));
+    for (const id of this.#leaving) members.delete(id);
+    members.add(this.deps.config.authorityId);
+    const actions = planShards({
+      self: this.deps.config.authorityId,
+      members: [...members],
+      shardCount: this.deps.config.shardCount,
+      locks: this.#locks,
+      owned: new Set(this.#owned.keys()),
+      nowMs: this.#now(),
+      lockTtlMs: ttl,
+    });
+    for (const a of actions) {
+      if (this.#stopped) return;
+      if (a.kind === 'acquire') await this.#acquire(a.shard, a.expectedRevision);
+      else await this.#release(a.shard);
+    }
+  }
+
+  async #acquire(shard: number, expectedRevision: number): Promise<void> {
+    const value = this.#lockValue(0);
+    let revision: number;
+    try {
+      revision = expectedRevision === 0 ? await this.deps.kv.create(lockKey(shard), value) : await this.deps.kv.update(lockKey(shard), value, expectedRevision);
+    } catch (e) {
+      this.deps.log.debug('shard lock race lost', { shard, err: e });
+      return;
+    }
+    this.#owned.set(shard, { epoch: revision, revision, renewedAtMs: this.#now() });
+    this.#locks.set(shard, { owner: this.deps.config.authorityId, revision, seenAtMs: this.#now() });
+    this.deps.log.info('shard acquired', { shard, epoch: revision });
+    try {
+      await this.deps.callbacks.acquired(shard, revision);
+    } catch (e) {
+      this.deps.log.error('shard takeover failed; giving it back', { shard, err: e });
+      await this.#release(shard);
+    }
+  }
+
+  async #renew(shard: number): Promise<void> {
+    const o = this.#owned.get(shard);
+    if (!o) return;
+    try {
+      const revision = await this.deps.kv.update(lockKey(shard), this.#lockValue(o.epoch), o.revision);
+      o.revision = revision;
+      o.renewedAtMs = this.#now();
+    } catch (e) {
+      // A lost compare-and-set means someone else holds the lock now; any other error may clear up within the TTL.
+      const conflict = /wrong last sequence|key exists/i.test(String(e));
+      if (conflict) this.#lose(shard, 'lock taken by another replica');
+      else this.deps.log.warn('shard lock renewal failed', { shard, err: e });
+    }
+  }
+
+  async #release(shard: number): Promise<void> {
+    const o = this.#owned.get(shard);
+    if (!o) return;
+    try {
+      await this.deps.callbacks.releasing(shard);
+    } finally {
+      this.#owned.delete(shard);
+    }
+    try {
+      await this.deps.kv.delete(lockKey(shard), { previousSeq: o.revision });
+      this.deps.log.info('shard released', { shard, epoch: o.epoch });
+    } catch (e) {
+      this.deps.log.warn('shard lock not deleted; it will go stale', { shard, err: e });
+    }
+  }
+
+  #lose(shard: number, why: string): void {
+    if (!this.#owned.delete(shard)) return;
+    this.deps.log.warn('shard ownership lost', { shard, why });
+    this.deps.callbacks.lost(shard, why);
+  }
+
+  async #watchLocks(): Promise<void> {
+    const watch = await this.deps.kv.watch({ key: 'shard.*' });
+    for await (const e of watch) {
+      const shard = Number(e.key.slice('shard.'.length));
+      if (!Number.isInteger(shard)) continue;
+      if (e.operation !== 'PUT') {
+        this.#locks.delete(shard);
+        continue;
+      }
+      const prev = this.#locks.get(shard);
+      if (prev?.revision === e.revision) continue;
+      try {
+        const lock = store.ShardLock.decode(e.value);
+        this.#locks.set(shard, { owner: lock.ownerId, revision: e.revision, seenAtMs: this.#now() });
+      } catch (err) {
+        this.deps.log.warn('unreadable shard lock', { shard, err });
+      }
+      if (this.#stopped) break;
+    }
+  }
+
+  #heartbeat(leaving: boolean): void {
+    const hb: cluster.AuthorityHeartbeat = {
+      authorityId: this.deps.config.authorityId, incarnation: this.incarnation, shardsOwned: this.#owned.size, leaving,
+    };
+    this.deps.nc.publish(this.deps.subjects.authorityHeartbeat(this.deps.config.authorityId), cluster.AuthorityHeartbeat.encode(hb).finish());
+  }
+
+  #lockValue(epoch: number): Uint8Array {
+    return store.ShardLock.encode({ ownerId: this.deps.config.authorityId, epoch, renewedAtUnixMs: Date.now() }).finish();
+  }
+
+  #now(): number {
+    return this.deps.now?.() ?? performance.now();
+  }
+}
