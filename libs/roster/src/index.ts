@@ -3,7 +3,7 @@ export {
 } from './types.js';
 export {
   type SessionPresence, type Recipient, type RecipientReason, type BroadcastInput,
-  broadcastRecipients, probeTargets, mayAnswerProbe, bareOf,
+  broadcastRecipients, probeTargets, mayAnswerProbe, bareOf, isBlocked,
 } from './presence.js';
 export {
   type SubscriptionState, type SubscriptionStateName, type AppendixAStateName,

@@ -88,3 +88,11 @@ test('no leak: every recipient is a subscriber, an own resource or a directed ta
     ),
   );
 });
+
+test('a blocked domain blocks every account of it from broadcasts and probes', () => {
+  const r = roster(item('a@x', 'both'), item('b@y', 'both'));
+  const got = broadcastRecipients({ roster: r, session: session(), blocked: new Set(['x']), otherResources: [] }, 'available');
+  assert.deepEqual(got.map((g) => g.jid), ['b@y']);
+  assert.deepEqual(probeTargets(r, new Set(['x'])), ['b@y']);
+  assert.equal(mayAnswerProbe(r, 'a@x', new Set(['x'])), false);
+});

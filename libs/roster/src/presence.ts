@@ -46,7 +46,7 @@ export function broadcastRecipients(input: BroadcastInput, kind: 'available' | '
   const seenBare = new Set<string>();
   for (const item of input.roster.items) {
     if (!isSubscriber(item)) continue;
-    if (input.blocked.has(item.jid)) continue;
+    if (isBlocked(input.blocked, item.jid)) continue;
     if (input.session.presenceErrorsFrom.has(item.jid)) continue;
     seenBare.add(item.jid);
     out.push({ jid: item.jid, reason: 'subscriber' });
@@ -56,7 +56,7 @@ export function broadcastRecipients(input: BroadcastInput, kind: 'available' | '
   }
   if (kind === 'unavailable') {
     for (const target of input.session.directedTo) {
-      if (seenBare.has(bareOf(target)) || input.blocked.has(bareOf(target))) continue;
+      if (seenBare.has(bareOf(target)) || isBlocked(input.blocked, target)) continue;
       out.push({ jid: target, reason: 'directed' });
     }
   }
@@ -65,7 +65,7 @@ export function broadcastRecipients(input: BroadcastInput, kind: 'available' | '
 
 /** RFC 6121 §4.2.2: on initial presence, probe every contact with 'to' or 'both', unless blocked. */
 export function probeTargets(roster: Roster, blocked: ReadonlySet<string>): string[] {
-  return roster.items.filter((i) => isSubscribedTo(i) && !blocked.has(i.jid)).map((i) => i.jid);
+  return roster.items.filter((i) => isSubscribedTo(i) && !isBlocked(blocked, i.jid)).map((i) => i.jid);
 }
 
 /**
@@ -74,8 +74,18 @@ export function probeTargets(roster: Roster, blocked: ReadonlySet<string>): stri
  * the contact's server reveals nothing.
  */
 export function mayAnswerProbe(contactRoster: Roster, proberBare: string, blocked: ReadonlySet<string>): boolean {
-  if (blocked.has(proberBare)) return false;
+  if (isBlocked(blocked, proberBare)) return false;
   return isSubscriber(contactRoster.items.find((i) => i.jid === proberBare));
+}
+
+/**
+ * XEP-0191 §6 (JID matching, as far as Vigil stores items): a bare-JID item
+ * blocks that account, a domain item blocks every account of the domain.
+ */
+export function isBlocked(blocked: ReadonlySet<string>, jid: string): boolean {
+  if (blocked.size === 0) return false;
+  const bare = bareOf(jid);
+  return blocked.has(bare) || blocked.has(bare.slice(bare.indexOf('@') + 1));
 }
 
 export function bareOf(jid: string): string {

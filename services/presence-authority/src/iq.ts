@@ -1,5 +1,5 @@
 import { cluster } from '@vigil/proto';
-import { bareOf, isSubscribedTo, isSubscriber, findItem } from '@vigil/roster';
+import { bareOf, isBlocked, isSubscribedTo, isSubscriber, findItem } from '@vigil/roster';
 import { el, errorReply, iqResult, parseStanza, tryParseJid, NS, StanzaError, type Element } from '@vigil/xmpp';
 import type { AuthorityContext } from './context.js';
 import type { PresenceCore } from './presence.js';
@@ -74,7 +74,7 @@ export class IqCore {
       const item = findItem(rec.roster, bareOf(jid));
       if (payload.name === 'block') {
         // XEP-0191 §3.3: the blocked entity sees the user go offline, and the user stops seeing it.
-        if (isSubscriber(item) || this.presence.directedTargets(user).has(jid)) this.presence.sendUnavailable(user, jid);
+        if (isSubscriber(item) || this.presence.directedTargets(user).has(jid)) await this.presence.sendUnavailable(user, jid, true);
         if (isSubscribedTo(item)) {
           for (const s of this.ctx.registry.sessionsOf(user)) {
             if (s.available) this.ctx.outbox.deliver(s.fullJid, `<presence from='${bareOf(jid)}' type='unavailable'/>`, '');
@@ -82,7 +82,7 @@ export class IqCore {
         }
       } else {
         // §3.4: after unblocking, presence flows again as the subscriptions say.
-        if (isSubscriber(item)) this.presence.sendCurrentPresence(user, bareOf(jid));
+        if (isSubscriber(item)) await this.presence.sendCurrentPresence(user, bareOf(jid));
         if (isSubscribedTo(item)) {
           for (const s of this.ctx.registry.sessionsOf(user)) {
             if (s.available) this.ctx.outbox.probe({ fromFullJid: s.fullJid, toBareJid: bareOf(jid), fromShard: s.shard, fromEpoch: 0 });
@@ -97,7 +97,7 @@ export class IqCore {
   async #lastActivity(iq: Element, user: string, requester: string): Promise<Element> {
     const rec = await this.ctx.records.get(localpartOf(user));
     // The same answer for a stranger and for an account that does not exist.
-    if (!isSubscriber(findItem(rec.roster, requester)) || rec.blocked.includes(requester)) throw new StanzaError('forbidden', 'auth');
+    if (!isSubscriber(findItem(rec.roster, requester)) || isBlocked(new Set(rec.blocked), requester)) throw new StanzaError('forbidden', 'auth');
     if (this.presence.hasAvailable(user)) return iqResult(iq, el('query', { xmlns: NS_LAST, seconds: '0' }));
     const seen = await this.ctx.lastSeen.get(localpartOf(user));
     if (seen === undefined) throw new StanzaError('item-not-found', 'cancel');

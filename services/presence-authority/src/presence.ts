@@ -1,6 +1,6 @@
 import { cluster, type store } from '@vigil/proto';
 import { shardOf } from '@vigil/cluster';
-import { broadcastRecipients, bareOf, mayAnswerProbe, probeTargets, type Recipient } from '@vigil/roster';
+import { broadcastRecipients, bareOf, isBlocked, mayAnswerProbe, probeTargets, type Recipient } from '@vigil/roster';
 import { escapeAttr, parseStanza } from '@vigil/xmpp';
 import type { RosterRecord } from '@vigil/store';
 import type { AuthorityContext } from './context.js';
@@ -103,7 +103,7 @@ export class PresenceCore {
     else s.directedTo.delete(d.toJid);
     await this.ctx.journal.save(s);
     const rec = await this.ctx.records.get(localpartOf(s.bareJid));
-    if (rec.blocked.includes(bareOf(d.toJid))) return; // XEP-0191 §3.5: nothing to a blocked entity
+    if (isBlocked(new Set(rec.blocked), d.toJid)) return; // XEP-0191: nothing to a blocked entity
     if (domainOf(d.toJid) === this.ctx.config.domain) this.ctx.outbox.deliver(d.toJid, d.stanzaXml, s.bareJid);
   }
 
@@ -140,7 +140,7 @@ export class PresenceCore {
   async answerProbe(p: cluster.Probe): Promise<void> {
     const rec = await this.ctx.records.get(localpartOf(p.toBareJid));
     const prober = bareOf(p.fromFullJid);
-    if (rec.blocked.includes(prober)) return;
+    if (isBlocked(new Set(rec.blocked), prober)) return;
     if (!mayAnswerProbe(rec.roster, prober, new Set(rec.blocked))) {
       this.ctx.outbox.inbound({
         fromJid: p.toBareJid, toJid: prober, kind: cluster.InboundKind.INBOUND_KIND_SUBSCRIPTION, type: 'unsubscribed',
@@ -163,18 +163,28 @@ export class PresenceCore {
     }
   }
 
-  /** The current presence of each of the user's available resources, to one entity (§3.1.5 after approval). */
-  sendCurrentPresence(userBareJid: string, to: string): void {
+  /** The current presence of each of the user's available resources, to one entity (§3.1.5 after approval); never to a blocked one. */
+  async sendCurrentPresence(userBareJid: string, to: string): Promise<void> {
+    if (await this.#blocks(userBareJid, to)) return;
     for (const s of this.ctx.registry.sessionsOf(userBareJid)) {
       if (s.available) this.ctx.outbox.deliver(to, s.presenceXml, userBareJid);
     }
   }
 
-  /** Unavailable from each of the user's available resources to one entity (§3.2.2, XEP-0191 §3.3). */
-  sendUnavailable(userBareJid: string, to: string): void {
+  /**
+   * Unavailable from each of the user's available resources to one entity
+   * (§3.2.2); a blocked entity gets it only at the moment of blocking
+   * (XEP-0191 §3.3), never later, since it would reveal the resources.
+   */
+  async sendUnavailable(userBareJid: string, to: string, atBlocking = false): Promise<void> {
+    if (!atBlocking && (await this.#blocks(userBareJid, to))) return;
     for (const s of this.ctx.registry.sessionsOf(userBareJid)) {
       if (s.available) this.ctx.outbox.deliver(to, unavailableFrom(s.fullJid), userBareJid);
     }
+  }
+
+  async #blocks(userBareJid: string, jid: string): Promise<boolean> {
+    return isBlocked(new Set((await this.ctx.records.get(localpartOf(userBareJid))).blocked), jid);
   }
 
   /** Directed-presence targets of the user's sessions (who would get their unavailable). */

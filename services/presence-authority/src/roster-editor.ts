@@ -64,7 +64,7 @@ export class RosterEditor {
     const wasSubscriber = before.subscription === 'from' || before.subscription === 'both';
     for (const type of removalStanzas(before)) {
       // §3.2.2: a subscriber sees the user go offline as its subscription ends; a mere requester learns nothing.
-      if (type === 'unsubscribed' && wasSubscriber) this.presence.sendUnavailable(user, edit.jid);
+      if (type === 'unsubscribed' && wasSubscriber) await this.presence.sendUnavailable(user, edit.jid);
       this.subscriptions.route(user, edit.jid, type, `<presence from='${escapeAttr(user)}' type='${type}'/>`);
     }
     return iqResult(iq);

@@ -1,7 +1,7 @@
 import { cluster } from '@vigil/proto';
 import type { Logger } from '@vigil/telemetry';
 import {
-  bareOf, findItem, inbound, outbound, isSubscriber, isSubscribedTo,
+  bareOf, findItem, inbound, isBlocked, outbound, isSubscriber, isSubscribedTo,
   type RosterItem, type SubscriptionStanza, type SubscriptionState,
 } from '@vigil/roster';
 import type { RosterRecord } from '@vigil/store';
@@ -96,9 +96,9 @@ export class SubscriptionCore {
     const wasSubscriber = isSubscriber(itemLike(before));
     const isNowSubscriber = isSubscriber(itemLike(decision.state));
     // §3.1.5: approving sends the contact the user's current presence.
-    if (!wasSubscriber && isNowSubscriber) this.presence.sendCurrentPresence(user, contact);
+    if (!wasSubscriber && isNowSubscriber) await this.presence.sendCurrentPresence(user, contact);
     // §3.2.2: cancelling the contact's subscription sends it the user's unavailable.
-    if (wasSubscriber && !isNowSubscriber) this.presence.sendUnavailable(user, contact);
+    if (wasSubscriber && !isNowSubscriber) await this.presence.sendUnavailable(user, contact);
   }
 
   /** The contact (`from`) sent `type` to the local user `user` (A.3). Runs in the user's queue. */
@@ -108,8 +108,10 @@ export class SubscriptionCore {
       if (type === 'subscribe') this.route(user, from, 'unsubscribed', presenceOfType(user, from, 'unsubscribed'));
       return;
     }
-    // XEP-0191 §3.5: nothing from a blocked entity is processed or answered, subscriptions included.
-    if ((await this.ctx.records.get(localpartOf(user))).blocked.includes(from)) return;
+    // XEP-0191: nothing from a blocked entity is delivered or answered. A request is dropped outright;
+    // answers and cancellations still update the roster, silently, so both sides keep agreeing.
+    const blocked = isBlocked(new Set((await this.ctx.records.get(localpartOf(user))).blocked), from);
+    if (blocked && type === 'subscribe') return;
     let before: SubscriptionState | undefined;
     let decision: ReturnType<typeof inbound> | undefined;
     const rec = await this.ctx.records.update(localpartOf(user), (r) => {
@@ -120,12 +122,13 @@ export class SubscriptionCore {
     });
     if (!before || !decision) return;
     if (decision.push) this.pushItem(user, rec, from);
+    if (blocked) return;
     if (decision.deliver) this.ctx.outbox.deliver(user, stanzaXml, from);
     if (decision.autoReply) this.route(user, from, decision.autoReply, presenceOfType(user, from, decision.autoReply));
-    if (decision.autoReply === 'subscribed') this.presence.sendCurrentPresence(user, from);
+    if (decision.autoReply === 'subscribed') await this.presence.sendCurrentPresence(user, from);
     // §3.3.3: the contact no longer wants the user's presence: it sees the user go offline.
     if (type === 'unsubscribe' && isSubscriber(itemLike(before)) && !isSubscriber(itemLike(decision.state))) {
-      this.presence.sendUnavailable(user, from);
+      await this.presence.sendUnavailable(user, from);
     }
     // §3.2.3: the user's subscription to the contact was cancelled: show the contact as offline.
     if (type === 'unsubscribed' && isSubscribedTo(itemLike(before)) && !isSubscribedTo(itemLike(decision.state))) {
