@@ -14,6 +14,8 @@ export interface ClusterOptions {
   readonly domain?: string;
   /** Number of connection nodes (default 2). */
   readonly nodes?: number;
+  /** Number of presence-authority replicas sharing the shards (default 1). */
+  readonly authorities?: number;
   /** Fixed client ports, one per node; free ports when absent. */
   readonly nodePorts?: readonly number[];
   readonly c2sHost?: string;
@@ -41,7 +43,8 @@ export interface NodeHandle {
 /** A real local cluster: nats-server with JetStream, one authority, N connection nodes, all child processes. */
 export class Cluster {
   readonly nodes: NodeHandle[] = [];
-  authority!: ChildService;
+  /** Authority replicas, `authority-1` … `authority-N`; `authority` is the first. */
+  readonly authorities: ChildService[] = [];
   #nc: NatsConnection | undefined;
 
   private constructor(
@@ -63,14 +66,14 @@ export class Cluster {
     try {
       // Buckets first, so services start against a ready store.
       await openStores(await cluster.connection());
-      cluster.authority = cluster.#spawn('authority', SERVICE_MAIN.authority, { VIGIL_AUTHORITY_ID: 'authority-1' });
+      for (let i = 0; i < (options.authorities ?? 1); i++) cluster.authorities.push(cluster.#spawnAuthority(i));
       const count = options.nodes ?? 2;
       for (let i = 0; i < count; i++) {
         const port = options.nodePorts?.[i] ?? (await freePort());
         const nodeId = `node-${i + 1}`;
         cluster.nodes.push({ nodeId, port, service: cluster.#spawnNode(nodeId, port) });
       }
-      await Promise.all([cluster.authority, ...cluster.nodes.map((n) => n.service)].map((s) => cluster.#ready(s)));
+      await Promise.all([...cluster.authorities, ...cluster.nodes.map((n) => n.service)].map((s) => cluster.#ready(s)));
     } catch (e) {
       await cluster.stop();
       throw e;
@@ -103,10 +106,25 @@ export class Cluster {
     return n;
   }
 
-  /** Nodes first (their sessions end and are announced), then the authority, then NATS. */
+  get authority(): ChildService {
+    const a = this.authorities[0];
+    if (!a) throw new RangeError('no authority');
+    return a;
+  }
+
+  /** Starts a fresh process for authority replica i (same id). */
+  async restartAuthority(i: number): Promise<ChildService> {
+    await this.authorities[i]?.stop();
+    const a = this.#spawnAuthority(i);
+    this.authorities[i] = a;
+    await this.#ready(a);
+    return a;
+  }
+
+  /** Nodes first (their sessions end and are announced), then the authorities, then NATS. */
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.service.stop()));
-    await this.authority?.stop();
+    await Promise.all(this.authorities.map((a) => a.stop()));
     await this.#nc?.close();
     this.#nc = undefined;
     await this.nats?.stop();
@@ -114,6 +132,10 @@ export class Cluster {
 
   get scramIterations(): number {
     return this.options.scramIterations ?? 4096;
+  }
+
+  #spawnAuthority(i: number): ChildService {
+    return this.#spawn(`authority-${i + 1}`, SERVICE_MAIN.authority, { VIGIL_AUTHORITY_ID: `authority-${i + 1}` });
   }
 
   #spawnNode(nodeId: string, port: number): ChildService {

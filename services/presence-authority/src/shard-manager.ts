@@ -44,6 +44,7 @@ export class ShardManager {
   #hbTimer: NodeJS.Timeout | undefined;
   #sub: Subscription | undefined;
   #stopped = false;
+  #watch: { stop(): void } | undefined;
   #ticking: Promise<void> | undefined;
 
   constructor(
@@ -111,6 +112,7 @@ export class ShardManager {
     for (const shard of [...this.#owned.keys()]) await this.#release(shard);
     this.#heartbeat(true);
     this.#sub?.unsubscribe();
+    this.#watch?.stop();
   }
 
   /** One round: renew, fence what could not be renewed in time, rebalance. */
@@ -143,10 +145,14 @@ export class ShardManager {
       nowMs: this.#now(),
       lockTtlMs: ttl,
     });
+    const before = this.#owned.size;
     for (const a of actions) {
       if (this.#stopped) return;
       if (a.kind === 'acquire') await this.#acquire(a.shard, a.expectedRevision);
       else await this.#release(a.shard);
+    }
+    if (actions.length > 0) {
+      this.deps.log.info('shard ownership changed', { owned: this.#owned.size, before, members: members.size });
     }
   }
 
@@ -161,7 +167,7 @@ export class ShardManager {
     }
     this.#owned.set(shard, { epoch: revision, revision, renewedAtMs: this.#now() });
     this.#locks.set(shard, { owner: this.deps.config.authorityId, revision, seenAtMs: this.#now() });
-    this.deps.log.info('shard acquired', { shard, epoch: revision });
+    this.deps.log.debug('shard acquired', { shard, epoch: revision });
     try {
       await this.deps.callbacks.acquired(shard, revision);
     } catch (e) {
@@ -195,7 +201,7 @@ export class ShardManager {
     }
     try {
       await this.deps.kv.delete(lockKey(shard), { previousSeq: o.revision });
-      this.deps.log.info('shard released', { shard, epoch: o.epoch });
+      this.deps.log.debug('shard released', { shard, epoch: o.epoch });
     } catch (e) {
       this.deps.log.warn('shard lock not deleted; it will go stale', { shard, err: e });
     }
@@ -203,12 +209,13 @@ export class ShardManager {
 
   #lose(shard: number, why: string): void {
     if (!this.#owned.delete(shard)) return;
-    this.deps.log.warn('shard ownership lost', { shard, why });
+    this.deps.log.warn('shard ownership lost', { shard, why, owned: this.#owned.size });
     this.deps.callbacks.lost(shard, why);
   }
 
   async #watchLocks(): Promise<void> {
     const watch = await this.deps.kv.watch({ key: 'shard.*' });
+    this.#watch = watch;
     for await (const e of watch) {
       const shard = Number(e.key.slice('shard.'.length));
       if (!Number.isInteger(shard)) continue;
