@@ -21,7 +21,15 @@ export function readdress(stanzaXml: string, fullJid: string): string {
  * answers to session-list requests, roster requests.
  */
 export class ClusterLink {
-  readonly incarnation = randomBytes(8).toString('hex');
+  /** Random per start, and renewed when the node fences itself. */
+  #incarnation = randomBytes(8).toString('hex');
+  /** The incarnation each session was announced under (a fenced node's old sessions keep theirs). */
+  readonly #announcedAs = new WeakMap<LocalSession, string>();
+  #fenceTimer: NodeJS.Timeout | undefined;
+  #lastCheckMs = performance.now();
+  /** Monotonic time at which the NATS server last confirmed it has our messages (flush round trip). */
+  #confirmedMs = performance.now();
+  #onFence: (reason: string) => void = () => undefined;
   readonly sessions: LocalSessions;
   readonly #subjects: Subjects;
   readonly #deliverySubs = new Map<string, Subscription>();
@@ -45,6 +53,18 @@ export class ClusterLink {
     });
   }
 
+  get incarnation(): string {
+    return this.#incarnation;
+  }
+
+  /**
+   * Called when the node fences itself: every client stream must end now,
+   * before the cluster may declare its sessions dead (DESIGN.md "Self-fencing").
+   */
+  onFence(handler: (reason: string) => void): void {
+    this.#onFence = handler;
+  }
+
   shardOf(bareJid: string): number {
     return shardOf(bareJid, this.config.shardCount);
   }
@@ -56,12 +76,18 @@ export class ClusterLink {
         callback: (err, msg) => {
           if (err) return this.log.error('session list subscription failed', { err });
           const req = cluster.SessionListRequest.decode(msg.data);
-          const sessions = this.sessions.announcedInShard(req.shard).map((s) => sessionState(s, this.#ref(s)));
+          const sessions = this.sessions
+            .announcedInShard(req.shard)
+            .filter((s) => this.#announcedAs.get(s) === req.incarnation)
+            .map((s) => sessionState(s, this.#ref(s)));
           msg.respond(cluster.SessionListResponse.encode({ incarnation: this.incarnation, sessions }).finish());
         },
       }),
     );
     this.#sendHeartbeat();
+    const fencePeriod = Math.max(20, Math.floor(this.config.timings.selfFenceMs / 10));
+    this.#lastCheckMs = performance.now();
+    this.#fenceTimer = setInterval(() => this.#checkFence(), fencePeriod);
     const jitter = () => this.config.timings.heartbeatIntervalMs * (0.9 + Math.random() * 0.1);
     const loop = () => {
       this.#heartbeat = setTimeout(() => {
@@ -74,6 +100,7 @@ export class ClusterLink {
 
   stop(): void {
     clearTimeout(this.#heartbeat);
+    clearInterval(this.#fenceTimer);
     for (const s of [...this.#subs, ...this.#deliverySubs.values()]) s.unsubscribe();
     this.#deliverySubs.clear();
   }
@@ -81,6 +108,7 @@ export class ClusterLink {
   /** Publishes a session event to the owner of the user's shard, announcing the session first. */
   publishEvent(s: LocalSession, event: cluster.SessionEvent['event']): void {
     if (event?.$case !== 'ended') this.sessions.announce(s);
+    if (!this.#announcedAs.has(s)) this.#announcedAs.set(s, this.#incarnation);
     const msg: cluster.SessionEvent = { session: this.#ref(s), event };
     this.nc.publish(this.#subjects.shardSession(s.shard), cluster.SessionEvent.encode(msg).finish());
   }
@@ -106,7 +134,7 @@ export class ClusterLink {
   }
 
   #ref(s: LocalSession): cluster.SessionRef {
-    return { sessionId: s.id, fullJid: s.fullJid, nodeId: this.config.nodeId, incarnation: this.incarnation };
+    return { sessionId: s.id, fullJid: s.fullJid, nodeId: this.config.nodeId, incarnation: this.#announcedAs.get(s) ?? this.#incarnation };
   }
 
   #sendHeartbeat(): void {
@@ -119,14 +147,44 @@ export class ClusterLink {
     };
     try {
       this.nc.publish(this.#subjects.heartbeat(this.config.nodeId), cluster.Heartbeat.encode(hb).finish());
-      this.lastPublishMs = performance.now();
     } catch (e) {
       this.log.warn('heartbeat not published', { err: e });
+      return;
     }
+    // The client buffers while disconnected; only the server's answer proves the heartbeat went out.
+    const sentAt = performance.now();
+    this.nc.flush().then(
+      () => {
+        if (sentAt > this.#confirmedMs) this.#confirmedMs = sentAt;
+      },
+      (e: unknown) => this.log.debug('heartbeat flush failed', { err: e }),
+    );
   }
 
-  /** Monotonic time of the last heartbeat handed to the NATS client (for self-fencing). */
-  lastPublishMs = performance.now();
+  /**
+   * Self-fencing: a node whose heartbeats have not been confirmed for the
+   * self-fence time, or whose event loop was stalled that long (SIGSTOP, a
+   * long GC), may already be declared dead; it ends every client stream and
+   * comes back as a new incarnation, so no client keeps a session the
+   * cluster announced unavailable.
+   */
+  #checkFence(): void {
+    const now = performance.now();
+    const stalledMs = now - this.#lastCheckMs;
+    this.#lastCheckMs = now;
+    const silentMs = now - this.#confirmedMs;
+    const limit = this.config.timings.selfFenceMs;
+    if (stalledMs < limit && silentMs < limit) return;
+    // A fresh grace period, so a still-absent server does not fence in a loop.
+    this.#confirmedMs = now;
+    if (this.sessions.size === 0) return; // nothing anyone could be misled about
+    const reason = stalledMs >= limit ? `event loop stalled for ${Math.round(stalledMs)} ms` : `no heartbeat confirmed for ${Math.round(silentMs)} ms`;
+    const previous = this.#incarnation;
+    this.#incarnation = randomBytes(8).toString('hex');
+    this.log.error('node fenced itself', { reason, previous, incarnation: this.#incarnation, sessions: this.sessions.size });
+    this.#onFence(reason);
+    this.#sendHeartbeat();
+  }
 
   #subscribeDeliveries(bareJid: string): void {
     const sub = this.nc.subscribe(this.#subjects.deliver(bareJid), {
