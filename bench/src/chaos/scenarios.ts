@@ -1,0 +1,109 @@
+import type { Cluster } from '@vigil/testkit';
+import type { Member } from './population.js';
+
+export const LEASE_MS = 3000;
+export const LOCK_TTL_MS = 3000;
+export const SELF_FENCE_MS = 2000;
+
+export interface Fault {
+  /** Users whose sessions the fault ends: they must be announced unavailable. */
+  readonly dead: Set<string>;
+  /** Undoes the fault after the checks: restarts what was killed. */
+  readonly recover: () => Promise<void>;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  /** Needs more than one NATS server / authority. */
+  readonly needs?: { readonly natsServers?: number; readonly authorities?: number };
+  inject(cluster: Cluster, members: readonly Member[], trial: number): Promise<Fault>;
+}
+
+const usersOn = (members: readonly Member[], node: number) => new Set(members.filter((m) => m.node === node).map((m) => m.bare));
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'kill-node',
+    description: 'SIGKILL a connection node',
+    async inject(cluster, members, trial) {
+      const i = trial % cluster.nodes.length;
+      cluster.node(i).service.signal('SIGKILL');
+      return { dead: usersOn(members, i), recover: async () => void (await cluster.restartNode(i)) };
+    },
+  },
+  {
+    name: 'kill-authority',
+    description: 'SIGKILL a presence-authority replica',
+    needs: { authorities: 2 },
+    async inject(cluster, _members, trial) {
+      const j = trial % cluster.authorities.length;
+      cluster.authorities[j]?.signal('SIGKILL');
+      return { dead: new Set(), recover: async () => void (await cluster.restartAuthority(j)) };
+    },
+  },
+  {
+    name: 'kill-node-and-authority',
+    description: 'SIGKILL a connection node and an authority replica at the same moment',
+    needs: { authorities: 2 },
+    async inject(cluster, members, trial) {
+      const i = trial % cluster.nodes.length;
+      const j = trial % cluster.authorities.length;
+      cluster.node(i).service.signal('SIGKILL');
+      cluster.authorities[j]?.signal('SIGKILL');
+      return {
+        dead: usersOn(members, i),
+        recover: async () => {
+          await cluster.restartAuthority(j);
+          await cluster.restartNode(i);
+        },
+      };
+    },
+  },
+  {
+    name: 'kill-nats',
+    description: 'SIGKILL one NATS server of the cluster',
+    needs: { natsServers: 3 },
+    async inject(cluster, _members, trial) {
+      const nats = cluster.natsCluster;
+      if (!nats) throw new Error('kill-nats needs a NATS cluster');
+      const k = trial % nats.servers.length;
+      nats.servers[k]?.kill();
+      return { dead: new Set(), recover: async () => void (await nats.restart(k)) };
+    },
+  },
+  {
+    name: 'pause-node-short',
+    description: `SIGSTOP a connection node for ${LEASE_MS / 3} ms (less than the lease), then SIGCONT`,
+    async inject(cluster, _members, trial) {
+      const i = trial % cluster.nodes.length;
+      cluster.node(i).service.signal('SIGSTOP');
+      await pause(LEASE_MS / 3);
+      cluster.node(i).service.signal('SIGCONT');
+      return { dead: new Set(), recover: async () => undefined };
+    },
+  },
+  {
+    name: 'pause-node-long',
+    description: `SIGSTOP a connection node for ${LEASE_MS + 2000} ms (past the lease), then SIGCONT: it must fence itself`,
+    async inject(cluster, members, trial) {
+      const i = trial % cluster.nodes.length;
+      cluster.node(i).service.signal('SIGSTOP');
+      await pause(LEASE_MS + 2000);
+      cluster.node(i).service.signal('SIGCONT');
+      return { dead: usersOn(members, i), recover: async () => undefined };
+    },
+  },
+  {
+    name: 'pause-authority',
+    description: `SIGSTOP an authority replica for ${LOCK_TTL_MS / 2} ms, then SIGCONT`,
+    async inject(cluster, _members, trial) {
+      const j = trial % cluster.authorities.length;
+      cluster.authorities[j]?.signal('SIGSTOP');
+      await pause(LOCK_TTL_MS / 2);
+      cluster.authorities[j]?.signal('SIGCONT');
+      return { dead: new Set(), recover: async () => undefined };
+    },
+  },
+];
