@@ -26,6 +26,11 @@ export function digestOf(sessionIds: Iterable<string>): SessionDigest {
   return d;
 }
 
+/** What a digest counts for one session: its id and how many broadcasts it sent, so lost presence updates show too. */
+export function digestKey(sessionId: string, presenceSeq: number): string {
+  return `${sessionId}#${presenceSeq}`;
+}
+
 export function digestEquals(a: SessionDigest, b: SessionDigest): boolean {
   return a.count === b.count && a.hash === b.hash;
 }

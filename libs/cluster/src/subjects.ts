@@ -17,12 +17,18 @@ export interface Subjects {
   shardIq(shard: number): string;
   /** Inbound stanzas the user's owner must process (subscriptions, presence errors): `<p>.shard.<n>.inbound`. */
   shardInbound(shard: number): string;
+  /** gRPC API reads and writes about users of the shard, forwarded to its owner (request/reply): `<p>.shard.<n>.admin`. */
+  shardAdmin(shard: number): string;
   /** Every shard subject of one kind, for an owner of all shards. */
   allShards(kind: ShardSubjectKind): string;
   /** Deliveries to one user's sessions, wherever they are: `<p>.deliver.<hash>`. */
   deliver(bareJid: string): string;
   /** Session list requests to one node: `<p>.node.<nodeId>.sessions`. */
   nodeSessions(nodeId: string): string;
+  /** An owner's request that a node end one session (request/reply): `<p>.node.<nodeId>.kick`. */
+  nodeKick(nodeId: string): string;
+  /** Presence changes of one user for WatchPresence, from its shard owner: `<p>.watch.<hash>`. */
+  watch(bareJid: string): string;
   /** Every subject of one shard, for its owner: `<p>.shard.<n>.>`. */
   shardAll(shard: number): string;
   /** Authority replica heartbeats: `<p>.authority.hb.<id>`. */
@@ -30,7 +36,7 @@ export interface Subjects {
   readonly allAuthorityHeartbeats: string;
 }
 
-export type ShardSubjectKind = 'session' | 'probe' | 'iq' | 'inbound';
+export type ShardSubjectKind = 'session' | 'probe' | 'iq' | 'inbound' | 'admin';
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
@@ -59,9 +65,12 @@ export function subjects(prefix = 'vigil'): Subjects {
     shardProbe: (shard) => `${prefix}.shard.${shard}.probe`,
     shardIq: (shard) => `${prefix}.shard.${shard}.iq`,
     shardInbound: (shard) => `${prefix}.shard.${shard}.inbound`,
+    shardAdmin: (shard) => `${prefix}.shard.${shard}.admin`,
     allShards: (kind) => `${prefix}.shard.*.${kind}`,
     deliver: (bareJid) => `${prefix}.deliver.${deliveryToken(bareJid)}`,
     nodeSessions: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.sessions`,
+    nodeKick: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.kick`,
+    watch: (bareJid) => `${prefix}.watch.${deliveryToken(bareJid)}`,
     shardAll: (shard) => `${prefix}.shard.${shard}.>`,
     authorityHeartbeat: (id) => `${prefix}.authority.hb.${token('authority id', id)}`,
     allAuthorityHeartbeats: `${prefix}.authority.hb.*`,

@@ -1,6 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import { store } from '@vigil/proto';
-import { userKey } from '@vigil/cluster';
+import { userFromKey, userKey } from '@vigil/cluster';
 import { deriveScramCredential, type ScramCredential, type ScramHash } from '@vigil/xmpp';
 import { AccountExistsError, StoreError } from './errors.js';
 
@@ -38,6 +38,25 @@ export class AccountStore {
     const credentials = await Promise.all(STORED_HASHES.map((h) => deriveScramCredential(password, h, iterations)));
     const value = store.StoredAccount.encode({ ...account, credentials: credentials.map(toStored) }).finish();
     await this.kv.update(key, value, entry.revision);
+  }
+
+  /** Deletes the account; false when there was none. */
+  async delete(username: string): Promise<boolean> {
+    if (!(await this.exists(username))) return false;
+    await this.kv.delete(userKey(username));
+    return true;
+  }
+
+  /**
+   * Usernames in lexical order after `after` (exclusive), at most `limit`.
+   * Reads every key of the bucket: fine for administration, not for a hot path.
+   */
+  async list(after: string, limit: number): Promise<{ usernames: string[]; more: boolean }> {
+    const all: string[] = [];
+    for await (const key of await this.kv.keys()) all.push(userFromKey(key));
+    all.sort();
+    const rest = all.filter((u) => u > after);
+    return { usernames: rest.slice(0, limit), more: rest.length > limit };
   }
 
   async exists(username: string): Promise<boolean> {

@@ -10,6 +10,8 @@ export interface LastSeen {
 export interface LastSeenRepository {
   get(username: string): Promise<LastSeen | undefined>;
   put(username: string, value: LastSeen): Promise<void>;
+  /** Forgets the user (account deletion). */
+  remove(username: string): Promise<void>;
 }
 
 /** When each user's last session ended, for XEP-0012; written by the owning shard. */
@@ -24,5 +26,9 @@ export class LastSeenStore implements LastSeenRepository {
 
   async put(username: string, value: LastSeen): Promise<void> {
     await this.kv.put(userKey(username), store.StoredLastSeen.encode(value).finish());
+  }
+
+  async remove(username: string): Promise<void> {
+    await this.kv.delete(userKey(username));
   }
 }

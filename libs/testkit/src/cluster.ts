@@ -3,7 +3,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { openStores, provisionUsers, type Contact } from '@vigil/store';
 import { ChildService } from './child.js';
 import { freePort } from './ports.js';
-import { startNatsServer, type NatsServer } from './nats-server.js';
+import { GrpcAccess, type GrpcOptions } from './grpc-access.js';
+import { startNatsCluster, startNatsServer, type NatsCluster, type NatsServer } from './nats-server.js';
 
 const SERVICE_MAIN = {
   authority: fileURLToPath(new URL('../../../services/presence-authority/dist/main.js', import.meta.url)),
@@ -21,6 +22,8 @@ export interface ClusterOptions {
   readonly c2sHost?: string;
   /** Use this NATS server instead of starting one. */
   readonly natsUrl?: string;
+  /** Start a NATS cluster of this many servers (routes on loopback, buckets replicated on all). Default 1. */
+  readonly natsServers?: number;
   readonly natsPort?: number;
   readonly natsStoreDir?: string;
   /** Extra environment for every service (timings, log level, …). */
@@ -32,11 +35,27 @@ export interface ClusterOptions {
   readonly detached?: boolean;
   /** PBKDF2 iterations for provisioned accounts (RFC 5802 minimum 4096 keeps tests quick). */
   readonly scramIterations?: number;
+  /** The gRPC API on every authority, on free ports, with a test admin token and a read-only one (`cluster.grpc`). */
+  readonly grpc?: boolean | GrpcOptions;
+  /**
+   * A certificate for every connection node: STARTTLS on the client port
+   * (`required` sets VIGIL_TLS_REQUIRED; the node's default is true with a
+   * certificate), and what `directTls` and wss need.
+   */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly required?: boolean };
+  /** XEP-0368 direct TLS on each node: on free ports, or these. Needs `tls`. */
+  readonly directTls?: boolean | readonly number[];
+  /** RFC 7395 XMPP over WebSocket on each node: on free ports, or these; wss when `tls` is set and `secure`. */
+  readonly webSocket?: boolean | { readonly ports?: readonly number[]; readonly path?: string; readonly secure?: boolean };
 }
 
 export interface NodeHandle {
   readonly nodeId: string;
   readonly port: number;
+  /** XEP-0368 direct TLS port, when the cluster has `directTls`. */
+  readonly tlsPort?: number;
+  /** ws:// or wss:// URL of the node's RFC 7395 endpoint, when the cluster has `webSocket`. */
+  readonly wsUrl?: string;
   service: ChildService;
 }
 
@@ -46,32 +65,48 @@ export class Cluster {
   /** Authority replicas, `authority-1` … `authority-N`; `authority` is the first. */
   readonly authorities: ChildService[] = [];
   #nc: NatsConnection | undefined;
+  /** The authorities' gRPC API, when started with `grpc`. */
+  grpc: GrpcAccess | undefined;
+  /** Environment of each node beyond its id and client port (TLS, WebSocket), kept for restarts. */
+  readonly #nodeEnv = new Map<string, Readonly<Record<string, string>>>();
 
   private constructor(
     readonly domain: string,
     readonly natsUrl: string,
     readonly nats: NatsServer | undefined,
     private readonly options: ClusterOptions,
+    /** Set when the cluster runs several NATS servers. */
+    readonly natsCluster?: NatsCluster,
   ) {}
 
+  /** KV replicas for the durable buckets: one per NATS server, up to 3. */
+  get kvReplicas(): number {
+    return Math.min(3, this.options.natsServers ?? 1);
+  }
+
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
-    const nats = options.natsUrl
-      ? undefined
+    const natsCluster = !options.natsUrl && (options.natsServers ?? 1) > 1 ? await startNatsCluster(options.natsServers) : undefined;
+    const nats = options.natsUrl || natsCluster
+      ? natsCluster?.servers[0]
       : await startNatsServer({
           ...(options.natsPort !== undefined ? { port: options.natsPort } : {}),
           ...(options.natsStoreDir !== undefined ? { storeDir: options.natsStoreDir } : {}),
           detached: options.detached ?? false,
         });
-    const cluster = new Cluster(options.domain ?? 'localhost', options.natsUrl ?? nats?.url ?? '', nats, options);
+    const url = options.natsUrl ?? natsCluster?.urls ?? nats?.url ?? '';
+    const cluster = new Cluster(options.domain ?? 'localhost', url, natsCluster ? undefined : nats, options, natsCluster);
     try {
-      // Buckets first, so services start against a ready store.
-      await openStores(await cluster.connection());
+      // Buckets first, so services start against a ready store. A fresh NATS cluster elects its
+      // JetStream meta leader in a few seconds; until then creating a replicated bucket times out.
+      await retry(async () => openStores(await cluster.connection(), { replicas: cluster.kvReplicas }), 30, 'creating the KV buckets');
+      if (options.grpc) cluster.grpc = await GrpcAccess.allocate(options.grpc, options.authorities ?? 1);
       for (let i = 0; i < (options.authorities ?? 1); i++) cluster.authorities.push(cluster.#spawnAuthority(i));
       const count = options.nodes ?? 2;
       for (let i = 0; i < count; i++) {
         const port = options.nodePorts?.[i] ?? (await freePort());
         const nodeId = `node-${i + 1}`;
-        cluster.nodes.push({ nodeId, port, service: cluster.#spawnNode(nodeId, port) });
+        const extra = await cluster.#extraPorts(i);
+        cluster.nodes.push({ nodeId, port, ...extra.handle, service: cluster.#spawnNode(nodeId, port, extra.env) });
       }
       await Promise.all([...cluster.authorities, ...cluster.nodes.map((n) => n.service)].map((s) => cluster.#ready(s)));
     } catch (e) {
@@ -83,12 +118,12 @@ export class Cluster {
 
   /** A NATS connection owned by the cluster handle (closed by stop()). */
   async connection(): Promise<NatsConnection> {
-    this.#nc ??= await connect({ servers: this.natsUrl, name: 'vigil-testkit' });
+    this.#nc ??= await connect({ servers: this.natsUrl.split(','), name: 'vigil-testkit', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     return this.#nc;
   }
 
   async provision(users: readonly { username: string; password: string }[], contacts: readonly Contact[] = []): Promise<void> {
-    await provisionUsers(await openStores(await this.connection()), this.domain, users, contacts, this.scramIterations);
+    await provisionUsers(await openStores(await this.connection(), { replicas: this.kvReplicas }), this.domain, users, contacts, this.scramIterations);
   }
 
   node(i: number): NodeHandle {
@@ -101,7 +136,7 @@ export class Cluster {
   async restartNode(i: number): Promise<NodeHandle> {
     const n = this.node(i);
     await n.service.stop();
-    n.service = this.#spawnNode(n.nodeId, n.port);
+    n.service = this.#spawnNode(n.nodeId, n.port, this.#nodeEnv.get(n.nodeId));
     await this.#ready(n.service);
     return n;
   }
@@ -128,6 +163,7 @@ export class Cluster {
     await this.#nc?.close();
     this.#nc = undefined;
     await this.nats?.stop();
+    await this.natsCluster?.stop();
   }
 
   get scramIterations(): number {
@@ -135,15 +171,45 @@ export class Cluster {
   }
 
   #spawnAuthority(i: number): ChildService {
-    return this.#spawn(`authority-${i + 1}`, SERVICE_MAIN.authority, { VIGIL_AUTHORITY_ID: `authority-${i + 1}` });
+    return this.#spawn(`authority-${i + 1}`, SERVICE_MAIN.authority, { VIGIL_AUTHORITY_ID: `authority-${i + 1}`, ...this.grpc?.env(i) });
   }
 
-  #spawnNode(nodeId: string, port: number): ChildService {
+  #spawnNode(nodeId: string, port: number, extraEnv: Readonly<Record<string, string>> = {}): ChildService {
+    this.#nodeEnv.set(nodeId, extraEnv);
     return this.#spawn(nodeId, SERVICE_MAIN.node, {
       VIGIL_NODE_ID: nodeId,
       VIGIL_C2S_PORT: String(port),
       VIGIL_C2S_HOST: this.options.c2sHost ?? '127.0.0.1',
+      ...extraEnv,
     });
+  }
+
+  /** TLS and WebSocket settings of node i: its environment and what its handle shows. */
+  async #extraPorts(i: number): Promise<{ env: Record<string, string>; handle: { tlsPort?: number; wsUrl?: string } }> {
+    const { tls, directTls, webSocket } = this.options;
+    const env: Record<string, string> = {};
+    const handle: { tlsPort?: number; wsUrl?: string } = {};
+    if (tls) {
+      env.VIGIL_TLS_CERT_FILE = tls.certFile;
+      env.VIGIL_TLS_KEY_FILE = tls.keyFile;
+      if (tls.required !== undefined) env.VIGIL_TLS_REQUIRED = String(tls.required);
+    }
+    if (directTls) {
+      const tlsPort = (Array.isArray(directTls) ? directTls[i] : undefined) ?? (await freePort());
+      env.VIGIL_C2S_TLS_PORT = String(tlsPort);
+      handle.tlsPort = tlsPort;
+    }
+    if (webSocket) {
+      const ws = webSocket === true ? {} : webSocket;
+      const wsPort = ws.ports?.[i] ?? (await freePort());
+      const path = ws.path ?? '/xmpp-websocket';
+      const secure = tls !== undefined && ws.secure === true;
+      env.VIGIL_WS_PORT = String(wsPort);
+      env.VIGIL_WS_PATH = path;
+      env.VIGIL_WS_TLS = String(secure);
+      handle.wsUrl = `${secure ? 'wss' : 'ws'}://${this.options.c2sHost ?? '127.0.0.1'}:${wsPort}${path}`;
+    }
+    return { env, handle };
   }
 
   #spawn(name: string, main: string, env: Record<string, string>): ChildService {
@@ -154,6 +220,7 @@ export class Cluster {
       {
         PATH: process.env.PATH,
         VIGIL_NATS_URL: this.natsUrl,
+        VIGIL_KV_REPLICAS: String(this.kvReplicas),
         VIGIL_DOMAIN: this.domain,
         VIGIL_SCRAM_ITERATIONS: String(this.scramIterations),
         ...this.options.env,
@@ -167,4 +234,18 @@ export class Cluster {
   #ready(s: ChildService): Promise<unknown> {
     return s.waitForLog((r) => r.msg === 'ready', this.options.readyTimeoutMs ?? 20_000, 'ready');
   }
+}
+
+/** Retries an operation that fails while a fresh cluster settles; bounded in attempts. */
+async function retry<T>(op: () => Promise<T>, attempts: number, what: string): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await op();
+    } catch (e) {
+      last = e;
+      await new Promise((resolve) => setTimeout(resolve, 250 + i * 50));
+    }
+  }
+  throw new Error(`${what} failed ${attempts} times`, { cause: last });
 }

@@ -40,6 +40,8 @@ export interface NatsServerOptions {
   readonly echo?: boolean;
   /** Own process group: a terminal Ctrl-C does not reach it; the launcher stops it last. */
   readonly detached?: boolean;
+  /** Joins a NATS cluster: this server's route port and every peer's route URL. */
+  readonly cluster?: { readonly name: string; readonly serverName: string; readonly routePort: number; readonly routes: readonly string[] };
 }
 
 export interface NatsServer {
@@ -60,7 +62,11 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const port = options.port && options.port > 0 ? options.port : await freePort();
   const ownsDir = options.storeDir === undefined;
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'vigil-nats-'));
-  const child = spawn(bin, ['-a', host, '-p', String(port), '-js', '-sd', storeDir, '-n', `vigil-${port}`], {
+  const args = ['-a', host, '-p', String(port), '-js', '-sd', storeDir, '-n', options.cluster?.serverName ?? `vigil-${port}`];
+  if (options.cluster) {
+    args.push('--cluster_name', options.cluster.name, '--cluster', `nats://${host}:${options.cluster.routePort}`, '--routes', options.cluster.routes.join(','));
+  }
+  const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
   });
@@ -100,6 +106,50 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
         clearTimeout(timer);
       }
       if (ownsDir && existsSync(storeDir)) rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface NatsCluster {
+  readonly servers: NatsServer[];
+  /** Every client URL, comma-separated, as VIGIL_NATS_URL takes them. */
+  readonly urls: string;
+  /** Restarts server i on the same ports and store (after kill()). */
+  restart(i: number): Promise<NatsServer>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real NATS cluster with JetStream on loopback: `size` servers with routes
+ * to each other, each with its own store dir. Resolves when every server is
+ * ready; JetStream's meta leader may need a few more seconds (callers that
+ * create replicated buckets retry).
+ */
+export async function startNatsCluster(size = 3, options: { readonly echo?: boolean } = {}): Promise<NatsCluster> {
+  const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const dirs = ports.map(() => mkdtempSync(join(tmpdir(), 'vigil-natsc-')));
+  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`);
+  const launch = (i: number) =>
+    startNatsServer({
+      port: ports[i] as number,
+      storeDir: dirs[i] as string,
+      ...(options.echo !== undefined ? { echo: options.echo } : {}),
+      cluster: { name: 'vigil', serverName: `vigil-${i + 1}`, routePort: routePorts[i] as number, routes: routes.filter((_, j) => j !== i) },
+    });
+  const servers = await Promise.all(ports.map((_, i) => launch(i)));
+  return {
+    servers,
+    urls: servers.map((s) => s.url).join(','),
+    restart: async (i) => {
+      await servers[i]?.stop();
+      const s = await launch(i);
+      servers[i] = s;
+      return s;
+    },
+    stop: async () => {
+      await Promise.all(servers.map((s) => s.stop()));
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
     },
   };
 }

@@ -1,18 +1,44 @@
+import { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { client, xml, type XmppClient, type XmppElement } from '@xmpp/client';
 import { DeadlineError } from './wait.js';
+import { installTransports, negotiateStartTls, tlsOptionsFor } from './xmpp-transports.js';
 
 export type Stanza = XmppElement;
 export { xml };
 
 export interface TestClientOptions {
   readonly host?: string;
-  readonly port: number;
+  /** XMPP over TCP at host:port (STARTTLS when offered); or give `service`. */
+  readonly port?: number;
+  /**
+   * Instead of host and port: `xmpp://host:port` (STARTTLS when offered),
+   * `xmpps://host:port` (XEP-0368 direct TLS), or a `ws://` / `wss://` URL
+   * (RFC 7395).
+   */
+  readonly service?: string;
+  /**
+   * PEM certificate to trust instead of the system store (a test or dev
+   * certificate). Either way the server must prove the XMPP `domain`.
+   */
+  readonly ca?: string;
+  /** SASL mechanism to use instead of the client's choice (e.g. 'PLAIN'). */
+  readonly mechanism?: string;
   readonly domain: string;
   readonly username: string;
   readonly password: string;
   readonly resource?: string;
   readonly timeoutMs?: number;
 }
+
+/** What TLS protects a client's connection with (see TestClient.tls). */
+export interface ClientTls {
+  readonly protocol: string;
+  /** The server certificate's SHA-256 fingerprint, as node:tls formats it. */
+  readonly fingerprint256: string;
+}
+
+const NS_STREAM = 'http://etherx.jabber.org/streams';
 
 /** A position in one client's received stanzas (see TestClient.mark). */
 export interface Mark {
@@ -32,20 +58,35 @@ interface Waiter {
 export class TestClient {
   readonly received: Stanza[] = [];
   readonly errors: unknown[] = [];
+  /** Every <stream:features/> the server sent during login, in order (one per stream restart). */
+  readonly features: Stanza[] = [];
   readonly #waiters = new Set<Waiter>();
 
   private constructor(readonly xmpp: XmppClient, readonly jid: string) {}
 
   static async connect(options: TestClientOptions): Promise<TestClient> {
+    if (options.service === undefined && options.port === undefined) throw new RangeError('TestClient.connect needs a port or a service URL');
+    const { username, password, mechanism } = options;
     const xmpp = client({
-      service: `xmpp://${options.host ?? '127.0.0.1'}:${options.port}`,
+      service: options.service ?? `xmpp://${options.host ?? '127.0.0.1'}:${options.port ?? 0}`,
       domain: options.domain,
-      username: options.username,
-      password: options.password,
+      username,
+      password,
       ...(options.resource !== undefined ? { resource: options.resource } : {}),
+      ...(mechanism !== undefined ? { credentials: (authenticate) => authenticate({ username, password }, mechanism) } : {}),
     });
     // Tests decide when a client comes back; an automatic reconnect would hide a crash.
     xmpp.reconnect.stop();
+    const tls = tlsOptionsFor(options.domain, options.ca);
+    installTransports(xmpp, tls);
+    if (options.ca !== undefined) negotiateStartTls(xmpp, tls);
+    // Recorded where elements enter the client, so features the STARTTLS step consumes are seen too.
+    const features: Stanza[] = [];
+    const onElement = xmpp._onElement.bind(xmpp);
+    xmpp._onElement = (e: Stanza): void => {
+      if (e.is('features', NS_STREAM) && features.length < 16) features.push(e);
+      onElement(e);
+    };
     const errors: unknown[] = [];
     xmpp.on('error', (e: unknown) => errors.push(e));
     const pending: Stanza[] = [];
@@ -60,11 +101,26 @@ export class TestClient {
     ]).finally(() => clearTimeout(timer));
     const tc = new TestClient(xmpp, address.toString());
     tc.errors.push(...errors);
+    tc.features.push(...features);
     xmpp.removeListener('stanza', early);
     xmpp.on('error', (e: unknown) => tc.errors.push(e));
     xmpp.on('stanza', (s: Stanza) => tc.#onStanza(s));
     for (const s of pending) tc.#onStanza(s);
     return tc;
+  }
+
+  /** TLS under this client's stream now (STARTTLS or direct TLS), or undefined (plain TCP, WebSocket). */
+  get tls(): ClientTls | undefined {
+    const socket = this.#tlsSocket();
+    if (socket === undefined) return undefined;
+    return { protocol: socket.getProtocol() ?? 'unknown', fingerprint256: socket.getPeerCertificate().fingerprint256 };
+  }
+
+  #tlsSocket(): TLSSocket | undefined {
+    const socket = this.xmpp.socket;
+    if (socket instanceof TLSSocket) return socket;
+    if (socket !== null && !(socket instanceof Socket) && socket.socket instanceof TLSSocket) return socket.socket;
+    return undefined;
   }
 
   get bareJid(): string {
@@ -139,7 +195,13 @@ export class TestClient {
 
   /** The connection dies without a closing stream or unavailable presence. */
   crash(): void {
-    this.xmpp.socket?.destroy();
+    const socket = this.xmpp.socket;
+    if (socket === null) return;
+    if (socket instanceof Socket) return void socket.destroy();
+    // TLS and WebSocket wrappers: kill what is inside (a WebSocket without its closing handshake).
+    const inner = socket.socket;
+    if (inner instanceof Socket) inner.destroy();
+    else if (inner instanceof Object && 'terminate' in inner && typeof inner.terminate === 'function') inner.terminate();
   }
 
   /** Graceful: closes the stream and the socket. */
@@ -148,7 +210,7 @@ export class TestClient {
     try {
       await this.xmpp.stop();
     } catch {
-      this.xmpp.socket?.destroy();
+      this.crash();
     }
   }
 

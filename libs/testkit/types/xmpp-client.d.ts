@@ -27,10 +27,35 @@ declare module '@xmpp/client' {
     request(stanza: XmppElement, timeout?: number): Promise<XmppElement>;
   }
 
+  /** What @xmpp/connection holds as `socket`: a net.Socket (TCP), or a wrapper with the real socket inside (TLS, WebSocket). */
+  export type XmppSocket = Socket | XmppSocketWrapper;
+
+  export interface XmppSocketWrapper {
+    secure: boolean;
+    url?: string | null;
+    socket: unknown;
+    _attachSocket(socket: unknown): void;
+  }
+
+  /** A transport class (@xmpp/connection-tcp, @xmpp/tls, @xmpp/websocket); the client calls its prototype's methods. */
+  export interface XmppTransportPrototype {
+    Socket: new () => XmppSocketWrapper;
+    socketParameters(service: string): unknown;
+  }
+  export interface XmppTransport {
+    new (...args: never[]): XmppTransportPrototype;
+    prototype: XmppTransportPrototype;
+  }
+
   export interface XmppClient extends EventEmitter {
     jid: XmppJid | null;
     status: string;
-    socket: Socket | null;
+    socket: XmppSocket | null;
+    transports: XmppTransport[];
+    sendReceive(element: XmppElement, timeout?: number): Promise<XmppElement>;
+    restart(): Promise<void>;
+    _onElement(element: XmppElement): void;
+    _attachSocket(socket: unknown): void;
     iqCaller: IqCaller;
     reconnect: { stop(): void };
     start(): Promise<XmppJid>;
@@ -45,7 +70,8 @@ declare module '@xmpp/client' {
     resource?: string;
     username?: string;
     password?: string;
-    credentials?: (auth: (c: { username: string; password: string }) => Promise<void>, mechanism: string) => Promise<void>;
+    /** Called with the mechanisms both sides support, in the client's order of preference. */
+    credentials?: (auth: (c: { username: string; password: string }, mechanism: string) => Promise<void>, mechanisms: string[]) => Promise<void>;
   }
 
   export function client(options: ClientOptions): XmppClient;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
-  el, streamErrorXml, streamHeader, NS, STREAM_CLOSE, StreamParser,
+  el, streamErrorXml, NS,
   type Element, type StreamError, type StreamErrorCondition,
 } from '@vigil/xmpp';
 import type { AccountStore } from '@vigil/store';
@@ -8,6 +8,7 @@ import type { Logger } from '@vigil/telemetry';
 import { cluster } from '@vigil/proto';
 import type { NodeConfig } from './config.js';
 import type { ClusterLink } from './cluster-link.js';
+import type { FrameParser } from './framing.js';
 import type { Transport } from './transport.js';
 import { SaslNegotiation, type Mechanism } from './sasl-negotiation.js';
 import { SessionHandler } from './session-handler.js';
@@ -26,15 +27,23 @@ export interface ClientStreamDeps {
 }
 
 /**
- * One client connection, from stream header to close (RFC 6120): framing and
- * limits, SASL, resource binding, then hands stanzas to its SessionHandler.
- * Stanzas are processed strictly in order, one at a time; a bounded queue
- * with socket backpressure sits in front.
+ * One client connection, from stream header to close (RFC 6120): limits,
+ * STARTTLS, SASL, resource binding, then hands stanzas to its
+ * SessionHandler. The same over TCP and WebSocket: the transport's Framing
+ * turns opens, elements and closes into bytes and back. Stanzas are
+ * processed strictly in order, one at a time; a bounded queue with socket
+ * backpressure sits in front.
  */
 export class ClientStream {
   readonly id = randomBytes(9).toString('base64url');
   #phase: Phase = 'connected';
-  #parser: StreamParser;
+  #parser: FrameParser;
+  /**
+   * Between `<starttls/>` and the end of the handshake: input is dropped, so
+   * nothing sent in the clear after the command is ever processed (RFC 6120
+   * §5.4.3.3: what came before TLS is discarded).
+   */
+  #tlsPending = false;
   #username: string | undefined;
   #sasl: SaslNegotiation;
   #saslFailures = 0;
@@ -61,8 +70,9 @@ export class ClientStream {
     return this.#phase;
   }
 
+  /** Input from the transport: a chunk of the TCP byte stream, or one whole WebSocket message. */
   receive(chunk: Buffer): void {
-    if (this.#phase !== 'closed') this.#parser.write(chunk);
+    if (this.#phase !== 'closed' && !this.#tlsPending) this.#parser.write(chunk);
   }
 
   /** The transport closed under us: whatever the session was, it is now lost unless it said goodbye. */
@@ -71,15 +81,17 @@ export class ClientStream {
     this.#close(cluster.EndCause.END_CAUSE_CLIENT_LOST, reason);
   }
 
+  /** One serialized top-level element to the client. */
   send(xml: string): void {
-    if (this.#phase !== 'closed') this.transport.write(xml);
+    if (this.#phase !== 'closed') this.#write(xml);
   }
 
   /** Ends the stream with a stream error (RFC 6120 §4.9) and closes the connection. */
   fail(condition: StreamErrorCondition, text?: string, cause: cluster.EndCause = cluster.EndCause.END_CAUSE_CLIENT_LOST): void {
     if (this.#phase === 'closed') return;
-    if (this.#phase === 'connected') this.transport.write(this.#header());
-    this.transport.write(streamErrorXml(condition, text) + STREAM_CLOSE);
+    if (this.#phase === 'connected') this.#writeOpen();
+    this.#write(streamErrorXml(condition, text));
+    this.#writeClose();
     this.#log.info('stream error sent', { condition, text, user: this.#username });
     this.#close(cause, `stream error ${condition}`);
     this.transport.end();
@@ -98,39 +110,60 @@ export class ClientStream {
     return plain ? ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'] : ['SCRAM-SHA-256', 'SCRAM-SHA-1'];
   }
 
-  #newParser(maxStanzaBytes: number): StreamParser {
-    return new StreamParser(
+  #newParser(maxStanzaBytes: number): FrameParser {
+    // Events after <starttls/> (the rest of its chunk) are dropped like later input.
+    const live = <A extends unknown[]>(f: (...args: A) => void) => (...args: A): void => {
+      if (!this.#tlsPending) f(...args);
+    };
+    return this.transport.framing.parser(
       {
-        onStreamOpen: (attrs, ns) => this.#onStreamOpen(attrs, ns),
-        onStanza: (stanza) => this.#enqueue(stanza),
-        onStreamClose: () => this.#onStreamClose(),
-        onError: (e: StreamError) => this.fail(e.condition, e.text ?? e.message),
+        onStreamOpen: live((attrs: Record<string, string>) => this.#onStreamOpen(attrs)),
+        onStanza: live((stanza: Element) => this.#onStanza(stanza)),
+        onStreamClose: live(() => this.#onStreamClose()),
+        onError: live((e: StreamError) => this.fail(e.condition, e.text ?? e.message)),
       },
       { maxStanzaBytes, maxDepth: this.deps.config.maxDepth },
     );
   }
 
-  #header(to?: string): string {
-    return streamHeader({ from: this.deps.config.domain, id: randomBytes(12).toString('base64url'), lang: 'en', ...(to ? { to } : {}) });
+  #write(xml: string): void {
+    this.transport.write(this.transport.framing.element(xml));
   }
 
-  #onStreamOpen(attrs: Record<string, string>, _ns: string): void {
+  #writeOpen(to?: string): void {
+    this.transport.write(this.transport.framing.open({ from: this.deps.config.domain, id: randomBytes(12).toString('base64url'), ...(to ? { to } : {}) }));
+  }
+
+  #writeClose(): void {
+    this.transport.write(this.transport.framing.close());
+  }
+
+  #onStreamOpen(attrs: Record<string, string>): void {
     const wasConnected = this.#phase === 'connected';
     if (wasConnected) this.#phase = 'pre-auth';
-    this.transport.write(this.#header(this.#username ? `${this.#username}@${this.deps.config.domain}` : undefined));
+    this.#writeOpen(this.#username ? `${this.#username}@${this.deps.config.domain}` : undefined);
     // RFC 6120 §4.8.1: the content namespace of a client stream is jabber:client.
     if (attrs.xmlns !== NS.client) return this.fail('invalid-namespace', `default namespace must be ${NS.client}`);
     const to = (attrs.to ?? this.deps.config.domain).toLowerCase().replace(/\.$/, '');
     if (to !== this.deps.config.domain) return this.fail('host-unknown', `this server does not serve ${attrs.to ?? ''}`);
     const major = Number((attrs.version ?? '1.0').split('.')[0]);
     if (!(major === 1)) return this.fail('unsupported-version', 'only XMPP 1.0 streams are supported');
-    this.transport.write(this.#features());
+    this.#write(this.#features());
+  }
+
+  /** TLS must come first on this connection: STARTTLS is mandatory-to-negotiate (RFC 6120 §5.3.1). */
+  get #tlsRequiredNow(): boolean {
+    return this.deps.config.tlsRequired && this.transport.canStartTls;
   }
 
   #features(): string {
     if (this.#phase === 'pre-auth') {
+      const required = this.#tlsRequiredNow;
+      const starttls = this.transport.canStartTls ? el('starttls', { xmlns: NS.tls }, required ? el('required') : undefined) : undefined;
+      // RFC 6120 §5.3.1: while TLS is mandatory-to-negotiate, offer nothing else (the mechanisms depend on it).
+      if (required) return el('stream:features', {}, starttls).toString();
       const register = this.deps.config.allowRegistration ? el('register', { xmlns: NS_REGISTER_FEATURE }) : undefined;
-      return el('stream:features', {}, this.#sasl.featuresElement(), register).toString();
+      return el('stream:features', {}, starttls, this.#sasl.featuresElement(), register).toString();
     }
     return el(
       'stream:features',
@@ -146,10 +179,16 @@ export class ClientStream {
 
   #onStreamClose(): void {
     if (this.#phase === 'closed') return;
-    // RFC 6120 §4.4: answer the closing tag with ours, then close the connection.
-    this.transport.write(STREAM_CLOSE);
+    // RFC 6120 §4.4 (RFC 7395 §3.6): answer the close with ours, then close the connection.
+    this.#writeClose();
     this.#close(cluster.EndCause.END_CAUSE_GRACEFUL, 'stream closed by client');
     this.transport.end();
+  }
+
+  #onStanza(stanza: Element): void {
+    // Nothing after the command is read in the clear; the handshake starts once the queue reaches it.
+    if (this.#phase === 'pre-auth' && isStartTls(stanza) && this.transport.canStartTls) this.#tlsPending = true;
+    this.#enqueue(stanza);
   }
 
   #enqueue(stanza: Element): void {
@@ -191,14 +230,13 @@ export class ClientStream {
   }
 
   async #handlePreAuth(stanza: Element): Promise<void> {
-    if (stanza.name === 'starttls' && stanza.ns === NS.tls) {
-      // No TLS in this build: RFC 6120 §5.4.2.2 failure, then the stream ends.
-      this.transport.write(`<failure xmlns='${NS.tls}'/>${STREAM_CLOSE}`);
-      this.#close(cluster.EndCause.END_CAUSE_CLIENT_LOST, 'starttls not offered');
-      this.transport.end();
-      return;
-    }
+    if (isStartTls(stanza)) return this.#startTls();
     const register = this.deps.config.allowRegistration && stanza.name === 'iq' ? stanza.getChild('query', NS_REGISTER) : undefined;
+    // Authentication or account creation before the mandatory TLS: a policy violation, as ejabberd and
+    // MongooseIM answer it; any other stanza gets not-authorized below (RFC 6120 §4.9.3.12).
+    if (this.#tlsRequiredNow && (stanza.ns === NS.sasl || register !== undefined)) {
+      return this.fail('policy-violation', 'Use of STARTTLS required');
+    }
     if (register !== undefined) {
       const creating = stanza.attr('type') === 'set';
       // One account per connection, and a few failed tries: registration is not a username oracle.
@@ -211,13 +249,13 @@ export class ClientStream {
         else this.#registrationFailures++;
         this.#log.info('in-band registration', { ok: reply.attr('type') === 'result' });
       }
-      this.transport.write(reply.toString());
+      this.#write(reply.toString());
       return;
     }
     if (stanza.ns !== NS.sasl) return this.fail('not-authorized', 'authenticate first');
     const step = await this.#sasl.step(stanza);
     if (this.#phase === 'closed') return;
-    this.transport.write(step.xml);
+    this.#write(step.xml);
     if (step.kind === 'failure') {
       this.#log.info('authentication failed', { condition: step.condition });
       if (++this.#saslFailures >= MAX_SASL_FAILURES) this.fail('policy-violation', 'too many failed authentication attempts');
@@ -232,11 +270,38 @@ export class ClientStream {
     }
   }
 
+  /** RFC 6120 §5.4.2: `<proceed/>` and the handshake, or `<failure/>` and the end of the stream. */
+  async #startTls(): Promise<void> {
+    if (!this.#tlsPending) {
+      // Not offered (no certificate, already encrypted, WebSocket): RFC 6120 §5.4.2.2.
+      this.#write(`<failure xmlns='${NS.tls}'/>`);
+      this.#writeClose();
+      this.#close(cluster.EndCause.END_CAUSE_CLIENT_LOST, 'starttls not offered');
+      this.transport.end();
+      return;
+    }
+    this.#write(`<proceed xmlns='${NS.tls}'/>`);
+    const tls = await this.transport.startTls().catch((err: unknown) => {
+      // RFC 6120 §5.4.3.2: a failed handshake ends the TCP connection, with no stream error to send.
+      this.#log.info('tls handshake failed', { err });
+      if (this.#phase !== 'closed') this.#close(cluster.EndCause.END_CAUSE_CLIENT_LOST, 'tls handshake failed');
+      this.transport.destroy();
+      return undefined;
+    });
+    if (tls === undefined || this.#phase === 'closed') return;
+    // RFC 6120 §5.4.3.3: a new stream over TLS; mechanisms are chosen again now that the stream is secure.
+    this.#parser = this.#newParser(this.deps.config.preAuthMaxStanzaBytes);
+    this.#sasl = new SaslNegotiation(this.deps.accounts, this.deps.config.domain, this.#mechanisms(), this.deps.config.scramIterations);
+    this.#tlsPending = false;
+    this.#log.info('tls established', { protocol: tls.protocol, cipher: tls.cipher });
+    this.transport.resume();
+  }
+
   async #handleUnbound(stanza: Element): Promise<void> {
     const bind = stanza.name === 'iq' && stanza.attr('type') === 'set' ? stanza.getChild('bind', NS.bind) : undefined;
     if (bind === undefined || this.#username === undefined) {
       if (stanza.name === 'iq' && stanza.getChild('session', NS.session)) {
-        this.transport.write(el('iq', { type: 'result', id: stanza.attr('id') }).toString());
+        this.#write(el('iq', { type: 'result', id: stanza.attr('id') }).toString());
         return;
       }
       return this.fail('not-authorized', 'bind a resource first');
@@ -254,4 +319,8 @@ export class ClientStream {
     this.#phase = 'bound';
     clearTimeout(this.#authTimer);
   }
+}
+
+function isStartTls(stanza: Element): boolean {
+  return stanza.name === 'starttls' && stanza.ns === NS.tls;
 }

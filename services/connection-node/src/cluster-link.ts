@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { cluster } from '@vigil/proto';
+import { admin, cluster } from '@vigil/proto';
 import { shardOf, subjects, type Subjects } from '@vigil/cluster';
 import type { Logger } from '@vigil/telemetry';
 import { errorReply, escapeAttr, parseStanza, StanzaError } from '@vigil/xmpp';
@@ -83,11 +83,18 @@ export class ClusterLink {
           msg.respond(cluster.SessionListResponse.encode({ incarnation: this.incarnation, sessions }).finish());
         },
       }),
+      this.nc.subscribe(this.#subjects.nodeKick(this.config.nodeId), {
+        callback: (err, msg) => {
+          if (err) return this.log.error('kick subscription failed', { err });
+          msg.respond(admin.NodeKickResponse.encode({ found: this.#kick(admin.NodeKickRequest.decode(msg.data)) }).finish());
+        },
+      }),
     );
     this.#sendHeartbeat();
     const fencePeriod = Math.max(20, Math.floor(this.config.timings.selfFenceMs / 10));
     this.#lastCheckMs = performance.now();
     this.#fenceTimer = setInterval(() => this.#checkFence(), fencePeriod);
+    void this.#watchStatus();
     const jitter = () => this.config.timings.heartbeatIntervalMs * (0.9 + Math.random() * 0.1);
     const loop = () => {
       this.#heartbeat = setTimeout(() => {
@@ -96,6 +103,28 @@ export class ClusterLink {
       }, jitter());
     };
     loop();
+  }
+
+  /**
+   * An administrator's kick (gRPC KickSession), asked by the owner of the
+   * user's shard. RFC 6120 §4.9.3.14 <policy-violation/> fits an operator's
+   * decision better than <conflict/> (which tells clients not to reconnect
+   * with that resource) or <reset/> (which invites an immediate reconnect);
+   * the stream ends with cause KICKED. False when the session is not here.
+   */
+  #kick(req: admin.NodeKickRequest): boolean {
+    const s = this.sessions.get(req.fullJid);
+    if (s === undefined || s.id !== req.sessionId) return false;
+    this.log.info('session kicked by an administrator', { user: s.fullJid, session: s.id });
+    s.kick('policy-violation', req.text);
+    return true;
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'disconnect') this.log.warn('NATS connection lost', { server: status.server });
+      if (status.type === 'reconnect') this.log.info('NATS reconnected', { server: status.server });
+    }
   }
 
   stop(): void {
@@ -277,5 +306,5 @@ function wants(s: LocalSession, kind: cluster.DeliveryKind): boolean {
 }
 
 function sessionState(s: LocalSession, ref: cluster.SessionRef): cluster.SessionState {
-  return { session: ref, available: s.available, presenceXml: s.presenceXml, priority: s.priority };
+  return { session: ref, available: s.available, presenceXml: s.presenceXml, priority: s.priority, presenceSeq: s.presenceSeq };
 }

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { ConfigError, EnvReader, readClusterTimings, type ClusterTimings, type Env } from '@vigil/config';
 import { isValidNodeId } from '@vigil/cluster';
 import { isLogLevel, type LogLevel } from '@vigil/telemetry';
+import { DEFAULT_TLS_CIPHERS, TLS_VERSIONS, type TlsMinVersion, type TlsSettings } from './tls-credentials.js';
 
 /** Everything a connection node reads at start; see docs/configuration.md for the table. */
 export interface NodeConfig {
@@ -13,7 +14,18 @@ export interface NodeConfig {
   readonly shardCount: number;
   readonly c2sHost: string;
   readonly c2sPort: number;
-  /** SASL PLAIN on a stream without TLS: only for loopback development (no TLS yet in this build). */
+  /** XEP-0368 direct TLS port; 0: off. */
+  readonly c2sTlsPort: number;
+  /** Certificate, key and handshake policy; undefined: no TLS (STARTTLS is not offered). */
+  readonly tls: TlsSettings | undefined;
+  /** RFC 6120 §5.3.1: STARTTLS is mandatory-to-negotiate on the plain TCP port (`<required/>`, no SASL before it). */
+  readonly tlsRequired: boolean;
+  /** RFC 7395 XMPP over WebSocket port; 0: off. */
+  readonly wsPort: number;
+  readonly wsPath: string;
+  /** Serve wss:// with the node's certificate instead of plain ws:// (loopback, or behind a TLS-terminating proxy). */
+  readonly wsTls: boolean;
+  /** SASL PLAIN on a stream without TLS: only for loopback development. */
   readonly allowPlainWithoutTls: boolean;
   /** XEP-0077 in-band registration: anyone who can connect may create an account. */
   readonly allowRegistration: boolean;
@@ -45,6 +57,7 @@ export function readNodeConfig(envVars: Env, env: EnvReader = new EnvReader(envV
     shardCount: env.int('VIGIL_SHARD_COUNT', 256, 'number of user shards; identical on every process', { min: 1, max: 65536 }),
     c2sHost: env.string('VIGIL_C2S_HOST', '127.0.0.1', 'address for client connections'),
     c2sPort: env.int('VIGIL_C2S_PORT', 5222, 'port for client connections (XMPP over TCP)', { min: 0, max: 65535 }),
+    ...readTransportConfig(env),
     allowPlainWithoutTls: env.bool('VIGIL_ALLOW_PLAIN_WITHOUT_TLS', false, 'offer SASL PLAIN on unencrypted streams'),
     allowRegistration: env.bool('VIGIL_ALLOW_REGISTRATION', false, 'XEP-0077 in-band registration (account creation by anyone who can connect)'),
     scramIterations: env.int('VIGIL_SCRAM_ITERATIONS', 10_000, 'PBKDF2 iterations of SCRAM credentials created here and shown for unknown users', { min: 4096 }),
@@ -58,6 +71,44 @@ export function readNodeConfig(envVars: Env, env: EnvReader = new EnvReader(envV
     timings: readClusterTimings(env),
     logLevel,
   };
+}
+
+type TransportConfig = Pick<NodeConfig, 'c2sTlsPort' | 'tls' | 'tlsRequired' | 'wsPort' | 'wsPath' | 'wsTls'>;
+
+/** TLS and WebSocket settings; every variable is read (and so documented) whatever the others say. */
+function readTransportConfig(env: EnvReader): TransportConfig {
+  const port = (name: string, description: string) => env.int(name, 0, description, { min: 0, max: 65535 });
+  const c2sTlsPort = port('VIGIL_C2S_TLS_PORT', 'XEP-0368 direct TLS port for client connections; 0: off (needs a certificate)');
+  const certFile = env.string('VIGIL_TLS_CERT_FILE', '', 'PEM certificate (chain) for STARTTLS, direct TLS and wss; empty: no TLS');
+  const keyFile = env.string('VIGIL_TLS_KEY_FILE', '', 'PEM private key of VIGIL_TLS_CERT_FILE; both files are re-read on SIGHUP');
+  const required = env.string('VIGIL_TLS_REQUIRED', 'auto', 'STARTTLS before SASL on the TCP port: true, false, or auto (true when a certificate is configured)');
+  const minVersion = env.string('VIGIL_TLS_MIN_VERSION', 'TLSv1.2', 'oldest TLS version accepted: TLSv1.2 or TLSv1.3');
+  const ciphers = env.string('VIGIL_TLS_CIPHERS', DEFAULT_TLS_CIPHERS, 'OpenSSL cipher list (TLS 1.3 suites included); default: AEAD with forward secrecy only');
+  const wsPort = port('VIGIL_WS_PORT', 'XMPP over WebSocket (RFC 7395) port; 0: off');
+  const wsPath = env.string('VIGIL_WS_PATH', '/xmpp-websocket', 'HTTP path of the WebSocket endpoint');
+  const wsTls = env.bool('VIGIL_WS_TLS', false, 'serve wss:// with the TLS certificate instead of ws://');
+
+  if ((certFile === '') !== (keyFile === '')) {
+    throw new ConfigError(certFile === '' ? 'VIGIL_TLS_CERT_FILE' : 'VIGIL_TLS_KEY_FILE', 'set both VIGIL_TLS_CERT_FILE and VIGIL_TLS_KEY_FILE, or neither');
+  }
+  if (!(TLS_VERSIONS as readonly string[]).includes(minVersion)) {
+    throw new ConfigError('VIGIL_TLS_MIN_VERSION', `must be one of ${TLS_VERSIONS.join(', ')}, got ${JSON.stringify(minVersion)}`);
+  }
+  const tls = certFile === '' ? undefined : { certFile, keyFile, minVersion: minVersion as TlsMinVersion, ciphers };
+  const tlsRequired = parseAuto('VIGIL_TLS_REQUIRED', required, tls !== undefined);
+  if (tls === undefined) {
+    const needsCert = tlsRequired ? 'VIGIL_TLS_REQUIRED' : c2sTlsPort > 0 ? 'VIGIL_C2S_TLS_PORT' : wsTls ? 'VIGIL_WS_TLS' : undefined;
+    if (needsCert !== undefined) throw new ConfigError(needsCert, 'needs VIGIL_TLS_CERT_FILE and VIGIL_TLS_KEY_FILE');
+  }
+  if (!wsPath.startsWith('/')) throw new ConfigError('VIGIL_WS_PATH', `must start with /, got ${JSON.stringify(wsPath)}`);
+  return { c2sTlsPort, tls, tlsRequired, wsPort, wsPath, wsTls };
+}
+
+function parseAuto(name: string, raw: string, auto: boolean): boolean {
+  if (/^auto$/i.test(raw)) return auto;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `expected true, false or auto, got ${JSON.stringify(raw)}`);
 }
 
 /** Every variable readNodeConfig reads, with its default and meaning (docs/configuration.md lists them). */

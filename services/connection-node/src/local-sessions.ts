@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { digestAdd, digestRemove, EMPTY_DIGEST, type SessionDigest } from '@vigil/cluster';
+import { digestAdd, digestKey, digestRemove, EMPTY_DIGEST, type SessionDigest } from '@vigil/cluster';
 
 /** What a connection node keeps of each bound session: it owns live presence (DESIGN.md). */
 export interface LocalSession {
@@ -13,6 +13,8 @@ export interface LocalSession {
   priority: number;
   /** The shard owner has heard of this session; it counts in the digests. */
   announced: boolean;
+  /** Broadcasts sent so far (BroadcastPresence.seq of the last one); part of the digest key. */
+  presenceSeq: number;
   /** Fetched the roster: gets roster pushes (RFC 6121 §2.1.6 "interested resource"). */
   rosterInterested: boolean;
   /** Fetched the block list: gets block pushes (XEP-0191 §3.3). */
@@ -78,7 +80,16 @@ export class LocalSessions {
   announce(s: LocalSession): void {
     if (s.announced || this.#byFull.get(s.fullJid) !== s) return;
     s.announced = true;
-    this.#digests.set(s.shard, digestAdd(this.#digests.get(s.shard) ?? EMPTY_DIGEST, s.id));
+    this.#digests.set(s.shard, digestAdd(this.#digests.get(s.shard) ?? EMPTY_DIGEST, digestKey(s.id, s.presenceSeq)));
+  }
+
+  /** A new broadcast: the digest now counts the session under its next presence number. */
+  nextPresence(s: LocalSession): number {
+    const counted = s.announced && this.#byFull.get(s.fullJid) === s;
+    if (counted) this.#digests.set(s.shard, digestRemove(this.#digests.get(s.shard) ?? EMPTY_DIGEST, digestKey(s.id, s.presenceSeq)));
+    s.presenceSeq++;
+    if (counted) this.#digests.set(s.shard, digestAdd(this.#digests.get(s.shard) ?? EMPTY_DIGEST, digestKey(s.id, s.presenceSeq)));
+    return s.presenceSeq;
   }
 
   remove(s: LocalSession): boolean {
@@ -92,7 +103,7 @@ export class LocalSessions {
       this.events.lastOfUser(s.bareJid);
     }
     if (s.announced) {
-      const d = digestRemove(this.#digests.get(s.shard) ?? EMPTY_DIGEST, s.id);
+      const d = digestRemove(this.#digests.get(s.shard) ?? EMPTY_DIGEST, digestKey(s.id, s.presenceSeq));
       if (d.count === 0) this.#digests.delete(s.shard);
       else this.#digests.set(s.shard, d);
     }

@@ -1,29 +1,69 @@
 import { connect } from '@nats-io/transport-node';
 import { natsConnectionTuning } from '@vigil/config';
-import { createLogger, stopOnSignals } from '@vigil/telemetry';
+import { createLogger, stopOnSignals, type Logger } from '@vigil/telemetry';
 import { openStores } from '@vigil/store';
-import { readNodeConfig } from './config.js';
+import { readNodeConfig, type NodeConfig } from './config.js';
 import { ClusterLink } from './cluster-link.js';
 import { TcpListener } from './tcp-listener.js';
+import { TlsCredentials } from './tls-credentials.js';
+import { WebSocketListener } from './websocket-listener.js';
 
 const bootLog = createLogger({ service: 'connection-node' });
 
 async function main(): Promise<void> {
   const config = readNodeConfig(process.env);
+  // Certificate problems stop the start, before anything connects.
+  const tls = config.tls ? TlsCredentials.load(config.tls, config.domain) : undefined;
   const nc = await connect({ servers: config.natsUrl, name: `vigil-node-${config.nodeId}`, ...natsConnectionTuning(config.timings) });
   const stores = await openStores(nc);
   const link = new ClusterLink(nc, config, createLogger({ service: 'connection-node', node: config.nodeId }, { level: config.logLevel }));
   const log = createLogger({ service: 'connection-node', node: config.nodeId, incarnation: link.incarnation }, { level: config.logLevel });
+  if (tls) logCertificate(log, 'tls certificate loaded', tls, config);
   link.start();
-  const listener = new TcpListener({ config, accounts: stores.accounts, link, log });
+  const deps = { config, accounts: stores.accounts, link, log };
+
+  const listener = new TcpListener(deps, { ...(tls ? { tls } : {}) });
   const port = await listener.listen(config.c2sHost, config.c2sPort);
-  log.info('ready', { host: config.c2sHost, port, domain: config.domain, nats: nc.getServer() });
+  const directTls = tls && config.c2sTlsPort > 0 ? new TcpListener(deps, { tls, directTls: true }) : undefined;
+  const tlsPort = directTls ? await directTls.listen(config.c2sHost, config.c2sTlsPort) : undefined;
+  const webSocket = config.wsPort > 0 ? new WebSocketListener(deps, { path: config.wsPath, ...(tls && config.wsTls ? { tls } : {}) }) : undefined;
+  const wsPort = webSocket ? await webSocket.listen(config.c2sHost, config.wsPort) : undefined;
+  log.info('ready', {
+    host: config.c2sHost,
+    port,
+    starttls: tls ? (config.tlsRequired ? 'required' : 'offered') : 'off',
+    tlsPort,
+    wsUrl: webSocket ? `${config.wsTls ? 'wss' : 'ws'}://${config.c2sHost}:${wsPort}${config.wsPath}` : undefined,
+    wsPort,
+    domain: config.domain,
+    nats: nc.getServer(),
+  });
+
+  // SIGHUP: re-read the certificate and key (renewal without a restart). Without TLS it is only logged,
+  // never the default action (which would end the process and every session on it).
+  process.on('SIGHUP', () => {
+    if (!tls) return log.info('SIGHUP: no TLS certificate configured, nothing to reload');
+    try {
+      tls.reload();
+      webSocket?.tlsReloaded();
+      logCertificate(log, 'tls certificate reloaded', tls, config);
+    } catch (e) {
+      log.error('tls certificate reload failed; keeping the previous one', { err: e });
+    }
+  });
 
   stopOnSignals(log, nc, async () => {
     log.info('closing client streams', { sessions: link.sessions.size });
-    await listener.close();
+    await Promise.all([listener.close(), directTls?.close(), webSocket?.close()]);
     link.stop();
   });
+}
+
+function logCertificate(log: Logger, msg: string, tls: TlsCredentials, config: NodeConfig): void {
+  const cert = tls.summary;
+  log.info(msg, { fingerprint256: cert.fingerprint256, subject: cert.subject, validTo: cert.validTo, minVersion: config.tls?.minVersion });
+  if (!cert.matchesDomain) log.warn('tls certificate does not name the XMPP domain; clients will refuse it', { domain: config.domain, subject: cert.subject });
+  if (cert.expired) log.warn('tls certificate has expired', { validTo: cert.validTo });
 }
 
 main().catch((e: unknown) => {

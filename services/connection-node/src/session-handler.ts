@@ -67,6 +67,7 @@ export class SessionHandler {
       presenceXml: '',
       priority: 0,
       announced: false,
+      presenceSeq: 0,
       rosterInterested: false,
       blocklistInterested: false,
       send: deps.send,
@@ -190,7 +191,8 @@ export class SessionHandler {
     this.session.available = available;
     this.session.presenceXml = available ? xml : '';
     this.session.priority = priority;
-    this.deps.link.publishEvent(this.session, { $case: 'presence', presence: { stanzaXml: xml, available, priority } });
+    const seq = this.deps.link.sessions.nextPresence(this.session);
+    this.deps.link.publishEvent(this.session, { $case: 'presence', presence: { stanzaXml: xml, available, priority, seq } });
   }
 
   async #iq(stanza: Element): Promise<void> {

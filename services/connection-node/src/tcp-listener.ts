@@ -1,22 +1,36 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Logger } from '@vigil/telemetry';
 import { cluster } from '@vigil/proto';
 import { ClientStream, type ClientStreamDeps } from './client-stream.js';
-import type { Transport } from './transport.js';
+import { xmlStreamFraming } from './framing.js';
+import type { TlsCredentials } from './tls-credentials.js';
+import type { TlsInfo, Transport } from './transport.js';
 
-/** XMPP over TCP (RFC 6120 §3): one ClientStream per socket. */
+export interface TcpListenerOptions {
+  /** The node's certificate: STARTTLS is offered on plain connections. Absent: no TLS. */
+  readonly tls?: TlsCredentials;
+  /** XEP-0368 direct TLS: the handshake comes first, then the same stream logic. Needs `tls`. */
+  readonly directTls?: boolean;
+}
+
+/** XMPP over TCP (RFC 6120 §3), plain with STARTTLS or direct TLS (XEP-0368): one ClientStream per connection. */
 export class TcpListener {
   readonly #server: Server;
   readonly #streams = new Set<ClientStream>();
-  readonly #sockets = new Set<Socket>();
+  readonly #connections = new Set<TcpConnection>();
 
-  constructor(private readonly deps: ClientStreamDeps & { readonly log: Logger }) {
+  constructor(
+    private readonly deps: ClientStreamDeps & { readonly log: Logger },
+    private readonly options: TcpListenerOptions = {},
+  ) {
+    if (options.directTls === true && options.tls === undefined) throw new RangeError('direct TLS needs a certificate');
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
     this.#server.maxConnections = deps.config.maxConnections;
   }
 
   get connections(): number {
-    return this.#sockets.size;
+    return this.#connections.size;
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -34,31 +48,148 @@ export class TcpListener {
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const stream of [...this.#streams]) stream.fail('system-shutdown', 'server is shutting down', cluster.EndCause.END_CAUSE_GRACEFUL);
-    for (const socket of this.#sockets) socket.destroySoon();
+    for (const connection of this.#connections) connection.destroySoon();
     await closed;
   }
 
   #accept(socket: Socket): void {
     socket.setKeepAlive(true, 30_000);
-    this.#sockets.add(socket);
-    const transport: Transport = {
-      remoteAddress: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`,
-      secure: false,
-      write: (data) => {
-        if (!socket.destroyed) socket.write(data);
+    const connection = new TcpConnection(socket, this.options.tls);
+    this.#connections.add(connection);
+    connection.onClose = () => this.#connections.delete(connection);
+    if (this.options.directTls !== true) return this.#startStream(connection);
+    // XEP-0368: nothing is read before the handshake; a client that never finishes it gets the auth timeout.
+    const timer = setTimeout(() => connection.destroy(), this.deps.config.authTimeoutMs);
+    connection.startTls().then(
+      () => {
+        clearTimeout(timer);
+        this.#startStream(connection);
+        connection.resume();
       },
-      end: () => socket.end(),
-      destroy: () => socket.destroy(),
-      pause: () => socket.pause(),
-      resume: () => socket.resume(),
-    };
-    const stream = new ClientStream(transport, this.deps, (s) => this.#streams.delete(s));
+      (err: unknown) => {
+        clearTimeout(timer);
+        this.deps.log.info('tls handshake failed', { err, remote: connection.remoteAddress, listener: 'direct-tls' });
+        connection.destroy();
+      },
+    );
+  }
+
+  #startStream(connection: TcpConnection): void {
+    const stream = new ClientStream(connection, this.deps, (s) => this.#streams.delete(s));
     this.#streams.add(stream);
-    socket.on('data', (chunk: Buffer) => stream.receive(chunk));
-    socket.on('error', (err) => this.deps.log.debug('socket error', { err, stream: stream.id }));
-    socket.on('close', (hadError) => {
-      this.#sockets.delete(socket);
+    connection.onData = (chunk) => stream.receive(chunk);
+    connection.onError = (err) => this.deps.log.debug('socket error', { err, stream: stream.id });
+    connection.onClose = (hadError) => {
+      this.#connections.delete(connection);
       stream.transportClosed(hadError ? 'socket error' : 'socket closed');
+    };
+  }
+}
+
+/**
+ * One TCP connection as a Transport. STARTTLS wraps the socket in a
+ * server-side TLSSocket in place; from then on reads, writes, backpressure
+ * and close go through the TLS socket.
+ */
+class TcpConnection implements Transport {
+  readonly framing = xmlStreamFraming;
+  readonly remoteAddress: string;
+  onData: (chunk: Buffer) => void = () => undefined;
+  onClose: (hadError: boolean) => void = () => undefined;
+  onError: (err: Error) => void = () => undefined;
+  #socket: Socket;
+  #secure = false;
+  #upgrading = false;
+  #closed = false;
+
+  constructor(
+    private readonly raw: Socket,
+    private readonly tls: TlsCredentials | undefined,
+  ) {
+    this.#socket = raw;
+    this.remoteAddress = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? 0}`;
+    this.#listen(raw);
+  }
+
+  get secure(): boolean {
+    return this.#secure;
+  }
+
+  get canStartTls(): boolean {
+    return this.tls !== undefined && !this.#secure && !this.#upgrading;
+  }
+
+  startTls(): Promise<TlsInfo> {
+    const tls = this.tls;
+    if (tls === undefined || !this.canStartTls) return Promise.reject(new Error('TLS is not available on this connection'));
+    this.#upgrading = true;
+    // Plaintext the client sent after <starttls/> is never read as XMPP: from here the TLS socket owns the bytes.
+    this.raw.removeAllListeners('data');
+    this.raw.pause();
+    // Each new connection takes the context current now, so a SIGHUP reload applies from the next one on.
+    const socket = new TLSSocket(this.raw, { isServer: true, secureContext: tls.context, requestCert: false });
+    socket.pause();
+    this.#socket = socket;
+    this.#listen(socket);
+    return new Promise((resolve, reject) => {
+      const settle = (): void => {
+        socket.removeListener('secure', done);
+        socket.removeListener('error', fail);
+        socket.removeListener('close', closed);
+      };
+      const fail = (err: Error): void => {
+        settle();
+        reject(err);
+      };
+      const closed = (): void => fail(new Error('connection closed during the TLS handshake'));
+      const done = (): void => {
+        settle();
+        this.#secure = true;
+        this.#upgrading = false;
+        const cipher = socket.getCipher();
+        resolve({ protocol: socket.getProtocol() ?? 'unknown', cipher: cipher.standardName ?? cipher.name });
+      };
+      socket.once('secure', done);
+      socket.once('error', fail);
+      socket.once('close', closed);
+    });
+  }
+
+  write(data: string): void {
+    if (!this.#socket.destroyed) this.#socket.write(data);
+  }
+
+  end(): void {
+    this.#socket.end();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+    this.raw.destroy();
+  }
+
+  destroySoon(): void {
+    this.#socket.destroySoon();
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
+  #listen(socket: Socket): void {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // An error always has a listener: an unhandled TLS error would end the process.
+    socket.on('error', (err) => this.onError(err));
+    socket.on('close', (hadError) => {
+      // Closing the TLS socket releases the TCP socket under it too.
+      if (socket !== this.raw) this.raw.destroy();
+      if (this.#closed) return;
+      this.#closed = true;
+      this.onClose(hadError);
     });
   }
 }

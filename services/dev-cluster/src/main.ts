@@ -1,7 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvReader } from '@vigil/config';
-import { Cluster } from '@vigil/testkit';
+import { Cluster, OpensslNotFoundError, createSelfSignedCert } from '@vigil/testkit';
 
 /**
  * `npm start`: the embedded local cluster (DESIGN.md "What done looks like").
@@ -14,6 +16,43 @@ const DEMO_USERS = [
   { username: 'carol', password: 'carol-pass' },
 ] as const;
 
+interface DevCertificate {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly fingerprint256: string;
+  readonly created: boolean;
+}
+
+/**
+ * The dev cluster's self-signed certificate for `domain` under `dir`, made
+ * with openssl at first start (or when it no longer fits the domain or has
+ * expired). Undefined, with a warning, when openssl is missing.
+ */
+async function devCertificate(dir: string, domain: string): Promise<DevCertificate | undefined> {
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  if (existsSync(certFile) && existsSync(keyFile)) {
+    const cert = new X509Certificate(readFileSync(certFile));
+    if (cert.checkHost(domain) !== undefined && Date.parse(cert.validTo) > Date.now() + 86_400_000) {
+      return { certFile, keyFile, fingerprint256: cert.fingerprint256, created: false };
+    }
+  }
+  try {
+    const made = await createSelfSignedCert({ domain, dir, days: 365 });
+    return { certFile, keyFile, fingerprint256: made.fingerprint256, created: true };
+  } catch (e) {
+    if (!(e instanceof OpensslNotFoundError)) throw e;
+    console.warn(`WARNING: ${e.message}.\nStarting WITHOUT TLS: no STARTTLS, no direct TLS; clients must allow plaintext.`);
+    return undefined;
+  }
+}
+
+/** A path relative to the working directory when it lies inside it. */
+function shortPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel === '' || rel.startsWith('..') ? file : rel;
+}
+
 async function main(): Promise<void> {
   const env = new EnvReader(process.env);
   const domain = env.string('VIGIL_DOMAIN', 'localhost', 'XMPP domain of the dev cluster');
@@ -22,10 +61,22 @@ async function main(): Promise<void> {
     env.int('VIGIL_DEV_NODE1_PORT', 5222, 'client port of connection node 1', { min: 1, max: 65535 }),
     env.int('VIGIL_DEV_NODE2_PORT', 5223, 'client port of connection node 2', { min: 1, max: 65535 }),
   ];
+  const grpcPort = env.int('VIGIL_DEV_GRPC_PORT', 50051, 'gRPC API port of the dev authority (127.0.0.1)', { min: 1, max: 65535 });
   const natsPort = env.int('VIGIL_DEV_NATS_PORT', 4222, 'port of the embedded nats-server', { min: 1, max: 65535 });
   const dataDir = env.string('VIGIL_DEV_DATA_DIR', fileURLToPath(new URL('../../../.vigil/nats', import.meta.url)), 'JetStream store of the dev cluster');
+  const tlsPorts = [
+    env.int('VIGIL_DEV_NODE1_TLS_PORT', 5322, 'direct TLS (XEP-0368) port of connection node 1', { min: 1, max: 65535 }),
+    env.int('VIGIL_DEV_NODE2_TLS_PORT', 5323, 'direct TLS (XEP-0368) port of connection node 2', { min: 1, max: 65535 }),
+  ];
+  const wsPorts = [
+    env.int('VIGIL_DEV_NODE1_WS_PORT', 5280, 'XMPP over WebSocket port of connection node 1', { min: 1, max: 65535 }),
+    env.int('VIGIL_DEV_NODE2_WS_PORT', 5281, 'XMPP over WebSocket port of connection node 2', { min: 1, max: 65535 }),
+  ];
+  const wsPath = env.string('VIGIL_WS_PATH', '/xmpp-websocket', 'HTTP path of the WebSocket endpoints');
+  const tlsDir = env.string('VIGIL_DEV_TLS_DIR', fileURLToPath(new URL('../../../.vigil/tls', import.meta.url)), 'self-signed certificate of the dev cluster');
   const echo = env.bool('VIGIL_DEV_ECHO_LOGS', true, 'print every service log line');
   mkdirSync(dataDir, { recursive: true });
+  const cert = await devCertificate(tlsDir, domain);
 
   console.log(`Starting Vigil: nats-server on 127.0.0.1:${natsPort} (data in ${dataDir}), one presence authority, two connection nodes…`);
   const cluster = await Cluster.start({
@@ -37,7 +88,12 @@ async function main(): Promise<void> {
     echo,
     scramIterations: 10_000,
     detached: true,
-    // No TLS in this build yet: allow PLAIN on loopback so every stock client can log in.
+    // The gRPC API with fresh tokens each start, printed below.
+    grpc: { host: '127.0.0.1', ports: [grpcPort] },
+    // Loopback development: STARTTLS is offered but not required, and PLAIN stays allowed without TLS,
+    // so a stock client that does not trust the self-signed certificate (or does no TLS) still logs in.
+    ...(cert ? { tls: { certFile: cert.certFile, keyFile: cert.keyFile, required: false }, directTls: tlsPorts } : {}),
+    webSocket: { ports: wsPorts, path: wsPath },
     env: { VIGIL_ALLOW_PLAIN_WITHOUT_TLS: 'true', VIGIL_ALLOW_REGISTRATION: 'true', VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'info' },
   });
   await cluster.provision(
@@ -52,13 +108,28 @@ async function main(): Promise<void> {
     [
       '',
       'Vigil is running.',
-      `  XMPP over TCP: ${host}:${ports[0]} (node-1) and ${host}:${ports[1]} (node-2), domain ${domain}`,
+      `  XMPP over TCP: ${host}:${ports[0]} (node-1) and ${host}:${ports[1]} (node-2), domain ${domain}` +
+        (cert ? ', STARTTLS offered (not required)' : ', no TLS'),
+      ...(cert
+        ? [
+            `  Direct TLS (XEP-0368): ${host}:${tlsPorts[0]} (node-1) and ${host}:${tlsPorts[1]} (node-2)`,
+            `  TLS certificate: ${shortPath(cert.certFile)} (self-signed for ${domain}${cert.created ? ', new' : ''})`,
+            `    SHA-256 fingerprint ${cert.fingerprint256}`,
+          ]
+        : []),
+      `  XMPP over WebSocket (RFC 7395): ${cluster.nodes.map((n) => `${n.wsUrl ?? ''} (${n.nodeId})`).join(' and ')}`,
       `  NATS: ${cluster.natsUrl}`,
+      `  gRPC API: ${cluster.grpc?.address(0) ?? 'off'}`,
+      `    admin token:     ${cluster.grpc?.adminToken ?? ''}`,
+      `    read-only token: ${cluster.grpc?.readToken ?? ''}`,
+      '    (send "authorization: Bearer <token>" metadata)',
       '  Demo accounts (alice and bob are mutual contacts; carol is nobody\'s contact):',
       ...DEMO_USERS.map((u) => `    ${u.username}@${domain}  password: ${u.password}`),
       '',
       `  Connect any XMPP client as alice@${domain} to ${host}:${ports[0]} and bob@${domain} to ${host}:${ports[1]}`,
-      '  (no TLS yet: allow plaintext/insecure connections in the client).',
+      cert
+        ? '  (the certificate is self-signed: accept or pin its fingerprint in the client; plaintext is allowed on loopback too).'
+        : '  (no TLS: allow plaintext/insecure connections in the client).',
       '  Press Ctrl-C to stop.',
       '',
     ].join('\n'),

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { cluster } from '@vigil/proto';
-import { digestOf, shardOf, subjects } from '@vigil/cluster';
+import { digestKey, digestOf, shardOf, subjects } from '@vigil/cluster';
 import { createLogger } from '@vigil/telemetry';
 import { openShardLocks, openStores, provisionUsers } from '@vigil/store';
 import { FakeClock, startNatsServer, withDeadline, type NatsServer } from '@vigil/testkit';
@@ -50,7 +50,7 @@ describe('presence authority', () => {
     return {
       heartbeat: async () => {
         const byShard = new Map<number, string[]>();
-        for (const [id, s] of sessions) byShard.set(s.shard, [...(byShard.get(s.shard) ?? []), id]);
+        for (const [id, s] of sessions) byShard.set(s.shard, [...(byShard.get(s.shard) ?? []), digestKey(id, s.state.presenceSeq)]);
         const hb: cluster.Heartbeat = {
           nodeId, incarnation, seq: 0, sentAtUnixMs: Date.now(),
           shards: [...byShard].map(([shard, ids]) => ({ shard, ...digestOf(ids) })),
@@ -61,10 +61,15 @@ describe('presence authority', () => {
       available: async (id: string, fullJid: string) => {
         const xml = `<presence from='${fullJid}'/>`;
         const shard = shardOf(fullJid.split('/')[0] ?? '');
-        sessions.set(id, { state: { session: ref(id, fullJid), available: true, presenceXml: xml, priority: 0 }, shard });
-        const ev: cluster.SessionEvent = { session: ref(id, fullJid), event: { $case: 'presence', presence: { stanzaXml: xml, available: true, priority: 0 } } };
+        sessions.set(id, { state: { session: ref(id, fullJid), available: true, presenceXml: xml, priority: 0, presenceSeq: 1 }, shard });
+        const ev: cluster.SessionEvent = { session: ref(id, fullJid), event: { $case: 'presence', presence: { stanzaXml: xml, available: true, priority: 0, seq: 1 } } };
         nc.publish(S.shardSession(shard), cluster.SessionEvent.encode(ev).finish());
         await nc.flush();
+      },
+      /** A new broadcast the authority never hears of: the fast-path message was lost. */
+      updateSilently: (id: string, xml: string) => {
+        const s = sessions.get(id);
+        if (s) s.state = { ...s.state, presenceXml: xml, presenceSeq: s.state.presenceSeq + 1 };
       },
       /** The node forgets a session without telling anyone: the fast-path message was lost. */
       loseSilently: (id: string) => sessions.delete(id),
@@ -106,6 +111,17 @@ describe('presence authority', () => {
     node.loseSilently('s1');
     for (let i = 0; i < 3; i++) await node.heartbeat();
     await bobGets(/from='alice@localhost\/phone' type='unavailable'/, 'unavailable after reconcile');
+    node.stop();
+  });
+
+  test('a presence update lost on the way is healed from the node\'s digest', async () => {
+    const node = fakeNode('n5', 'i1');
+    await node.heartbeat();
+    await node.available('s5', 'alice@localhost/tv');
+    await bobGets(/from='alice@localhost\/tv'\/>/, 'alice/tv available');
+    node.updateSilently('s5', `<presence from='alice@localhost/tv'><show>away</show></presence>`);
+    for (let i = 0; i < 3; i++) await node.heartbeat();
+    await bobGets(/from='alice@localhost\/tv'><show>away<\/show>/, 'the lost update, re-announced');
     node.stop();
   });
 

@@ -7,7 +7,7 @@ import { bareOf } from '@vigil/roster';
 import type { Logger } from '@vigil/telemetry';
 import type { Stores } from '@vigil/store';
 import type { KV } from '@nats-io/kv';
-import { errorReply, parseStanza, StanzaError } from '@vigil/xmpp';
+import { errorReply, escapeAttr, parseStanza, StanzaError } from '@vigil/xmpp';
 import type { AuthorityConfig } from './config.js';
 import type { AuthorityContext } from './context.js';
 import { IqCore } from './iq.js';
@@ -21,6 +21,8 @@ import { handleInbound, isSubscriptionType, SubscriptionCore } from './subscript
 import { UserRecords } from './user-records.js';
 import { KvSessionJournal } from './journal.js';
 import { ShardManager } from './shard-manager.js';
+import { AdminHandler } from './admin.js';
+import { WatchPublisher } from './presence-events.js';
 
 const { EndCause } = cluster;
 type EndCause = cluster.EndCause;
@@ -53,6 +55,7 @@ export class Authority {
   readonly #subscriptions: SubscriptionCore;
   readonly #iqs: IqCore;
   readonly #reconciler: Reconciler;
+  readonly #admin: AdminHandler;
   readonly #subs: Subscription[] = [];
   readonly #shardSubs = new Map<number, Subscription>();
   readonly #journal: KvSessionJournal;
@@ -77,7 +80,12 @@ export class Authority {
         lost: (shard) => void this.#giveShard(shard, false),
       },
     });
-    this.#journal = new KvSessionJournal(deps.stores.sessions, (shard) => this.#shards.epochOf(shard));
+    this.#journal = new KvSessionJournal(
+      deps.stores.sessions,
+      (shard) => this.#shards.epochOf(shard),
+      (err, record) => deps.log.warn('session registry write failed', { user: record.bareJid, session: record.sessionId, shard: record.shard, err }),
+    );
+    const watch = new WatchPublisher(deps.nc, this.#subjects, (shard) => this.#shards.epochOf(shard), () => Date.now(), deps.log);
     const ctx: AuthorityContext = {
       config: deps.config,
       log: deps.log,
@@ -87,11 +95,24 @@ export class Authority {
       outbox: new Outbox(deps.nc, this.#subjects, deps.config.shardCount, (shard) => this.#shards.epochOf(shard), deps.log),
       queue: this.#queue,
       journal: this.#journal,
+      events: watch,
       wallNowMs: () => Date.now(),
     };
     this.#presence = new PresenceCore(ctx);
     this.#subscriptions = new SubscriptionCore(ctx, this.#presence, (local) => deps.stores.accounts.exists(local));
     this.#iqs = new IqCore(ctx, this.#presence, new RosterEditor(ctx, this.#presence, this.#subscriptions));
+    this.#admin = new AdminHandler({
+      ctx,
+      nc: deps.nc,
+      subjects: this.#subjects,
+      presence: this.#presence,
+      iqs: this.#iqs,
+      subscriptions: this.#subscriptions,
+      accounts: deps.stores.accounts,
+      sequenceOf: (bare, epoch) => watch.sequenceOf(bare, epoch),
+      epochOf: (shard) => this.#shards.epochOf(shard),
+      kickTimeoutMs: deps.config.timings.heartbeatIntervalMs * 2,
+    });
     this.#now = deps.now ?? (() => performance.now());
     this.#reconciler = new Reconciler({
       nc: deps.nc,
@@ -101,6 +122,7 @@ export class Authority {
       timeoutMs: deps.config.timings.heartbeatIntervalMs * 2,
       onMissing: (record) => this.#endSession(record, EndCause.END_CAUSE_CLIENT_LOST, 'reconcile'),
       onUnknown: (state) => this.#adoptSession(state),
+      onStale: (state) => this.#refreshSession(state),
     });
   }
 
@@ -174,7 +196,10 @@ export class Authority {
     this.#shardSubs.get(shard)?.unsubscribe();
     this.#shardSubs.delete(shard);
     // A graceful hand-over finishes what is in hand, so no expiry is lost or repeated by the successor.
-    if (graceful) await this.#queue.drain();
+    if (graceful) {
+      await this.#queue.drain();
+      await this.#journal.flush(shard);
+    }
     this.#journal.forget(this.#registry.removeShard(shard).map((r) => r.sessionId));
   }
 
@@ -189,6 +214,8 @@ export class Authority {
         return this.#onIq(m);
       case 'inbound':
         return this.#onInbound(cluster.InboundStanza.decode(m.data));
+      case 'admin':
+        return this.#admin.handle(m);
       default:
         this.deps.log.warn('message on an unknown shard subject dropped', { subject: m.subject });
     }
@@ -312,7 +339,7 @@ export class Authority {
           const sub = event.subscription;
           if (!isSubscriptionType(sub.type)) throw new TypeError(`not a subscription type: ${sub.type}`);
           const record = this.#presence.recordFor(ref);
-          await this.#journal.save(record);
+          this.#journal.save(record);
           return this.#subscriptions.outbound(bare, sub.toBareJid, sub.type, sub.stanzaXml);
         }
         case 'ended': {
@@ -328,6 +355,18 @@ export class Authority {
     return this.#queue.run(record.bareJid, () => this.#presence.end(record, cause, reason));
   }
 
+  /** A broadcast of a known session was lost: announce what the node holds now. */
+  async #refreshSession(state: cluster.SessionState): Promise<void> {
+    const ref = state.session;
+    if (!ref) return;
+    await this.#queue.run(bareOf(ref.fullJid), async () => {
+      const record = this.#registry.get(ref.sessionId);
+      if (!record || record.presenceSeq === state.presenceSeq) return;
+      const stanzaXml = state.available ? state.presenceXml : `<presence from='${escapeAttr(ref.fullJid)}' type='unavailable'/>`;
+      await this.#presence.broadcast(ref, { stanzaXml, available: state.available, priority: state.priority, seq: state.presenceSeq });
+    });
+  }
+
   /** A session the node holds but we never heard of (a lost event): take it in and announce it. */
   async #adoptSession(state: cluster.SessionState): Promise<void> {
     const ref = state.session;
@@ -335,7 +374,7 @@ export class Authority {
     await this.#queue.run(bareOf(ref.fullJid), async () => {
       if (this.#registry.get(ref.sessionId)) return;
       this.#presence.recordFor(ref);
-      if (state.available) await this.#presence.broadcast(ref, { stanzaXml: state.presenceXml, available: true, priority: state.priority });
+      if (state.available) await this.#presence.broadcast(ref, { stanzaXml: state.presenceXml, available: true, priority: state.priority, seq: state.presenceSeq });
     });
   }
 

@@ -6,6 +6,7 @@ import type { OutboxPort } from './outbox.js';
 import type { SessionRegistry } from './registry.js';
 import type { UserRecords } from './user-records.js';
 import type { SessionJournal } from './journal.js';
+import type { PresenceEvents } from './presence-events.js';
 
 /** What the authority's parts share. Per-user work runs in `queue` under the user's bare JID. */
 export interface AuthorityContext {
@@ -18,6 +19,8 @@ export interface AuthorityContext {
   readonly queue: KeyedQueue;
   /** The durable session registry; every change to a session record is written here in the user's queue. */
   readonly journal: SessionJournal;
+  /** Presence changes for WatchPresence, told in the user's queue right after the XMPP fan-out. */
+  readonly events: PresenceEvents;
   /** Wall clock, for what people read (last activity); leases use the monotonic clock. */
   readonly wallNowMs: () => number;
 }

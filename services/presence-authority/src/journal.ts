@@ -4,12 +4,16 @@ import type { SessionRecord } from './registry.js';
 
 /** Where the authority writes the session registry so a successor finds it (DESIGN.md). */
 export interface SessionJournal {
-  save(record: SessionRecord): Promise<void>;
-  drop(record: SessionRecord): Promise<void>;
+  /** Queues a write of the record's current state; never waits for the store. */
+  save(record: SessionRecord): void;
+  /** Queues the erasure of the record. */
+  drop(record: SessionRecord): void;
+  /** Resolves when every queued write of the given shard (or of all shards) has been attempted. */
+  flush(shard?: number): Promise<void>;
 }
 
 /** For tests that keep the registry in memory only. */
-export const NO_JOURNAL: SessionJournal = { save: async () => undefined, drop: async () => undefined };
+export const NO_JOURNAL: SessionJournal = { save: () => undefined, drop: () => undefined, flush: async () => undefined };
 
 export function toStored(r: SessionRecord, epoch: number): store.StoredSession {
   return {
@@ -20,6 +24,8 @@ export function toStored(r: SessionRecord, epoch: number): store.StoredSession {
     directedTo: [...r.directedTo],
     presenceErrorsFrom: [...r.presenceErrorsFrom],
     epoch,
+    presenceSeq: r.presenceSeq,
+    availableSinceUnixMs: r.availableSinceUnixMs,
   };
 }
 
@@ -30,10 +36,17 @@ export function toStored(r: SessionRecord, epoch: number): store.StoredSession {
  */
 export class KvSessionJournal implements SessionJournal {
   readonly #revisions = new Map<string, number>();
+  /**
+   * One write chain per session, off the presence path: a JetStream leader
+   * election must not hold up fan-out (DESIGN.md "Know the engine's own
+   * timings"), and writes of one session stay in order for their CAS.
+   */
+  readonly #chains = new Map<string, { shard: number; tail: Promise<void> }>();
 
   constructor(
     private readonly store: SessionStore,
     private readonly epochOf: (shard: number) => number | undefined,
+    private readonly onError: (error: unknown, record: SessionRecord) => void,
   ) {}
 
   /** A successor takes over the entries it loaded, with their revisions. */
@@ -46,18 +59,42 @@ export class KvSessionJournal implements SessionJournal {
     for (const id of sessionIds) this.#revisions.delete(id);
   }
 
-  async save(record: SessionRecord): Promise<void> {
+  save(record: SessionRecord): void {
+    // The state is captured now; the write happens in order after the ones before it.
     const epoch = this.epochOf(record.shard);
-    if (epoch === undefined) throw new ShardNotOwnedError(record.shard);
-    const revision = await this.store.save(record.shard, toStored(record, epoch), this.#revisions.get(record.sessionId) ?? 0);
-    this.#revisions.set(record.sessionId, revision);
+    if (epoch === undefined) return this.onError(new ShardNotOwnedError(record.shard), record);
+    const value = toStored(record, epoch);
+    this.#enqueue(record, async () => {
+      const revision = await this.store.save(record.shard, value, this.#revisions.get(record.sessionId) ?? 0);
+      this.#revisions.set(record.sessionId, revision);
+    });
   }
 
-  async drop(record: SessionRecord): Promise<void> {
-    const revision = this.#revisions.get(record.sessionId);
-    this.#revisions.delete(record.sessionId);
-    if (revision === undefined) return; // never written: nothing to erase
-    await this.store.remove(record.shard, record.sessionId, revision);
+  drop(record: SessionRecord): void {
+    this.#enqueue(record, async () => {
+      const revision = this.#revisions.get(record.sessionId);
+      this.#revisions.delete(record.sessionId);
+      if (revision === undefined) return; // never written: nothing to erase
+      await this.store.remove(record.shard, record.sessionId, revision);
+    });
+  }
+
+  async flush(shard?: number): Promise<void> {
+    for (;;) {
+      const pending = [...this.#chains.values()].filter((c) => shard === undefined || c.shard === shard).map((c) => c.tail);
+      if (pending.length === 0) return;
+      await Promise.all(pending);
+    }
+  }
+
+  #enqueue(record: SessionRecord, write: () => Promise<void>): void {
+    const prev = this.#chains.get(record.sessionId)?.tail ?? Promise.resolve();
+    const tail = prev.then(write).catch((e: unknown) => this.onError(e, record));
+    const entry = { shard: record.shard, tail };
+    this.#chains.set(record.sessionId, entry);
+    void tail.then(() => {
+      if (this.#chains.get(record.sessionId) === entry) this.#chains.delete(record.sessionId);
+    });
   }
 }
 

@@ -4,6 +4,7 @@ import { createLogger, stopOnSignals } from '@vigil/telemetry';
 import { openShardLocks, openStores } from '@vigil/store';
 import { readAuthorityConfig } from './config.js';
 import { Authority } from './authority.js';
+import { GrpcApi } from './grpc/server.js';
 
 const bootLog = createLogger({ service: 'presence-authority' });
 
@@ -19,9 +20,14 @@ async function main(): Promise<void> {
   const shardLocks = await openShardLocks(nc, { replicas: config.kvReplicas, lockTtlMs: config.timings.shardLockTtlMs });
   const authority = new Authority({ nc, stores, config, log, shardLocks });
   await authority.start();
-  log.info('ready', { nats: nc.getServer(), domain: config.domain, shards: config.shardCount, owned: authority.shards.owned.size });
+  const api = config.grpc.port > 0 ? new GrpcApi({ nc, stores, shardLocks, config, log }) : undefined;
+  const grpcPort = await api?.start();
+  log.info('ready', { nats: nc.getServer(), domain: config.domain, shards: config.shardCount, owned: authority.shards.owned.size, grpc: grpcPort ?? 'off' });
 
-  stopOnSignals(log, nc, () => authority.stop());
+  stopOnSignals(log, nc, async () => {
+    await api?.stop();
+    await authority.stop();
+  });
 }
 
 main().catch((e: unknown) => {

@@ -9,6 +9,7 @@ import { domainOf, localpartOf, unavailableFrom } from './stanza-text.js';
 
 const { EndCause } = cluster;
 type EndCause = cluster.EndCause;
+const AVAILABLE = 'available';
 
 export const END_CAUSE_NAME: Record<number, string> = {
   [EndCause.END_CAUSE_GRACEFUL]: 'graceful',
@@ -39,6 +40,8 @@ export class PresenceCore {
       available: false,
       presenceXml: '',
       priority: 0,
+      presenceSeq: 0,
+      availableSinceUnixMs: 0,
       directedTo: new Set(),
       presenceErrorsFrom: new Set(),
     };
@@ -54,31 +57,38 @@ export class PresenceCore {
     record.available = stored.available;
     record.presenceXml = stored.presenceXml;
     record.priority = stored.priority;
+    record.availableSinceUnixMs = stored.availableSinceUnixMs;
     for (const t of stored.directedTo) record.directedTo.add(t);
     for (const e of stored.presenceErrorsFrom) record.presenceErrorsFrom.add(e);
+    this.ctx.registry.setPresenceSeq(record, stored.presenceSeq);
     return record;
   }
 
   async broadcast(ref: cluster.SessionRef, p: cluster.BroadcastPresence): Promise<void> {
     const s = this.recordFor(ref);
+    this.ctx.registry.setPresenceSeq(s, p.seq);
     const rec = await this.ctx.records.get(localpartOf(s.bareJid));
     if (p.available) {
       const initial = !s.available;
       s.available = true;
       s.presenceXml = p.stanzaXml;
       s.priority = p.priority;
+      if (initial) s.availableSinceUnixMs = this.ctx.wallNowMs();
       this.#fanOut(this.#recipients(s, rec, 'available'), p.stanzaXml, s.bareJid);
       // RFC 6121 §4.2.2: the resource that sent initial presence gets it too.
       this.ctx.outbox.deliver(s.fullJid, p.stanzaXml, s.bareJid);
+      this.ctx.events.changed(s, AVAILABLE);
       if (initial) this.#onInitial(s, rec);
-      await this.ctx.journal.save(s);
+      this.ctx.journal.save(s);
       return;
     }
     this.#fanOut(this.#recipients(s, rec, 'unavailable'), p.stanzaXml, s.bareJid);
     this.ctx.outbox.deliver(s.fullJid, p.stanzaXml, s.bareJid);
+    const was = s.available;
     s.available = false;
     s.directedTo.clear();
-    await this.ctx.journal.save(s);
+    if (was) this.ctx.events.changed(s, EndCause.END_CAUSE_GRACEFUL);
+    this.ctx.journal.save(s);
     await this.#noteLastSeen(s, p.stanzaXml);
   }
 
@@ -101,7 +111,7 @@ export class PresenceCore {
     // RFC 6121 §4.6.3: remember who got directed presence, so the session's end reaches them.
     if (d.available) s.directedTo.add(d.toJid);
     else s.directedTo.delete(d.toJid);
-    await this.ctx.journal.save(s);
+    this.ctx.journal.save(s);
     const rec = await this.ctx.records.get(localpartOf(s.bareJid));
     if (isBlocked(new Set(rec.blocked), d.toJid)) return; // XEP-0191: nothing to a blocked entity
     if (domainOf(d.toJid) === this.ctx.config.domain) this.ctx.outbox.deliver(d.toJid, d.stanzaXml, s.bareJid);
@@ -111,7 +121,7 @@ export class PresenceCore {
   async end(record: SessionRecord, cause: EndCause, reason: string): Promise<void> {
     if (!this.ctx.registry.remove(record)) return;
     // Erase the durable entry only after the announcement below is out: a crash in between repeats it rather than loses it.
-    const dropped = (): Promise<void> => this.ctx.journal.drop(record);
+    const dropped = (): void => this.ctx.journal.drop(record);
     let delivered = 0;
     if (record.available || record.directedTo.size > 0) {
       const rec = await this.ctx.records.get(localpartOf(record.bareJid));
@@ -119,7 +129,8 @@ export class PresenceCore {
       this.#fanOut(recipients, unavailableFrom(record.fullJid), record.bareJid);
       delivered = recipients.length;
     }
-    await dropped();
+    if (record.available) this.ctx.events.changed(record, cause);
+    dropped();
     if (record.available) await this.#noteLastSeen(record, '');
     this.ctx.log.info('session ended', {
       user: record.bareJid,
@@ -159,7 +170,7 @@ export class PresenceCore {
     for (const s of this.ctx.registry.sessionsOf(bareOf(to))) {
       if (to.includes('/') && s.fullJid !== to) continue;
       s.presenceErrorsFrom.add(contact);
-      await this.ctx.journal.save(s);
+      this.ctx.journal.save(s);
     }
   }
 
@@ -218,10 +229,9 @@ export class PresenceCore {
         this.ctx.log.warn('unparsable unavailable presence', { user: s.bareJid, err: e });
       }
     }
-    try {
-      await this.ctx.lastSeen.put(localpartOf(s.bareJid), { unixMs: this.ctx.wallNowMs(), status });
-    } catch (e) {
+    // Off the presence path, like the journal: KV may be electing a leader.
+    this.ctx.lastSeen.put(localpartOf(s.bareJid), { unixMs: this.ctx.wallNowMs(), status }).catch((e: unknown) => {
       this.ctx.log.warn('last activity not stored', { user: s.bareJid, err: e });
-    }
+    });
   }
 }

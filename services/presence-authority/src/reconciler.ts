@@ -14,6 +14,8 @@ export interface ReconcilerDeps {
   readonly onMissing: (record: SessionRecord) => Promise<void>;
   /** The node holds a session we never heard of: its announcement was lost. */
   readonly onUnknown: (state: cluster.SessionState) => Promise<void>;
+  /** We know the session but missed its latest presence: a broadcast was lost. */
+  readonly onStale: (state: cluster.SessionState) => Promise<void>;
 }
 
 /** Consecutive mismatching heartbeats before asking: one may just race an event in flight. */
@@ -63,12 +65,17 @@ export class Reconciler {
         await this.deps.onMissing(record);
       }
     }
+    let stale = 0;
     for (const [id, state] of theirs) {
-      if (!this.deps.registry.get(id)) {
+      const known = this.deps.registry.get(id);
+      if (!known) {
         unknown++;
         await this.deps.onUnknown(state);
+      } else if (known.presenceSeq !== state.presenceSeq) {
+        stale++;
+        await this.deps.onStale(state);
       }
     }
-    this.deps.log.warn('reconciled shard after digest mismatch', { node: nodeId, incarnation, shard, missing, unknown });
+    this.deps.log.warn('reconciled shard after digest mismatch', { node: nodeId, incarnation, shard, missing, unknown, stale });
   }
 }

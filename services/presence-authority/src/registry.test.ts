@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { digestEquals, digestOf } from '@vigil/cluster';
+import { digestEquals, digestKey, digestOf } from '@vigil/cluster';
 import { SessionRegistry, type SessionRecord } from './registry.js';
 
 const record = (id: string, user: string, node: string, inc: string, shard: number): SessionRecord => ({
   sessionId: id, fullJid: `${user}/r-${id}`, bareJid: user, shard, nodeId: node, incarnation: inc,
-  available: true, presenceXml: '', priority: 0, directedTo: new Set(), presenceErrorsFrom: new Set(),
+  available: true, presenceXml: '', priority: 0, presenceSeq: 0, availableSinceUnixMs: 0, directedTo: new Set(), presenceErrorsFrom: new Set(),
 });
 
 test('per-incarnation shard digests always equal the digest of the sessions held', () => {
@@ -31,13 +31,25 @@ test('per-incarnation shard digests always equal the digest of the sessions held
         for (const inc of ['a', 'b']) {
           for (let shard = 0; shard < 4; shard++) {
             const held = [...byId.values()].filter((r) => r.nodeId === node && r.incarnation === inc && r.shard === shard);
-            assert.ok(digestEquals(reg.digest(node, inc, shard), digestOf(held.map((r) => r.sessionId))));
+            assert.ok(digestEquals(reg.digest(node, inc, shard), digestOf(held.map((r) => digestKey(r.sessionId, r.presenceSeq)))));
           }
           assert.equal(reg.sessionsOfIncarnation(node, inc).length, [...byId.values()].filter((r) => r.nodeId === node && r.incarnation === inc).length);
         }
       }
     }),
   );
+});
+
+test('a new presence number moves the digest, and the digest follows the number', () => {
+  const reg = new SessionRegistry();
+  const r = record('s1', 'u@x', 'n1', 'a', 0);
+  reg.add(r);
+  const before = reg.digest('n1', 'a', 0);
+  reg.setPresenceSeq(r, 3);
+  assert.ok(!digestEquals(before, reg.digest('n1', 'a', 0)), 'a lost broadcast must show in the digest');
+  assert.ok(digestEquals(reg.digest('n1', 'a', 0), digestOf([digestKey('s1', 3)])));
+  reg.remove(r);
+  assert.equal(reg.digest('n1', 'a', 0).count, 0);
 });
 
 test('removing a record twice, or a stale copy, changes nothing', () => {

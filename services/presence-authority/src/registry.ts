@@ -1,4 +1,4 @@
-import { digestAdd, digestRemove, EMPTY_DIGEST, type SessionDigest } from '@vigil/cluster';
+import { digestAdd, digestKey, digestRemove, EMPTY_DIGEST, type SessionDigest } from '@vigil/cluster';
 import type { SessionPresence } from '@vigil/roster';
 
 /** What the authority knows of one announced session. */
@@ -13,6 +13,10 @@ export interface SessionRecord extends SessionPresence {
   /** The last broadcast presence, stamped with the full JID, no 'to'. */
   presenceXml: string;
   priority: number;
+  /** BroadcastPresence.seq of the last broadcast; with the id, what the digests count. */
+  presenceSeq: number;
+  /** Wall clock when the session last became available (0: unknown), for the gRPC API. */
+  availableSinceUnixMs: number;
   readonly directedTo: Set<string>;
   readonly presenceErrorsFrom: Set<string>;
 }
@@ -46,8 +50,8 @@ export class SessionRegistry {
     let set = this.#byIncarnation.get(inc);
     if (!set) this.#byIncarnation.set(inc, (set = new Set()));
     set.add(record);
-    const dk = digestKey(record.nodeId, record.incarnation, record.shard);
-    this.#digests.set(dk, digestAdd(this.#digests.get(dk) ?? EMPTY_DIGEST, record.sessionId));
+    const dk = shardDigestKey(record.nodeId, record.incarnation, record.shard);
+    this.#digests.set(dk, digestAdd(this.#digests.get(dk) ?? EMPTY_DIGEST, digestKey(record.sessionId, record.presenceSeq)));
   }
 
   remove(record: SessionRecord): boolean {
@@ -60,11 +64,24 @@ export class SessionRegistry {
     const set = this.#byIncarnation.get(inc);
     set?.delete(record);
     if (set?.size === 0) this.#byIncarnation.delete(inc);
-    const dk = digestKey(record.nodeId, record.incarnation, record.shard);
-    const d = digestRemove(this.#digests.get(dk) ?? EMPTY_DIGEST, record.sessionId);
+    const dk = shardDigestKey(record.nodeId, record.incarnation, record.shard);
+    const d = digestRemove(this.#digests.get(dk) ?? EMPTY_DIGEST, digestKey(record.sessionId, record.presenceSeq));
     if (d.count === 0) this.#digests.delete(dk);
     else this.#digests.set(dk, d);
     return true;
+  }
+
+  /** Records the session's latest broadcast number, keeping its digest in step. */
+  setPresenceSeq(record: SessionRecord, seq: number): void {
+    if (this.#byId.get(record.sessionId) !== record || record.presenceSeq === seq) {
+      record.presenceSeq = seq;
+      return;
+    }
+    const dk = shardDigestKey(record.nodeId, record.incarnation, record.shard);
+    let d = digestRemove(this.#digests.get(dk) ?? EMPTY_DIGEST, digestKey(record.sessionId, record.presenceSeq));
+    record.presenceSeq = seq;
+    d = digestAdd(d, digestKey(record.sessionId, seq));
+    this.#digests.set(dk, d);
   }
 
   /** Forgets every session of a shard handed to another owner (nothing is announced). */
@@ -97,7 +114,7 @@ export class SessionRegistry {
   }
 
   digest(nodeId: string, incarnation: string, shard: number): SessionDigest {
-    return this.#digests.get(digestKey(nodeId, incarnation, shard)) ?? EMPTY_DIGEST;
+    return this.#digests.get(shardDigestKey(nodeId, incarnation, shard)) ?? EMPTY_DIGEST;
   }
 
   /** Shards in which this incarnation has sessions, as far as the registry knows. */
@@ -112,6 +129,6 @@ function incarnationKey(nodeId: string, incarnation: string): string {
   return `${nodeId}\u0000${incarnation}`;
 }
 
-function digestKey(nodeId: string, incarnation: string, shard: number): string {
+function shardDigestKey(nodeId: string, incarnation: string, shard: number): string {
   return `${nodeId}\u0000${incarnation}\u0000${shard}`;
 }

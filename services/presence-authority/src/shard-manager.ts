@@ -45,6 +45,12 @@ export class ShardManager {
   #sub: Subscription | undefined;
   #stopped = false;
   #watch: { stop(): void } | undefined;
+  /** NATS connection state, from the client's status events. */
+  #connected = true;
+  /** Since when KV writes have been working for us; undefined while they fail. */
+  #kvHealthySinceMs: number | undefined;
+  #stallTimer: NodeJS.Timeout | undefined;
+  #lastStallCheckMs = 0;
   #ticking: Promise<void> | undefined;
 
   constructor(
@@ -91,6 +97,10 @@ export class ShardManager {
     const hbPeriod = this.deps.config.timings.heartbeatIntervalMs;
     this.#hbTimer = setInterval(() => this.#heartbeat(false), hbPeriod);
     void this.#watchLocks();
+    void this.#watchConnection();
+    this.#kvHealthySinceMs = this.#now();
+    this.#lastStallCheckMs = this.#now();
+    this.#stallTimer = setInterval(() => this.#checkStall(), 100);
     await this.tick();
     const period = Math.max(50, Math.floor(this.deps.config.timings.shardLockTtlMs / 3));
     const loop = () => {
@@ -108,6 +118,7 @@ export class ShardManager {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearInterval(this.#hbTimer);
+    clearInterval(this.#stallTimer);
     await this.#ticking;
     for (const shard of [...this.#owned.keys()]) await this.#release(shard);
     this.#heartbeat(true);
@@ -128,19 +139,26 @@ export class ShardManager {
     const ttl = this.deps.config.timings.shardLockTtlMs;
     await Promise.all([...this.#owned.keys()].map((shard) => this.#renew(shard)));
     for (const [shard, o] of this.#owned) {
-      // Stop acting well before anyone else may consider the lock free.
-      if (this.#now() - o.renewedAtMs > ttl * 0.75) this.#lose(shard, 'lock not renewed in time');
+      // Cut off from NATS: others may be taking the shard right now. Stop acting well before they may.
+      // (While connected, a failed renewal means JetStream itself is electing a leader: nobody else
+      // can write the lock either, and others wait a whole TTL of working KV before they may.)
+      if (!this.#connected && this.#now() - o.renewedAtMs > ttl * 0.75) this.#lose(shard, 'lock not renewed while disconnected');
     }
     if (this.#stopped) return;
     this.#members.expire(this.#now());
     const members = new Set(this.#members.list().map((l) => l.nodeId));
     for (const id of this.#leaving) members.delete(id);
     members.add(this.deps.config.authorityId);
+    // A lock looks abandoned only after a whole TTL in which our own KV access worked: an
+    // election in JetStream stops every holder from renewing, and must not look like death.
+    const healthySince = this.#kvHealthySinceMs;
+    if (healthySince === undefined) return;
+    const locks = new Map([...this.#locks].map(([shard, l]) => [shard, { ...l, seenAtMs: Math.max(l.seenAtMs, healthySince) }]));
     const actions = planShards({
       self: this.deps.config.authorityId,
       members: [...members],
       shardCount: this.deps.config.shardCount,
-      locks: this.#locks,
+      locks,
       owned: new Set(this.#owned.keys()),
       nowMs: this.#now(),
       lockTtlMs: ttl,
@@ -161,8 +179,11 @@ export class ShardManager {
     let revision: number;
     try {
       revision = expectedRevision === 0 ? await this.deps.kv.create(lockKey(shard), value) : await this.deps.kv.update(lockKey(shard), value, expectedRevision);
+      this.#kvWorked();
     } catch (e) {
       this.deps.log.debug('shard lock race lost', { shard, err: e });
+      if (!isConflict(e)) this.#kvFailed();
+      await this.#refreshLock(shard);
       return;
     }
     this.#owned.set(shard, { epoch: revision, revision, renewedAtMs: this.#now() });
@@ -183,11 +204,12 @@ export class ShardManager {
       const revision = await this.deps.kv.update(lockKey(shard), this.#lockValue(o.epoch), o.revision);
       o.revision = revision;
       o.renewedAtMs = this.#now();
+      this.#kvWorked();
     } catch (e) {
       // A lost compare-and-set means someone else holds the lock now; any other error may clear up within the TTL.
-      const conflict = /wrong last sequence|key exists/i.test(String(e));
-      if (conflict) this.#lose(shard, 'lock taken by another replica');
-      else this.deps.log.warn('shard lock renewal failed', { shard, err: e });
+      if (isConflict(e)) return this.#lose(shard, 'lock taken by another replica');
+      this.#kvFailed();
+      this.deps.log.debug('shard lock renewal failed', { shard, err: e });
     }
   }
 
@@ -204,6 +226,53 @@ export class ShardManager {
       this.deps.log.debug('shard released', { shard, epoch: o.epoch });
     } catch (e) {
       this.deps.log.warn('shard lock not deleted; it will go stale', { shard, err: e });
+    }
+  }
+
+  #kvWorked(): void {
+    if (this.#kvHealthySinceMs === undefined) {
+      this.#kvHealthySinceMs = this.#now();
+      this.deps.log.info('shard locks writable again');
+    }
+  }
+
+  #kvFailed(): void {
+    if (this.#kvHealthySinceMs !== undefined) this.deps.log.warn('shard locks not writable (JetStream unavailable?)');
+    this.#kvHealthySinceMs = undefined;
+  }
+
+  /** Re-reads one lock after a lost race, in case the watch missed its latest revision. */
+  async #refreshLock(shard: number): Promise<void> {
+    try {
+      const e = await this.deps.kv.get(lockKey(shard));
+      if (e === null || e.operation !== 'PUT') this.#locks.delete(shard);
+      else if (this.#locks.get(shard)?.revision !== e.revision) {
+        this.#locks.set(shard, { owner: store.ShardLock.decode(e.value).ownerId, revision: e.revision, seenAtMs: this.#now() });
+      }
+    } catch {
+      // The next round tries again.
+    }
+  }
+
+  /**
+   * A replica that was paused (SIGSTOP, a long GC) for most of a TTL cannot
+   * know whether its locks were taken meanwhile: it stops acting on all of
+   * them at once and takes them back by compare-and-set, which succeeds
+   * only if nobody else did.
+   */
+  #checkStall(): void {
+    const now = this.#now();
+    const gap = now - this.#lastStallCheckMs;
+    this.#lastStallCheckMs = now;
+    if (gap < this.deps.config.timings.shardLockTtlMs * 0.75 || this.#owned.size === 0) return;
+    this.deps.log.warn('stalled; putting every shard in doubt', { stalledMs: Math.round(gap) });
+    for (const shard of [...this.#owned.keys()]) this.#lose(shard, 'stalled');
+  }
+
+  async #watchConnection(): Promise<void> {
+    for await (const status of this.deps.nc.status()) {
+      if (status.type === 'disconnect') this.#connected = false;
+      if (status.type === 'reconnect') this.#connected = true;
     }
   }
 
@@ -249,4 +318,9 @@ export class ShardManager {
   #now(): number {
     return this.deps.now?.() ?? performance.now();
   }
+}
+
+/** A compare-and-set lost: someone else wrote the key. */
+function isConflict(e: unknown): boolean {
+  return /wrong last sequence|key exists/i.test(String(e));
 }

@@ -13,6 +13,7 @@ import { KeyedQueue } from '../keyed-queue.js';
 import { NO_JOURNAL } from '../journal.js';
 import type { OutboxPort } from '../outbox.js';
 import { PresenceCore } from '../presence.js';
+import { NO_PRESENCE_EVENTS } from '../presence-events.js';
 import { SessionRegistry } from '../registry.js';
 import { RosterEditor } from '../roster-editor.js';
 import { handleInbound, SubscriptionCore } from '../subscriptions.js';
@@ -41,6 +42,9 @@ class MemoryLastSeen implements LastSeenRepository {
   async put(username: string, value: LastSeen): Promise<void> {
     this.#data.set(username, value);
   }
+  async remove(username: string): Promise<void> {
+    this.#data.delete(username);
+  }
 }
 
 interface NodeSession {
@@ -49,6 +53,7 @@ interface NodeSession {
   available: boolean;
   priority: number;
   announced: boolean;
+  seq: number;
 }
 
 const bare = (jid: string): string => jid.split('/')[0] ?? jid;
@@ -85,6 +90,7 @@ export class InMemoryCluster implements OutboxPort {
       outbox: this,
       queue: this.#queue,
       journal: NO_JOURNAL,
+      events: NO_PRESENCE_EVENTS,
       wallNowMs: () => 0,
     };
     this.#presence = new PresenceCore(ctx);
@@ -107,7 +113,7 @@ export class InMemoryCluster implements OutboxPort {
   }
 
   bind(full: string, node: string): void {
-    this.sessions.set(full, { user: bare(full), node, available: false, priority: 0, announced: false });
+    this.sessions.set(full, { user: bare(full), node, available: false, priority: 0, announced: false, seq: 0 });
   }
 
   async presence(full: string, available: boolean): Promise<void> {
@@ -115,7 +121,8 @@ export class InMemoryCluster implements OutboxPort {
     s.available = available;
     s.announced = true;
     const xml = available ? `<presence from='${full}'/>` : `<presence from='${full}' type='unavailable'/>`;
-    await this.#run(s.user, () => this.#presence.broadcast(this.#ref(full), { stanzaXml: xml, available, priority: 0 }));
+    s.seq++;
+    await this.#run(s.user, () => this.#presence.broadcast(this.#ref(full), { stanzaXml: xml, available, priority: 0, seq: s.seq }));
   }
 
   async directed(full: string, to: string, available: boolean): Promise<void> {

@@ -297,7 +297,10 @@ export interface Heartbeat {
 export interface ShardDigest {
   shard: number;
   count: number;
-  /** Sum modulo 2^32 of the 32-bit hash of each session id (libs/cluster digest.ts). */
+  /**
+   * Sum modulo 2^32 of the 32-bit hash of "<session id>#<presence seq>" of
+   * each session (libs/cluster digest.ts).
+   */
   hash: number;
 }
 
@@ -351,6 +354,11 @@ export interface BroadcastPresence {
   stanzaXml: string;
   available: boolean;
   priority: number;
+  /**
+   * Counts the session's broadcasts (1 for the first). It is part of the
+   * digests, so a lost presence update shows as a mismatch and is healed.
+   */
+  seq: number;
 }
 
 export interface DirectedPresence {
@@ -428,6 +436,8 @@ export interface SessionState {
   available: boolean;
   presenceXml: string;
   priority: number;
+  /** BroadcastPresence.seq of the last broadcast (0: none yet). */
+  presenceSeq: number;
 }
 
 export interface SessionListResponse {
@@ -1136,7 +1146,7 @@ export const SubscriptionPresence: MessageFns<SubscriptionPresence> = {
 };
 
 function createBaseBroadcastPresence(): BroadcastPresence {
-  return { stanzaXml: "", available: false, priority: 0 };
+  return { stanzaXml: "", available: false, priority: 0, seq: 0 };
 }
 
 export const BroadcastPresence: MessageFns<BroadcastPresence> = {
@@ -1149,6 +1159,9 @@ export const BroadcastPresence: MessageFns<BroadcastPresence> = {
     }
     if (message.priority !== 0) {
       writer.uint32(24).int32(message.priority);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(32).uint32(message.seq);
     }
     return writer;
   },
@@ -1190,6 +1203,14 @@ export const BroadcastPresence: MessageFns<BroadcastPresence> = {
             message.priority = reader.int32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.seq = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1211,6 +1232,7 @@ export const BroadcastPresence: MessageFns<BroadcastPresence> = {
         : "",
       available: isSet(object.available) ? globalThis.Boolean(object.available) : false,
       priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
     };
   },
 
@@ -1225,6 +1247,9 @@ export const BroadcastPresence: MessageFns<BroadcastPresence> = {
     if (message.priority !== 0) {
       obj.priority = Math.round(message.priority);
     }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
     return obj;
   },
 
@@ -1236,6 +1261,7 @@ export const BroadcastPresence: MessageFns<BroadcastPresence> = {
     message.stanzaXml = object.stanzaXml ?? "";
     message.available = object.available ?? false;
     message.priority = object.priority ?? 0;
+    message.seq = object.seq ?? 0;
     return message;
   },
 };
@@ -2001,7 +2027,7 @@ export const SessionListRequest: MessageFns<SessionListRequest> = {
 };
 
 function createBaseSessionState(): SessionState {
-  return { session: undefined, available: false, presenceXml: "", priority: 0 };
+  return { session: undefined, available: false, presenceXml: "", priority: 0, presenceSeq: 0 };
 }
 
 export const SessionState: MessageFns<SessionState> = {
@@ -2017,6 +2043,9 @@ export const SessionState: MessageFns<SessionState> = {
     }
     if (message.priority !== 0) {
       writer.uint32(32).int32(message.priority);
+    }
+    if (message.presenceSeq !== 0) {
+      writer.uint32(40).uint32(message.presenceSeq);
     }
     return writer;
   },
@@ -2066,6 +2095,14 @@ export const SessionState: MessageFns<SessionState> = {
             message.priority = reader.int32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.presenceSeq = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2088,6 +2125,11 @@ export const SessionState: MessageFns<SessionState> = {
         ? globalThis.String(object.presence_xml)
         : "",
       priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      presenceSeq: isSet(object.presenceSeq)
+        ? globalThis.Number(object.presenceSeq)
+        : isSet(object.presence_seq)
+        ? globalThis.Number(object.presence_seq)
+        : 0,
     };
   },
 
@@ -2105,6 +2147,9 @@ export const SessionState: MessageFns<SessionState> = {
     if (message.priority !== 0) {
       obj.priority = Math.round(message.priority);
     }
+    if (message.presenceSeq !== 0) {
+      obj.presenceSeq = Math.round(message.presenceSeq);
+    }
     return obj;
   },
 
@@ -2119,6 +2164,7 @@ export const SessionState: MessageFns<SessionState> = {
     message.available = object.available ?? false;
     message.presenceXml = object.presenceXml ?? "";
     message.priority = object.priority ?? 0;
+    message.presenceSeq = object.presenceSeq ?? 0;
     return message;
   },
 };

@@ -87,6 +87,10 @@ export interface StoredSession {
   presenceErrorsFrom: string[];
   /** Epoch of the owner that wrote this version. */
   epoch: number;
+  /** Wall clock of the owner when the session sent initial presence (0: unknown). */
+  availableSinceUnixMs: number;
+  /** BroadcastPresence.seq of the last broadcast, so digests match after a takeover. */
+  presenceSeq: number;
 }
 
 function createBaseStoredAccount(): StoredAccount {
@@ -778,6 +782,8 @@ function createBaseStoredSession(): StoredSession {
     directedTo: [],
     presenceErrorsFrom: [],
     epoch: 0,
+    availableSinceUnixMs: 0,
+    presenceSeq: 0,
   };
 }
 
@@ -803,6 +809,12 @@ export const StoredSession: MessageFns<StoredSession> = {
     }
     if (message.epoch !== 0) {
       writer.uint32(56).uint64(message.epoch);
+    }
+    if (message.availableSinceUnixMs !== 0) {
+      writer.uint32(64).uint64(message.availableSinceUnixMs);
+    }
+    if (message.presenceSeq !== 0) {
+      writer.uint32(72).uint32(message.presenceSeq);
     }
     return writer;
   },
@@ -876,6 +888,22 @@ export const StoredSession: MessageFns<StoredSession> = {
             message.epoch = longToNumber(reader.uint64());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.availableSinceUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.presenceSeq = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -909,6 +937,16 @@ export const StoredSession: MessageFns<StoredSession> = {
         ? object.presence_errors_from.map((e: any) => globalThis.String(e))
         : [],
       epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
+      availableSinceUnixMs: isSet(object.availableSinceUnixMs)
+        ? globalThis.Number(object.availableSinceUnixMs)
+        : isSet(object.available_since_unix_ms)
+        ? globalThis.Number(object.available_since_unix_ms)
+        : 0,
+      presenceSeq: isSet(object.presenceSeq)
+        ? globalThis.Number(object.presenceSeq)
+        : isSet(object.presence_seq)
+        ? globalThis.Number(object.presence_seq)
+        : 0,
     };
   },
 
@@ -935,6 +973,12 @@ export const StoredSession: MessageFns<StoredSession> = {
     if (message.epoch !== 0) {
       obj.epoch = Math.round(message.epoch);
     }
+    if (message.availableSinceUnixMs !== 0) {
+      obj.availableSinceUnixMs = Math.round(message.availableSinceUnixMs);
+    }
+    if (message.presenceSeq !== 0) {
+      obj.presenceSeq = Math.round(message.presenceSeq);
+    }
     return obj;
   },
 
@@ -952,6 +996,8 @@ export const StoredSession: MessageFns<StoredSession> = {
     message.directedTo = object.directedTo?.map((e) => e) || [];
     message.presenceErrorsFrom = object.presenceErrorsFrom?.map((e) => e) || [];
     message.epoch = object.epoch ?? 0;
+    message.availableSinceUnixMs = object.availableSinceUnixMs ?? 0;
+    message.presenceSeq = object.presenceSeq ?? 0;
     return message;
   },
 };

@@ -1,0 +1,328 @@
+import { randomBytes } from 'node:crypto';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import { admin, cluster, type store } from '@vigil/proto';
+import { shardFromSubject, shardOf, type Subjects } from '@vigil/cluster';
+import { bareOf, findItem } from '@vigil/roster';
+import { itemToWire } from '@vigil/store';
+import { el, escapeAttr, NS, parseStanza, type Element } from '@vigil/xmpp';
+import type { AuthorityContext } from './context.js';
+import type { IqCore } from './iq.js';
+import { ShardNotOwnedError } from './journal.js';
+import type { PresenceCore } from './presence.js';
+import type { WatchSequence } from './presence-events.js';
+import type { SessionRecord } from './registry.js';
+import { localpartOf } from './stanza-text.js';
+import type { SubscriptionCore } from './subscriptions.js';
+
+const Code = admin.AdminErrorCode;
+const KICKED = cluster.EndCause.END_CAUSE_KICKED;
+
+/** What the owner side of the gRPC API needs from the authority. */
+export interface AdminDeps {
+  readonly ctx: AuthorityContext;
+  readonly nc: NatsConnection;
+  readonly subjects: Subjects;
+  readonly presence: PresenceCore;
+  readonly iqs: IqCore;
+  readonly subscriptions: SubscriptionCore;
+  readonly accounts: {
+    exists(localpart: string): Promise<boolean>;
+    delete(localpart: string): Promise<boolean>;
+  };
+  readonly sequenceOf: (bareJid: string, epoch: number) => WatchSequence;
+  /** The epoch at which this replica owns a shard, undefined when it does not. */
+  readonly epochOf: (shard: number) => number | undefined;
+  /** How long a connection node may take to confirm a kick. */
+  readonly kickTimeoutMs: number;
+}
+
+/** A refusal with the code and field the replica turns into a gRPC status. */
+export class AdminFailure extends Error {
+  constructor(
+    readonly code: admin.AdminErrorCode,
+    message: string,
+    readonly detail: { readonly field?: string; readonly resourceType?: string; readonly resourceName?: string } = {},
+  ) {
+    super(message);
+    this.name = 'AdminFailure';
+  }
+}
+
+const notFound = (resourceType: string, resourceName: string, message = `no ${resourceType} ${resourceName}`): AdminFailure =>
+  new AdminFailure(Code.ADMIN_ERROR_CODE_NOT_FOUND, message, { resourceType, resourceName });
+
+/**
+ * The owner side of the gRPC API (`<p>.shard.<n>.admin`): reads from the
+ * in-memory registry and the stores, writes through the same cores as the
+ * XMPP path. Everything about a user runs in that user's queue, so it sees the
+ * user's changes in order and a snapshot agrees with its watch sequence.
+ */
+export class AdminHandler {
+  constructor(private readonly deps: AdminDeps) {}
+
+  handle(m: Msg): void {
+    const shard = shardFromSubject(m.subject, this.deps.subjects.prefix);
+    let req: admin.AdminRequest;
+    try {
+      req = admin.AdminRequest.decode(m.data);
+    } catch (e) {
+      this.deps.ctx.log.warn('malformed admin request', { subject: m.subject, err: e });
+      m.respond(encodeFailure(new AdminFailure(Code.ADMIN_ERROR_CODE_INVALID_ARGUMENT, 'malformed request')));
+      return;
+    }
+    void this.#answer(shard ?? -1, req).then((res) => m.respond(admin.AdminResponse.encode(res).finish()));
+  }
+
+  async #answer(shard: number, req: admin.AdminRequest): Promise<admin.AdminResponse> {
+    try {
+      const op = req.op;
+      switch (op?.$case) {
+        case 'presence':
+          return { result: { $case: 'presence', presence: await this.#presence(shard, op.presence) } };
+        case 'kick':
+          return { result: { $case: 'kick', kick: await this.#kickSession(shard, op.kick) } };
+        case 'lastSeen':
+          return { result: { $case: 'lastSeen', lastSeen: await this.#lastSeen(shard, op.lastSeen.bareJid) } };
+        case 'roster':
+          return { result: { $case: 'roster', roster: await this.#roster(shard, op.roster.bareJid) } };
+        case 'rosterEdit':
+          return { result: { $case: 'rosterEdit', rosterEdit: await this.#rosterEdit(shard, op.rosterEdit) } };
+        case 'removeAccount':
+          return { result: { $case: 'removeAccount', removeAccount: await this.#removeAccount(shard, op.removeAccount.bareJid) } };
+        default:
+          throw new AdminFailure(Code.ADMIN_ERROR_CODE_INVALID_ARGUMENT, 'empty or unknown admin request');
+      }
+    } catch (e) {
+      if (e instanceof AdminFailure) return failure(e);
+      if (e instanceof ShardNotOwnedError) return failure(notOwned(e.shard));
+      this.deps.ctx.log.error('admin request failed', { shard, op: req.op?.$case, err: e });
+      return failure(new AdminFailure(Code.ADMIN_ERROR_CODE_INTERNAL, 'internal error'));
+    }
+  }
+
+  // --- reads ------------------------------------------------------------
+
+  async #presence(shard: number, q: admin.PresenceQuery): Promise<admin.PresenceAnswer> {
+    const epoch = this.#owned(shard, q.bareJids);
+    const unique = [...new Set(q.bareJids)];
+    const read = await Promise.all(
+      unique.map((bare) =>
+        this.#inQueue(bare, shard, epoch, async (): Promise<admin.UserSessions> => {
+          const seq = this.deps.sequenceOf(bare, epoch);
+          return { bareJid: bare, sessions: this.deps.ctx.registry.sessionsOf(bare).map(sessionInfo), epoch: seq.epoch, counter: seq.counter };
+        }),
+      ),
+    );
+    // Someone with a session certainly has an account; only the others are looked up.
+    const unknown = await Promise.all(read.map(async (u) => (u.sessions.length === 0 && !(await this.#exists(u.bareJid)) ? u.bareJid : undefined)));
+    const missing = unknown.filter((u): u is string => u !== undefined);
+    if (missing.length > 0) throw notFound('account', missing[0] ?? '', `no account ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`);
+    const byJid = new Map(read.map((u) => [u.bareJid, u] as const));
+    return { users: q.bareJids.map((j) => byJid.get(j) as admin.UserSessions) };
+  }
+
+  async #lastSeen(shard: number, bare: string): Promise<admin.LastSeenAnswer> {
+    const epoch = this.#owned(shard, [bare]);
+    return this.#inQueue(bare, shard, epoch, async () => {
+      if (this.deps.presence.hasAvailable(bare)) return { online: true, seen: true, unixMs: 0, status: '' };
+      const seen = await this.deps.ctx.lastSeen.get(localpartOf(bare));
+      if (seen !== undefined) return { online: false, seen: true, unixMs: seen.unixMs, status: seen.status };
+      if (!(await this.#exists(bare))) throw notFound('account', bare);
+      return { online: false, seen: false, unixMs: 0, status: '' };
+    });
+  }
+
+  async #roster(shard: number, bare: string): Promise<admin.RosterAnswer> {
+    const epoch = this.#owned(shard, [bare]);
+    await this.#mustExist(bare);
+    return this.#inQueue(bare, shard, epoch, async () => {
+      const rec = await this.deps.ctx.records.get(localpartOf(bare));
+      const roster: store.StoredRoster = {
+        version: rec.roster.version,
+        items: rec.roster.items.map(itemToWire),
+        pendingIn: rec.pendingIn.map((p) => ({ ...p })),
+        blocked: [...rec.blocked],
+      };
+      return { roster };
+    });
+  }
+
+  // --- writes -----------------------------------------------------------
+
+  async #kickSession(shard: number, k: admin.KickSession): Promise<admin.KickAnswer> {
+    const bare = bareOf(k.fullJid);
+    const epoch = this.#owned(shard, [bare]);
+    return this.#inQueue(bare, shard, epoch, async () => {
+      const record = this.deps.ctx.registry.sessionsOf(bare).find((s) => s.fullJid === k.fullJid);
+      if (record === undefined) throw notFound('session', k.fullJid);
+      await this.#kick(record, k.text);
+      return { sessionId: record.sessionId };
+    });
+  }
+
+  /**
+   * The node holding the socket ends the stream (it alone can, so no client
+   * keeps a session the cluster announced gone); then the owner announces
+   * unavailable at once with cause KICKED, and the node's own 'ended' event
+   * later finds nothing left to do. A node that does not answer may be
+   * partitioned with its client still connected: refuse rather than announce.
+   */
+  async #kick(record: SessionRecord, text: string): Promise<void> {
+    const req: admin.NodeKickRequest = { sessionId: record.sessionId, fullJid: record.fullJid, incarnation: record.incarnation, text };
+    let found: boolean;
+    try {
+      const reply = await this.deps.nc.request(this.deps.subjects.nodeKick(record.nodeId), admin.NodeKickRequest.encode(req).finish(), {
+        timeout: this.deps.kickTimeoutMs,
+      });
+      found = admin.NodeKickResponse.decode(reply.data).found;
+    } catch (e) {
+      this.deps.ctx.log.warn('kick not confirmed by the node', { session: record.sessionId, node: record.nodeId, err: e });
+      throw new AdminFailure(Code.ADMIN_ERROR_CODE_UNAVAILABLE, `node ${record.nodeId} did not confirm the kick; if it is gone its lease ends the session`);
+    }
+    await this.deps.presence.end(record, KICKED, found ? 'kicked by an administrator' : 'kicked; its node no longer held it');
+  }
+
+  async #rosterEdit(shard: number, e: admin.RosterEdit): Promise<admin.RosterEditAnswer> {
+    const user = e.bareJid;
+    const epoch = this.#owned(shard, [user]);
+    await this.#mustExist(user);
+    return this.#inQueue(user, shard, epoch, async () => {
+      const item = e.remove
+        ? el('item', { jid: e.contactJid, subscription: 'remove' })
+        : el('item', { jid: e.contactJid, name: e.name === '' ? undefined : e.name }, ...e.groups.map((g) => el('group', {}, g)));
+      await this.#rosterSet(user, item);
+      if (!e.remove) {
+        // The stanzas the user's client would send (RFC 6121 §3.1.2, §3.1.5), through the same state machine.
+        if (e.requestSubscription) await this.#subscription(user, e.contactJid, 'subscribe');
+        if (e.approveSubscription) await this.#subscription(user, e.contactJid, 'subscribed');
+      }
+      const rec = await this.deps.ctx.records.get(localpartOf(user));
+      const after = findItem(rec.roster, e.contactJid);
+      return { item: after === undefined || e.remove ? undefined : itemToWire(after), version: rec.roster.version };
+    });
+  }
+
+  /**
+   * Account deletion, in an order that a retry can finish: sessions end
+   * first (their unavailable goes out while the roster still names the
+   * contacts), then every item is removed as a roster removal would (§2.5.2),
+   * pending requests are declined, the records cleared, and the account goes
+   * last, so a failure part-way leaves an account that DeleteAccount can
+   * still be called for.
+   */
+  async #removeAccount(shard: number, user: string): Promise<admin.AccountRemovalAnswer> {
+    const epoch = this.#owned(shard, [user]);
+    await this.#mustExist(user);
+    const local = localpartOf(user);
+    return this.#inQueue(user, shard, epoch, async () => {
+      const sessions = this.deps.ctx.registry.sessionsOf(user);
+      for (const s of sessions) await this.#kick(s, 'account deleted');
+      const rec = await this.deps.ctx.records.get(local);
+      for (const item of rec.roster.items) await this.#rosterSet(user, el('item', { jid: item.jid, subscription: 'remove' }));
+      for (const p of rec.pendingIn) await this.#subscription(user, p.fromBareJid, 'unsubscribed');
+      await this.deps.ctx.records.update(local, (r) => (r.blocked.length === 0 && r.pendingIn.length === 0 ? undefined : { ...r, blocked: [], pendingIn: [] }));
+      await this.deps.ctx.lastSeen.remove(local);
+      await this.deps.accounts.delete(local);
+      this.deps.ctx.log.info('account deleted', { user, sessions: sessions.length, items: rec.roster.items.length });
+      return { sessionsEnded: sessions.length, itemsRemoved: rec.roster.items.length };
+    });
+  }
+
+  /** A roster set on the user's behalf, through IqCore exactly as the user's own client would send it. */
+  async #rosterSet(user: string, item: Element): Promise<void> {
+    const iq = el('iq', { type: 'set', id: `admin-${randomBytes(6).toString('hex')}`, from: user }, el('query', { xmlns: NS.roster }, item));
+    const res = await this.deps.iqs.handle({ session: { sessionId: 'admin', fullJid: user, nodeId: '', incarnation: '' }, stanzaXml: iq.toString() });
+    const reply = parseStanza(res.stanzaXml);
+    if (reply.attr('type') === 'error') throw fromStanzaError(reply, item.attr('jid') ?? '');
+  }
+
+  async #subscription(user: string, contact: string, type: 'subscribe' | 'subscribed' | 'unsubscribed'): Promise<void> {
+    await this.deps.subscriptions.outbound(user, contact, type, `<presence from='${escapeAttr(user)}' type='${type}'/>`);
+  }
+
+  // --- helpers ------------------------------------------------------------
+
+  /** The epoch at which the shard is ours; every JID must belong to it. */
+  #owned(shard: number, bareJids: readonly string[]): number {
+    const epoch = this.deps.epochOf(shard);
+    if (epoch === undefined) throw notOwned(shard);
+    for (const [i, j] of bareJids.entries()) {
+      if (shardOf(j, this.deps.ctx.config.shardCount) !== shard) {
+        throw new AdminFailure(Code.ADMIN_ERROR_CODE_INVALID_ARGUMENT, `${j} is not in shard ${shard}`, { field: `jids[${i}]` });
+      }
+    }
+    return epoch;
+  }
+
+  async #exists(bare: string): Promise<boolean> {
+    return bare.endsWith(`@${this.deps.ctx.config.domain}`) && this.deps.accounts.exists(localpartOf(bare));
+  }
+
+  async #mustExist(bare: string): Promise<void> {
+    if (!(await this.#exists(bare))) throw notFound('account', bare);
+  }
+
+  /** Runs `task` in the user's queue and hands back its result or error; refuses if the shard changed owner meanwhile. */
+  #inQueue<T>(bare: string, shard: number, epoch: number, task: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      void this.deps.ctx.queue.run(bare, async () => {
+        try {
+          if (this.deps.epochOf(shard) !== epoch) throw notOwned(shard);
+          resolve(await task());
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  }
+}
+
+function notOwned(shard: number): AdminFailure {
+  return new AdminFailure(Code.ADMIN_ERROR_CODE_UNAVAILABLE, `shard ${shard} is changing owner; retry`);
+}
+
+function sessionInfo(s: SessionRecord): admin.SessionInfo {
+  return {
+    session: { sessionId: s.sessionId, fullJid: s.fullJid, nodeId: s.nodeId, incarnation: s.incarnation },
+    available: s.available,
+    presenceXml: s.presenceXml,
+    priority: s.priority,
+    availableSinceUnixMs: s.availableSinceUnixMs,
+    directedTo: [...s.directedTo],
+  };
+}
+
+function failure(e: AdminFailure): admin.AdminResponse {
+  return {
+    result: {
+      $case: 'error',
+      error: { code: e.code, message: e.message, field: e.detail.field ?? '', resourceType: e.detail.resourceType ?? '', resourceName: e.detail.resourceName ?? '' },
+    },
+  };
+}
+
+function encodeFailure(e: AdminFailure): Uint8Array {
+  return admin.AdminResponse.encode(failure(e)).finish();
+}
+
+/** A roster set's stanza error as the API names it: which field, which code. */
+function fromStanzaError(reply: Element, contact: string): AdminFailure {
+  const error = reply.getChild('error');
+  const condition = error?.getChildElements().find((c) => c.name !== 'text')?.name ?? 'undefined-condition';
+  const text = error?.getChildText('text') ?? condition;
+  switch (condition) {
+    case 'item-not-found':
+      return notFound('roster item', contact, text);
+    case 'policy-violation':
+      return new AdminFailure(Code.ADMIN_ERROR_CODE_RESOURCE_EXHAUSTED, text);
+    case 'bad-request':
+    case 'jid-malformed':
+    case 'not-acceptable':
+    case 'not-allowed': {
+      const field = /\bgroup/.test(text) ? 'groups' : /\bname\b/.test(text) ? 'name' : 'contact_jid';
+      return new AdminFailure(Code.ADMIN_ERROR_CODE_INVALID_ARGUMENT, text, { field });
+    }
+    default:
+      return new AdminFailure(Code.ADMIN_ERROR_CODE_FAILED_PRECONDITION, `${condition}: ${text}`);
+  }
+}

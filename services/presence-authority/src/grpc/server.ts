@@ -1,0 +1,110 @@
+import { Server, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { api, health } from '@vigil/proto';
+import { subjects } from '@vigil/cluster';
+import type { Stores } from '@vigil/store';
+import type { Logger } from '@vigil/telemetry';
+import type { AuthorityConfig } from '../config.js';
+import { accountService } from './account-service.js';
+import { TokenAuthenticator } from './auth.js';
+import { clusterService, NodeDirectory } from './cluster-service.js';
+import { HealthService } from './health.js';
+import { OwnerClient } from './owner-client.js';
+import { presenceService } from './presence-service.js';
+import { rosterService } from './roster-service.js';
+import { WatchHub } from './watch.js';
+
+export interface GrpcApiDeps {
+  readonly nc: NatsConnection;
+  readonly stores: Stores;
+  readonly shardLocks: KV;
+  readonly config: AuthorityConfig;
+  readonly log: Logger;
+}
+
+/** Connections idle this long (no call at all) are closed; clients reconnect on their next call. */
+const MAX_CONNECTION_IDLE_MS = 5 * 60_000;
+/** Concurrent calls (HTTP/2 streams) on one connection. */
+const MAX_CONCURRENT_STREAMS = 1000;
+/** How long calls in progress may finish at shutdown before they are cut. */
+const SHUTDOWN_GRACE_MS = 2000;
+
+/**
+ * The public gRPC API on one authority replica (proto/vigil/presence/v1).
+ * Stateless apart from watch subscriptions: every call about a user is
+ * forwarded to the owner of the user's shard over NATS.
+ */
+export class GrpcApi {
+  readonly #server: Server;
+  readonly #hub: WatchHub;
+  readonly #nodes: NodeDirectory;
+  readonly #health: HealthService;
+
+  constructor(private readonly deps: GrpcApiDeps) {
+    const { config, nc, log } = deps;
+    const g = config.grpc;
+    const subs = subjects(config.subjectPrefix);
+    const options: ChannelOptions = {
+      'grpc.max_receive_message_length': g.maxMessageBytes,
+      'grpc.max_send_message_length': g.maxMessageBytes,
+      'grpc.keepalive_time_ms': g.keepaliveTimeMs,
+      'grpc.keepalive_timeout_ms': g.keepaliveTimeoutMs,
+      'grpc.max_connection_idle_ms': MAX_CONNECTION_IDLE_MS,
+      'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
+    };
+    this.#server = new Server(options);
+    const ctx = { auth: new TokenAuthenticator(g.tokens), log: log.child({ component: 'grpc' }) };
+    const owners = new OwnerClient({ nc, subjects: subs, shardCount: config.shardCount, timeoutMs: g.requestTimeoutMs, retryAfterMs: g.retryAfterMs });
+    this.#hub = new WatchHub(nc, subs, ctx.log);
+    this.#nodes = new NodeDirectory({ nc, subjects: subs, heartbeatMs: config.timings.heartbeatIntervalMs, leaseMs: config.timings.nodeLeaseMs, log: ctx.log });
+    const domain = config.domain;
+    this.#server.addService(api.presence.PresenceServiceService, presenceService({
+      ...ctx, owners, domain, hub: this.#hub, watchBufferEvents: g.watchBufferEvents, maxWatchStreams: g.maxWatchStreams,
+    }));
+    this.#server.addService(api.roster.RosterServiceService, rosterService({ ...ctx, owners, domain }));
+    this.#server.addService(api.account.AccountServiceService, accountService({
+      ...ctx, owners, domain, accounts: deps.stores.accounts, scramIterations: config.scramIterations,
+    }));
+    this.#server.addService(api.cluster.ClusterServiceService, clusterService({ ...ctx, nodes: this.#nodes, shardLocks: deps.shardLocks, shardCount: config.shardCount }));
+    this.#health = new HealthService([
+      'vigil.presence.v1.PresenceService', 'vigil.presence.v1.RosterService', 'vigil.presence.v1.AccountService',
+      'vigil.presence.v1.ClusterService', 'grpc.health.v1.Health',
+    ]);
+    this.#server.addService(health.HealthService, this.#health.implementation());
+  }
+
+  /** Listens; resolves with the bound port. */
+  async start(): Promise<number> {
+    this.#nodes.start();
+    void this.#watchNats();
+    const g = this.deps.config.grpc;
+    return new Promise((resolve, reject) => {
+      this.#server.bindAsync(`${g.host}:${g.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    });
+  }
+
+  /** Ends watch streams, lets calls in progress finish briefly, then closes every connection. */
+  async stop(): Promise<void> {
+    this.#hub.closeAll();
+    this.#health.close();
+    this.#nodes.stop();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#server.forceShutdown();
+        resolve();
+      }, SHUTDOWN_GRACE_MS);
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  async #watchNats(): Promise<void> {
+    for await (const s of this.deps.nc.status()) {
+      if (s.type === 'disconnect') this.#health.set(false);
+      if (s.type === 'reconnect') this.#health.set(true);
+    }
+  }
+}
