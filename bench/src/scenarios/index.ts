@@ -1,6 +1,7 @@
 /** Every scenario `main.ts` can run, in the order `npm run bench` runs them. */
 import type { AnyBenchReport } from '../report.js';
 import { runCrashDetect } from './crash-detect.js';
+import { runFanOut, type FanOutMode } from './fan-out.js';
 
 /** The command-line knobs; each scenario says what `size` means for it. */
 export type CommonOptions = {
@@ -32,4 +33,15 @@ export const SCENARIOS: readonly Scenario[] = [
     run: (o) =>
       runCrashDetect(defined({ trials: o.trials, background: o.size, concurrency: o.concurrency, warmup: o.warmup, signal: o.signal })),
   },
+  ...(['kill', 'stop', 'disconnect'] as const).map((mode: FanOutMode): Scenario => ({
+    name: mode === 'kill' ? 'node-crash' : mode === 'stop' ? 'node-freeze' : 'mass-disconnect',
+    description:
+      mode === 'kill'
+        ? 'N sessions on one node with K contacts each on the other; SIGKILL the node; time to the last of N×K unavailable'
+        : mode === 'stop'
+          ? 'the same, freezing the node with SIGSTOP instead'
+          : 'the same N clients dropping their sockets at once while the node lives',
+    size: 'N, sessions on the node (default 1000; K = 20 contacts each among N/2 observers)',
+    run: (o) => runFanOut(defined({ mode, victims: o.size, observers: o.size === undefined ? undefined : Math.max(1, Math.floor(o.size / 2)), signal: o.signal }) as { mode: FanOutMode }),
+  })),
 ];

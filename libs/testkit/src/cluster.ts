@@ -216,7 +216,7 @@ export class Cluster {
     return ChildService.spawn(
       name,
       process.execPath,
-      ['--enable-source-maps', main],
+      ['--enable-source-maps', ...(process.env.VIGIL_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? []), main],
       {
         PATH: process.env.PATH,
         VIGIL_NATS_URL: this.natsUrl,

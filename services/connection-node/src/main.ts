@@ -52,6 +52,12 @@ async function main(): Promise<void> {
     }
   });
 
+  link.onFence((reason) => {
+    listener.fence(reason);
+    directTls?.fence(reason);
+    webSocket?.fence(reason);
+  });
+
   stopOnSignals(log, nc, async () => {
     log.info('closing client streams', { sessions: link.sessions.size });
     await Promise.all([listener.close(), directTls?.close(), webSocket?.close()]);

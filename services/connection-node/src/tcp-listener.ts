@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from '@vigil/telemetry';
@@ -42,6 +43,15 @@ export class TcpListener {
         resolve(typeof address === 'object' && address !== null ? address.port : port);
       });
     });
+  }
+
+  /**
+   * The node fenced itself (DESIGN.md "Self-fencing"): every stream ends now
+   * with <system-shutdown/>, its session announced as lost with the node; the
+   * listener keeps accepting, under the new incarnation.
+   */
+  fence(reason: string): void {
+    for (const stream of [...this.#streams]) stream.fail('system-shutdown', `node lost contact with the cluster (${reason})`, cluster.EndCause.END_CAUSE_NODE_LOST);
   }
 
   /** Stops accepting; existing streams end with `system-shutdown`. */
@@ -155,9 +165,26 @@ class TcpConnection implements Transport {
     });
   }
 
+  /**
+   * Writes within one turn of the event loop leave in one syscall: a
+   * fan-out delivers many stanzas to one socket back to back.
+   */
   write(data: string): void {
-    if (!this.#socket.destroyed) this.#socket.write(data);
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    // Corked per socket object: STARTTLS swaps the socket, and the old one must not stay corked.
+    if (this.#corked !== socket) {
+      this.#corked = socket;
+      socket.cork();
+      process.nextTick(() => {
+        if (this.#corked === socket) this.#corked = undefined;
+        socket.uncork();
+      });
+    }
+    socket.write(data);
   }
+
+  #corked: Duplex | undefined;
 
   end(): void {
     this.#socket.end();

@@ -79,6 +79,15 @@ export class WebSocketListener {
     if (this.options.tls && 'setSecureContext' in this.#server) this.#server.setSecureContext(this.options.tls.options);
   }
 
+  /**
+   * The node fenced itself (DESIGN.md "Self-fencing"): every stream ends now
+   * with <system-shutdown/>, its session announced as lost with the node; the
+   * listener keeps accepting, under the new incarnation.
+   */
+  fence(reason: string): void {
+    for (const stream of [...this.#streams]) stream.fail('system-shutdown', `node lost contact with the cluster (${reason})`, cluster.EndCause.END_CAUSE_NODE_LOST);
+  }
+
   /** Stops accepting; existing streams end with `system-shutdown`. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));

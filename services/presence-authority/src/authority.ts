@@ -303,11 +303,15 @@ export class Authority {
     if (sessions.length === 0) return;
     this.deps.log.info('expiring sessions of node incarnation', { node: nodeId, incarnation, reason, sessions: sessions.length });
     const batch = this.deps.config.expiryBatchSize;
+    const started = performance.now();
     const run = async (): Promise<void> => {
+      const ends: Promise<void>[] = [];
       for (let i = 0; i < sessions.length; i += batch) {
-        for (const s of sessions.slice(i, i + batch)) void this.#endSession(s, EndCause.END_CAUSE_NODE_LOST, reason);
+        for (const s of sessions.slice(i, i + batch)) ends.push(this.#endSession(s, EndCause.END_CAUSE_NODE_LOST, reason));
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
+      await Promise.all(ends);
+      this.deps.log.info('node incarnation expired', { node: nodeId, incarnation, reason, sessions: sessions.length, fanOutMs: Math.round(performance.now() - started) });
     };
     void run();
   }

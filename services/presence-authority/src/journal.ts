@@ -1,6 +1,7 @@
 import { RevisionConflictError, type SessionStore, type StoredSessionEntry } from '@vigil/store';
 import type { store } from '@vigil/proto';
 import type { SessionRecord } from './registry.js';
+import { BackgroundWrites } from './background-writes.js';
 
 /** Where the authority writes the session registry so a successor finds it (DESIGN.md). */
 export interface SessionJournal {
@@ -47,6 +48,7 @@ export class KvSessionJournal implements SessionJournal {
     private readonly store: SessionStore,
     private readonly epochOf: (shard: number) => number | undefined,
     private readonly onError: (error: unknown, record: SessionRecord) => void,
+    private readonly writes: BackgroundWrites = new BackgroundWrites(64),
   ) {}
 
   /** A successor takes over the entries it loaded, with their revisions. */
@@ -89,7 +91,7 @@ export class KvSessionJournal implements SessionJournal {
 
   #enqueue(record: SessionRecord, write: () => Promise<void>): void {
     const prev = this.#chains.get(record.sessionId)?.tail ?? Promise.resolve();
-    const tail = prev.then(write).catch((e: unknown) => this.onError(e, record));
+    const tail = prev.then(() => this.writes.run(write)).catch((e: unknown) => this.onError(e, record));
     const entry = { shard: record.shard, tail };
     this.#chains.set(record.sessionId, entry);
     void tail.then(() => {

@@ -5,6 +5,7 @@ import { escapeAttr, parseStanza } from '@vigil/xmpp';
 import type { RosterRecord } from '@vigil/store';
 import type { AuthorityContext } from './context.js';
 import type { SessionRecord } from './registry.js';
+import { BackgroundWrites } from './background-writes.js';
 import { domainOf, localpartOf, unavailableFrom } from './stanza-text.js';
 
 const { EndCause } = cluster;
@@ -24,6 +25,9 @@ export const END_CAUSE_NAME: Record<number, string> = {
  * Every method runs inside the user's queue (the caller's job).
  */
 export class PresenceCore {
+  /** Last-seen writes, after fan-out and bounded (see BackgroundWrites). */
+  readonly #writes = new BackgroundWrites(32);
+
   constructor(private readonly ctx: AuthorityContext) {}
 
   recordFor(ref: cluster.SessionRef): SessionRecord {
@@ -132,7 +136,9 @@ export class PresenceCore {
     if (record.available) this.ctx.events.changed(record, cause);
     dropped();
     if (record.available) await this.#noteLastSeen(record, '');
-    this.ctx.log.info('session ended', {
+    // A node's mass expiry is summarized by the caller; one line per session would cost more than the fan-out.
+    const log = cause === EndCause.END_CAUSE_NODE_LOST ? this.ctx.log.debug : this.ctx.log.info;
+    log('session ended', {
       user: record.bareJid,
       session: record.sessionId,
       node: record.nodeId,
@@ -230,7 +236,8 @@ export class PresenceCore {
       }
     }
     // Off the presence path, like the journal: KV may be electing a leader.
-    this.ctx.lastSeen.put(localpartOf(s.bareJid), { unixMs: this.ctx.wallNowMs(), status }).catch((e: unknown) => {
+    const value = { unixMs: this.ctx.wallNowMs(), status };
+    this.#writes.run(() => this.ctx.lastSeen.put(localpartOf(s.bareJid), value)).catch((e: unknown) => {
       this.ctx.log.warn('last activity not stored', { user: s.bareJid, err: e });
     });
   }

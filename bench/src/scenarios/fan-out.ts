@@ -1,0 +1,158 @@
+/**
+ * node-crash and mass-disconnect: N sessions on one connection node, each
+ * with K mutual contacts among M observers on the other node. The victims
+ * die together: their node is SIGKILLed (node-crash), frozen with SIGSTOP
+ * (node-freeze), or they all drop their sockets while the node lives
+ * (mass-disconnect). Measured: time from the fault to the last of the N×K
+ * unavailable stanzas, their latency distribution, missing / duplicate /
+ * unexpected counts and the delivery rate.
+ */
+import { performance } from 'node:perf_hooks';
+import { Cluster } from '@vigil/testkit';
+import type { Contact } from '@vigil/store';
+import { RawXmppClient } from '../load/raw-client.js';
+import { runPool } from '../pool.js';
+import { describeLatency, machine, roundMs, summarize, type BenchReport, type JsonValue, type LatencySummary } from '../report.js';
+import { benchPassword, primeClientKeys } from './population.js';
+
+export type FanOutMode = 'kill' | 'stop' | 'disconnect';
+
+export interface FanOutOptions {
+  readonly mode: FanOutMode;
+  readonly victims: number;
+  readonly contacts: number;
+  readonly observers: number;
+  readonly deadlineMs: number;
+  readonly signal?: AbortSignal;
+}
+
+export const FAN_OUT_DEFAULTS = { victims: 1000, contacts: 20, observers: 500, deadlineMs: 30_000 } as const;
+
+type Params = { mode: FanOutMode; victims: number; contacts: number; observers: number; expected: number; nodeLeaseMs: number };
+type Metrics = {
+  lastMs: number | null;
+  firstMs: number | null;
+  latency: LatencySummary | null;
+  delivered: number;
+  missing: number;
+  duplicate: number;
+  unexpected: number;
+  stanzasPerSecond: number | null;
+  setupSeconds: number;
+};
+
+export type FanOutReport = BenchReport<Params, Metrics>;
+
+const victim = (i: number) => `v${i}`;
+const observer = (j: number) => `o${j}`;
+
+/** Victim i's contacts: K consecutive observers starting at i·K mod M, so each observer gets N·K/M victims. */
+function contactsOf(i: number, k: number, m: number): number[] {
+  const out = new Set<number>();
+  for (let c = 0; out.size < Math.min(k, m); c++) out.add((i * k + c) % m);
+  return [...out];
+}
+
+export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOutMode }): Promise<FanOutReport> {
+  const o: FanOutOptions = { ...FAN_OUT_DEFAULTS, ...options };
+  const startedAt = new Date().toISOString();
+  const setupStart = performance.now();
+  const cluster = await Cluster.start({ nodes: 2, readyTimeoutMs: 60_000, echo: process.env.VIGIL_BENCH_ECHO === '1' });
+  const clients: RawXmppClient[] = [];
+  try {
+    await provision(cluster, o);
+    const names = [...Array.from({ length: o.victims }, (_, i) => victim(i)), ...Array.from({ length: o.observers }, (_, j) => observer(j))];
+    await primeClientKeys(cluster, names, 'SCRAM-SHA-256', o.signal);
+    const perObserver = Math.ceil((o.victims * o.contacts) / o.observers);
+    const login = (username: string, node: number, kept: number) => {
+      const c = new RawXmppClient({ port: cluster.node(node).port, domain: cluster.domain, username, password: benchPassword(username), resource: 'r', mechanism: 'SCRAM-SHA-256', maxPresences: kept });
+      clients.push(c);
+      return c;
+    };
+    const observers = Array.from({ length: o.observers }, (_, j) => login(observer(j), 1, perObserver * 3 + 16));
+    const victims = Array.from({ length: o.victims }, (_, i) => login(victim(i), 0, o.contacts * 2 + 8));
+    const all = [...observers, ...victims];
+    const { errors } = await runPool(all.length, { concurrency: 32, deadline: performance.now() + 600_000, ...(o.signal ? { signal: o.signal } : {}) }, async (n) => {
+      await all[n]?.login();
+    });
+    if (errors.length > 0) throw errors[0];
+    // Everyone has seen every contact online before the fault.
+    const expectedPairs: [RawXmppClient, string][] = [];
+    for (let i = 0; i < o.victims; i++) for (const j of contactsOf(i, o.contacts, o.observers)) expectedPairs.push([observers[j] as RawXmppClient, `${victim(i)}@${cluster.domain}/r`]);
+    await Promise.all(expectedPairs.map(([obs, from]) => obs.waitForPresence(from, 'available', 120_000)));
+    const setupSeconds = (performance.now() - setupStart) / 1000;
+    const marks = new Map(observers.map((c) => [c, c.presences.mark()]));
+    const t0 = performance.now();
+    if (o.mode === 'kill') cluster.node(0).service.signal('SIGKILL');
+    else if (o.mode === 'stop') cluster.node(0).service.signal('SIGSTOP');
+    else for (const v of victims) v.destroy();
+    await runPool(expectedPairs.length, { concurrency: 1024, deadline: t0 + o.deadlineMs }, async (n) => {
+      const [obs, from] = expectedPairs[n] as [RawXmppClient, string];
+      await obs.waitForPresence(from, 'unavailable', Math.max(1, t0 + o.deadlineMs - performance.now()), marks.get(obs)).catch(() => undefined);
+    });
+    if (o.mode === 'stop') cluster.node(0).service.signal('SIGCONT');
+    // Count what arrived: first copy per (observer, victim) is delivered, more are duplicates, anything from a non-contact is unexpected.
+    const contactSets = new Map<RawXmppClient, Set<string>>();
+    for (const [obs, from] of expectedPairs) contactSets.set(obs, (contactSets.get(obs) ?? new Set()).add(from));
+    const latencies: number[] = [];
+    let duplicate = 0;
+    let unexpected = 0;
+    for (const obs of observers) {
+      const seen = new Map<string, number>();
+      for (const r of obs.presences.records) {
+        if (r.seq < (marks.get(obs) ?? 0)) continue;
+        if (!contactSets.get(obs)?.has(r.from)) {
+          unexpected++;
+          continue;
+        }
+        if (r.type !== 'unavailable') continue;
+        seen.set(r.from, (seen.get(r.from) ?? 0) + 1);
+        if (seen.get(r.from) === 1) latencies.push(r.at - t0);
+      }
+      for (const n of seen.values()) duplicate += n - 1;
+    }
+    const lat = summarize(latencies) ?? null;
+    const delivered = latencies.length;
+    const firstMs = delivered > 0 ? Math.min(...latencies) : null;
+    const lastMs = delivered > 0 ? Math.max(...latencies) : null;
+    const metrics: Metrics = {
+      lastMs: lastMs === null ? null : roundMs(lastMs),
+      firstMs: firstMs === null ? null : roundMs(firstMs),
+      latency: lat,
+      delivered,
+      missing: expectedPairs.length - delivered,
+      duplicate,
+      unexpected,
+      stanzasPerSecond: lastMs !== null && firstMs !== null && lastMs > firstMs ? Math.round(delivered / ((lastMs - firstMs) / 1000)) : null,
+      setupSeconds: Math.round(setupSeconds),
+    };
+    const params: Params = { mode: o.mode, victims: o.victims, contacts: o.contacts, observers: o.observers, expected: expectedPairs.length, nodeLeaseMs: 3000 };
+    const name = o.mode === 'kill' ? 'node-crash' : o.mode === 'stop' ? 'node-freeze' : 'mass-disconnect';
+    const summary =
+      `${name}: ${o.victims} sessions × ${o.contacts} contacts → ${delivered}/${expectedPairs.length} unavailable, ` +
+      `last after ${lastMs === null ? '–' : Math.round(lastMs)} ms (first ${firstMs === null ? '–' : Math.round(firstMs)} ms), ` +
+      `${metrics.stanzasPerSecond ?? '–'} stanzas/s during fan-out, missing ${metrics.missing}, duplicate ${duplicate}, unexpected ${unexpected}; ${describeLatency(lat ?? undefined)}`;
+    return { scenario: name, startedAt, machine: machine(), params, metrics: metrics as unknown as Readonly<Record<string, JsonValue>> as Metrics, summary };
+  } finally {
+    for (const c of clients) c.destroy();
+    await cluster.stop();
+  }
+}
+
+async function provision(cluster: Cluster, o: FanOutOptions): Promise<void> {
+  const byOwner = new Map<string, Contact[]>();
+  const add = (owner: string, contact: string) => byOwner.set(owner, [...(byOwner.get(owner) ?? []), { owner, contact, subscription: 'both' }]);
+  for (let i = 0; i < o.victims; i++) {
+    for (const j of contactsOf(i, o.contacts, o.observers)) {
+      add(victim(i), observer(j));
+      add(observer(j), victim(i));
+    }
+  }
+  const owners = [...Array.from({ length: o.victims }, (_, i) => victim(i)), ...Array.from({ length: o.observers }, (_, j) => observer(j))];
+  const chunk = 50;
+  const { errors } = await runPool(Math.ceil(owners.length / chunk), { concurrency: 4, deadline: performance.now() + 900_000 }, async (c) => {
+    const slice = owners.slice(c * chunk, (c + 1) * chunk);
+    await cluster.provision(slice.map((u) => ({ username: u, password: benchPassword(u) })), slice.flatMap((u) => byOwner.get(u) ?? []));
+  });
+  if (errors.length > 0) throw errors[0];
+}
