@@ -43,6 +43,14 @@ test('a dead user whose stream stayed up long after being announced is a zombie'
   assert.equal(never.zombie, 1);
 });
 
+test('a frozen node cannot close streams: the zombie clock starts when it is let go', () => {
+  const obs = [un('b@x', 'a@x/r', 4000), un('c@x', 'a@x/r', 4000)];
+  const r = checkTrial(base(obs, { streamEndedAt: new Map([['a@x', 6500]]), resumedAt: 6000 }));
+  assert.equal(r.zombie, 0);
+  const slow = checkTrial(base(obs, { streamEndedAt: new Map([['a@x', 8500]]), resumedAt: 6000 }));
+  assert.equal(slow.zombie, 1);
+});
+
 test('an observer whose final view disagrees with the truth has not converged', () => {
   const r = checkTrial(base([un('b@x', 'a@x/r', 1500), un('c@x', 'a@x/r', 1500)], { finalView: new Map([['b@x', new Map([['a@x/r', 'available']])]]) }));
   assert.equal(r.unconverged, 1);

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Cluster } from '@vigil/testkit';
 import type { Member } from './population.js';
 
@@ -10,6 +11,8 @@ export interface Fault {
   readonly dead: Set<string>;
   /** Undoes the fault after the checks: restarts what was killed. */
   readonly recover: () => Promise<void>;
+  /** performance.now() when a frozen process was let go (SIGCONT). */
+  readonly resumedAt?: number;
 }
 
 export interface Scenario {
@@ -92,7 +95,7 @@ export const SCENARIOS: readonly Scenario[] = [
       cluster.node(i).service.signal('SIGSTOP');
       await pause(LEASE_MS + 2000);
       cluster.node(i).service.signal('SIGCONT');
-      return { dead: usersOn(members, i), recover: async () => undefined };
+      return { dead: usersOn(members, i), recover: async () => undefined, resumedAt: performance.now() };
     },
   },
   {
