@@ -45,7 +45,7 @@ export async function provisionRing(cluster: Cluster, contacts: Map<string, Set<
 }
 
 /** Logs every member without a live client in, with a server-chosen resource (a new full JID each time). */
-export async function loginAll(cluster: Cluster, members: Member[], presencesKept: number): Promise<void> {
+export async function loginAll(cluster: Cluster, members: Member[], presencesKept: number, attempt = 1): Promise<void> {
   const todo = members.filter((m) => m.client === undefined || m.client.phase === 'closed');
   const { errors } = await runPool(todo.length, { concurrency: 16, deadline: performance.now() + 300_000 }, async (i) => {
     const m = todo[i] as Member;
@@ -60,6 +60,12 @@ export async function loginAll(cluster: Cluster, members: Member[], presencesKep
     });
     await client.login();
   });
+  // Like real clients, retry logins refused with a temporary error (a shard in hand-over), a bounded number of times.
+  const failed = todo.filter((m) => m.client?.phase !== 'live');
+  if (errors.length > 0 && failed.length > 0 && attempt < 4) {
+    await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    return loginAll(cluster, members, presencesKept, attempt + 1);
+  }
   if (errors.length > 0) throw errors[0];
 }
 

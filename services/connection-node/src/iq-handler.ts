@@ -37,7 +37,17 @@ export class IqHandler {
   /** Fetches the user's block list so inbound stanzas from blocked entities are dropped from the start. */
   async loadBlockList(): Promise<void> {
     const probe = el('iq', { type: 'get', id: 'vigil-blocklist', from: this.session.fullJid }, el('blocklist', { xmlns: NS_BLOCKING }));
-    const res = await this.link.iq(this.session, this.session.bareJid, probe.toString());
+    // A shard in hand-over has no owner for a moment: a few quick retries ride it out (bounded, then the bind fails 'wait').
+    let res;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await this.link.iq(this.session, this.session.bareJid, probe.toString());
+        break;
+      } catch (e) {
+        if (attempt >= 4) throw e;
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
     if (!res.isBlockList) throw new Error(`block list not returned for ${this.session.bareJid}`);
     this.link.sessions.setBlockList(this.session.bareJid, res.blockList);
   }

@@ -63,6 +63,8 @@ async function main(): Promise<void> {
   ];
   const grpcPort = env.int('VIGIL_DEV_GRPC_PORT', 50051, 'gRPC API port of the dev authority (127.0.0.1)', { min: 1, max: 65535 });
   const natsPort = env.int('VIGIL_DEV_NATS_PORT', 4222, 'port of the embedded nats-server', { min: 1, max: 65535 });
+  // 3 runs a NATS cluster (routes on loopback, buckets replicated 3 ways) on free ports, for trying failures by hand.
+  const natsServers = env.int('VIGIL_DEV_NATS_SERVERS', 1, 'NATS servers of the dev cluster (1 or 3)', { min: 1, max: 5 });
   const dataDir = env.string('VIGIL_DEV_DATA_DIR', fileURLToPath(new URL('../../../.vigil/nats', import.meta.url)), 'JetStream store of the dev cluster');
   const tlsPorts = [
     env.int('VIGIL_DEV_NODE1_TLS_PORT', 5322, 'direct TLS (XEP-0368) port of connection node 1', { min: 1, max: 65535 }),
@@ -78,13 +80,16 @@ async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   const cert = await devCertificate(tlsDir, domain);
 
-  console.log(`Starting Vigil: nats-server on 127.0.0.1:${natsPort} (data in ${dataDir}), one presence authority, two connection nodes…`);
+  console.log(
+    natsServers > 1
+      ? `Starting Vigil: a ${natsServers}-server NATS cluster on free ports, one presence authority, two connection nodes…`
+      : `Starting Vigil: nats-server on 127.0.0.1:${natsPort} (data in ${dataDir}), one presence authority, two connection nodes…`,
+  );
   const cluster = await Cluster.start({
     domain,
     nodePorts: ports,
     c2sHost: host,
-    natsPort,
-    natsStoreDir: dataDir,
+    ...(natsServers > 1 ? { natsServers, readyTimeoutMs: 60_000 } : { natsPort, natsStoreDir: dataDir }),
     echo,
     scramIterations: 10_000,
     detached: true,
