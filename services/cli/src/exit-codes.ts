@@ -83,7 +83,9 @@ export function describeError(e: unknown, server: string): { readonly line: stri
   if (isServiceError(e)) {
     const name = status[e.code] ?? `status ${e.code}`;
     const where = e.code === status.UNAVAILABLE || e.code === status.DEADLINE_EXCEEDED ? ` (server ${server})` : '';
-    return { line: `${name}: ${oneLine(e.details) || 'no message'}${where}`, exitCode: exitCodeOf(e.code) };
+    // grpc-js ends a failed connection's message with an empty "Resolution note:".
+    const message = oneLine(e.details).replace(/\s*Resolution note:$/, '') || 'no message';
+    return { line: `${name}: ${message}${where}`, exitCode: exitCodeOf(e.code) };
   }
   if (e instanceof CliError) return { line: oneLine(e.message), exitCode: e.exitCode };
   return { line: `unexpected error: ${oneLine(e instanceof Error ? e.message : String(e))}`, exitCode: Exit.SERVER };

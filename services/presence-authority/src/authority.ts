@@ -209,11 +209,13 @@ export class Authority {
       case 'session':
         return this.#onSessionEvent(cluster.SessionEvent.decode(m.data));
       case 'probe':
-        return this.#onProbe(cluster.Probe.decode(m.data));
+        this.#onProbe(cluster.Probe.decode(m.data));
+        return ack(m);
       case 'iq':
         return this.#onIq(m);
       case 'inbound':
-        return this.#onInbound(cluster.InboundStanza.decode(m.data));
+        this.#onInbound(cluster.InboundStanza.decode(m.data));
+        return ack(m);
       case 'admin':
         return this.#admin.handle(m);
       default:
@@ -412,4 +414,9 @@ export class Authority {
       }
     });
   }
+}
+
+/** Probes and inbound stanzas come as requests (Outbox#handOver): say they are queued. */
+function ack(m: Msg): void {
+  if (m.reply) m.respond(new Uint8Array(0));
 }

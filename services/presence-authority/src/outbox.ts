@@ -6,6 +6,10 @@ import type { Logger } from '@vigil/telemetry';
 import { withTo } from './stanza-text.js';
 
 const K = cluster.DeliveryKind;
+/** Hand-over of a probe or inbound stanza: attempts, per-attempt timeout, base pause (covers a 3 s lock TTL and a takeover). */
+const HAND_OVER_ATTEMPTS = 8;
+const HAND_OVER_TIMEOUT_MS = 1000;
+const HAND_OVER_RETRY_MS = 250;
 
 /** What the authority's parts publish; Outbox puts it on NATS, tests can route it in memory. */
 export interface OutboxPort {
@@ -43,11 +47,31 @@ export class Outbox implements OutboxPort {
   }
 
   probe(msg: cluster.Probe): void {
-    this.nc.publish(this.subjects.shardProbe(shardOf(msg.toBareJid, this.shardCount)), cluster.Probe.encode(msg).finish());
+    this.#handOver(this.subjects.shardProbe(shardOf(msg.toBareJid, this.shardCount)), cluster.Probe.encode(msg).finish());
   }
 
   inbound(msg: cluster.InboundStanza): void {
-    this.nc.publish(this.subjects.shardInbound(shardOf(bareOf(msg.toJid), this.shardCount)), cluster.InboundStanza.encode(msg).finish());
+    this.#handOver(this.subjects.shardInbound(shardOf(bareOf(msg.toJid), this.shardCount)), cluster.InboundStanza.encode(msg).finish());
+  }
+
+  /**
+   * Probes and inbound stanzas go to another shard's owner, which may be in
+   * hand-over right now (no subscriber for a moment): sent as a request the
+   * owner acknowledges once it has queued the work, retried a bounded
+   * number of times across a lock TTL, so a hand-over loses none of them.
+   * (Nothing waits for this: the caller's presence work goes on.)
+   */
+  #handOver(subject: string, data: Uint8Array): void {
+    const attempt = (n: number): void => {
+      this.nc.request(subject, data, { timeout: HAND_OVER_TIMEOUT_MS }).then(
+        () => undefined,
+        (e: unknown) => {
+          if (n >= HAND_OVER_ATTEMPTS) return this.log.warn('gave up handing a stanza to another shard owner', { subject, attempts: n, err: e });
+          setTimeout(() => attempt(n + 1), HAND_OVER_RETRY_MS * n);
+        },
+      );
+    };
+    attempt(1);
   }
 
   /**

@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { api } from '@vigil/proto';
+import { duration, label, table, time, toJson } from './output.js';
+
+test('table aligns columns, capitalises headers, keeps each row on one line and trims trailing blanks', () => {
+  const text = table(['jid', 'show', 'status'], [
+    ['alice@localhost/phone', 'dnd', 'in a\nmeeting'],
+    ['bob@localhost', 'offline', ''],
+  ]);
+  assert.equal(
+    text,
+    ['JID                    SHOW     STATUS', 'alice@localhost/phone  dnd      in a meeting', 'bob@localhost          offline'].join('\n'),
+  );
+});
+
+test('enum labels, times and durations for people', () => {
+  assert.equal(label('CHANGE_CAUSE_CLIENT_LOST', 'CHANGE_CAUSE_'), 'client-lost');
+  assert.equal(label('SHOW_DND', 'SHOW_'), 'dnd');
+  assert.equal(time(0), '');
+  assert.equal(time(Date.UTC(2025, 0, 2, 3, 4, 5, 678)), '2025-01-02T03:04:05Z');
+  assert.deepEqual([duration(850), duration(12_345), duration(240_000), duration(7_200_000), duration(3 * 86_400_000)], ['850 ms', '12.3 s', '4 min', '2 h', '3 d']);
+});
+
+test('toJson is the proto3 JSON mapping with every field present', () => {
+  const offline = api.presence.UserPresence.fromPartial({ jid: 'carol@localhost', sequence: { epoch: 3, counter: 0 } });
+  assert.deepEqual(toJson(api.presence.UserPresence, offline), { jid: 'carol@localhost', resources: [], sequence: { epoch: 3, counter: 0 } });
+
+  const change = api.presence.WatchPresenceResponse.fromPartial({
+    event: {
+      $case: 'change',
+      change: { jid: 'a@localhost', resource: 'r', available: false, cause: api.presence.ChangeCause.CHANGE_CAUSE_KICKED, sequence: { epoch: 1, counter: 2 }, changedAtUnixMs: 5 },
+    },
+  });
+  assert.deepEqual(toJson(api.presence.WatchPresenceResponse, change), {
+    change: { jid: 'a@localhost', resource: 'r', available: false, cause: 'CHANGE_CAUSE_KICKED', presence: null, sequence: { epoch: 1, counter: 2 }, changedAtUnixMs: 5 },
+  });
+
+  const roster = api.roster.GetRosterResponse.fromPartial({ version: 2, items: [{ jid: 'b@localhost', subscription: api.roster.Subscription.SUBSCRIPTION_BOTH }] });
+  assert.deepEqual(toJson(api.roster.GetRosterResponse, roster), {
+    version: 2,
+    items: [{ jid: 'b@localhost', name: '', subscription: 'SUBSCRIPTION_BOTH', pendingOut: false, approved: false, groups: [] }],
+    pendingIn: [],
+    blocked: [],
+  });
+});
