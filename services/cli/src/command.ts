@@ -69,7 +69,7 @@ export const GLOBAL_OPTIONS: Options = {
   server: { type: 'string', value: 'HOST:PORT', help: 'the gRPC API (env VIGIL_GRPC_SERVER; default 127.0.0.1:50051)' },
   token: { type: 'string', value: 'TOKEN', help: 'bearer token (env VIGIL_TOKEN, which, like --token-file, keeps it out of ps)' },
   'token-file': { type: 'string', value: 'FILE', help: 'read the bearer token from FILE' },
-  timeout: { type: 'string', value: 'SECONDS', help: 'deadline of each call (default 30)' },
+  timeout: { type: 'string', value: 'SECONDS', help: 'deadline of each call (default 30; presence watch has none)' },
   json: { type: 'boolean', help: 'machine-readable output: one JSON document (one object per line for presence watch)' },
   help: { type: 'boolean', short: 'h', help: 'show help' },
 };
