@@ -193,6 +193,12 @@ export class TestClient {
     }));
   }
 
+  /** The device stops reading (a frozen phone): nothing it receives is answered, the socket stays open. */
+  freeze(): void {
+    const socket = this.xmpp.socket;
+    if (socket && 'pause' in socket) socket.pause();
+  }
+
   /** The connection dies without a closing stream or unavailable presence. */
   crash(): void {
     const socket = this.xmpp.socket;

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import {
   el, streamErrorXml, NS,
@@ -72,8 +73,32 @@ export class ClientStream {
 
   /** Input from the transport: a chunk of the TCP byte stream, or one whole WebSocket message. */
   receive(chunk: Buffer): void {
+    // Any input proves the client alive (XEP-0199 §4.1: whatever it sends answers our ping as well as a pong).
+    this.#lastInputMs = performance.now();
+    this.#pingSentMs = undefined;
     if (this.#phase !== 'closed' && !this.#tlsPending) this.#parser.write(chunk);
   }
+
+  /**
+   * Dead-client detection for a bound session, driven by the node's single
+   * sweep (no timer per session): after `idleMs` without input, one XEP-0199
+   * ping from the server; no input within `timeoutMs` after it ends the
+   * stream with <connection-timeout/> and the session is announced lost.
+   */
+  checkLiveness(nowMs: number, idleMs: number, timeoutMs: number): void {
+    if (this.#phase !== 'bound') return;
+    if (this.#pingSentMs !== undefined) {
+      if (nowMs - this.#pingSentMs >= timeoutMs) this.fail('connection-timeout', `no answer to a ping within ${timeoutMs} ms`);
+      return;
+    }
+    if (nowMs - this.#lastInputMs < idleMs) return;
+    this.#pingSentMs = nowMs;
+    this.send(`<iq type='get' id='vigil-ping-${++this.#pings}' from='${this.deps.config.domain}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+  }
+
+  #lastInputMs = performance.now();
+  #pingSentMs: number | undefined;
+  #pings = 0;
 
   /** The transport closed under us: whatever the session was, it is now lost unless it said goodbye. */
   transportClosed(reason: string): void {

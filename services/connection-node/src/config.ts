@@ -37,6 +37,10 @@ export interface NodeConfig {
   /** Stanzas read but not yet processed, per stream; beyond it the stream is closed with policy-violation. */
   readonly maxPendingStanzas: number;
   readonly authTimeoutMs: number;
+  /** XEP-0199: a bound client silent this long gets a ping from the server. */
+  readonly clientIdlePingMs: number;
+  /** ...and is declared lost if still silent this long after it. */
+  readonly clientPingTimeoutMs: number;
   readonly maxConnections: number;
   readonly rosterRequestTimeoutMs: number;
   readonly timings: ClusterTimings;
@@ -65,6 +69,8 @@ export function readNodeConfig(envVars: Env, env: EnvReader = new EnvReader(envV
     preAuthMaxStanzaBytes: env.int('VIGIL_PREAUTH_MAX_STANZA_BYTES', 8192, 'largest stanza accepted before authentication', { min: 512 }),
     maxDepth: env.int('VIGIL_MAX_XML_DEPTH', 32, 'deepest element nesting inside a stanza', { min: 4, max: 1024 }),
     maxPendingStanzas: env.int('VIGIL_MAX_PENDING_STANZAS', 256, 'stanzas queued per stream before it is closed', { min: 8 }),
+    clientIdlePingMs: env.int('VIGIL_CLIENT_IDLE_PING_MS', 60_000, 'silence after which the server pings a client (XEP-0199)', { min: 100 }),
+    clientPingTimeoutMs: env.int('VIGIL_CLIENT_PING_TIMEOUT_MS', 30_000, 'a pinged client still silent this long is declared lost', { min: 100 }),
     authTimeoutMs: env.int('VIGIL_AUTH_TIMEOUT_MS', 30_000, 'time allowed from connect to bound resource', { min: 1000 }),
     maxConnections: env.int('VIGIL_MAX_CONNECTIONS', 100_000, 'client connections accepted at once', { min: 1 }),
     rosterRequestTimeoutMs: env.int('VIGIL_ROSTER_REQUEST_TIMEOUT_MS', 5000, 'wait for the authority to answer a roster request', { min: 100 }),

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { connect } from '@nats-io/transport-node';
 import { natsConnectionTuning } from '@vigil/config';
 import { createLogger, stopOnSignals, type Logger } from '@vigil/telemetry';
@@ -52,6 +53,16 @@ async function main(): Promise<void> {
     }
   });
 
+  // One sweep for every stream of the node (no timer per session): idle pings and their timeouts.
+  const sweepMs = Math.max(50, Math.min(1000, Math.floor(Math.min(config.clientIdlePingMs, config.clientPingTimeoutMs) / 4)));
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const l of [listener, directTls, webSocket]) {
+      for (const stream of [...(l?.streams() ?? [])]) stream.checkLiveness(now, config.clientIdlePingMs, config.clientPingTimeoutMs);
+    }
+  }, sweepMs);
+  sweep.unref();
+
   link.onFence((reason) => {
     listener.fence(reason);
     directTls?.fence(reason);
@@ -59,6 +70,7 @@ async function main(): Promise<void> {
   });
 
   stopOnSignals(log, nc, async () => {
+    clearInterval(sweep);
     log.info('closing client streams', { sessions: link.sessions.size });
     await Promise.all([listener.close(), directTls?.close(), webSocket?.close()]);
     link.stop();

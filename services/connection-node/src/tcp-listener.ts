@@ -54,6 +54,11 @@ export class TcpListener {
     for (const stream of [...this.#streams]) stream.fail('system-shutdown', `node lost contact with the cluster (${reason})`, cluster.EndCause.END_CAUSE_NODE_LOST);
   }
 
+  /** The streams open on this listener, for the node's liveness sweep. */
+  streams(): Iterable<ClientStream> {
+    return this.#streams;
+  }
+
   /** Stops accepting; existing streams end with `system-shutdown`. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));

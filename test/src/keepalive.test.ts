@@ -1,0 +1,58 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cluster, TestClient, is } from '@vigil/testkit';
+
+// XEP-0199 from the server: a client that stops answering without closing
+// TCP (a dead phone, a cut cable) is declared lost after the idle time and
+// the ping timeout, and its contacts are told; a client that answers stays.
+const DEADLINE_MS = 10_000;
+
+describe('dead-client detection with server pings (XEP-0199)', () => {
+  let cluster: Cluster;
+  let alice: TestClient;
+  let bob: TestClient;
+
+  before(async () => {
+    cluster = await Cluster.start({ nodes: 2, env: { VIGIL_CLIENT_IDLE_PING_MS: '300', VIGIL_CLIENT_PING_TIMEOUT_MS: '600' } });
+    await cluster.provision(
+      [{ username: 'alice', password: 'pw' }, { username: 'bob', password: 'pw' }],
+      [
+        { owner: 'alice', contact: 'bob', subscription: 'both' },
+        { owner: 'bob', contact: 'alice', subscription: 'both' },
+      ],
+    );
+    alice = await TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'alice', password: 'pw', resource: 'phone' });
+    bob = await TestClient.connect({ port: cluster.node(1).port, domain: 'localhost', username: 'bob', password: 'pw', resource: 'desk' });
+    await bob.sendPresence();
+    await alice.sendPresence();
+    await bob.expectStanza(is.presenceFrom(alice.jid), DEADLINE_MS, 'alice online');
+  });
+
+  after(async () => {
+    await Promise.all([alice?.stop(), bob?.stop()]);
+    await cluster?.stop();
+  });
+
+  const isPing = (s: { name: string; attrs: Record<string, string | undefined>; getChild(n: string, ns?: string): unknown }) =>
+    s.name === 'iq' && s.attrs.type === 'get' && s.getChild('ping', 'urn:xmpp:ping') !== undefined;
+
+  test('an idle client that answers is pinged again and again and stays online', async () => {
+    const mark = bob.mark();
+    for (let n = 0; n < 3; n++) {
+      const m = bob.mark();
+      await bob.expectStanza(isPing, DEADLINE_MS, `server ping ${n + 1}`, m);
+    }
+    assert.equal(bob.xmpp.status, 'online');
+    assert.ok(bob.received.slice(mark.index).filter(isPing).length >= 3);
+  });
+
+  test('a client that goes silent without closing TCP is declared lost and its contact is told', async () => {
+    const mark = bob.mark();
+    // alice's device stops reading: pings pile up unanswered, the socket stays open.
+    alice.xmpp.reconnect.stop();
+    alice.freeze();
+    const gone = await bob.expectStanza(is.presenceFrom(alice.jid, 'unavailable'), DEADLINE_MS, 'unavailable after the ping timeout', mark);
+    assert.equal(gone.attrs.from, 'alice@localhost/phone');
+    await cluster.node(0).service.waitForLog((r) => r.msg === 'stream error sent' && r.condition === 'connection-timeout', DEADLINE_MS, 'connection-timeout');
+  });
+});
