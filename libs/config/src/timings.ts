@@ -49,6 +49,7 @@ export function natsConnectionTuning(t: ClusterTimings): {
   reconnectJitter: number;
   pingInterval: number;
   maxPingOut: number;
+  noAsyncTraces: boolean;
 } {
   return {
     maxReconnectAttempts: -1,
@@ -56,5 +57,8 @@ export function natsConnectionTuning(t: ClusterTimings): {
     reconnectJitter: Math.max(50, Math.floor(t.heartbeatIntervalMs / 10)),
     pingInterval: t.heartbeatIntervalMs,
     maxPingOut: 2,
+    // nats.js builds an Error per request to keep async stack traces; on the
+    // fan-out and probe paths that cost more CPU than the requests themselves.
+    noAsyncTraces: true,
   };
 }
