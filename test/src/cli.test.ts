@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Cluster, DeadlineError, TestClient, xml, type GrpcAccess } from '@vigil/testkit';
+import { Cluster, DeadlineError, TestClient, xml, type GrpcAccess, mutualContacts } from '@vigil/testkit';
 
 // The built `vigil` command line as a child process against a real cluster
 // (one authority serving the gRPC API, one connection node).
@@ -109,10 +109,7 @@ describe('vigil command line', () => {
     grpc = cluster.grpc as GrpcAccess;
     await cluster.provision(
       ['alice', 'bob', 'carol', 'dave'].map((username) => ({ username, password: `${username}-pass` })),
-      [
-        { owner: 'alice', contact: 'bob', subscription: 'both' },
-        { owner: 'bob', contact: 'alice', subscription: 'both' },
-      ],
+      mutualContacts('alice', 'bob'),
     );
   });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Kvm } from '@nats-io/kv';
 import { store } from '@vigil/proto';
 import { BUCKETS, shardOf } from '@vigil/cluster';
-import { Cluster, TestClient, is, xml, type ChildService } from '@vigil/testkit';
+import { Cluster, TestClient, is, xml, type ChildService, mutualContacts } from '@vigil/testkit';
 
 // Sharded authorities under failure (DESIGN.md "Liveness, leases and
 // failure detection"): two replicas share the shards; killing one, even
@@ -34,10 +34,7 @@ describe('sharded presence authorities', () => {
     cluster = await Cluster.start({ nodes: 2, authorities: 2 });
     await cluster.provision(
       [{ username: 'alice', password: 'pw' }, { username: 'bob', password: 'pw' }],
-      [
-        { owner: 'alice', contact: 'bob', subscription: 'both' },
-        { owner: 'bob', contact: 'alice', subscription: 'both' },
-      ],
+      mutualContacts('alice', 'bob'),
     );
   });
 

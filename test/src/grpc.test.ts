@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { credentials, Metadata, status, type CallOptions, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { api, health, rpcDetails, rpcStatus } from '@vigil/proto';
-import { Cluster, DeadlineError, TestClient, is, xml, type GrpcAccess } from '@vigil/testkit';
+import { Cluster, DeadlineError, TestClient, is, xml, type GrpcAccess, mutualContacts } from '@vigil/testkit';
 
 // The public gRPC API (proto/vigil/presence/v1) with a real grpc-js client
 // against a real cluster: two authority replicas, each serving the API and
@@ -162,10 +162,7 @@ describe('gRPC API', () => {
     grpc = cluster.grpc as GrpcAccess;
     await cluster.provision(
       users.map((username) => ({ username, password: 'pw' })),
-      [
-        { owner: 'alice', contact: 'bob', subscription: 'both' },
-        { owner: 'bob', contact: 'alice', subscription: 'both' },
-      ],
+      mutualContacts('alice', 'bob'),
     );
     const address = grpc.address(0);
     presence = new P.PresenceServiceClient(address, credentials.createInsecure());

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster, TestClient, is } from '@vigil/testkit';
+import { Cluster, TestClient, is, mutualContacts } from '@vigil/testkit';
 
 // XEP-0199 from the server: a client that stops answering without closing
 // TCP (a dead phone, a cut cable) is declared lost after the idle time and
@@ -16,10 +16,7 @@ describe('dead-client detection with server pings (XEP-0199)', () => {
     cluster = await Cluster.start({ nodes: 2, env: { VIGIL_CLIENT_IDLE_PING_MS: '300', VIGIL_CLIENT_PING_TIMEOUT_MS: '600' } });
     await cluster.provision(
       [{ username: 'alice', password: 'pw' }, { username: 'bob', password: 'pw' }],
-      [
-        { owner: 'alice', contact: 'bob', subscription: 'both' },
-        { owner: 'bob', contact: 'alice', subscription: 'both' },
-      ],
+      mutualContacts('alice', 'bob'),
     );
     alice = await TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'alice', password: 'pw', resource: 'phone' });
     bob = await TestClient.connect({ port: cluster.node(1).port, domain: 'localhost', username: 'bob', password: 'pw', resource: 'desk' });

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { Cluster, TestClient, is, xml } from '@vigil/testkit';
+import { Cluster, TestClient, is, xml, mutualContacts } from '@vigil/testkit';
 
 // DESIGN.md invariant 3 (no false offline): a NATS server dies, processes
 // reconnect to the survivors, replicated buckets keep every write, and no
@@ -19,10 +19,7 @@ describe('a three-server NATS cluster losing one server', () => {
     cluster = await Cluster.start({ nodes: 2, natsServers: 3, readyTimeoutMs: 40_000, echo: process.env.VIGIL_TEST_ECHO === '1' });
     await cluster.provision(
       [{ username: 'alice', password: 'pw' }, { username: 'bob', password: 'pw' }],
-      [
-        { owner: 'alice', contact: 'bob', subscription: 'both' },
-        { owner: 'bob', contact: 'alice', subscription: 'both' },
-      ],
+      mutualContacts('alice', 'bob'),
     );
     alice = await TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'alice', password: 'pw', resource: 'a' });
     bob = await TestClient.connect({ port: cluster.node(1).port, domain: 'localhost', username: 'bob', password: 'pw', resource: 'b' });

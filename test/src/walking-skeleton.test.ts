@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { Cluster, TestClient, is, xml } from '@vigil/testkit';
+import { Cluster, TestClient, is, xml, mutualContacts } from '@vigil/testkit';
 
 // The crash path end to end: real nats-server, authority and two connection
 // nodes as child processes, @xmpp/client as the client.
@@ -25,10 +25,7 @@ describe('walking skeleton: from a crashed client to its contacts', () => {
     });
     await cluster.provision(
       ['alice', 'bob', 'carol'].map((u) => ({ username: u, password: `${u}-secret` })),
-      [
-        { owner: 'alice', contact: 'bob', subscription: 'both' },
-        { owner: 'bob', contact: 'alice', subscription: 'both' },
-      ],
+      mutualContacts('alice', 'bob'),
     );
   });
 

@@ -1,8 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Cluster, NS_FRAMING, RawWebSocket, TestClient, WebSocketRefusedError, clientOpenFrame, is,
-} from '@vigil/testkit';
+  Cluster, NS_FRAMING, RawWebSocket, TestClient, WebSocketRefusedError, clientOpenFrame, is, mutualContacts } from '@vigil/testkit';
 
 // XMPP over WebSocket (RFC 7395): the same streams as TCP, framed one element per message.
 const DEADLINE_MS = 10_000;
@@ -19,10 +18,7 @@ describe('XMPP over WebSocket', () => {
     cluster = await Cluster.start({ nodes: 2, webSocket: true });
     await cluster.provision(
       [{ username: 'alice', password: 'alice-pw' }, { username: 'bob', password: 'bob-pw' }],
-      [
-        { owner: 'alice', contact: 'bob', subscription: 'both' },
-        { owner: 'bob', contact: 'alice', subscription: 'both' },
-      ],
+      mutualContacts('alice', 'bob'),
     );
     wsUrl = cluster.node(0).wsUrl ?? '';
   });

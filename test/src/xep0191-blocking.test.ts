@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster, TestClient, errorCondition, is, xml, type Stanza } from '@vigil/testkit';
+import { Cluster, TestClient, errorCondition, is, xml, type Stanza, mutualContacts } from '@vigil/testkit';
 
 // XEP-0191 through real clients: the block list, its pushes, and what
 // blocking does to presence and messages in both directions.
@@ -22,10 +22,7 @@ describe('blocking (XEP-0191)', () => {
     cluster = await Cluster.start({ nodes: 2 });
     await cluster.provision(
       [{ username: 'alice', password: 'pw' }, { username: 'bob', password: 'pw' }],
-      [
-        { owner: 'alice', contact: 'bob', subscription: 'both' },
-        { owner: 'bob', contact: 'alice', subscription: 'both' },
-      ],
+      mutualContacts('alice', 'bob'),
     );
     alice = await TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'alice', password: 'pw', resource: 'a1' });
     aliceToo = await TestClient.connect({ port: cluster.node(1).port, domain: 'localhost', username: 'alice', password: 'pw', resource: 'a2' });

@@ -249,3 +249,11 @@ async function retry<T>(op: () => Promise<T>, attempts: number, what: string): P
   }
   throw new Error(`${what} failed ${attempts} times`, { cause: last });
 }
+
+/** Roster rows making two users mutual contacts (subscription both), for provision(). */
+export function mutualContacts(a: string, b: string): Contact[] {
+  return [
+    { owner: a, contact: b, subscription: 'both' },
+    { owner: b, contact: a, subscription: 'both' },
+  ];
+}

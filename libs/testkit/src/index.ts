@@ -2,7 +2,7 @@ export { DeadlineError, withDeadline } from './wait.js';
 export { freePort } from './ports.js';
 export { type LogRecord, ChildService } from './child.js';
 export { type NatsServer, type NatsServerOptions, type NatsCluster, NatsServerNotFoundError, findNatsServer, startNatsServer, startNatsCluster } from './nats-server.js';
-export { type ClusterOptions, type NodeHandle, Cluster } from './cluster.js';
+export { type ClusterOptions, type NodeHandle, Cluster, mutualContacts } from './cluster.js';
 export { type GrpcOptions, GrpcAccess } from './grpc-access.js';
 export { type Mark, type Stanza, type TestClientOptions, TestClient, errorCondition, is, xml } from './xmpp-client.js';
 export { FakeClock } from './fake-clock.js';
