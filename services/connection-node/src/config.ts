@@ -20,6 +20,8 @@ export interface NodeConfig {
   readonly tls: TlsSettings | undefined;
   /** RFC 6120 §5.3.1: STARTTLS is mandatory-to-negotiate on the plain TCP port (`<required/>`, no SASL before it). */
   readonly tlsRequired: boolean;
+  /** Offer STARTTLS on the plain TCP port when a certificate is configured (off: TLS only on the direct TLS port and wss). */
+  readonly startTls: boolean;
   /** RFC 7395 XMPP over WebSocket port; 0: off. */
   readonly wsPort: number;
   readonly wsPath: string;
@@ -79,7 +81,7 @@ export function readNodeConfig(envVars: Env, env: EnvReader = new EnvReader(envV
   };
 }
 
-type TransportConfig = Pick<NodeConfig, 'c2sTlsPort' | 'tls' | 'tlsRequired' | 'wsPort' | 'wsPath' | 'wsTls'>;
+type TransportConfig = Pick<NodeConfig, 'c2sTlsPort' | 'tls' | 'tlsRequired' | 'startTls' | 'wsPort' | 'wsPath' | 'wsTls'>;
 
 /** TLS and WebSocket settings; every variable is read (and so documented) whatever the others say. */
 function readTransportConfig(env: EnvReader): TransportConfig {
@@ -93,6 +95,7 @@ function readTransportConfig(env: EnvReader): TransportConfig {
   const wsPort = port('VIGIL_WS_PORT', 'XMPP over WebSocket (RFC 7395) port; 0: off');
   const wsPath = env.string('VIGIL_WS_PATH', '/xmpp-websocket', 'HTTP path of the WebSocket endpoint');
   const wsTls = env.bool('VIGIL_WS_TLS', false, 'serve wss:// with the TLS certificate instead of ws://');
+  const startTls = env.bool('VIGIL_STARTTLS', true, 'offer STARTTLS on the plain TCP port when a certificate is configured');
 
   if ((certFile === '') !== (keyFile === '')) {
     throw new ConfigError(certFile === '' ? 'VIGIL_TLS_CERT_FILE' : 'VIGIL_TLS_KEY_FILE', 'set both VIGIL_TLS_CERT_FILE and VIGIL_TLS_KEY_FILE, or neither');
@@ -107,7 +110,8 @@ function readTransportConfig(env: EnvReader): TransportConfig {
     if (needsCert !== undefined) throw new ConfigError(needsCert, 'needs VIGIL_TLS_CERT_FILE and VIGIL_TLS_KEY_FILE');
   }
   if (!wsPath.startsWith('/')) throw new ConfigError('VIGIL_WS_PATH', `must start with /, got ${JSON.stringify(wsPath)}`);
-  return { c2sTlsPort, tls, tlsRequired, wsPort, wsPath, wsTls };
+  if (tlsRequired && !startTls) throw new ConfigError('VIGIL_STARTTLS', 'cannot be false while VIGIL_TLS_REQUIRED makes STARTTLS mandatory');
+  return { c2sTlsPort, tls, tlsRequired, startTls, wsPort, wsPath, wsTls };
 }
 
 function parseAuto(name: string, raw: string, auto: boolean): boolean {

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   link.start();
   const deps = { config, accounts: stores.accounts, link, log };
 
-  const listener = new TcpListener(deps, { ...(tls ? { tls } : {}) });
+  const listener = new TcpListener(deps, { ...(tls && config.startTls ? { tls } : {}) });
   const port = await listener.listen(config.c2sHost, config.c2sPort);
   const directTls = tls && config.c2sTlsPort > 0 ? new TcpListener(deps, { tls, directTls: true }) : undefined;
   const tlsPort = directTls ? await directTls.listen(config.c2sHost, config.c2sTlsPort) : undefined;
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   log.info('ready', {
     host: config.c2sHost,
     port,
-    starttls: tls ? (config.tlsRequired ? 'required' : 'offered') : 'off',
+    starttls: tls && config.startTls ? (config.tlsRequired ? 'required' : 'offered') : 'off',
     tlsPort,
     wsUrl: webSocket ? `${config.wsTls ? 'wss' : 'ws'}://${config.c2sHost}:${wsPort}${config.wsPath}` : undefined,
     wsPort,

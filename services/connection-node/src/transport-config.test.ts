@@ -42,3 +42,11 @@ test('TLS versions older than 1.2 and odd values are refused', () => {
   assert.throws(() => readNodeConfig({ ...CERT, VIGIL_TLS_REQUIRED: 'sometimes' }), refusedFor('VIGIL_TLS_REQUIRED'));
   assert.throws(() => readNodeConfig({ VIGIL_WS_PATH: 'xmpp' }), refusedFor('VIGIL_WS_PATH'));
 });
+
+test('STARTTLS can be left off the plain port (TLS on the direct port only), but not while it is required', () => {
+  const config = readNodeConfig({ ...CERT, VIGIL_TLS_REQUIRED: 'false', VIGIL_STARTTLS: 'false', VIGIL_C2S_TLS_PORT: '5322' });
+  assert.equal(config.startTls, false);
+  assert.equal(config.c2sTlsPort, 5322);
+  assert.equal(readNodeConfig(CERT).startTls, true);
+  assert.throws(() => readNodeConfig({ ...CERT, VIGIL_STARTTLS: 'false' }), (e: unknown) => e instanceof ConfigError && e.setting === 'VIGIL_STARTTLS');
+});

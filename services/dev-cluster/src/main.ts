@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     env.int('VIGIL_DEV_NODE2_PORT', 5223, 'client port of connection node 2', { min: 1, max: 65535 }),
   ];
   const grpcPort = env.int('VIGIL_DEV_GRPC_PORT', 50051, 'gRPC API port of the dev authority (127.0.0.1)', { min: 1, max: 65535 });
+  const startTls = env.bool('VIGIL_DEV_STARTTLS', false, 'offer STARTTLS on the plain client ports of the dev cluster');
   const natsPort = env.int('VIGIL_DEV_NATS_PORT', 4222, 'port of the embedded nats-server', { min: 1, max: 65535 });
   // 3 runs a NATS cluster (routes on loopback, buckets replicated 3 ways) on free ports, for trying failures by hand.
   const natsServers = env.int('VIGIL_DEV_NATS_SERVERS', 1, 'NATS servers of the dev cluster (1 or 3)', { min: 1, max: 5 });
@@ -95,11 +96,17 @@ async function main(): Promise<void> {
     detached: true,
     // The gRPC API with fresh tokens each start, printed below.
     grpc: { host: '127.0.0.1', ports: [grpcPort] },
-    // Loopback development: STARTTLS is offered but not required, and PLAIN stays allowed without TLS,
-    // so a stock client that does not trust the self-signed certificate (or does no TLS) still logs in.
+    // Loopback development: TLS on the direct-TLS ports; on 5222/5223 STARTTLS only when asked for
+    // (VIGIL_DEV_STARTTLS), because client libraries that see it offered upgrade and then refuse the
+    // self-signed certificate. PLAIN stays allowed without TLS on loopback.
     ...(cert ? { tls: { certFile: cert.certFile, keyFile: cert.keyFile, required: false }, directTls: tlsPorts } : {}),
     webSocket: { ports: wsPorts, path: wsPath },
-    env: { VIGIL_ALLOW_PLAIN_WITHOUT_TLS: 'true', VIGIL_ALLOW_REGISTRATION: 'true', VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'info' },
+    env: {
+      VIGIL_ALLOW_PLAIN_WITHOUT_TLS: 'true',
+      VIGIL_ALLOW_REGISTRATION: 'true',
+      VIGIL_STARTTLS: String(startTls),
+      VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'info',
+    },
   });
   await cluster.provision(
     DEMO_USERS,
@@ -114,7 +121,7 @@ async function main(): Promise<void> {
       '',
       'Vigil is running.',
       `  XMPP over TCP: ${host}:${ports[0]} (node-1) and ${host}:${ports[1]} (node-2), domain ${domain}` +
-        (cert ? ', STARTTLS offered (not required)' : ', no TLS'),
+        (cert && startTls ? ', STARTTLS offered (not required)' : ', plaintext (STARTTLS off: VIGIL_DEV_STARTTLS=true offers it)'),
       ...(cert
         ? [
             `  Direct TLS (XEP-0368): ${host}:${tlsPorts[0]} (node-1) and ${host}:${tlsPorts[1]} (node-2)`,
