@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster, TestClient, is, mutualContacts } from '@vigil/testkit';
+import { Cluster, RawConnection, TestClient, clientStreamHeader, is, mutualContacts } from '@vigil/testkit';
 
 // XEP-0199 from the server: a client that stops answering without closing
 // TCP (a dead phone, a cut cable) is declared lost after the idle time and
@@ -13,7 +13,7 @@ describe('dead-client detection with server pings (XEP-0199)', () => {
   let bob: TestClient;
 
   before(async () => {
-    cluster = await Cluster.start({ nodes: 2, env: { VIGIL_CLIENT_IDLE_PING_MS: '300', VIGIL_CLIENT_PING_TIMEOUT_MS: '600' } });
+    cluster = await Cluster.start({ nodes: 2, env: { VIGIL_CLIENT_IDLE_PING_MS: '300', VIGIL_CLIENT_PING_TIMEOUT_MS: '600', VIGIL_AUTH_TIMEOUT_MS: '1000' } });
     await cluster.provision(
       [{ username: 'alice', password: 'pw' }, { username: 'bob', password: 'pw' }],
       mutualContacts('alice', 'bob'),
@@ -41,6 +41,14 @@ describe('dead-client detection with server pings (XEP-0199)', () => {
     }
     assert.equal(bob.xmpp.status, 'online');
     assert.ok(bob.received.slice(mark.index).filter(isPing).length >= 3);
+  });
+
+  test('a connection that never authenticates is closed with <connection-timeout/> after its budget', async () => {
+    const raw = await RawConnection.open(cluster.node(1).port);
+    raw.send(clientStreamHeader('localhost'));
+    await raw.waitFor(/<\/stream:features>/, DEADLINE_MS);
+    await raw.waitFor(/<connection-timeout xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/, DEADLINE_MS);
+    await raw.waitClosed(DEADLINE_MS);
   });
 
   test('a client that goes silent without closing TCP is declared lost and its contact is told', async () => {

@@ -53,7 +53,6 @@ export class ClientStream {
   #session: SessionHandler | undefined;
   readonly #queue: Element[] = [];
   #processing = false;
-  #authTimer: NodeJS.Timeout | undefined;
   readonly #log: Logger;
 
   constructor(
@@ -64,7 +63,6 @@ export class ClientStream {
     this.#log = deps.log.child({ stream: this.id, remote: transport.remoteAddress });
     this.#parser = this.#newParser(deps.config.preAuthMaxStanzaBytes);
     this.#sasl = new SaslNegotiation(deps.accounts, deps.config.domain, this.#mechanisms(), deps.config.scramIterations);
-    this.#authTimer = setTimeout(() => this.fail('connection-timeout', 'no resource bound in time'), deps.config.authTimeoutMs);
   }
 
   get phase(): Phase {
@@ -86,7 +84,12 @@ export class ClientStream {
    * stream with <connection-timeout/> and the session is announced lost.
    */
   checkLiveness(nowMs: number, idleMs: number, timeoutMs: number): void {
-    if (this.#phase !== 'bound') return;
+    if (this.#phase === 'closed') return;
+    if (this.#phase !== 'bound') {
+      // Pre-authentication streams get a small time budget, checked by the same sweep (no timer per connection).
+      if (nowMs - this.#openedMs >= this.deps.config.authTimeoutMs) this.fail('connection-timeout', 'no resource bound in time');
+      return;
+    }
     if (this.#pingSentMs !== undefined) {
       if (nowMs - this.#pingSentMs >= timeoutMs) this.fail('connection-timeout', `no answer to a ping within ${timeoutMs} ms`);
       return;
@@ -96,6 +99,7 @@ export class ClientStream {
     this.send(`<iq type='get' id='vigil-ping-${++this.#pings}' from='${this.deps.config.domain}'><ping xmlns='urn:xmpp:ping'/></iq>`);
   }
 
+  readonly #openedMs = performance.now();
   #lastInputMs = performance.now();
   #pingSentMs: number | undefined;
   #pings = 0;
@@ -124,7 +128,6 @@ export class ClientStream {
 
   #close(cause: cluster.EndCause, reason: string): void {
     this.#phase = 'closed';
-    clearTimeout(this.#authTimer);
     this.#queue.length = 0;
     this.#session?.end(cause, reason);
     this.onClosed(this);
@@ -342,7 +345,6 @@ export class ClientStream {
     if (session === undefined) return; // an error reply was sent; the client may try again
     this.#session = session;
     this.#phase = 'bound';
-    clearTimeout(this.#authTimer);
   }
 }
 

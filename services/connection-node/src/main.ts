@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   });
 
   // One sweep for every stream of the node (no timer per session): idle pings and their timeouts.
-  const sweepMs = Math.max(50, Math.min(1000, Math.floor(Math.min(config.clientIdlePingMs, config.clientPingTimeoutMs) / 4)));
+  const sweepMs = Math.max(50, Math.min(1000, Math.floor(Math.min(config.clientIdlePingMs, config.clientPingTimeoutMs, config.authTimeoutMs) / 4)));
   const sweep = setInterval(() => {
     const now = performance.now();
     for (const l of [listener, directTls, webSocket]) {
