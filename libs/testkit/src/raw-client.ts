@@ -27,9 +27,10 @@ export class RawConnection {
     );
   }
 
-  static open(port: number, host = '127.0.0.1'): Promise<RawConnection> {
+  /** `localAddress` picks the client's own loopback address (127.0.0.2 …), to look like another host. */
+  static open(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host }, () => resolve(new RawConnection(socket)));
+      const socket = connect({ port, host, ...(localAddress ? { localAddress } : {}) }, () => resolve(new RawConnection(socket)));
       socket.once('error', reject);
     });
   }

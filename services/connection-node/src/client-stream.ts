@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import {
   el, streamErrorXml, NS,
-  type Element, type StreamError, type StreamErrorCondition,
+  type Element, type StreamError, type StreamErrorCondition, saslFailureXml,
 } from '@vigil/xmpp';
 import type { AccountStore } from '@vigil/store';
 import type { Logger } from '@vigil/telemetry';
@@ -11,6 +11,7 @@ import type { NodeConfig } from './config.js';
 import type { ClusterLink } from './cluster-link.js';
 import type { FrameParser } from './framing.js';
 import type { Transport } from './transport.js';
+import { addressOf, type AuthThrottle } from './auth-throttle.js';
 import { SaslNegotiation, type Mechanism } from './sasl-negotiation.js';
 import { SessionHandler } from './session-handler.js';
 import { handleRegistration, NS_REGISTER, NS_REGISTER_FEATURE } from './registration.js';
@@ -25,6 +26,8 @@ export interface ClientStreamDeps {
   readonly accounts: AccountStore;
   readonly link: ClusterLink;
   readonly log: Logger;
+  /** The node's failed-authentication counts (per account and per address). */
+  readonly throttle: AuthThrottle;
 }
 
 /**
@@ -62,7 +65,7 @@ export class ClientStream {
   ) {
     this.#log = deps.log.child({ stream: this.id, remote: transport.remoteAddress });
     this.#parser = this.#newParser(deps.config.preAuthMaxStanzaBytes);
-    this.#sasl = new SaslNegotiation(deps.accounts, deps.config.domain, this.#mechanisms(), deps.config.scramIterations);
+    this.#sasl = new SaslNegotiation(deps.accounts, deps.config.domain, this.#mechanisms(), deps.config.scramIterations, (u) => deps.throttle.locked(u, '', performance.now()) === 'account');
   }
 
   get phase(): Phase {
@@ -281,15 +284,22 @@ export class ClientStream {
       return;
     }
     if (stanza.ns !== NS.sasl) return this.fail('not-authorized', 'authenticate first');
+    const address = addressOf(this.transport.remoteAddress);
+    if (stanza.name === 'auth' && this.deps.throttle.locked(undefined, address, performance.now()) === 'address') {
+      this.#write(saslFailureXml('not-authorized', 'too many failed attempts from your address; try again later'));
+      return this.fail('policy-violation', 'too many failed authentication attempts');
+    }
     const step = await this.#sasl.step(stanza);
     if (this.#phase === 'closed') return;
     this.#write(step.xml);
     if (step.kind === 'failure') {
-      this.#log.info('authentication failed', { condition: step.condition });
+      if (step.condition === 'not-authorized') this.deps.throttle.failure(step.username, address, performance.now());
+      this.#log.info('authentication failed', { condition: step.condition, user: step.username, address });
       if (++this.#saslFailures >= MAX_SASL_FAILURES) this.fail('policy-violation', 'too many failed authentication attempts');
       return;
     }
     if (step.kind === 'success') {
+      this.deps.throttle.success(step.username);
       this.#username = step.username;
       this.#phase = 'authenticated';
       // RFC 6120 §6.4.6: the client restarts the stream; parse it afresh with the larger limit.
@@ -319,7 +329,7 @@ export class ClientStream {
     if (tls === undefined || this.#phase === 'closed') return;
     // RFC 6120 §5.4.3.3: a new stream over TLS; mechanisms are chosen again now that the stream is secure.
     this.#parser = this.#newParser(this.deps.config.preAuthMaxStanzaBytes);
-    this.#sasl = new SaslNegotiation(this.deps.accounts, this.deps.config.domain, this.#mechanisms(), this.deps.config.scramIterations);
+    this.#sasl = new SaslNegotiation(this.deps.accounts, this.deps.config.domain, this.#mechanisms(), this.deps.config.scramIterations, (u) => this.deps.throttle.locked(u, '', performance.now()) === 'account');
     this.#tlsPending = false;
     this.#log.info('tls established', { protocol: tls.protocol, cipher: tls.cipher });
     this.transport.resume();

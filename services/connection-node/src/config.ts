@@ -39,6 +39,10 @@ export interface NodeConfig {
   /** Stanzas read but not yet processed, per stream; beyond it the stream is closed with policy-violation. */
   readonly maxPendingStanzas: number;
   readonly authTimeoutMs: number;
+  /** Failed authentications per account or per address within the window that trigger a lockout. */
+  readonly authMaxFailures: number;
+  readonly authFailureWindowMs: number;
+  readonly authLockoutMs: number;
   /** XEP-0199: a bound client silent this long gets a ping from the server. */
   readonly clientIdlePingMs: number;
   /** ...and is declared lost if still silent this long after it. */
@@ -73,6 +77,9 @@ export function readNodeConfig(envVars: Env, env: EnvReader = new EnvReader(envV
     maxPendingStanzas: env.int('VIGIL_MAX_PENDING_STANZAS', 256, 'stanzas queued per stream before it is closed', { min: 8 }),
     clientIdlePingMs: env.int('VIGIL_CLIENT_IDLE_PING_MS', 60_000, 'silence after which the server pings a client (XEP-0199)', { min: 100 }),
     clientPingTimeoutMs: env.int('VIGIL_CLIENT_PING_TIMEOUT_MS', 30_000, 'a pinged client still silent this long is declared lost', { min: 100 }),
+    authMaxFailures: env.int('VIGIL_AUTH_MAX_FAILURES', 10, 'failed authentications per account or address that lock it out', { min: 1 }),
+    authFailureWindowMs: env.int('VIGIL_AUTH_FAILURE_WINDOW_MS', 300_000, 'window in which failures are counted', { min: 1000 }),
+    authLockoutMs: env.int('VIGIL_AUTH_LOCKOUT_MS', 300_000, 'how long a locked account or address is refused', { min: 1000 }),
     authTimeoutMs: env.int('VIGIL_AUTH_TIMEOUT_MS', 30_000, 'time allowed from connect to bound resource', { min: 1000 }),
     maxConnections: env.int('VIGIL_MAX_CONNECTIONS', 100_000, 'client connections accepted at once', { min: 1 }),
     rosterRequestTimeoutMs: env.int('VIGIL_ROSTER_REQUEST_TIMEOUT_MS', 5000, 'wait for the authority to answer a roster request', { min: 100 }),

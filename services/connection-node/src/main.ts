@@ -5,6 +5,7 @@ import { createLogger, stopOnSignals, type Logger } from '@vigil/telemetry';
 import { openStores } from '@vigil/store';
 import { readNodeConfig, type NodeConfig } from './config.js';
 import { ClusterLink } from './cluster-link.js';
+import { AuthThrottle } from './auth-throttle.js';
 import { TcpListener } from './tcp-listener.js';
 import { TlsCredentials } from './tls-credentials.js';
 import { WebSocketListener } from './websocket-listener.js';
@@ -21,7 +22,8 @@ async function main(): Promise<void> {
   const log = createLogger({ service: 'connection-node', node: config.nodeId, incarnation: link.incarnation }, { level: config.logLevel });
   if (tls) logCertificate(log, 'tls certificate loaded', tls, config);
   link.start();
-  const deps = { config, accounts: stores.accounts, link, log };
+  const throttle = new AuthThrottle({ maxFailures: config.authMaxFailures, windowMs: config.authFailureWindowMs, lockoutMs: config.authLockoutMs });
+  const deps = { config, accounts: stores.accounts, link, log, throttle };
 
   const listener = new TcpListener(deps, { ...(tls && config.startTls ? { tls } : {}) });
   const port = await listener.listen(config.c2sHost, config.c2sPort);

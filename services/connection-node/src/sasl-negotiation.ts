@@ -12,7 +12,7 @@ const SCRAM_HASH: Partial<Record<Mechanism, ScramHash>> = { 'SCRAM-SHA-256': 'sh
 export type SaslStep =
   | { readonly kind: 'reply'; readonly xml: string }
   | { readonly kind: 'success'; readonly xml: string; readonly username: string }
-  | { readonly kind: 'failure'; readonly xml: string; readonly condition: string };
+  | { readonly kind: 'failure'; readonly xml: string; readonly condition: string; readonly username?: string };
 
 /**
  * One stream's SASL negotiation: which mechanisms it offers and the state of
@@ -28,6 +28,8 @@ export class SaslNegotiation {
     readonly mechanisms: readonly Mechanism[],
     /** Iteration count shown for unknown users: the one real accounts use, so i= reveals nothing. */
     private readonly scramIterations: number,
+    /** Refuses an attempt at a locked account before any password is checked. */
+    private readonly isLocked: (username: string) => boolean = () => false,
   ) {}
 
   featuresElement(): Element {
@@ -81,13 +83,18 @@ export class SaslNegotiation {
     if (!this.#scramStarted) return this.#scramFirst(payload);
     const serverFinal = this.#scram.finish(payload);
     const username = this.#scram.username;
+    const attempted = this.#attempted;
     this.#reset();
-    if (username === undefined) return failure('not-authorized');
+    if (username === undefined) return failure('not-authorized', undefined, attempted);
     return { kind: 'success', xml: `<success xmlns='${NS.sasl}'>${serverFinal.toString('base64')}</success>`, username: normalizeUser(username, this.domain) ?? username };
   }
 
   async #scramFirst(payload: Buffer): Promise<SaslStep> {
     if (this.#scram === undefined) return failure('malformed-request');
+    const named = /^[ny],[^,]*,n=([^,]*)/.exec(payload.toString('utf8'))?.[1];
+    const user = named === undefined ? undefined : normalizeUser(named.replace(/=2C/g, ',').replace(/=3D/g, '='), this.domain);
+    if (user !== undefined && this.isLocked(user)) return lockedOut(user);
+    this.#attempted = user;
     this.#scramStarted = true;
     const serverFirst = await this.#scram.start(payload);
     return { kind: 'reply', xml: `<challenge xmlns='${NS.sasl}'>${serverFirst.toString('base64')}</challenge>` };
@@ -97,9 +104,10 @@ export class SaslNegotiation {
     const { authzid, authcid, password } = parsePlain(payload);
     const username = normalizeUser(authcid, this.domain);
     if (username === undefined) return failure('not-authorized');
+    if (this.isLocked(username)) return lockedOut(username);
     if (authzid !== '' && authzid !== `${username}@${this.domain}` && authzid !== username) return failure('invalid-authzid');
     const cred = await this.accounts.credential(username, 'sha256');
-    if (cred === undefined || !(await verifyPassword(password, cred))) return failure('not-authorized');
+    if (cred === undefined || !(await verifyPassword(password, cred))) return failure('not-authorized', undefined, username);
     return { kind: 'success', xml: `<success xmlns='${NS.sasl}'/>`, username };
   }
 
@@ -111,11 +119,24 @@ export class SaslNegotiation {
   #reset(): void {
     this.#scram = undefined;
     this.#scramStarted = false;
+    this.#attempted = undefined;
   }
+
+  #attempted: string | undefined;
 }
 
-function failure(condition: string, text?: string): SaslStep {
-  return { kind: 'failure', xml: saslFailureXml(condition, text), condition };
+/**
+ * RFC 6120 §6.5.1 account-disabled ("temporarily disabled"). The lock counts
+ * names whether or not they exist, so the answer reveals nothing about them.
+ */
+function lockedOut(username: string): SaslStep {
+  return failure('account-disabled', 'too many failed attempts; try again later', username);
+}
+
+type Failure = Extract<SaslStep, { kind: 'failure' }>;
+
+function failure(condition: string, text?: string, username?: string): Failure {
+  return { kind: 'failure', xml: saslFailureXml(condition, text), condition, ...(username !== undefined ? { username } : {}) };
 }
 
 /** RFC 6120 §6.4.2: '=' is an empty initial response; no text means none was sent. */
