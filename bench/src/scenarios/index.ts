@@ -2,6 +2,7 @@
 import type { AnyBenchReport } from '../report.js';
 import { runCrashDetect } from './crash-detect.js';
 import { runFanOut, type FanOutMode } from './fan-out.js';
+import { runLoginRate } from './login-rate.js';
 
 /** The command-line knobs; each scenario says what `size` means for it. */
 export type CommonOptions = {
@@ -32,6 +33,12 @@ export const SCENARIOS: readonly Scenario[] = [
     size: 'idle background sessions online during the trials (default 0)',
     run: (o) =>
       runCrashDetect(defined({ trials: o.trials, background: o.size, concurrency: o.concurrency, warmup: o.warmup, signal: o.signal })),
+  },
+  {
+    name: 'login-rate',
+    description: 'full logins per second (stream, SCRAM-SHA-256, bind, roster of 20, initial presence) at bounded concurrency (default 64)',
+    size: 'users logging in (default 2000)',
+    run: (o) => runLoginRate(defined({ users: o.size, concurrency: o.concurrency, signal: o.signal })),
   },
   ...(['kill', 'stop', 'disconnect'] as const).map((mode: FanOutMode): Scenario => ({
     name: mode === 'kill' ? 'node-crash' : mode === 'stop' ? 'node-freeze' : 'mass-disconnect',

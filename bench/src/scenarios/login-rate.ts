@@ -1,0 +1,81 @@
+/**
+ * login-rate: full logins per second (TCP connect, stream, SCRAM-SHA-256
+ * against 4,096-iteration stored keys, bind, roster with 20 contacts,
+ * initial presence) at bounded concurrency, on two connection nodes. The
+ * client caches its salted password as real clients do, so the figure is the
+ * server's cost, not PBKDF2 in the load generator.
+ */
+import { performance } from 'node:perf_hooks';
+import { Cluster } from '@vigil/testkit';
+import { RawXmppClient } from '../load/raw-client.js';
+import { runPool } from '../pool.js';
+import { describeLatency, machine, roundMs, summarize, type BenchReport, type LatencySummary } from '../report.js';
+import { provisionRing, ringContacts } from '../chaos/population.js';
+import { readFileSync } from 'node:fs';
+import { benchPassword } from './population.js';
+
+/** Resident set size of a process in bytes, from /proc (Linux). */
+function rss(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+type Params = { users: number; contacts: number; concurrency: number; mechanism: string; storedIterations: number };
+type Metrics = {
+  loginsPerSecond: number; latency: LatencySummary | null; failed: number; wallSeconds: number;
+  /** RSS growth of the connection nodes and the authority per logged-in session (bytes), after GC had a chance. */
+  nodeBytesPerSession: number | null; authorityBytesPerSession: number | null;
+};
+export type LoginRateReport = BenchReport<Params, Metrics>;
+
+export async function runLoginRate(o: { users?: number; contacts?: number; concurrency?: number; signal?: AbortSignal }): Promise<LoginRateReport> {
+  const users = o.users ?? 2000;
+  const contacts = o.contacts ?? 20;
+  const concurrency = o.concurrency ?? 64;
+  const startedAt = new Date().toISOString();
+  const cluster = await Cluster.start({ nodes: 2, readyTimeoutMs: 60_000 });
+  const clients: RawXmppClient[] = [];
+  try {
+    const graph = ringContacts(users, contacts, cluster.domain);
+    await provisionRing(cluster, graph);
+    const names = [...graph.keys()].map((b) => b.split('@')[0] as string);
+    const latencies: number[] = [];
+    const nodePids = cluster.nodes.map((n) => n.service.pid ?? 0);
+    const authPid = cluster.authority.pid ?? 0;
+    const before = { nodes: nodePids.map(rss), authority: rss(authPid) };
+    const t0 = performance.now();
+    const { errors } = await runPool(names.length, { concurrency, deadline: t0 + 600_000, ...(o.signal ? { signal: o.signal } : {}) }, async (i) => {
+      const username = names[i] as string;
+      const c = new RawXmppClient({
+        port: cluster.node(i % 2).port, domain: cluster.domain, username, password: benchPassword(username), mechanism: 'SCRAM-SHA-256', rosterGet: true, maxPresences: 4,
+      });
+      clients.push(c);
+      const start = performance.now();
+      await c.login();
+      latencies.push(performance.now() - start);
+    });
+    const wall = (performance.now() - t0) / 1000;
+    // Idle for a moment so the processes settle, then read RSS again (memory per idle session).
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const after = { nodes: nodePids.map(rss), authority: rss(authPid) };
+    const grown = (a: number[], b: number[]) => b.reduce((n, v, i) => n + v - (a[i] ?? 0), 0);
+    const nodeBytesPerSession = latencies.length > 0 ? Math.round(grown(before.nodes, after.nodes) / latencies.length) : null;
+    const authorityBytesPerSession = latencies.length > 0 ? Math.round((after.authority - before.authority) / latencies.length) : null;
+    const lat = summarize(latencies) ?? null;
+    const rate = Math.round(latencies.length / wall);
+    const metrics: Metrics = { loginsPerSecond: rate, latency: lat, failed: errors.length, wallSeconds: roundMs(wall), nodeBytesPerSession, authorityBytesPerSession };
+    return {
+      scenario: 'login-rate', startedAt, machine: machine(),
+      params: { users, contacts, concurrency, mechanism: 'SCRAM-SHA-256', storedIterations: cluster.scramIterations },
+      metrics,
+      summary: `login-rate: ${latencies.length} full logins (SCRAM-SHA-256, roster of ${contacts}, initial presence) in ${wall.toFixed(2)} s = ${rate}/s at concurrency ${concurrency}, ${errors.length} failed; per login ${describeLatency(lat ?? undefined)}; RSS per idle session: nodes ${nodeBytesPerSession ?? '–'} B, authority ${authorityBytesPerSession ?? '–'} B`,
+    };
+  } finally {
+    for (const c of clients) c.destroy();
+    await cluster.stop();
+  }
+}
