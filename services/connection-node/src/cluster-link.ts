@@ -123,8 +123,26 @@ export class ClusterLink {
   async #watchStatus(): Promise<void> {
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') this.log.warn('NATS connection lost', { server: status.server });
-      if (status.type === 'reconnect') this.log.info('NATS reconnected', { server: status.server });
+      if (status.type === 'reconnect') {
+        this.log.info('NATS reconnected', { server: status.server });
+        this.#resync();
+      }
     }
+  }
+
+  /**
+   * Core NATS drops what is published to a subscription while its client
+   * reconnects: deliveries to this node's users may be gone. Each available
+   * session asks its owner to probe its contacts again, so views converge.
+   */
+  #resync(): void {
+    let n = 0;
+    for (const s of this.sessions.all()) {
+      if (!s.available || !s.announced) continue;
+      this.publishEvent(s, { $case: 'resync', resync: {} });
+      n++;
+    }
+    if (n > 0) this.log.info('asked shard owners to resync presence after reconnecting', { sessions: n });
   }
 
   stop(): void {

@@ -348,6 +348,11 @@ export class Authority {
           this.#journal.save(record);
           return this.#subscriptions.outbound(bare, sub.toBareJid, sub.type, sub.stanzaXml);
         }
+        case 'resync': {
+          const record = this.#registry.get(ref.sessionId);
+          if (record?.available) await this.#presence.reprobe(record);
+          return;
+        }
         case 'ended': {
           const record = this.#registry.get(ref.sessionId);
           if (record) await this.#presence.end(record, event.ended.cause, 'event');

@@ -110,6 +110,18 @@ export class PresenceCore {
     for (const pending of rec.pendingIn) this.ctx.outbox.deliver(s.fullJid, pending.stanzaXml, pending.fromBareJid);
   }
 
+  /** The session's node may have missed deliveries (NATS reconnect): probe its contacts again, answers to it alone. */
+  async reprobe(s: SessionRecord): Promise<void> {
+    const rec = await this.ctx.records.get(localpartOf(s.bareJid));
+    for (const contact of probeTargets(rec.roster, new Set(rec.blocked))) {
+      if (domainOf(contact) !== this.ctx.config.domain) continue;
+      this.ctx.outbox.probe({ fromFullJid: s.fullJid, toBareJid: contact, fromShard: s.shard, fromEpoch: 0 });
+    }
+    for (const o of this.ctx.registry.sessionsOf(s.bareJid)) {
+      if (o !== s && o.available) this.ctx.outbox.deliver(s.fullJid, o.presenceXml, s.bareJid);
+    }
+  }
+
   async directed(ref: cluster.SessionRef, d: cluster.DirectedPresence): Promise<void> {
     const s = this.recordFor(ref);
     // RFC 6121 §4.6.3: remember who got directed presence, so the session's end reaches them.

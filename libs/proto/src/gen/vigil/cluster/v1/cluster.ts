@@ -331,7 +331,16 @@ export interface SessionEvent {
      * (RFC 6121 §3): processed against the user's roster, then routed.
      */
     { $case: "subscription"; subscription: SubscriptionPresence }
+    | //
+    /**
+     * The node reconnected to NATS and may have missed deliveries for this
+     * session: the owner probes its contacts again (answers come to it).
+     */
+    { $case: "resync"; resync: Resync }
     | undefined;
+}
+
+export interface Resync {
 }
 
 export interface SubscriptionPresence {
@@ -891,6 +900,9 @@ export const SessionEvent: MessageFns<SessionEvent> = {
       case "subscription":
         SubscriptionPresence.encode(message.event.subscription, writer.uint32(42).fork()).join();
         break;
+      case "resync":
+        Resync.encode(message.event.resync, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -951,6 +963,14 @@ export const SessionEvent: MessageFns<SessionEvent> = {
             };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.event = { $case: "resync", resync: Resync.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -974,6 +994,8 @@ export const SessionEvent: MessageFns<SessionEvent> = {
         ? { $case: "ended", ended: SessionEnded.fromJSON(object.ended) }
         : isSet(object.subscription)
         ? { $case: "subscription", subscription: SubscriptionPresence.fromJSON(object.subscription) }
+        : isSet(object.resync)
+        ? { $case: "resync", resync: Resync.fromJSON(object.resync) }
         : undefined,
     };
   },
@@ -991,6 +1013,8 @@ export const SessionEvent: MessageFns<SessionEvent> = {
       obj.ended = SessionEnded.toJSON(message.event.ended);
     } else if (message.event?.$case === "subscription") {
       obj.subscription = SubscriptionPresence.toJSON(message.event.subscription);
+    } else if (message.event?.$case === "resync") {
+      obj.resync = Resync.toJSON(message.event.resync);
     }
     return obj;
   },
@@ -1031,7 +1055,65 @@ export const SessionEvent: MessageFns<SessionEvent> = {
         }
         break;
       }
+      case "resync": {
+        if (object.event?.resync !== undefined && object.event?.resync !== null) {
+          message.event = { $case: "resync", resync: Resync.fromPartial(object.event.resync) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseResync(): Resync {
+  return {};
+}
+
+export const Resync: MessageFns<Resync> = {
+  encode(_: Resync, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Resync {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResync();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): Resync {
+    return {};
+  },
+
+  toJSON(_: Resync): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Resync>, I>>(base?: I): Resync {
+    return Resync.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Resync>, I>>(_: I): Resync {
+    const message = createBaseResync();
     return message;
   },
 };
