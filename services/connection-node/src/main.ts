@@ -6,6 +6,8 @@ import { openStores } from '@vigil/store';
 import { readNodeConfig, type NodeConfig } from './config.js';
 import { ClusterLink } from './cluster-link.js';
 import { AuthThrottle } from './auth-throttle.js';
+import { StreamSet } from './stream-set.js';
+import { cluster } from '@vigil/proto';
 import { TcpListener } from './tcp-listener.js';
 import { TlsCredentials } from './tls-credentials.js';
 import { WebSocketListener } from './websocket-listener.js';
@@ -23,7 +25,8 @@ async function main(): Promise<void> {
   if (tls) logCertificate(log, 'tls certificate loaded', tls, config);
   link.start();
   const throttle = new AuthThrottle({ maxFailures: config.authMaxFailures, windowMs: config.authFailureWindowMs, lockoutMs: config.authLockoutMs });
-  const deps = { config, accounts: stores.accounts, link, log, throttle };
+  const streams = new StreamSet();
+  const deps = { config, accounts: stores.accounts, link, log, throttle, streams };
 
   const listener = new TcpListener(deps, { ...(tls && config.startTls ? { tls } : {}) });
   const port = await listener.listen(config.c2sHost, config.c2sPort);
@@ -57,23 +60,16 @@ async function main(): Promise<void> {
 
   // One sweep for every stream of the node (no timer per session): idle pings and their timeouts.
   const sweepMs = Math.max(50, Math.min(1000, Math.floor(Math.min(config.clientIdlePingMs, config.clientPingTimeoutMs, config.authTimeoutMs) / 4)));
-  const sweep = setInterval(() => {
-    const now = performance.now();
-    for (const l of [listener, directTls, webSocket]) {
-      for (const stream of [...(l?.streams() ?? [])]) stream.checkLiveness(now, config.clientIdlePingMs, config.clientPingTimeoutMs);
-    }
-  }, sweepMs);
+  const sweep = setInterval(() => streams.sweep(performance.now(), config.clientIdlePingMs, config.clientPingTimeoutMs), sweepMs);
   sweep.unref();
 
-  link.onFence((reason) => {
-    listener.fence(reason);
-    directTls?.fence(reason);
-    webSocket?.fence(reason);
-  });
+  // DESIGN.md "Self-fencing": every stream ends now, announced as lost with the node; listeners keep accepting.
+  link.onFence((reason) => streams.endAll('system-shutdown', `node lost contact with the cluster (${reason})`, cluster.EndCause.END_CAUSE_NODE_LOST));
 
   stopOnSignals(log, nc, async () => {
     clearInterval(sweep);
     log.info('closing client streams', { sessions: link.sessions.size });
+    streams.endAll('system-shutdown', 'server is shutting down', cluster.EndCause.END_CAUSE_GRACEFUL);
     await Promise.all([listener.close(), directTls?.close(), webSocket?.close()]);
     link.stop();
   });

@@ -2,8 +2,8 @@ import type { Duplex } from 'node:stream';
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from '@vigil/telemetry';
-import { cluster } from '@vigil/proto';
 import { ClientStream, type ClientStreamDeps } from './client-stream.js';
+import type { StreamSet } from './stream-set.js';
 import { xmlStreamFraming } from './framing.js';
 import type { TlsCredentials } from './tls-credentials.js';
 import type { TlsInfo, Transport } from './transport.js';
@@ -18,11 +18,10 @@ export interface TcpListenerOptions {
 /** XMPP over TCP (RFC 6120 §3), plain with STARTTLS or direct TLS (XEP-0368): one ClientStream per connection. */
 export class TcpListener {
   readonly #server: Server;
-  readonly #streams = new Set<ClientStream>();
   readonly #connections = new Set<TcpConnection>();
 
   constructor(
-    private readonly deps: ClientStreamDeps & { readonly log: Logger },
+    private readonly deps: ClientStreamDeps & { readonly log: Logger; readonly streams: StreamSet },
     private readonly options: TcpListenerOptions = {},
   ) {
     if (options.directTls === true && options.tls === undefined) throw new RangeError('direct TLS needs a certificate');
@@ -45,24 +44,9 @@ export class TcpListener {
     });
   }
 
-  /**
-   * The node fenced itself (DESIGN.md "Self-fencing"): every stream ends now
-   * with <system-shutdown/>, its session announced as lost with the node; the
-   * listener keeps accepting, under the new incarnation.
-   */
-  fence(reason: string): void {
-    for (const stream of [...this.#streams]) stream.fail('system-shutdown', `node lost contact with the cluster (${reason})`, cluster.EndCause.END_CAUSE_NODE_LOST);
-  }
-
-  /** The streams open on this listener, for the node's liveness sweep. */
-  streams(): Iterable<ClientStream> {
-    return this.#streams;
-  }
-
-  /** Stops accepting; existing streams end with `system-shutdown`. */
+  /** Stops accepting; the node ends the streams themselves (StreamSet). */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const stream of [...this.#streams]) stream.fail('system-shutdown', 'server is shutting down', cluster.EndCause.END_CAUSE_GRACEFUL);
     for (const connection of this.#connections) connection.destroySoon();
     await closed;
   }
@@ -90,8 +74,8 @@ export class TcpListener {
   }
 
   #startStream(connection: TcpConnection): void {
-    const stream = new ClientStream(connection, this.deps, (s) => this.#streams.delete(s));
-    this.#streams.add(stream);
+    const stream = new ClientStream(connection, this.deps, (s) => this.deps.streams.delete(s));
+    this.deps.streams.add(stream);
     connection.onData = (chunk) => stream.receive(chunk);
     connection.onError = (err) => this.deps.log.debug('socket error', { err, stream: stream.id });
     connection.onClose = (hadError) => {

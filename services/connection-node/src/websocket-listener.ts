@@ -3,8 +3,8 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Logger } from '@vigil/telemetry';
-import { cluster } from '@vigil/proto';
 import { ClientStream, type ClientStreamDeps } from './client-stream.js';
+import type { StreamSet } from './stream-set.js';
 import type { TlsCredentials } from './tls-credentials.js';
 import type { TlsInfo, Transport } from './transport.js';
 import { webSocketFraming } from './websocket-framing.js';
@@ -26,11 +26,10 @@ export interface WebSocketListenerOptions {
 export class WebSocketListener {
   readonly #server: HttpServer | HttpsServer;
   readonly #wss: WebSocketServer;
-  readonly #streams = new Set<ClientStream>();
   readonly #sockets = new Set<WebSocket>();
 
   constructor(
-    private readonly deps: ClientStreamDeps & { readonly log: Logger },
+    private readonly deps: ClientStreamDeps & { readonly log: Logger; readonly streams: StreamSet },
     private readonly options: WebSocketListenerOptions,
   ) {
     const { config } = deps;
@@ -79,24 +78,9 @@ export class WebSocketListener {
     if (this.options.tls && 'setSecureContext' in this.#server) this.#server.setSecureContext(this.options.tls.options);
   }
 
-  /**
-   * The node fenced itself (DESIGN.md "Self-fencing"): every stream ends now
-   * with <system-shutdown/>, its session announced as lost with the node; the
-   * listener keeps accepting, under the new incarnation.
-   */
-  fence(reason: string): void {
-    for (const stream of [...this.#streams]) stream.fail('system-shutdown', `node lost contact with the cluster (${reason})`, cluster.EndCause.END_CAUSE_NODE_LOST);
-  }
-
-  /** The streams open on this listener, for the node's liveness sweep. */
-  streams(): Iterable<ClientStream> {
-    return this.#streams;
-  }
-
-  /** Stops accepting; existing streams end with `system-shutdown`. */
+  /** Stops accepting; the node ends the streams themselves (StreamSet). */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const stream of [...this.#streams]) stream.fail('system-shutdown', 'server is shutting down', cluster.EndCause.END_CAUSE_GRACEFUL);
     for (const ws of this.#sockets) ws.terminate();
     this.#wss.close();
     await closed;
@@ -133,8 +117,8 @@ export class WebSocketListener {
       pause: () => ws.pause(),
       resume: () => ws.resume(),
     };
-    const stream = new ClientStream(transport, this.deps, (s) => this.#streams.delete(s));
-    this.#streams.add(stream);
+    const stream = new ClientStream(transport, this.deps, (s) => this.deps.streams.delete(s));
+    this.deps.streams.add(stream);
     ws.on('message', (data, isBinary) => {
       // RFC 7395 §3.2: XMPP travels in text messages only.
       if (isBinary) return stream.fail('bad-format', 'binary WebSocket messages are not XMPP (RFC 7395 §3.2)');
