@@ -232,7 +232,37 @@ export class SessionHandler {
     }
     this.#stamped(stanza);
     stanza.attrs.to = to.toString();
-    this.deps.link.publishDelivery(to.toString(), to.bare().toString(), this.session.bareJid, kind, stanza.toString());
+    const type = stanza.attr('type');
+    const answered = type === 'error' || (kind === cluster.DeliveryKind.DELIVERY_KIND_IQ && type === 'result');
+    if (answered) return this.deps.link.publishDelivery(to.toString(), to.bare().toString(), this.session.bareJid, kind, stanza.toString());
+    // The verdict arrives later; the next stanza need not wait for it.
+    void this.#deliverOrBounce(stanza, to, kind).catch((e: unknown) => {
+      this.deps.log.warn('no delivery verdict; the stanza may or may not have arrived', { err: e, to: to.toString() });
+    });
+  }
+
+  /**
+   * RFC 6121 §8.5: a message to a full JID nobody holds falls back to the
+   * bare JID (chat, normal, headline); a message no available resource
+   * took is answered service-unavailable (no offline storage), except a
+   * headline, which is dropped; an iq for a resource that is not there is
+   * answered service-unavailable.
+   */
+  async #deliverOrBounce(stanza: Element, to: Jid, kind: cluster.DeliveryKind): Promise<void> {
+    const { link } = this.deps;
+    const bare = to.bare().toString();
+    const xml = stanza.toString();
+    if (await link.deliverWithVerdict(to.toString(), bare, this.session.bareJid, kind, xml)) return;
+    const type = stanza.attr('type') ?? 'normal';
+    if (kind === cluster.DeliveryKind.DELIVERY_KIND_MESSAGE && to.resource !== '' && type !== 'groupchat') {
+      if (await link.deliverWithVerdict(bare, bare, this.session.bareJid, kind, xml)) return;
+    }
+    if (kind === cluster.DeliveryKind.DELIVERY_KIND_MESSAGE && type === 'headline') {
+      this.deps.log.debug('headline dropped: no available resource', { to: to.toString() });
+      return;
+    }
+    this.deps.log.debug('stanza bounced: recipient not available', { to: to.toString(), kind });
+    this.#reply(errorReply(stanza, new StanzaError('service-unavailable', 'cancel')));
   }
 
   #parseTo(value: string): Jid {
