@@ -91,7 +91,8 @@ export class ClusterLink {
       this.nc.subscribe(this.#subjects.nodeKick(this.config.nodeId), {
         callback: (err, msg) => {
           if (err) return this.log.error('kick subscription failed', { err });
-          msg.respond(admin.NodeKickResponse.encode({ found: this.#kick(admin.NodeKickRequest.decode(msg.data)) }).finish());
+          const found = this.#kick(admin.NodeKickRequest.decode(msg.data));
+          if (msg.reply) msg.respond(admin.NodeKickResponse.encode({ found }).finish());
         },
       }),
     );
@@ -120,6 +121,11 @@ export class ClusterLink {
   #kick(req: admin.NodeKickRequest): boolean {
     const s = this.sessions.get(req.fullJid);
     if (s === undefined || s.id !== req.sessionId) return false;
+    if (req.condition === 'conflict') {
+      this.log.info('session replaced by one with the same resource on another node', { user: s.fullJid, session: s.id });
+      s.kick('conflict', req.text);
+      return true;
+    }
     this.log.info('session kicked by an administrator', { user: s.fullJid, session: s.id });
     s.kick('policy-violation', req.text);
     return true;
