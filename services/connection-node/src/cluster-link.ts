@@ -4,7 +4,7 @@ import { NoRespondersError, type NatsConnection, type Subscription } from '@nats
 import { admin, cluster } from '@vigil/proto';
 import { shardOf, subjects, type Subjects } from '@vigil/cluster';
 import type { Logger } from '@vigil/telemetry';
-import { errorReply, escapeAttr, parseStanza, StanzaError } from '@vigil/xmpp';
+import { errorReply, escapeAttr, parseStanza, StanzaError, withTo } from '@vigil/xmpp';
 import type { NodeConfig } from './config.js';
 import { LocalSessions, type LocalSession } from './local-sessions.js';
 
@@ -86,6 +86,18 @@ export class ClusterLink {
             .filter((s) => this.#announcedAs.get(s) === req.incarnation)
             .map((s) => sessionState(s, this.#ref(s)));
           msg.respond(cluster.SessionListResponse.encode({ incarnation: this.incarnation, sessions }).finish());
+        },
+      }),
+      this.nc.subscribe(this.#subjects.fanOut, {
+        callback: (err, msg) => {
+          if (err) return this.log.error('fan-out subscription failed', { err });
+          let batch: cluster.FanOutBatch;
+          try {
+            batch = cluster.FanOutBatch.decode(msg.data);
+          } catch (e) {
+            return this.log.warn('dropped malformed message', { subject: msg.subject, err: e });
+          }
+          for (const f of batch.fanOuts) this.#deliverFanOut(f);
         },
       }),
       this.nc.subscribe(this.#subjects.nodeKick(this.config.nodeId), {
@@ -307,7 +319,7 @@ export class ClusterLink {
    * epoch seen so far; a delivery decided under an older epoch comes from a
    * deposed owner and is dropped. Epoch 0 is a client's own stanza.
    */
-  #fresh(d: cluster.Delivery): boolean {
+  #fresh(d: { readonly shard: number; readonly epoch: number }): boolean {
     if (d.epoch === 0) return true;
     const seen = this.#epochs.get(d.shard) ?? 0;
     if (d.epoch < seen) {
@@ -325,6 +337,23 @@ export class ClusterLink {
    * dropped (XEP-0191 §3.5), except the server's own pushes.
    * Returns how many sessions got it.
    */
+  /** A shard owner's presence broadcast: this node's sessions among the recipients get it (see FanOut). */
+  #deliverFanOut(f: cluster.FanOut): void {
+    if (!this.#fresh(f)) return;
+    for (const to of f.toJids) {
+      const slash = to.indexOf('/');
+      const bare = slash === -1 ? to : to.slice(0, slash);
+      if (f.fromBareJid !== '' && this.sessions.hasBlocked(bare, f.fromBareJid)) continue;
+      if (slash !== -1) {
+        this.sessions.get(to)?.send(withTo(f.stanzaXml, to));
+        continue;
+      }
+      for (const s of this.sessions.ofUser(bare)) {
+        if (s.available) s.send(withTo(f.stanzaXml, s.fullJid));
+      }
+    }
+  }
+
   #deliverLocally(d: cluster.Delivery): number {
     const K = cluster.DeliveryKind;
     if (!this.#fresh(d)) return 0;
