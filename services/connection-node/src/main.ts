@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { connect } from '@nats-io/transport-node';
 import { natsConnectionTuning } from '@vigil/config';
 import { createLogger, stopOnSignals, type Logger } from '@vigil/telemetry';
-import { openStores } from '@vigil/store';
+import { MissingBucketError, openStores, type Stores } from '@vigil/store';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { readNodeConfig, type NodeConfig } from './config.js';
 import { ClusterLink } from './cluster-link.js';
 import { AuthThrottle } from './auth-throttle.js';
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   // Certificate problems stop the start, before anything connects.
   const tls = config.tls ? TlsCredentials.load(config.tls, config.domain) : undefined;
   const nc = await connect({ servers: config.natsUrl, name: `vigil-node-${config.nodeId}`, ...natsConnectionTuning(config.timings) });
-  const stores = await openStores(nc);
+  const stores = await openBuckets(nc, config);
   const link = new ClusterLink(nc, config, createLogger({ service: 'connection-node', node: config.nodeId }, { level: config.logLevel }));
   const log = createLogger({ service: 'connection-node', node: config.nodeId, incarnation: link.incarnation }, { level: config.logLevel });
   if (tls) logCertificate(log, 'tls certificate loaded', tls, config);
@@ -76,6 +77,19 @@ async function main(): Promise<void> {
     await Promise.all([listener.close(), directTls?.close(), webSocket?.close()]);
     link.stop();
   });
+}
+
+/** Nodes never create buckets (authorities do, replicated as configured): wait until they exist. */
+async function openBuckets(nc: NatsConnection, config: NodeConfig): Promise<Stores> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openStores(nc, { create: false });
+    } catch (e) {
+      if (!(e instanceof MissingBucketError)) throw e;
+      if (attempt === 1 || attempt % 20 === 0) bootLog.warn('waiting for the KV buckets', { bucket: e.bucket, node: config.nodeId });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 }
 
 function logCertificate(log: Logger, msg: string, tls: TlsCredentials, config: NodeConfig): void {
