@@ -127,4 +127,21 @@ describe('messages (RFC 6121 §8)', () => {
     await bob.expectStanza(messageWithId('after-spam'), DEADLINE_MS, "alice's later message", b);
     assert.deepEqual(bob.received.slice(b.index).filter(messageWithId('spam-1')).map(String), []);
   });
+
+  test('service discovery (XEP-0030) lists what the server implements; version (XEP-0092) names it', async () => {
+    const info = await alice.request(xml('iq', { type: 'get', to: 'localhost' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })));
+    assert.equal(info.attrs.type, 'result');
+    const query = info.getChild('query', 'http://jabber.org/protocol/disco#info');
+    assert.deepEqual(query?.getChildren('identity').map((i) => [i.attrs.category, i.attrs.type]), [['server', 'im']]);
+    const features = new Set(query?.getChildren('feature').map((f) => f.attrs.var));
+    for (const f of ['http://jabber.org/protocol/disco#info', 'urn:xmpp:ping', 'jabber:iq:roster', 'urn:xmpp:blocking', 'jabber:iq:version', 'jabber:iq:last']) {
+      assert.ok(features.has(f), `missing ${f}`);
+    }
+    const version = await alice.request(xml('iq', { type: 'get', to: 'localhost' }, xml('query', { xmlns: 'jabber:iq:version' })));
+    assert.equal(version.getChild('query', 'jabber:iq:version')?.getChildText('name'), 'Vigil');
+    const own = await alice.request(xml('iq', { type: 'get', to: 'alice@localhost' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })));
+    assert.deepEqual(own.getChild('query')?.getChildren('identity').map((i) => [i.attrs.category, i.attrs.type]), [['account', 'registered']]);
+    const other = await alice.request(xml('iq', { type: 'get', to: 'bob@localhost' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })));
+    assert.equal(errorCondition(other), 'service-unavailable');
+  });
 });
