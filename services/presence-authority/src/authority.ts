@@ -48,6 +48,7 @@ export interface AuthorityDeps {
  */
 export class Authority {
   readonly #subjects: Subjects;
+  readonly #outbox: Outbox;
   readonly #leases: LeaseTable;
   readonly #registry = new SessionRegistry();
   readonly #queue: KeyedQueue;
@@ -85,6 +86,7 @@ export class Authority {
       (shard) => this.#shards.epochOf(shard),
       (err, record) => deps.log.warn('session registry write failed', { user: record.bareJid, session: record.sessionId, shard: record.shard, err }),
     );
+    this.#outbox = new Outbox(deps.nc, this.#subjects, deps.config.shardCount, (shard) => this.#shards.epochOf(shard), deps.log);
     const watch = new WatchPublisher(deps.nc, this.#subjects, (shard) => this.#shards.epochOf(shard), () => Date.now(), deps.log);
     const ctx: AuthorityContext = {
       config: deps.config,
@@ -92,7 +94,7 @@ export class Authority {
       registry: this.#registry,
       records: new UserRecords(deps.stores.rosters, deps.config.rosterCacheSize),
       lastSeen: deps.stores.lastSeen,
-      outbox: new Outbox(deps.nc, this.#subjects, deps.config.shardCount, (shard) => this.#shards.epochOf(shard), deps.log),
+      outbox: this.#outbox,
       queue: this.#queue,
       journal: this.#journal,
       events: watch,
@@ -155,6 +157,7 @@ export class Authority {
     await this.#shards.stop();
     for (const sub of this.#subs) sub.unsubscribe();
     await this.#queue.drain();
+    this.#outbox.stop();
   }
 
   // --- shard ownership ---------------------------------------------------

@@ -4,6 +4,7 @@ import { shardOf, type Subjects } from '@vigil/cluster';
 import { bareOf } from '@vigil/roster';
 import type { Logger } from '@vigil/telemetry';
 import { withTo } from './stanza-text.js';
+import { HandOver } from './hand-over.js';
 
 const K = cluster.DeliveryKind;
 /** Hand-over of a probe or inbound stanza: attempts, per-attempt timeout, base pause (covers a 3 s lock TTL and a takeover). */
@@ -28,6 +29,7 @@ const FAN_OUT_BATCH_BYTES = 256 * 1024;
 
 /** Everything the authority publishes, in one place: deliveries, probes, inbound stanzas for other shards. */
 export class Outbox implements OutboxPort {
+  readonly #acked: HandOver;
   #fanOuts: cluster.FanOut[] = [];
   #fanOutBytes = 0;
   #flushScheduled = false;
@@ -39,7 +41,9 @@ export class Outbox implements OutboxPort {
     /** The epoch at which this replica owns a shard, undefined when it does not. */
     private readonly epochOf: (shard: number) => number | undefined,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#acked = new HandOver(nc, log, { attempts: HAND_OVER_ATTEMPTS, timeoutMs: HAND_OVER_TIMEOUT_MS, retryMs: HAND_OVER_RETRY_MS });
+  }
 
   /** A stanza serialized without 'to', addressed here to `to` (full or bare JID). */
   deliver(to: string, stanzaXml: string, fromBareJid: string, kind: cluster.DeliveryKind = K.DELIVERY_KIND_PRESENCE): void {
@@ -97,22 +101,19 @@ export class Outbox implements OutboxPort {
 
   /**
    * Probes and inbound stanzas go to another shard's owner, which may be in
-   * hand-over right now (no subscriber for a moment): sent as a request the
-   * owner acknowledges once it has queued the work, retried a bounded
-   * number of times across a lock TTL, so a hand-over loses none of them.
-   * (Nothing waits for this: the caller's presence work goes on.)
+   * hand-over right now (no subscriber for a moment): the owner acknowledges
+   * once it has queued the work, and unacknowledged ones are sent again a
+   * bounded number of times across a lock TTL (HandOver), so a hand-over
+   * loses none of them. Nothing waits for this: the presence work goes on.
    */
   #handOver(subject: string, data: Uint8Array): void {
-    const attempt = (n: number): void => {
-      this.nc.request(subject, data, { timeout: HAND_OVER_TIMEOUT_MS }).then(
-        () => undefined,
-        (e: unknown) => {
-          if (n >= HAND_OVER_ATTEMPTS) return this.log.warn('gave up handing a stanza to another shard owner', { subject, attempts: n, err: e });
-          setTimeout(() => attempt(n + 1), HAND_OVER_RETRY_MS * n);
-        },
-      );
-    };
-    attempt(1);
+    this.#acked.send(subject, data);
+  }
+
+  /** Stops retrying what is still unacknowledged (at shutdown, after the shards were handed over). */
+  stop(): void {
+    this.#flushFanOuts();
+    this.#acked.stop();
   }
 
   /**
