@@ -33,13 +33,17 @@ export class HandOver {
   readonly #sub: Subscription;
   readonly #sweep: NodeJS.Timeout;
   #seq = 0;
+  readonly #publishTo: (subject: string, data: Uint8Array, reply: string) => void;
+  private readonly now: () => number;
 
   constructor(
-    private readonly nc: NatsConnection,
+    nc: NatsConnection,
     private readonly log: Logger,
     private readonly options: HandOverOptions,
-    private readonly now: () => number = () => performance.now(),
+    io: { readonly publish?: (subject: string, data: Uint8Array, reply: string) => void; readonly now?: () => number } = {},
   ) {
+    this.#publishTo = io.publish ?? ((subject, data, reply) => nc.publish(subject, data, { reply }));
+    this.now = io.now ?? (() => performance.now());
     this.#sub = nc.subscribe(`${this.#inbox}.*`, { callback: (err, msg) => (err ? log.error('hand-over inbox failed', { err }) : this.#onReply(msg)) });
     this.#sweep = setInterval(() => this.#check(), Math.max(10, Math.floor(Math.min(options.timeoutMs, options.retryMs) / 2)));
     this.#sweep.unref();
@@ -68,7 +72,7 @@ export class HandOver {
     p.attempt++;
     p.inFlight = true;
     p.dueMs = this.now() + this.options.timeoutMs;
-    this.nc.publish(p.subject, p.data, { reply: `${this.#inbox}.${id}` });
+    this.#publishTo(p.subject, p.data, `${this.#inbox}.${id}`);
   }
 
   #onReply(msg: Msg): void {
