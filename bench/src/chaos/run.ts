@@ -44,6 +44,8 @@ export async function runChaos(o: ChaosOptions): Promise<ScenarioOutcome[]> {
   });
   const cluster = await Cluster.start({
     nodes: o.nodes, authorities: o.authorities, natsServers: o.natsServers, readyTimeoutMs: 60_000, echo: o.echo ?? false,
+    // Node 1's NATS links go through a relay the partition scenario can cut (only when that scenario runs).
+    ...(scenarios.some((s) => s.needs?.partitionable === true) ? { partitionable: [0] } : {}),
   });
   const members: Member[] = [];
   try {

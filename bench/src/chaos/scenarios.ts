@@ -21,7 +21,7 @@ export interface Scenario {
   readonly name: string;
   readonly description: string;
   /** Needs more than one NATS server / authority. */
-  readonly needs?: { readonly natsServers?: number; readonly authorities?: number };
+  readonly needs?: { readonly natsServers?: number; readonly authorities?: number; readonly partitionable?: boolean };
   inject(cluster: Cluster, members: readonly Member[], trial: number): Promise<Fault>;
 }
 
@@ -128,6 +128,26 @@ export const SCENARIOS: readonly Scenario[] = [
       const faultAt = performance.now();
       await cluster.node(i).service.stop();
       return { dead: usersOn(members, i), faultAt, recover: async () => void (await cluster.restartNode(i)) };
+    },
+  },
+  {
+    name: 'partition-node',
+    description:
+      'cut connection node 1 off from every NATS server (its NATS links drop all traffic, no reset) while its clients stay connected; ' +
+      'it must fence itself (end its streams) before the cluster announces its users, and rejoin when the partition heals',
+    needs: { partitionable: true },
+    async inject(cluster, members) {
+      const partition = cluster.partition(0);
+      const service = cluster.node(0).service;
+      partition.cut();
+      return {
+        dead: usersOn(members, 0),
+        recover: async () => {
+          const earlier = new Set(service.records);
+          partition.heal();
+          await service.waitForLog((r) => r.msg === 'NATS reconnected' && !earlier.has(r), 60_000, 'node 1 back on NATS after the partition');
+        },
+      };
     },
   },
 ];
