@@ -70,7 +70,10 @@ export class AdminHandler {
       m.respond(encodeFailure(new AdminFailure(Code.ADMIN_ERROR_CODE_INVALID_ARGUMENT, 'malformed request')));
       return;
     }
-    void this.#answer(shard ?? -1, req).then((res) => m.respond(admin.AdminResponse.encode(res).finish()));
+    void this.#answer(shard ?? -1, req).then((res) => {
+      this.deps.ctx.outbox.flush(); // roster pushes decided by the call leave before its answer
+      m.respond(admin.AdminResponse.encode(res).finish());
+    });
   }
 
   async #answer(shard: number, req: admin.AdminRequest): Promise<admin.AdminResponse> {

@@ -380,6 +380,7 @@ export class Authority {
       await this.#presence.end(old, EndCause.END_CAUSE_KICKED, 'replaced by a newer session with the same resource');
       const text = 'replaced by a new session with the same resource';
       const req: admin.NodeKickRequest = { sessionId: old.sessionId, fullJid: old.fullJid, incarnation: old.incarnation, text, condition: 'conflict' };
+      this.#outbox.flush(); // its unavailable first
       this.deps.nc.publish(this.#subjects.nodeKick(old.nodeId), admin.NodeKickRequest.encode(req).finish());
     }
   }
@@ -422,7 +423,10 @@ export class Authority {
   /** Answers in the queue of the user the iq is about, so it sees that user's writes in order. */
   #onIq(m: Msg): void {
     const req = cluster.IqRequest.decode(m.data);
-    const respond = (r: cluster.IqResponse) => m.respond(cluster.IqResponse.encode(r).finish());
+    const respond = (r: cluster.IqResponse) => {
+      this.#outbox.flush(); // pushes decided before the answer leave before it
+      m.respond(cluster.IqResponse.encode(r).finish());
+    };
     let about: string;
     try {
       const iq = parseStanza(req.stanzaXml);

@@ -22,6 +22,12 @@ export interface OutboxPort {
   fanOut(to: readonly string[], stanzaXml: string, fromBareJid: string): void;
   probe(msg: cluster.Probe): void;
   inbound(msg: cluster.InboundStanza): void;
+  /**
+   * Publishes what is queued now. Called before any reply the authority
+   * sends directly (iq results, admin answers), so a reply never overtakes a
+   * push or delivery decided before it.
+   */
+  flush(): void;
 }
 
 /** A batch of fan-outs is sent once it holds this much stanza text (NATS's default limit per message is 1 MiB). */
@@ -102,6 +108,10 @@ export class Outbox implements OutboxPort {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     setImmediate(() => this.#flush());
+  }
+
+  flush(): void {
+    this.#flush();
   }
 
   #flush(): void {

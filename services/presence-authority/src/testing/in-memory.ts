@@ -191,6 +191,10 @@ export class InMemoryCluster implements OutboxPort {
     }
   }
 
+  flush(): void {
+    // In memory every publication takes effect at once: nothing is queued.
+  }
+
   fanOut(to: readonly string[], stanzaXml: string, fromBareJid: string): void {
     for (const jid of to) this.deliver(jid, stanzaXml, fromBareJid);
   }
