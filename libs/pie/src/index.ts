@@ -7,3 +7,4 @@ export { validateAccounts, LIMITS, MIN_SAFE_ITERATIONS, type ValidateOptions, ty
 export { writeDocument, writeUser, documentHead, DOCUMENT_TAIL, BLOCK_LIST_NAME } from './write.js';
 export { generatePopulation, populationAccount, populationUser, populationPassword, type PopulationSpec } from './generate.js';
 export { PieSyntaxError, MAX_USER_DEPTH, MAX_TEXT } from './xml-tree.js';
+export { accountFromWire, accountToWire } from './wire.js';

@@ -1,12 +1,12 @@
 import { status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import type { api } from '@vigil/proto';
-import type { PieAccount, Problem } from '@vigil/pie';
+import { accountFromWire, accountToWire, type PieAccount, type Problem } from '@vigil/pie';
 import { fromStored, itemFromWire, type AccountStore, type RosterRecord } from '@vigil/store';
 import { bareOf } from '@vigil/roster';
 import { ApiError } from './errors.js';
 import { asApiError, authenticateStream, type HandlerContext } from './handlers.js';
 import type { OwnerClient } from './owner-client.js';
-import { accountFromWire, accountToWire, exportedAccount } from '../migration/convert.js';
+import { exportedAccount } from '../migration/convert.js';
 import { ImportFailure, mapLimit, runImport, type ImporterDeps } from '../migration/importer.js';
 import type { ScramHash } from '@vigil/xmpp';
 
@@ -55,6 +55,9 @@ export function migrationService(d: MigrationServiceDeps): api.migration.Migrati
           const part = req.part;
           if (part?.$case === 'options') {
             if (options !== undefined) throw ApiError.invalid('options', 'sent twice: options come once, first');
+            if (part.options.domain !== '' && part.options.domain.toLowerCase() !== d.domain) {
+              throw ApiError.invalid('options.domain', `the accounts are of ${part.options.domain}, this cluster serves ${d.domain} (JIDs are not renamed on import)`);
+            }
             options = part.options;
           } else if (part?.$case === 'batch') {
             if (options === undefined) throw ApiError.invalid('options', 'the first message must carry the options');
@@ -101,6 +104,7 @@ export function migrationService(d: MigrationServiceDeps): api.migration.Migrati
             cancelled = true;
           });
           const usernames = await d.accounts.usernames();
+          if (usernames.length === 0) call.write({ domain: d.domain, accounts: [] });
           for (let i = 0; i < usernames.length && !cancelled; i += size) {
             const page = await mapLimit(usernames.slice(i, i + size), EXPORT_CONCURRENCY, (u) => exportOne(d, u, call.getDeadline()));
             const accounts = page.filter((a): a is PieAccount => a !== undefined).map(accountToWire);

@@ -155,6 +155,12 @@ export interface ImportOptions {
    * skipped whole). Without it, one error means nothing is written.
    */
   skipInvalid: boolean;
+  /**
+   * The domain the accounts had where they come from (XEP-0227 <host
+   * jid=''/>). When set, it must be the cluster's: JIDs are never renamed,
+   * so an import for another domain is INVALID_ARGUMENT (options.domain).
+   */
+  domain: string;
 }
 
 export interface ImportBatch {
@@ -699,7 +705,7 @@ export const ImportRequest: MessageFns<ImportRequest> = {
 };
 
 function createBaseImportOptions(): ImportOptions {
-  return { dryRun: false, skipInvalid: false };
+  return { dryRun: false, skipInvalid: false, domain: "" };
 }
 
 export const ImportOptions: MessageFns<ImportOptions> = {
@@ -709,6 +715,9 @@ export const ImportOptions: MessageFns<ImportOptions> = {
     }
     if (message.skipInvalid !== false) {
       writer.uint32(16).bool(message.skipInvalid);
+    }
+    if (message.domain !== "") {
+      writer.uint32(26).string(message.domain);
     }
     return writer;
   },
@@ -742,6 +751,14 @@ export const ImportOptions: MessageFns<ImportOptions> = {
             message.skipInvalid = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.domain = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -766,6 +783,7 @@ export const ImportOptions: MessageFns<ImportOptions> = {
         : isSet(object.skip_invalid)
         ? globalThis.Boolean(object.skip_invalid)
         : false,
+      domain: isSet(object.domain) ? globalThis.String(object.domain) : "",
     };
   },
 
@@ -777,6 +795,9 @@ export const ImportOptions: MessageFns<ImportOptions> = {
     if (message.skipInvalid !== false) {
       obj.skipInvalid = message.skipInvalid;
     }
+    if (message.domain !== "") {
+      obj.domain = message.domain;
+    }
     return obj;
   },
 
@@ -787,6 +808,7 @@ export const ImportOptions: MessageFns<ImportOptions> = {
     const message = createBaseImportOptions();
     message.dryRun = object.dryRun ?? false;
     message.skipInvalid = object.skipInvalid ?? false;
+    message.domain = object.domain ?? "";
     return message;
   },
 };
@@ -1419,7 +1441,8 @@ export const MigrationServiceService = {
     responseDeserialize: (value: Buffer): ImportResponse => ImportResponse.decode(value),
   },
   /**
-   * A server stream of every account in username order, a page at a time.
+   * A server stream of every account in username order, a page at a time
+   * (at least one message, so the domain is known even with no accounts).
    * Not a snapshot: changes made while it runs may or may not be included.
    */
   export: {
@@ -1454,7 +1477,8 @@ export interface MigrationServiceServer extends UntypedServiceImplementation {
    */
   import: handleClientStreamingCall<ImportRequest, ImportResponse>;
   /**
-   * A server stream of every account in username order, a page at a time.
+   * A server stream of every account in username order, a page at a time
+   * (at least one message, so the domain is known even with no accounts).
    * Not a snapshot: changes made while it runs may or may not be included.
    */
   export: handleServerStreamingCall<ExportRequest, ExportResponse>;
@@ -1494,7 +1518,8 @@ export interface MigrationServiceClient extends Client {
     callback: (error: ServiceError | null, response: ImportResponse) => void,
   ): ClientWritableStream<ImportRequest>;
   /**
-   * A server stream of every account in username order, a page at a time.
+   * A server stream of every account in username order, a page at a time
+   * (at least one message, so the domain is known even with no accounts).
    * Not a snapshot: changes made while it runs may or may not be included.
    */
   export(request: ExportRequest, options?: Partial<CallOptions>): ClientReadableStream<ExportResponse>;
