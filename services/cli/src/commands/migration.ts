@@ -58,10 +58,15 @@ function printProblems(ctx: Context, problems: readonly Located[]): void {
   if (warnings > MAX_PRINTED_WARNINGS) ctx.io.stderr.write(`… and ${warnings - MAX_PRINTED_WARNINGS} more warnings (--json lists every one)\n`);
 }
 
-const locate = (p: Problem, account: PieAccount | undefined, file: string): Located => ({
-  ...p,
-  where: where(p.at ?? account?.at) || file,
-});
+const locate = (p: Problem, account: PieAccount | undefined, file: string): Located => {
+  const at = p.at ?? account?.at;
+  return { ...p, ...(at !== undefined ? { at } : {}), where: where(at) || file };
+};
+
+/** By account, then by place in the file. */
+function inFileOrder(a: Located, b: Located): number {
+  return (a.account ?? -1) - (b.account ?? -1) || (a.at?.line ?? 0) - (b.at?.line ?? 0) || (a.at?.column ?? 0) - (b.at?.column ?? 0);
+}
 
 const problemJson = (p: Located) => ({ severity: p.severity, where: p.where, field: p.field, message: p.message });
 
@@ -117,8 +122,8 @@ Prints a summary; --json prints {"applied", "accounts", …, "problems": [...]}.
     const invalid = new Set(local.invalid);
     for (const p of readProblems) if (p.severity === 'error' && p.account !== undefined) invalid.add(p.account);
     const localProblems: Located[] = [...readProblems, ...local.problems]
-      .sort((a, b) => (a.account ?? -1) - (b.account ?? -1))
-      .map((p) => locate(p, p.account === undefined ? undefined : accounts[p.account], file));
+      .map((p) => locate(p, p.account === undefined ? undefined : accounts[p.account], file))
+      .sort(inFileOrder);
     const skip = flag(ctx.values, 'skip-invalid');
     if (invalid.size > 0 && !skip) return report(ctx, file, localProblems, undefined, invalid.size);
 
