@@ -3,6 +3,7 @@ import type { AnyBenchReport } from '../report.js';
 import { runCrashDetect } from './crash-detect.js';
 import { runFanOut, type FanOutMode } from './fan-out.js';
 import { runLoginRate } from './login-rate.js';
+import { runImport } from './import.js';
 
 /** The command-line knobs; each scenario says what `size` means for it. */
 export type CommonOptions = {
@@ -39,6 +40,12 @@ export const SCENARIOS: readonly Scenario[] = [
     description: 'full logins per second (stream, SCRAM-SHA-256, bind, roster of 20, initial presence) at bounded concurrency (default 64)',
     size: 'users logging in (default 2000)',
     run: (o) => runLoginRate(defined({ users: o.size, concurrency: o.concurrency, signal: o.signal })),
+  },
+  {
+    name: 'import',
+    description: '`vigil import` of a generated XEP-0227 file: N accounts with plaintext passwords and 20 mutual contacts each, then the same file again',
+    size: 'N, accounts (default 10000)',
+    run: (o) => runImport(defined({ accounts: o.size })),
   },
   ...(['kill', 'stop', 'disconnect'] as const).map((mode: FanOutMode): Scenario => ({
     name: mode === 'kill' ? 'node-crash' : mode === 'stop' ? 'node-freeze' : 'mass-disconnect',
