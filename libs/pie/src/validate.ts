@@ -4,7 +4,7 @@
  * JIDs normalized (RFC 7622), the roster limits of the XMPP path, credentials
  * usable, and rosters of users in the same import consistent both ways.
  */
-import { jid, JidError, tryParseJid } from '@vigil/xmpp';
+import { jid, JidError, tryParseJid, type Jid } from '@vigil/xmpp';
 import { HASH_BYTES, type Location, type PieAccount, type PieItem, type PiePending, type Problem } from './model.js';
 
 export interface ValidateOptions {
@@ -27,7 +27,23 @@ export interface Validated {
   readonly problems: readonly Problem[];
 }
 
+/**
+ * tryParseJid with memory: in an import every user's JID comes back as a
+ * contact of each of their contacts, and RFC 7622 preparation is the
+ * costly part of validation. Bounded: past the limit it stops remembering.
+ */
+function jidCache(limit = 1_000_000): (raw: string) => Jid | undefined {
+  const known = new Map<string, Jid | undefined>();
+  return (raw) => {
+    if (known.has(raw)) return known.get(raw);
+    const parsed = tryParseJid(raw);
+    if (known.size < limit) known.set(raw, parsed);
+    return parsed;
+  };
+}
+
 export function validateAccounts(input: readonly PieAccount[], options: ValidateOptions): Validated {
+  const parse = jidCache();
   const problems: Problem[] = [];
   const invalid = new Set<number>();
   const firstAt = new Map<string, number>();
@@ -36,7 +52,7 @@ export function validateAccounts(input: readonly PieAccount[], options: Validate
       if (severity === 'error') invalid.add(i);
       problems.push({ severity, account: i, field, message, ...(at !== undefined ? { at } : {}) });
     };
-    const normalized = normalizeAccount(a, options, report);
+    const normalized = normalizeAccount(a, options, report, parse);
     const earlier = firstAt.get(normalized.username);
     if (earlier !== undefined) {
       const there = input[earlier]?.at;
@@ -52,7 +68,7 @@ export function validateAccounts(input: readonly PieAccount[], options: Validate
 
 type Report = (severity: Problem['severity'], field: string, message: string, at: Location | undefined) => void;
 
-function normalizeAccount(a: PieAccount, o: ValidateOptions, report: Report): PieAccount {
+function normalizeAccount(a: PieAccount, o: ValidateOptions, report: Report, parse: (raw: string) => Jid | undefined): PieAccount {
   let username = '';
   try {
     if (a.username === '') throw new JidError('empty', a.username);
@@ -80,11 +96,11 @@ function normalizeAccount(a: PieAccount, o: ValidateOptions, report: Report): Pi
     else if (c.iterations < MIN_SAFE_ITERATIONS) report('warning', `scram[${j}].iterations`, `${c.iterations} iterations, fewer than ${MIN_SAFE_ITERATIONS}: kept as they are`, a.at);
   }
 
-  const items = normalizeItems(a.items, self, o, report);
-  const pendingIn = normalizePending(a.pendingIn, self, report);
+  const items = normalizeItems(a.items, self, o, report, parse);
+  const pendingIn = normalizePending(a.pendingIn, self, report, parse);
   const blocked = new Set<string>();
   for (const [j, b] of a.blocked.entries()) {
-    const parsed = tryParseJid(b);
+    const parsed = parse(b);
     if (parsed === undefined) report('error', `blocked[${j}]`, `${JSON.stringify(b.slice(0, 80))} is not a valid JID`, a.at);
     else if (blocked.has(parsed.toString())) report('warning', `blocked[${j}]`, `${parsed.toString()} is blocked twice: once is kept`, a.at);
     else blocked.add(parsed.toString());
@@ -93,12 +109,12 @@ function normalizeAccount(a: PieAccount, o: ValidateOptions, report: Report): Pi
   return { username, ...(a.password !== undefined ? { password: a.password } : {}), scram: a.password !== undefined ? [] : a.scram, items, pendingIn, blocked: [...blocked], ...(a.at !== undefined ? { at: a.at } : {}) };
 }
 
-function normalizeItems(input: readonly PieItem[], self: string, o: ValidateOptions, report: Report): PieItem[] {
+function normalizeItems(input: readonly PieItem[], self: string, o: ValidateOptions, report: Report, parse: (raw: string) => Jid | undefined): PieItem[] {
   const items: PieItem[] = [];
   const seen = new Set<string>();
   for (const [j, item] of input.entries()) {
     const f = `items[${j}]`;
-    const parsed = tryParseJid(item.jid);
+    const parsed = parse(item.jid);
     let ok = true;
     const bad = (field: string, message: string): void => {
       ok = false;
@@ -121,10 +137,10 @@ function normalizeItems(input: readonly PieItem[], self: string, o: ValidateOpti
   return items;
 }
 
-function normalizePending(input: readonly PiePending[], self: string, report: Report): PiePending[] {
+function normalizePending(input: readonly PiePending[], self: string, report: Report, parse: (raw: string) => Jid | undefined): PiePending[] {
   const out: PiePending[] = [];
   for (const [j, p] of input.entries()) {
-    const parsed = tryParseJid(p.from);
+    const parsed = parse(p.from);
     if (parsed === undefined) {
       report('error', `pending_in[${j}].from`, `${JSON.stringify(p.from.slice(0, 80))} is not a valid JID`, p.at);
       continue;

@@ -80,17 +80,16 @@ export class AccountStore {
    */
   async importKeys(username: string, credentials: readonly ScramCredential[] | undefined, nowMs = Date.now()): Promise<'created' | 'updated' | 'unchanged'> {
     const key = userKey(username);
-    const current = await this.read(username);
     const stored = (credentials ?? []).map(toStored);
-    if (current === undefined) {
-      const value = store.StoredAccount.encode({ username, credentials: stored, createdAtUnixMs: nowMs }).finish();
-      try {
-        await this.kv.create(key, value);
-        return 'created';
-      } catch (e) {
-        throw new StoreError('account appeared while importing it', this.bucket, key, { cause: e });
-      }
+    // Most accounts of an import are new: try to create first, read only when one is there.
+    try {
+      await this.kv.create(key, store.StoredAccount.encode({ username, credentials: stored, createdAtUnixMs: nowMs }).finish());
+      return 'created';
+    } catch (e) {
+      if (!(await this.exists(username))) throw new StoreError('cannot create the imported account', this.bucket, key, { cause: e });
     }
+    const current = await this.read(username);
+    if (current === undefined) throw new StoreError('account deleted while importing it', this.bucket, key);
     if (credentials === undefined || sameCredentials(current.account.credentials, stored)) return 'unchanged';
     const value = store.StoredAccount.encode({ ...current.account, credentials: stored }).finish();
     try {

@@ -8,7 +8,8 @@ const HASHES = ['sha1', 'sha256'] as const;
 
 function run(job: HashJob): HashResult {
   const existing = job.existing ?? [];
-  const probe = existing.find((c) => c.hash === 'sha256') ?? existing[0];
+  // Both stored hashes were derived from one password together: checking the cheaper one (SHA-1) is enough to keep them.
+  const probe = existing.find((c) => c.hash === 'sha1') ?? existing[0];
   const complete = HASHES.every((h) => existing.some((c) => c.hash === h));
   if (probe !== undefined && complete && verifyPasswordSync(job.password, toCredential(probe))) return { keep: true };
   return { keep: false, credentials: HASHES.map((h) => deriveScramCredentialSync(job.password, h, job.iterations)) };

@@ -73,6 +73,7 @@ export async function runImport(d: ImporterDeps, input: readonly PieAccount[], w
   };
   if (options.dryRun || (invalid.size > 0 && !options.skipInvalid)) return res;
   const chosen = v.accounts.filter((_, i) => !invalid.has(i));
+  const validatedMs = performance.now() - started;
 
   const credentials = await credentialsOf(d, chosen);
   const outcomes = await mapLimit(chosen, STORE_CONCURRENCY, (a, i) => d.accounts.importKeys(a.username, credentials[i]));
@@ -87,7 +88,7 @@ export async function runImport(d: ImporterDeps, input: readonly PieAccount[], w
   res.applied = true;
   d.log.info('import applied', {
     accounts: chosen.length, skipped: invalid.size, created: res.accountsCreated, updated: res.accountsUpdated,
-    rostersChanged: res.rostersChanged, accountsMs: Math.round(hashedMs), totalMs: Math.round(performance.now() - started),
+    rostersChanged: res.rostersChanged, validateMs: Math.round(validatedMs), accountsMs: Math.round(hashedMs - validatedMs), totalMs: Math.round(performance.now() - started),
   });
   return res;
 }
