@@ -9,7 +9,7 @@
  * written) and one roster is read back to check the import.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,8 @@ type Metrics = {
   serverValidateMs: number | null;
   serverAccountsMs: number | null;
   serverTotalMs: number | null;
+  /** CPU seconds (user + system, all threads) the authority used for the first import: the figure that load on the machine does not change. */
+  authorityCpuSeconds: number | null;
 };
 export type ImportReport = BenchReport<Params, Metrics>;
 
@@ -65,6 +67,18 @@ function vigil(grpc: GrpcAccess, args: readonly string[]): Promise<Ran> {
   });
 }
 
+/** User + system CPU seconds of a process so far, from /proc (Linux); null elsewhere. */
+function cpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 function ok(r: Ran, what: string): Record<string, unknown> {
   if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${r.stderr.slice(0, 2000)}`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
@@ -91,8 +105,9 @@ export async function runImport(o: { accounts?: number; contacts?: number; passw
     const grpc = cluster.grpc as GrpcAccess;
     const file = join(dir, 'population.xml');
     await writePopulation(file, accounts, contacts, passwords, cluster.domain);
-    const first = vigil(grpc, ['import', file, '--json']);
-    const r1 = await first;
+    const cpuBefore = cpuSeconds(cluster.authority.pid);
+    const r1 = await vigil(grpc, ['import', file, '--json']);
+    const cpuAfter = cpuSeconds(cluster.authority.pid);
     const res1 = ok(r1, 'import');
     const applied = await cluster.authority.waitForLog((r) => r.msg === 'import applied', 10_000, 'import applied');
     const ms = (k: string): number | null => (typeof applied[k] === 'number' ? (applied[k] as number) : null);
@@ -113,6 +128,7 @@ export async function runImport(o: { accounts?: number; contacts?: number; passw
       serverValidateMs: ms('validateMs'),
       serverAccountsMs: ms('accountsMs'),
       serverTotalMs: ms('totalMs'),
+      authorityCpuSeconds: cpuBefore === null || cpuAfter === null ? null : Math.round((cpuAfter - cpuBefore) * 100) / 100,
     };
     const params: Params = { accounts, contacts, passwords, scramIterations: cluster.scramIterations, hashThreads: availableParallelism() };
     return {
@@ -123,7 +139,7 @@ export async function runImport(o: { accounts?: number; contacts?: number; passw
       metrics,
       summary:
         `import: ${accounts} accounts × ${contacts} contacts${passwords ? ` (plaintext, ${cluster.scramIterations} iterations, ${params.hashThreads} hash threads)` : ''}` +
-        ` in ${metrics.importSeconds} s (${metrics.accountsPerSecond} accounts/s, ${metrics.fileMiB} MiB; server ${metrics.serverTotalMs} ms of it, hashing and accounts ${metrics.serverAccountsMs} ms); re-import ${metrics.reimportSeconds} s, ${metrics.reimportUnchanged} unchanged`,
+        ` in ${metrics.importSeconds} s (${metrics.accountsPerSecond} accounts/s, ${metrics.fileMiB} MiB; server ${metrics.serverTotalMs} ms of it, hashing and accounts ${metrics.serverAccountsMs} ms, ${metrics.authorityCpuSeconds} CPU-s); re-import ${metrics.reimportSeconds} s, ${metrics.reimportUnchanged} unchanged`,
     };
   } finally {
     await cluster.stop();
