@@ -278,6 +278,21 @@ describe('XEP-0227 migration: vigil import and vigil export', () => {
       assert.equal(err?.code, status.INVALID_ARGUMENT);
       assert.match(err?.details ?? '', /^options: the first message must carry the options/);
       assert.ok(!(await usernames()).includes('early'));
+
+      // A client that skips the command line's checks: the server finds the same problems and writes nothing.
+      const res = await new Promise<api.migration.ImportResponse>((resolve, reject) => {
+        const call = c.import(md(), { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(e) : resolve(r)));
+        call.write({ part: { $case: 'options', options: { dryRun: false, skipInvalid: false, domain: '' } } });
+        const account = (username: string, more: Partial<api.migration.PortableAccount> = {}): api.migration.PortableAccount => ({
+          username, password: `${username}-pass`, scramCredentials: [], items: [], pendingIn: [], blocked: [], ...more,
+        });
+        call.write({ part: { $case: 'batch', batch: { accounts: [account('direct-ok'), account('direct bad')] } } });
+        call.write({ part: { $case: 'batch', batch: { accounts: [account('direct-items', { items: [{ jid: 'x@localhost', name: '', subscription: api.roster.Subscription.SUBSCRIPTION_UNSPECIFIED, pendingOut: false, approved: false, groups: [] }] })] } } });
+        call.end();
+      });
+      assert.equal(res.applied, false);
+      assert.deepEqual(res.problems.filter((p) => p.error).map((p) => [p.account, p.field]), [[1, 'username'], [2, 'items[0].subscription']]);
+      assert.ok(!(await usernames()).includes('direct-ok'));
     } finally {
       c.close();
     }

@@ -58,8 +58,9 @@ export function readTree(text: string, file: string, handlers: TreeHandlers): vo
   sax.on('doctype', () => fail('a DTD is not allowed (no entities are declared or expanded)'));
   sax.on('processinginstruction', (pi) => fail(`processing instruction <?${pi.target}?> is not allowed`));
   sax.on('error', (e) => fail(e.message.replace(/^(?:[^:]*:)?\d+:\d+: /, '')));
-  sax.on('opentagstart', () => {
-    tagAt = here();
+  sax.on('opentagstart', (tag) => {
+    // saxes has read '<', the name and one character after it: point at the '<'.
+    tagAt = { file, line: sax.line, column: Math.max(1, sax.column - tag.name.length - 1) };
   });
   sax.on('opentag', (tag: SaxesTagNS) => {
     const attrs: Record<string, string> = {};
