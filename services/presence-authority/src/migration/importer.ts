@@ -71,7 +71,10 @@ export async function runImport(d: ImporterDeps, input: readonly PieAccount[], w
     rostersUnchanged: 0,
     domain: d.domain,
   };
-  if (options.dryRun || (invalid.size > 0 && !options.skipInvalid)) return res;
+  if (options.dryRun || (invalid.size > 0 && !options.skipInvalid)) {
+    d.log.info('import checked, nothing written', { accounts: input.length, invalid: invalid.size, dryRun: options.dryRun, problems: problems.length });
+    return res;
+  }
   const chosen = v.accounts.filter((_, i) => !invalid.has(i));
   const validatedMs = performance.now() - started;
 
