@@ -25,6 +25,8 @@ export interface Subjects {
   allShards(kind: ShardSubjectKind): string;
   /** Deliveries to one user's sessions, wherever they are: `<p>.deliver.<hash>`. */
   deliver(bareJid: string): string;
+  /** Batched presence broadcasts to every connection node: `<p>.fanout`. */
+  readonly fanOut: string;
   /** Session list requests to one node: `<p>.node.<nodeId>.sessions`. */
   nodeSessions(nodeId: string): string;
   /** An owner's request that a node end one session (request/reply): `<p>.node.<nodeId>.kick`. */
@@ -71,6 +73,7 @@ export function subjects(prefix = 'vigil'): Subjects {
     shardImport: (shard) => `${prefix}.shard.${shard}.import`,
     allShards: (kind) => `${prefix}.shard.*.${kind}`,
     deliver: (bareJid) => `${prefix}.deliver.${deliveryToken(bareJid)}`,
+    fanOut: `${prefix}.fanout`,
     nodeSessions: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.sessions`,
     nodeKick: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.kick`,
     watch: (bareJid) => `${prefix}.watch.${deliveryToken(bareJid)}`,

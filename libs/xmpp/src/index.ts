@@ -26,6 +26,7 @@ export {
   saslFailureXml,
   streamErrorXml,
   streamHeader,
+  withTo,
   type StanzaErrorCondition,
   type StanzaErrorType,
 } from './stanzas.js';
