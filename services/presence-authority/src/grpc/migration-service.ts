@@ -1,5 +1,5 @@
 import { status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
-import type { api } from '@vigil/proto';
+import { api } from '@vigil/proto';
 import { accountFromWire, accountToWire, type PieAccount, type Problem } from '@vigil/pie';
 import { fromStored, itemFromWire, type AccountStore, type RosterRecord } from '@vigil/store';
 import { bareOf } from '@vigil/roster';
@@ -10,10 +10,31 @@ import { exportedAccount } from '../migration/convert.js';
 import { ImportFailure, mapLimit, runImport, type ImporterDeps } from '../migration/importer.js';
 import type { ScramHash } from '@vigil/xmpp';
 
+const M = api.migration;
 const DEFAULT_EXPORT_PAGE = 100;
 const MAX_EXPORT_PAGE = 1000;
 /** Roster reads in flight during an export. */
 const EXPORT_CONCURRENCY = 16;
+/** A page is split into messages of about this size, well under the 4 MiB default limit (long rosters make big accounts). */
+const EXPORT_MESSAGE_BYTES = 1024 * 1024;
+
+/** Consecutive runs of accounts whose encoded size stays under `limit` (one account per run at least). */
+function bySize(accounts: readonly api.migration.PortableAccount[], limit: number): api.migration.PortableAccount[][] {
+  const out: api.migration.PortableAccount[][] = [];
+  let run: api.migration.PortableAccount[] = [];
+  let bytes = 0;
+  for (const a of accounts) {
+    const size = M.PortableAccount.encode(a).finish().length;
+    if (run.length > 0 && bytes + size > limit) {
+      out.push(run);
+      [run, bytes] = [[], 0];
+    }
+    run.push(a);
+    bytes += size;
+  }
+  if (run.length > 0) out.push(run);
+  return out;
+}
 
 export interface MigrationServiceDeps extends HandlerContext {
   readonly importer: Omit<ImporterDeps, 'log'>;
@@ -108,7 +129,9 @@ export function migrationService(d: MigrationServiceDeps): api.migration.Migrati
           for (let i = 0; i < usernames.length && !cancelled; i += size) {
             const page = await mapLimit(usernames.slice(i, i + size), EXPORT_CONCURRENCY, (u) => exportOne(d, u, call.getDeadline()));
             const accounts = page.filter((a): a is PieAccount => a !== undefined).map(accountToWire);
-            if (!call.write({ domain: d.domain, accounts })) await new Promise((resolve) => call.once('drain', resolve));
+            for (const chunk of bySize(accounts, EXPORT_MESSAGE_BYTES)) {
+              if (!call.write({ domain: d.domain, accounts: chunk })) await new Promise((resolve) => call.once('drain', resolve));
+            }
           }
           call.end();
         } catch (e) {
