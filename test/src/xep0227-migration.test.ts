@@ -101,7 +101,8 @@ describe('XEP-0227 migration: vigil import and vigil export', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vigil-xep0227-'));
-    cluster = await Cluster.start({ grpc: true, nodes: 1 });
+    // PLAIN on loopback without TLS, to log in as an account that only has SHA-1 keys.
+    cluster = await Cluster.start({ grpc: true, nodes: 1, env: { VIGIL_ALLOW_PLAIN_WITHOUT_TLS: 'true' } });
     grpc = cluster.grpc as GrpcAccess;
   });
 
@@ -144,6 +145,8 @@ describe('XEP-0227 migration: vigil import and vigil export', () => {
       const c = await TestClient.connect({ port, domain: 'localhost', username, password, resource: 'migrated', mechanism: 'SCRAM-SHA-1' });
       clients.push(c);
     }
+    // SASL PLAIN checks a password against the SHA-1 keys when there are no SHA-256 ones.
+    clients.push(await TestClient.connect({ port, domain: 'localhost', username: 'carol', password: 'carol-pass', resource: 'plain', mechanism: 'PLAIN' }));
     // Imported rosters are live: bob (both with alice) sees alice come online.
     const bob = await TestClient.connect({ port, domain: 'localhost', username: 'bob', password: 'bob-pass', resource: 'b', mechanism: 'SCRAM-SHA-1' });
     clients.push(bob);
