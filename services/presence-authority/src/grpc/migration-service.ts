@@ -67,8 +67,13 @@ export function migrationService(d: MigrationServiceDeps): api.migration.Migrati
       let options: api.migration.ImportOptions | undefined;
       const accounts: PieAccount[] = [];
       const wireProblems: Problem[] = [];
+      // The slot is held while batches arrive and while the import is applied; a client gone meanwhile frees it only in the first case.
+      let applying = false;
       const release = (): void => {
         importing = false;
+      };
+      const releaseIfReceiving = (): void => {
+        if (!applying) release();
       };
       call.on('data', (req: api.migration.ImportRequest) => {
         if (answered) return;
@@ -92,8 +97,8 @@ export function migrationService(d: MigrationServiceDeps): api.migration.Migrati
           answer(e);
         }
       });
-      call.on('error', () => release());
-      call.on('cancelled', () => release());
+      call.on('error', releaseIfReceiving);
+      call.on('cancelled', releaseIfReceiving);
       call.on('end', () => {
         if (answered) return;
         if (options === undefined) {
@@ -101,6 +106,7 @@ export function migrationService(d: MigrationServiceDeps): api.migration.Migrati
           return answer(ApiError.invalid('options', 'the stream ended before the options'));
         }
         const chosen = options;
+        applying = true;
         void runImport({ ...d.importer, log: d.log }, accounts, wireProblems, chosen)
           .then(
             (res) => answer(undefined, res),
