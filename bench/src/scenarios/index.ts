@@ -4,6 +4,7 @@ import { runCrashDetect } from './crash-detect.js';
 import { runFanOut, type FanOutMode } from './fan-out.js';
 import { runLoginRate } from './login-rate.js';
 import { runPreauthMemory } from './preauth-memory.js';
+import { runImport } from './import.js';
 
 /** The command-line knobs; each scenario says what `size` means for it. */
 export type CommonOptions = {
@@ -46,6 +47,12 @@ export const SCENARIOS: readonly Scenario[] = [
     description: 'node RSS per connection that opened a stream and never authenticated, and RSS after they close',
     size: 'unauthenticated connections (default 5000)',
     run: (o) => runPreauthMemory(defined({ connections: o.size, concurrency: o.concurrency, signal: o.signal })),
+  },
+  {
+    name: 'import',
+    description: '`vigil import` of a generated XEP-0227 file: N accounts with plaintext passwords and 20 mutual contacts each, then the same file again',
+    size: 'N, accounts (default 10000)',
+    run: (o) => runImport(defined({ accounts: o.size })),
   },
   ...(['kill', 'stop', 'disconnect'] as const).map((mode: FanOutMode): Scenario => ({
     name: mode === 'kill' ? 'node-crash' : mode === 'stop' ? 'node-freeze' : 'mass-disconnect',

@@ -19,6 +19,8 @@ export interface Subjects {
   shardInbound(shard: number): string;
   /** gRPC API reads and writes about users of the shard, forwarded to its owner (request/reply): `<p>.shard.<n>.admin`. */
   shardAdmin(shard: number): string;
+  /** Imported roster records for users of the shard, to its owner (request/reply): `<p>.shard.<n>.import`. */
+  shardImport(shard: number): string;
   /** Every shard subject of one kind, for an owner of all shards. */
   allShards(kind: ShardSubjectKind): string;
   /** Deliveries to one user's sessions, wherever they are: `<p>.deliver.<hash>`. */
@@ -38,7 +40,7 @@ export interface Subjects {
   readonly allAuthorityHeartbeats: string;
 }
 
-export type ShardSubjectKind = 'session' | 'probe' | 'iq' | 'inbound' | 'admin';
+export type ShardSubjectKind = 'session' | 'probe' | 'iq' | 'inbound' | 'admin' | 'import';
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
@@ -68,6 +70,7 @@ export function subjects(prefix = 'vigil'): Subjects {
     shardIq: (shard) => `${prefix}.shard.${shard}.iq`,
     shardInbound: (shard) => `${prefix}.shard.${shard}.inbound`,
     shardAdmin: (shard) => `${prefix}.shard.${shard}.admin`,
+    shardImport: (shard) => `${prefix}.shard.${shard}.import`,
     allShards: (kind) => `${prefix}.shard.*.${kind}`,
     deliver: (bareJid) => `${prefix}.deliver.${deliveryToken(bareJid)}`,
     fanOut: `${prefix}.fanout`,

@@ -1,5 +1,5 @@
 export { StoreError, AccountExistsError, RevisionConflictError } from './errors.js';
-export { AccountStore, STORED_HASHES } from './accounts.js';
+export { AccountStore, STORED_HASHES, fromStored } from './accounts.js';
 export {
   RosterStore, type RosterRepository, type RosterRecord, type VersionedRecord, type PendingSubscription, EMPTY_RECORD,
   itemToWire, itemFromWire, subscriptionFromWire, encodeRecord, decodeRecord,

@@ -23,6 +23,7 @@ import { KvSessionJournal } from './journal.js';
 import { ShardManager } from './shard-manager.js';
 import { AdminHandler } from './admin.js';
 import { WatchPublisher } from './presence-events.js';
+import { OwnerImport } from './migration/owner-import.js';
 
 const { EndCause } = cluster;
 type EndCause = cluster.EndCause;
@@ -57,6 +58,7 @@ export class Authority {
   readonly #iqs: IqCore;
   readonly #reconciler: Reconciler;
   readonly #admin: AdminHandler;
+  readonly #import: OwnerImport;
   readonly #subs: Subscription[] = [];
   readonly #shardSubs = new Map<number, Subscription>();
   readonly #journal: KvSessionJournal;
@@ -115,6 +117,7 @@ export class Authority {
       epochOf: (shard) => this.#shards.epochOf(shard),
       kickTimeoutMs: deps.config.timings.heartbeatIntervalMs * 2,
     });
+    this.#import = new OwnerImport({ ctx, subjects: this.#subjects, epochOf: (shard) => this.#shards.epochOf(shard) });
     this.#now = deps.now ?? (() => performance.now());
     this.#reconciler = new Reconciler({
       nc: deps.nc,
@@ -221,6 +224,8 @@ export class Authority {
         return ack(m);
       case 'admin':
         return this.#admin.handle(m);
+      case 'import':
+        return this.#import.handle(m);
       default:
         this.deps.log.warn('message on an unknown shard subject dropped', { subject: m.subject });
     }

@@ -42,6 +42,10 @@ export interface GrpcConfig {
   readonly keepaliveTimeoutMs: number;
   /** The retry delay suggested with UNAVAILABLE during a shard hand-over (derived: one heartbeat). */
   readonly retryAfterMs: number;
+  /** Worker threads hashing an import's plaintext passwords; 0: one per CPU. */
+  readonly importHashThreads: number;
+  /** Accounts one MigrationService.Import may carry; one more is INVALID_ARGUMENT. */
+  readonly importMaxAccounts: number;
 }
 
 export function readAuthorityConfig(envVars: Env, env: EnvReader = new EnvReader(envVars)): AuthorityConfig {
@@ -97,6 +101,8 @@ function readGrpcConfig(env: EnvReader, timings: ClusterTimings): GrpcConfig {
     keepaliveTimeMs,
     keepaliveTimeoutMs,
     retryAfterMs: timings.heartbeatIntervalMs,
+    importHashThreads: env.int('VIGIL_IMPORT_HASH_THREADS', 0, 'worker threads hashing the plaintext passwords of an import; 0 for one per CPU', { min: 0, max: 256 }),
+    importMaxAccounts: env.int('VIGIL_IMPORT_MAX_ACCOUNTS', 200_000, 'accounts one import may carry (the replica holds them in memory while it validates)', { min: 1 }),
   };
 }
 
