@@ -42,7 +42,7 @@ class Reader {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #last: unknown;
-  #connected: boolean | undefined;
+  #status: LinkStatus | undefined;
 
   constructor(
     readonly watch: ClusterWatch,
@@ -58,6 +58,8 @@ class Reader {
       this.#streams.delete(stream);
       if (this.#streams.size === 0) this.stop();
     });
+    // A stream that joins a running reader gets what the others already know.
+    if (this.#status !== undefined) stream.send('status', this.#status);
     if (this.#last !== undefined) stream.send('cluster', this.#last);
   }
 
@@ -73,6 +75,11 @@ class Reader {
     for (const s of this.#streams.keys()) s.send(event, data);
   }
 
+  #setStatus(s: LinkStatus): void {
+    this.#status = s;
+    this.#broadcast('status', s);
+  }
+
   async #tick(): Promise<void> {
     const started = performance.now();
     const { api } = this.watch;
@@ -83,8 +90,7 @@ class Reader {
       ]);
       if (this.#stopped) return;
       this.#last = clusterView(nodes, shards, Date.now());
-      if (this.#connected !== true) this.#broadcast('status', { connected: true, reason: '', retryInMs: 0 } satisfies LinkStatus);
-      this.#connected = true;
+      if (this.#status?.connected !== true) this.#setStatus({ connected: true, reason: '', retryInMs: 0 });
       this.#broadcast('cluster', this.#last);
     } catch (e) {
       if (this.#stopped) return;
@@ -94,9 +100,8 @@ class Reader {
         return;
       }
       const reason = isServiceError(e) ? `${statusName(e.code)}: ${e.details}` : e instanceof Error ? e.message : String(e);
-      if (this.#connected !== false) this.watch.log.warn('cluster unreachable', { err: e });
-      this.#connected = false;
-      this.#broadcast('status', { connected: false, reason, retryInMs: this.watch.refreshMs } satisfies LinkStatus);
+      if (this.#status?.connected !== false) this.watch.log.warn('cluster unreachable', { err: e });
+      this.#setStatus({ connected: false, reason, retryInMs: this.watch.refreshMs });
     }
     if (this.#stopped) return;
     const wait = Math.max(0, this.watch.refreshMs - (performance.now() - started));

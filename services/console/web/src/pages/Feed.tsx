@@ -1,16 +1,17 @@
 import { useRef, useState } from 'preact/hooks';
-import { CAUSES, type Cause, type FeedEvent } from '../../../src/view.js';
+import { CAUSES, type Cause, type FeedEvent, type ResourceView } from '../../../src/view.js';
 import { LinkBanner } from '../components.js';
 import { appendLine, type FeedLine } from '../feed-state.js';
 import { CAUSE_LABEL, SHOW_LABEL, time } from '../format.js';
 import { useEventStream } from '../live.js';
 
+const presence = (p: ResourceView): string => `${SHOW_LABEL[p.show]}, priority ${p.priority}, on ${p.nodeId}${p.status === '' ? '' : `, status “${p.status}”`}`;
+
 /** One line of the feed, as text only. */
 function describe(e: FeedEvent): string {
-  if (e.kind === 'snapshot') return e.resources.length === 0 ? 'offline (snapshot)' : `online (snapshot): ${e.resources.map((r) => r.resource).join(', ')}`;
+  if (e.kind === 'snapshot') return e.resources.length === 0 ? 'offline (snapshot)' : `online (snapshot): ${e.resources.map((r) => `${r.resource} ${presence(r)}`).join('; ')}`;
   if (!e.available) return 'unavailable';
-  const p = e.presence;
-  return p === undefined ? 'available' : `available: ${SHOW_LABEL[p.show]}, priority ${p.priority}, on ${p.nodeId}${p.status === '' ? '' : `, status “${p.status}”`}`;
+  return e.presence === undefined ? 'available' : `available: ${presence(e.presence)}`;
 }
 
 export function FeedList({ lines, label }: { lines: readonly FeedLine[]; label: string }) {

@@ -49,6 +49,8 @@ export function User({ jid, scope, onLoggedOut }: { jid: string; scope: Scope; o
         const e = d as FeedEvent;
         setResources((r) => applyToResources(r, jid, e));
         setLines((l) => appendLine(l, e, next.current++));
+        // Going unavailable changes last seen: read the user once more (one read per change, not a poll).
+        if (e.kind === 'change' && !e.available) load();
       },
     },
     onLoggedOut,

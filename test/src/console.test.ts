@@ -1,0 +1,205 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ChildService, Cluster, TestClient, freePort, mutualContacts, xml, type GrpcAccess } from '@vigil/testkit';
+
+// The web console in a real headless Chromium (Debian's package, found by
+// infra/local/ensure-chromium.sh), against a real cluster: two connection
+// nodes, one authority serving the gRPC API, the console as its own process.
+// Screenshots of each page go to test/results/console/.
+const CONSOLE_MAIN = fileURLToPath(new URL('../../services/console/dist/main.js', import.meta.url));
+const SHOTS = fileURLToPath(new URL('../results/console/', import.meta.url));
+const DEADLINE_MS = 15_000;
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+
+describe('web console in a browser', () => {
+  let cluster: Cluster;
+  let grpc: GrpcAccess;
+  let consoleService: ChildService;
+  let consoleUrl: string;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const clients: TestClient[] = [];
+
+  /** An XMPP client logged in on node `node` and available (a session counts from its first presence). */
+  const login = async (username: string, node: number, resource: string): Promise<TestClient> => {
+    const c = await TestClient.connect({ port: cluster.node(node).port, domain: 'localhost', username, password: `${username}-pass`, resource });
+    clients.push(c);
+    await c.sendPresence();
+    return c;
+  };
+
+  /** A fresh browser profile (its own cookies) at the console's login form, 1280 px wide unless told. */
+  const newPage = async (viewport = { width: 1280, height: 900 }): Promise<Page> => {
+    const ctx = await browser.newContext({ viewport });
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(DEADLINE_MS);
+    await page.goto(consoleUrl);
+    return page;
+  };
+
+  const logIn = async (page: Page, token: string): Promise<void> => {
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Log in' }).click();
+  };
+
+  const shot = (page: Page, name: string): Promise<Buffer> => page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
+
+  before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    cluster = await Cluster.start({ grpc: true });
+    grpc = cluster.grpc as GrpcAccess;
+    await cluster.provision(
+      ['alice', 'bob', 'carol'].map((username) => ({ username, password: `${username}-pass` })),
+      mutualContacts('alice', 'bob'),
+    );
+    const port = await freePort();
+    consoleService = ChildService.spawn('console', process.execPath, ['--enable-source-maps', CONSOLE_MAIN], {
+      PATH: process.env.PATH,
+      VIGIL_CONSOLE_PORT: String(port),
+      VIGIL_CONSOLE_GRPC_SERVER: grpc.address(0),
+      VIGIL_CONSOLE_GRPC_TIMEOUT_MS: '2000',
+      VIGIL_DOMAIN: 'localhost',
+    });
+    await consoleService.waitForLog((r) => r.msg === 'ready', DEADLINE_MS, 'console ready');
+    consoleUrl = `http://127.0.0.1:${port}/`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  });
+
+  after(async () => {
+    for (const c of contexts) await c.close();
+    await browser?.close();
+    await Promise.all(clients.map((c) => c.stop()));
+    await consoleService?.stop();
+    await cluster?.stop();
+  });
+
+  test('a wrong token is refused with a clear message and no session', async () => {
+    const page = await newPage();
+    await shot(page, 'login');
+    await logIn(page, 'not-a-token-of-this-cluster');
+    await page.getByRole('alert').getByText('The cluster refused this token').waitFor();
+    assert.equal((await page.context().cookies()).length, 0, 'no session cookie for a refused token');
+    await shot(page, 'login-refused');
+  });
+
+  test('an admin token logs in, the token stays out of the page, and the overview shows both nodes live', async () => {
+    const page = await newPage();
+    await logIn(page, grpc.adminToken);
+    await page.getByTestId('scope').getByText('Admin token').waitFor();
+    for (const n of cluster.nodes) await page.locator(`[data-testid=nodes] tr[data-node="${n.nodeId}"]`).getByText('live').waitFor();
+    await page.getByText('Cluster view: live').waitFor();
+    const [cookie] = await page.context().cookies();
+    assert.equal(cookie?.httpOnly, true);
+    assert.equal(cookie?.sameSite, 'Strict');
+    assert.equal(await page.evaluate('document.cookie'), '', 'scripts cannot read the session cookie');
+    const html = await page.content();
+    assert.ok(!html.includes(grpc.adminToken), 'the token is not in the page');
+    assert.ok(!page.url().includes(grpc.adminToken), 'the token is not in the URL');
+    // Live: a login on node-2 shows up as a session without a reload.
+    await login('carol', 1, 'overview');
+    await page.locator('[data-testid=nodes] tr[data-node="node-2"] td:nth-child(4)').getByText('1', { exact: true }).waitFor();
+    await shot(page, 'overview');
+    const phone = await newPage({ width: 390, height: 844 });
+    await logIn(phone, grpc.readToken);
+    await phone.locator('[data-testid=nodes] tr[data-node="node-1"]').waitFor();
+    const overflow = await phone.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    assert.ok(overflow <= 0, `the page fits a phone-wide screen (overflows by ${overflow} px)`);
+    await shot(phone, 'overview-phone');
+  });
+
+  test("alice's page turns her unavailable and the feed shows client-lost when her connection dies, without a reload", async () => {
+    const alice = await login('alice', 0, 'laptop');
+    await alice.sendPresence({}, xml('show', {}, 'away'), xml('status', {}, 'writing tests'));
+    const page = await newPage();
+    await logIn(page, grpc.adminToken);
+    await page.getByRole('link', { name: 'alice@localhost' }).click();
+    await page.getByRole('heading', { name: 'User alice@localhost' }).waitFor();
+    const row = page.locator('[data-testid=resources] tr[data-resource="laptop"]');
+    await row.getByText('writing tests').waitFor();
+    await row.getByText('away').waitFor();
+    await row.getByText('node-1').waitFor();
+    await page.locator('[data-testid=roster]').getByText('bob@localhost').waitFor();
+    await page.locator('[data-testid=roster]').getByText('both').waitFor();
+    await page.getByText('Live presence: live').waitFor();
+    await shot(page, 'user');
+    alice.crash();
+    await page.locator('[data-testid=feed] li[data-cause="client-lost"]').getByText('alice@localhost/laptop').waitFor();
+    await page.getByTestId('presence-summary').getByText('Unavailable').waitFor();
+    assert.equal(await page.locator('[data-testid=resources]').count(), 0);
+    await shot(page, 'user-client-lost');
+  });
+
+  test('a <script> status is shown as text and never runs', async () => {
+    const payload = '<script>window.__vigilPwned = 1</script><img src=x onerror="window.__vigilPwned = 2"><b>bold</b>';
+    const bob = await login('bob', 1, 'phone');
+    await bob.sendPresence({}, xml('status', {}, payload));
+    const page = await newPage();
+    await logIn(page, grpc.readToken);
+    await page.goto(`${consoleUrl}#/users/${encodeURIComponent('bob@localhost')}`);
+    const cell = page.locator('[data-testid=resources] tr[data-resource="phone"] td.status-text');
+    await cell.waitFor();
+    assert.equal(await cell.textContent(), payload);
+    assert.equal(await cell.locator('script, img, b').count(), 0, 'no element was made from the status');
+    await page.goto(`${consoleUrl}#/feed`);
+    await page.getByRole('log').getByText('window.__vigilPwned = 1', { exact: false }).first().waitFor();
+    assert.equal(await page.evaluate('window.__vigilPwned'), undefined);
+    await shot(page, 'feed');
+  });
+
+  test('a read-only token sees sessions but has no kick button, and the API refuses a kick sent anyway', async () => {
+    await login('carol', 0, 'desk');
+    const page = await newPage();
+    await logIn(page, grpc.readToken);
+    await page.getByTestId('scope').getByText('Read-only token').waitFor();
+    await page.goto(`${consoleUrl}#/users/${encodeURIComponent('carol@localhost')}`);
+    await page.locator('[data-testid=resources] tr[data-resource="desk"]').waitFor();
+    assert.equal(await page.getByRole('button', { name: /^Kick/ }).count(), 0);
+    const answer = await page.evaluate<{ status: number; body: { code: string; error: string } }>(`
+      fetch('/api/users/carol%40localhost/kick', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ fullJid: 'carol@localhost/desk' }),
+      }).then(async (r) => ({ status: r.status, body: await r.json() }))`);
+    assert.equal(answer.status, 403);
+    assert.equal(answer.body.code, 'PERMISSION_DENIED');
+    assert.match(answer.body.error, /needs admin/);
+    await page.locator('[data-testid=resources] tr[data-resource="desk"]').waitFor();
+  });
+
+  test('an admin kick asks for confirmation first, then the feed shows kicked', async () => {
+    const dave = await login('carol', 1, 'tablet');
+    const page = await newPage();
+    await logIn(page, grpc.adminToken);
+    await page.goto(`${consoleUrl}#/users/${encodeURIComponent('carol@localhost')}`);
+    const kick = page.getByRole('button', { name: 'Kick carol@localhost/tablet' });
+    await kick.click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Kick carol@localhost/tablet?').waitFor();
+    await shot(page, 'user-confirm');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    await page.locator('[data-testid=resources] tr[data-resource="tablet"]').waitFor();
+    await kick.click();
+    await dialog.getByRole('button', { name: 'Kick' }).click();
+    await page.locator('[data-testid=feed] li[data-cause="kicked"]').getByText('carol@localhost/tablet').waitFor();
+    await page.locator('[data-testid=resources] tr[data-resource="tablet"]').waitFor({ state: 'detached' });
+    await page.getByText('Kicked carol@localhost/tablet.').waitFor();
+    assert.ok(dave);
+  });
+
+  test('the cluster going down shows "disconnected, retrying" and the page recovers by itself', async () => {
+    const page = await newPage();
+    await logIn(page, grpc.readToken);
+    await page.getByText('Cluster view: live').waitFor();
+    await cluster.authority.stop();
+    await page.getByText('Cluster view: disconnected, retrying').waitFor();
+    await shot(page, 'overview-disconnected');
+    await cluster.restartAuthority(0);
+    await page.getByText('Cluster view: live').waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid=nodes] tr[data-node="node-1"]').getByText('live').waitFor({ timeout: 30_000 });
+  });
+});
