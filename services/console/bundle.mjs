@@ -6,6 +6,20 @@
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
+/**
+ * @xmpp/resolve's browser field maps "./lib/dns" to nothing, but the code
+ * imports "./lib/dns.js", which esbuild then looks up for real (node:dns).
+ * Do what the field means: an empty module (the demo gives a ws:// URL, so
+ * no DNS lookup is ever needed).
+ */
+const xmppForBrowsers = {
+  name: 'xmpp-for-browsers',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/lib\/dns\.js$/ }, (args) => (args.importer.includes('/@xmpp/resolve/') ? { path: 'xmpp-resolve-dns', namespace: 'empty' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({ contents: 'export default {};', loader: 'js' }));
+  },
+};
+
 const here = new URL('.', import.meta.url);
 const out = new URL('dist/public/', here);
 rmSync(out, { recursive: true, force: true });
@@ -22,5 +36,6 @@ await build({
   minify: true,
   legalComments: 'eof',
   logLevel: 'warning',
+  plugins: [xmppForBrowsers],
 });
 for (const f of ['index.html', 'app.css']) copyFileSync(new URL(`public/${f}`, here), new URL(f, out));

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { readConsoleConfig, startConsole, type ConsoleServer } from '@vigil/console';
+import { createLogger } from '@vigil/telemetry';
 import { ChildService, Cluster, TestClient, freePort, mutualContacts, xml, type GrpcAccess } from '@vigil/testkit';
 
 // The web console in a real headless Chromium (Debian's package, found by
@@ -20,6 +22,7 @@ describe('web console in a browser', () => {
   let consoleService: ChildService;
   let consoleUrl: string;
   let browser: Browser;
+  let demoConsole: ConsoleServer | undefined;
   const contexts: BrowserContext[] = [];
   const clients: TestClient[] = [];
 
@@ -37,6 +40,7 @@ describe('web console in a browser', () => {
     contexts.push(ctx);
     const page = await ctx.newPage();
     page.setDefaultTimeout(DEADLINE_MS);
+    page.on('pageerror', (e) => console.log(`[browser] uncaught: ${e.message}`));
     await page.goto(consoleUrl);
     return page;
   };
@@ -50,7 +54,8 @@ describe('web console in a browser', () => {
 
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    cluster = await Cluster.start({ grpc: true });
+    // PLAIN over ws:// on loopback, as the dev cluster allows: @xmpp/client's browser build has no SCRAM.
+    cluster = await Cluster.start({ grpc: true, webSocket: true, env: { VIGIL_ALLOW_PLAIN_WITHOUT_TLS: 'true' } });
     grpc = cluster.grpc as GrpcAccess;
     await cluster.provision(
       ['alice', 'bob', 'carol'].map((username) => ({ username, password: `${username}-pass` })),
@@ -72,6 +77,7 @@ describe('web console in a browser', () => {
   after(async () => {
     for (const c of contexts) await c.close();
     await browser?.close();
+    await demoConsole?.close();
     await Promise.all(clients.map((c) => c.stop()));
     await consoleService?.stop();
     await cluster?.stop();
@@ -99,6 +105,7 @@ describe('web console in a browser', () => {
     const html = await page.content();
     assert.ok(!html.includes(grpc.adminToken), 'the token is not in the page');
     assert.ok(!page.url().includes(grpc.adminToken), 'the token is not in the URL');
+    assert.equal(await page.getByRole('link', { name: 'Demo' }).count(), 0, 'no demo panel outside the dev cluster');
     // Live: a login on node-2 shows up as a session without a reload.
     await login('carol', 1, 'overview');
     await page.locator('[data-testid=nodes] tr[data-node="node-2"] td:nth-child(4)').getByText('1', { exact: true }).waitFor();
@@ -189,6 +196,61 @@ describe('web console in a browser', () => {
     await page.locator('[data-testid=resources] tr[data-resource="tablet"]').waitFor({ state: 'detached' });
     await page.getByText('Kicked carol@localhost/tablet.').waitFor();
     assert.ok(dave);
+  });
+
+  test('demo panel: users log in from the page over WebSocket; a killed connection and a SIGKILLed node reach their contact as offline', async () => {
+    const nodes = cluster.nodes.map((n) => ({ nodeId: n.nodeId, wsUrl: n.wsUrl ?? '' }));
+    const killed: string[] = [];
+    // What the dev cluster passes in-process (services/dev-cluster/src/main.ts); here the test kills the node.
+    demoConsole = await startConsole(
+      readConsoleConfig({ VIGIL_CONSOLE_PORT: '0', VIGIL_CONSOLE_GRPC_SERVER: grpc.address(0), VIGIL_DOMAIN: 'localhost', VIGIL_LOG_LEVEL: 'warn' }),
+      createLogger({ service: 'console-demo' }, { level: 'warn' }),
+      {
+        demo: {
+          view: {
+            domain: 'localhost',
+            users: [
+              { username: 'alice', password: 'alice-pass', wsUrl: nodes[0]?.wsUrl ?? '' },
+              { username: 'bob', password: 'bob-pass', wsUrl: nodes[1]?.wsUrl ?? '' },
+            ],
+            nodes,
+          },
+          async killNode(nodeId) {
+            const n = cluster.nodes.find((x) => x.nodeId === nodeId);
+            n?.service.signal('SIGKILL');
+            await n?.service.exited;
+            killed.push(nodeId);
+            return `${nodeId} was killed`;
+          },
+        },
+      },
+    );
+    const page = await newPage();
+    await page.goto(`${demoConsole.url}/`);
+    await logIn(page, grpc.adminToken);
+    await page.getByRole('link', { name: 'Demo' }).click();
+    const card = (u: string) => page.locator(`[data-demo-user="${u}"]`);
+    const seenBy = (u: string, contact: string) => card(u).locator(`li[data-contact="${contact}@localhost"]`);
+    await page.getByRole('button', { name: 'Log in alice' }).click();
+    await page.getByRole('button', { name: 'Log in bob' }).click();
+    await seenBy('bob', 'alice').and(page.locator('[data-online=true]')).waitFor();
+    await seenBy('alice', 'bob').and(page.locator('[data-online=true]')).waitFor();
+    await shot(page, 'demo');
+
+    await page.getByRole('button', { name: "Kill alice's connection" }).click();
+    await seenBy('bob', 'alice').and(page.locator('[data-online=false]')).waitFor();
+    await card('alice').getByTestId('demo-state').getByText('offline').waitFor();
+
+    await page.getByRole('button', { name: 'Log in alice' }).click();
+    await seenBy('bob', 'alice').and(page.locator('[data-online=true]')).waitFor();
+    await page.getByRole('button', { name: 'SIGKILL node-1' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'SIGKILL' }).click();
+    await page.getByText('node-1 was killed').waitFor();
+    assert.deepEqual(killed, ['node-1']);
+    // node-1's lease (3 s) runs out and bob, on node-2, is told.
+    await seenBy('bob', 'alice').and(page.locator('[data-online=false]')).waitFor();
+    await shot(page, 'demo-node-killed');
+    await cluster.restartNode(0);
   });
 
   test('the cluster going down shows "disconnected, retrying" and the page recovers by itself', async () => {

@@ -14,8 +14,8 @@ import type { api } from '@vigil/proto';
 /** The dev cluster's demo panel: what the page may log in as, and how to kill a node. Never configured from the environment. */
 export interface DemoControl {
   readonly view: DemoView;
-  /** SIGKILLs a connection node of the dev cluster (it comes back as a new incarnation). */
-  killNode(nodeId: string): Promise<void>;
+  /** SIGKILLs a connection node of the dev cluster (it comes back as a new incarnation); resolves with what happened, for people. */
+  killNode(nodeId: string): Promise<string>;
 }
 
 export interface RouteContext {
@@ -260,8 +260,8 @@ const killNode: Handler = async (ctx, req, res) => {
   const nodeId = field(body, 'nodeId', { required: true });
   if (!demo.view.nodes.some((n) => n.nodeId === nodeId)) throw new HttpError(400, 'bad-request', `nodeId: no demo node ${JSON.stringify(nodeId)}`);
   ctx.log.warn('demo panel kills a connection node', { node: nodeId });
-  await demo.killNode(nodeId);
-  sendJson(res, 200, {});
+  const message = await demo.killNode(nodeId);
+  sendJson(res, 200, { message });
 };
 
 export const ROUTES: readonly Route[] = [

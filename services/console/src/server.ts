@@ -75,6 +75,10 @@ export async function startConsole(config: ConsoleConfig, log: Logger, options: 
     const url = new URL(req.url ?? '/', 'http://console.invalid');
     try {
       if (url.pathname.startsWith('/api/')) return await dispatch(ctx, req, res, url);
+      if (url.pathname === '/favicon.ico') {
+        res.writeHead(204).end();
+        return;
+      }
       const f = files.get(url.pathname);
       if (f === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) throw new HttpError(404, 'not-found', `no such page: ${url.pathname}`);
       res.writeHead(200, { 'Content-Type': f.type, 'Content-Length': f.body.length });
