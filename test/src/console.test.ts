@@ -92,6 +92,25 @@ describe('web console in a browser', () => {
     await shot(page, 'login-refused');
   });
 
+  test('the console refuses writes from other origins and serves its page under a strict content security policy', async () => {
+    const page = await fetch(consoleUrl);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    const html = await page.text();
+    assert.ok(!/<script>|\son[a-z]+=/.test(html), 'no inline script or event handler in the page');
+    const foreign = await fetch(`${consoleUrl}api/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Origin: 'http://evil.example' },
+      body: JSON.stringify({ token: grpc.adminToken }),
+    });
+    assert.equal(foreign.status, 403);
+    assert.equal(((await foreign.json()) as { code: string }).code, 'bad-origin');
+    assert.equal(foreign.headers.get('set-cookie'), null);
+    const noSession = await fetch(`${consoleUrl}api/users/alice%40localhost`);
+    assert.equal(noSession.status, 401);
+  });
+
   test('an admin token logs in, the token stays out of the page, and the overview shows both nodes live', async () => {
     const page = await newPage();
     await logIn(page, grpc.adminToken);
@@ -155,6 +174,22 @@ describe('web console in a browser', () => {
     await page.getByRole('log').getByText('window.__vigilPwned = 1', { exact: false }).first().waitFor();
     assert.equal(await page.evaluate('window.__vigilPwned'), undefined);
     await shot(page, 'feed');
+  });
+
+  test('the feed filtered by user and cause shows only those changes', async () => {
+    const page = await newPage();
+    await logIn(page, grpc.readToken);
+    await page.getByRole('link', { name: 'Presence feed' }).click();
+    await page.getByLabel('Users').fill('carol@localhost');
+    await page.getByLabel('client-lost').check();
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.locator('[data-testid=feed] li[data-kind=snapshot]').getByText('carol@localhost').waitFor();
+    const carol = await login('carol', 0, 'filtered');
+    await login('bob', 0, 'not-watched');
+    carol.crash();
+    await page.locator('[data-testid=feed] li[data-cause="client-lost"]').getByText('carol@localhost/filtered').waitFor();
+    assert.equal(await page.locator('[data-testid=feed] li[data-cause="available"]').count(), 0, 'available changes were filtered out');
+    assert.equal(await page.locator('[data-testid=feed] li').getByText('bob@localhost').count(), 0, 'other users were filtered out');
   });
 
   test('a read-only token sees sessions but has no kick button, and the API refuses a kick sent anyway', async () => {
