@@ -294,6 +294,7 @@ describe('web console in a browser', () => {
     await page.getByText('Cluster view: live').waitFor();
     await cluster.authority.stop();
     await page.getByText('Cluster view: disconnected, retrying').waitFor();
+    await page.getByTestId('read-at').getByText('may be out of date').waitFor();
     await shot(page, 'overview-disconnected');
     await cluster.restartAuthority(0);
     await page.getByText('Cluster view: live').waitFor({ timeout: 30_000 });

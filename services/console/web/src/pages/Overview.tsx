@@ -26,8 +26,9 @@ function owners(shards: readonly ShardView[]): OwnerSummary[] {
 export function Overview({ onLoggedOut }: { onLoggedOut: (m: string) => void }) {
   const [view, setView] = useState<ClusterView | undefined>(undefined);
   const link = useEventStream('/api/cluster/events', { cluster: (d) => setView(d as ClusterView) }, onLoggedOut);
+  const stale = link.state === 'retrying' && view !== undefined;
   return (
-    <main id="main">
+    <main id="main" class={stale ? 'stale' : undefined}>
       <h1>Cluster</h1>
       <LinkBanner link={link} what="Cluster view" />
       <section aria-labelledby="nodes-h">
@@ -118,9 +119,20 @@ export function Overview({ onLoggedOut }: { onLoggedOut: (m: string) => void }) 
                 </table>
               </TableWrap>
             </details>
-            <p class="hint">Read at {clock(view.readAtUnixMs)}.</p>
+            <p class="hint" data-testid="read-at">
+              {stale ? 'Last reading' : 'Read'} at {clock(view.readAtUnixMs)}
+              {stale ? ': the cluster cannot be reached, so this may be out of date.' : '.'}
+            </p>
           </>
         )}
+      </section>
+      <section aria-labelledby="latency-h">
+        <h2 id="latency-h">Latency</h2>
+        {/* PLACEHOLDER: the detection-latency histogram and fan-out rate come from the cluster's
+            OpenTelemetry metrics, which are being added separately; this panel waits for them. */}
+        <p class="hint" data-testid="latency-placeholder">
+          Not built yet: the detection-latency histogram and fan-out rate will be drawn from the cluster's OpenTelemetry metrics once the services export them.
+        </p>
       </section>
       <Users />
     </main>
