@@ -233,6 +233,31 @@ describe('web console in a browser', () => {
     assert.ok(dave);
   });
 
+  test('an admin adds and removes a roster item and resets a password, each after confirmation', async () => {
+    const page = await newPage();
+    await logIn(page, grpc.adminToken);
+    await page.goto(`${consoleUrl}#/users/${encodeURIComponent('carol@localhost')}`);
+    await page.getByLabel('Contact (bare JID)').fill('alice@localhost');
+    await page.getByLabel('Name (optional)').fill('<i>Alice</i>');
+    await page.getByLabel('Groups (optional, separated by commas)').fill('Friends, Work');
+    await page.getByRole('button', { name: 'Add contact' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Add' }).click();
+    const item = page.locator('[data-testid=roster] tr').filter({ hasText: 'alice@localhost' });
+    await item.getByText('<i>Alice</i>').waitFor();
+    await item.getByText('Friends, Work').waitFor();
+    await item.getByRole('cell', { name: 'yes', exact: true }).waitFor(); // pending out: the subscription request went out
+    await page.getByRole('button', { name: 'Remove alice@localhost from the roster' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
+    await item.waitFor({ state: 'detached' });
+
+    await page.getByLabel('New password').fill('carol-new-pass');
+    await page.getByRole('button', { name: 'Reset password' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Reset password' }).click();
+    await page.getByText('The password of carol@localhost was reset.').waitFor();
+    const c = await TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'carol', password: 'carol-new-pass', resource: 'new-pass' });
+    clients.push(c);
+  });
+
   test('demo panel: users log in from the page over WebSocket; a killed connection and a SIGKILLed node reach their contact as offline', async () => {
     const nodes = cluster.nodes.map((n) => ({ nodeId: n.nodeId, wsUrl: n.wsUrl ?? '' }));
     const killed: string[] = [];
