@@ -15,6 +15,13 @@ const CONSOLE_MAIN = fileURLToPath(new URL('../../services/console/dist/main.js'
 const SHOTS = fileURLToPath(new URL('../results/console/', import.meta.url));
 const DEADLINE_MS = 15_000;
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+const AXE = fileURLToPath(import.meta.resolve('axe-core/axe.min.js'));
+
+interface AxeViolation {
+  readonly id: string;
+  readonly help: string;
+  readonly nodes: readonly { readonly target: readonly string[] }[];
+}
 
 describe('web console in a browser', () => {
   let cluster: Cluster;
@@ -34,9 +41,11 @@ describe('web console in a browser', () => {
     return c;
   };
 
-  /** A fresh browser profile (its own cookies) at the console's login form, 1280 px wide unless told. */
-  const newPage = async (viewport = { width: 1280, height: 900 }): Promise<Page> => {
-    const ctx = await browser.newContext({ viewport });
+  /** A fresh browser profile (its own cookies) at the console's login form, 1280 px wide and light unless told. */
+  const newPage = async (viewport = { width: 1280, height: 900 }, colorScheme: 'light' | 'dark' = 'light'): Promise<Page> => {
+    // bypassCSP lets the test inject axe-core; it also means the <script> test below proves the
+    // escaping itself, not the console's Content-Security-Policy.
+    const ctx = await browser.newContext({ viewport, colorScheme, bypassCSP: true });
     contexts.push(ctx);
     const page = await ctx.newPage();
     page.setDefaultTimeout(DEADLINE_MS);
@@ -48,6 +57,20 @@ describe('web console in a browser', () => {
   const logIn = async (page: Page, token: string): Promise<void> => {
     await page.getByLabel('API token').fill(token);
     await page.getByRole('button', { name: 'Log in' }).click();
+  };
+
+  /** axe-core's WCAG 2 A and AA rules (labels, names, contrast, landmarks…) on the page as it is now. */
+  const accessible = async (page: Page, what: string): Promise<void> => {
+    await page.addScriptTag({ path: AXE });
+    const { violations, passed } = await page.evaluate<{ violations: AxeViolation[]; passed: string[] }>(
+      "axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }).then((r) => ({ passed: r.passes.map((p) => p.id), violations: r.violations.map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) })) }))",
+    );
+    assert.ok(passed.includes('label') || passed.includes('color-contrast'), `axe checked ${what} (passed: ${passed.join(', ')})`);
+    assert.deepEqual(
+      violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`),
+      [],
+      `accessibility of ${what}`,
+    );
   };
 
   const shot = (page: Page, name: string): Promise<Buffer> => page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
@@ -86,10 +109,16 @@ describe('web console in a browser', () => {
   test('a wrong token is refused with a clear message and no session', async () => {
     const page = await newPage();
     await shot(page, 'login');
-    await logIn(page, 'not-a-token-of-this-cluster');
+    await accessible(page, 'the login form');
+    // Keyboard only: Tab to the field, type, Enter.
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate('document.activeElement.id'), 'token');
+    await page.keyboard.type('not-a-token-of-this-cluster');
+    await page.keyboard.press('Enter');
     await page.getByRole('alert').getByText('The cluster refused this token').waitFor();
     assert.equal((await page.context().cookies()).length, 0, 'no session cookie for a refused token');
     await shot(page, 'login-refused');
+    await accessible(page, 'the login form with its error');
   });
 
   test('the console refuses writes from other origins and serves its page under a strict content security policy', async () => {
@@ -129,12 +158,14 @@ describe('web console in a browser', () => {
     await login('carol', 1, 'overview');
     await page.locator('[data-testid=nodes] tr[data-node="node-2"] td:nth-child(4)').getByText('1', { exact: true }).waitFor();
     await shot(page, 'overview');
-    const phone = await newPage({ width: 390, height: 844 });
+    await accessible(page, 'the overview');
+    const phone = await newPage({ width: 390, height: 844 }, 'dark'); // the dark palette's contrast is checked here
     await logIn(phone, grpc.readToken);
     await phone.locator('[data-testid=nodes] tr[data-node="node-1"]').waitFor();
     const overflow = await phone.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     assert.ok(overflow <= 0, `the page fits a phone-wide screen (overflows by ${overflow} px)`);
     await shot(phone, 'overview-phone');
+    await accessible(phone, 'the overview at phone width in the dark scheme');
   });
 
   test("alice's page turns her unavailable and the feed shows client-lost when her connection dies, without a reload", async () => {
@@ -152,6 +183,7 @@ describe('web console in a browser', () => {
     await page.locator('[data-testid=roster]').getByText('both').waitFor();
     await page.getByText('Live presence: live').waitFor();
     await shot(page, 'user');
+    await accessible(page, "alice's page");
     alice.crash();
     await page.locator('[data-testid=feed] li[data-cause="client-lost"]').getByText('alice@localhost/laptop').waitFor();
     await page.getByTestId('presence-summary').getByText('Unavailable').waitFor();
@@ -174,6 +206,7 @@ describe('web console in a browser', () => {
     await page.getByRole('log').getByText('window.__vigilPwned = 1', { exact: false }).first().waitFor();
     assert.equal(await page.evaluate('window.__vigilPwned'), undefined);
     await shot(page, 'feed');
+    await accessible(page, 'the presence feed');
   });
 
   test('the feed filtered by user and cause shows only those changes', async () => {
@@ -222,6 +255,7 @@ describe('web console in a browser', () => {
     const dialog = page.getByRole('dialog');
     await dialog.getByText('Kick carol@localhost/tablet?').waitFor();
     await shot(page, 'user-confirm');
+    await accessible(page, 'the confirmation dialog');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
     await page.locator('[data-testid=resources] tr[data-resource="tablet"]').waitFor();
@@ -296,6 +330,7 @@ describe('web console in a browser', () => {
     await seenBy('bob', 'alice').and(page.locator('[data-online=true]')).waitFor();
     await seenBy('alice', 'bob').and(page.locator('[data-online=true]')).waitFor();
     await shot(page, 'demo');
+    await accessible(page, 'the demo panel');
 
     await page.getByRole('button', { name: "Kill alice's connection" }).click();
     await seenBy('bob', 'alice').and(page.locator('[data-online=false]')).waitFor();
@@ -321,6 +356,7 @@ describe('web console in a browser', () => {
     await page.getByText('Cluster view: disconnected, retrying').waitFor();
     await page.getByTestId('read-at').getByText('may be out of date').waitFor();
     await shot(page, 'overview-disconnected');
+    await accessible(page, 'the overview while disconnected');
     await cluster.restartAuthority(0);
     await page.getByText('Cluster view: live').waitFor({ timeout: 30_000 });
     await page.locator('[data-testid=nodes] tr[data-node="node-1"]').getByText('live').waitFor({ timeout: 30_000 });

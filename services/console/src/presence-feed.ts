@@ -1,7 +1,7 @@
 import { status, type ClientReadableStream, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import type { api } from '@vigil/proto';
 import type { Logger } from '@vigil/telemetry';
-import { ClusterApi, statusName } from './cluster-api.js';
+import { ClusterApi, isServiceError, statusName } from './cluster-api.js';
 import { feedEvent } from './convert.js';
 import type { EventStream } from './sse.js';
 import type { LinkStatus } from './view.js';
@@ -51,9 +51,9 @@ export function relayPresence(api: ClusterApi, domain: string, token: string, re
     try {
       jids = await jidsToWatch();
     } catch (e) {
-      const se = e as ServiceError;
-      if (se.code === status.UNAUTHENTICATED || se.code === status.PERMISSION_DENIED) return onRefused();
-      return down(`${statusName(se.code)}: ${se.details ?? String(e)}`);
+      if (!isServiceError(e)) return down(e instanceof Error ? e.message : String(e));
+      if (e.code === status.UNAUTHENTICATED || e.code === status.PERMISSION_DENIED) return onRefused();
+      return down(`${statusName(e.code)}: ${e.details}`);
     }
     if (out.closed) return;
     if (jids.length === 0) {

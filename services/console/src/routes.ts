@@ -78,7 +78,7 @@ function currentSession(ctx: RouteContext, req: IncomingMessage): Session | unde
 }
 
 /** A bare JID from the path, checked to be of the cluster's domain. */
-function bareJid(ctx: RouteContext, raw: string): string {
+function bareJid(raw: string): string {
   let jid: string;
   try {
     jid = decodeURIComponent(raw);
@@ -151,7 +151,7 @@ const clusterEvents: Handler = async (ctx, req, res) => {
 
 const presenceEvents: Handler = async (ctx, req, res, _params, url) => {
   const s = currentSession(ctx, req) as Session;
-  const jids = url.searchParams.getAll('jid').map((j) => bareJid(ctx, encodeURIComponent(j.trim())));
+  const jids = url.searchParams.getAll('jid').map((j) => bareJid(encodeURIComponent(j.trim())));
   if (jids.length > 1000) throw new HttpError(400, 'bad-request', 'jid: at most 1000');
   const causes: api.presence.ChangeCause[] = [];
   for (const w of url.searchParams.getAll('cause')) {
@@ -186,7 +186,7 @@ const users: Handler = async (ctx, req, res) => {
 
 const user: Handler = async (ctx, req, res, [raw]) => {
   const s = currentSession(ctx, req) as Session;
-  const jid = bareJid(ctx, raw ?? '');
+  const jid = bareJid(raw ?? '');
   const { api } = ctx;
   const [presence, roster, lastSeen] = await call(ctx, s, () =>
     Promise.all([
@@ -200,7 +200,7 @@ const user: Handler = async (ctx, req, res, [raw]) => {
 
 const kick: Handler = async (ctx, req, res, [raw]) => {
   const s = currentSession(ctx, req) as Session;
-  const jid = bareJid(ctx, raw ?? '');
+  const jid = bareJid(raw ?? '');
   const body = await readJson(req);
   const fullJid = field(body, 'fullJid', { required: true });
   if (!fullJid.startsWith(`${jid}/`)) throw new HttpError(400, 'bad-request', `fullJid: a session of ${jid} expected`);
@@ -213,7 +213,7 @@ const kick: Handler = async (ctx, req, res, [raw]) => {
 
 const addRosterItem: Handler = async (ctx, req, res, [raw]) => {
   const s = currentSession(ctx, req) as Session;
-  const jid = bareJid(ctx, raw ?? '');
+  const jid = bareJid(raw ?? '');
   const body = await readJson(req);
   const contactJid = field(body, 'contact', { required: true });
   const name = field(body, 'name', { max: 1024 });
@@ -232,7 +232,7 @@ const addRosterItem: Handler = async (ctx, req, res, [raw]) => {
 
 const removeRosterItem: Handler = async (ctx, req, res, [raw]) => {
   const s = currentSession(ctx, req) as Session;
-  const jid = bareJid(ctx, raw ?? '');
+  const jid = bareJid(raw ?? '');
   const body = await readJson(req);
   const contactJid = field(body, 'contact', { required: true });
   const { api } = ctx;
@@ -243,7 +243,7 @@ const removeRosterItem: Handler = async (ctx, req, res, [raw]) => {
 
 const setPassword: Handler = async (ctx, req, res, [raw]) => {
   const s = currentSession(ctx, req) as Session;
-  const jid = bareJid(ctx, raw ?? '');
+  const jid = bareJid(raw ?? '');
   const username = localPart(ctx, jid);
   const body = await readJson(req);
   const password = field(body, 'password', { required: true, trim: false, max: 1024 });

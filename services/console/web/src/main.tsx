@@ -35,6 +35,14 @@ function useRoute(): Route {
   return r;
 }
 
+/** The skip link moves focus without touching the hash, which holds the page's route. */
+function skipToMain(e: Event): void {
+  e.preventDefault();
+  const main = document.getElementById('main');
+  main?.setAttribute('tabindex', '-1');
+  main?.focus();
+}
+
 type Auth = { readonly state: 'checking' } | { readonly state: 'out'; readonly message: string | undefined } | { readonly state: 'in'; readonly me: Me };
 
 function App() {
@@ -68,7 +76,7 @@ function App() {
   );
   return (
     <>
-      <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+      <a class="skip" href="#main" onClick={skipToMain}>
         Skip to content
       </a>
       <header>
