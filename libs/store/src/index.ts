@@ -5,6 +5,6 @@ export {
   itemToWire, itemFromWire, subscriptionFromWire, encodeRecord, decodeRecord,
 } from './rosters.js';
 export { LastSeenStore, type LastSeen, type LastSeenRepository } from './last-seen.js';
-export { type Stores, type OpenStoresOptions, openStores, openShardLocks } from './open.js';
+export { type Stores, type OpenStoresOptions, MissingBucketError, openStores, openShardLocks } from './open.js';
 export { type Contact, provisionUsers } from './provision.js';
 export { SessionStore, type StoredSessionEntry } from './sessions.js';
