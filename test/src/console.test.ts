@@ -250,7 +250,9 @@ describe('web console in a browser', () => {
     const page = await newPage();
     await logIn(page, grpc.adminToken);
     await page.goto(`${consoleUrl}#/users/${encodeURIComponent('carol@localhost')}`);
-    const kick = page.getByRole('button', { name: 'Kick carol@localhost/tablet' });
+    const session = page.locator('[data-testid=sessions] tr[data-session="carol@localhost/tablet"]');
+    await session.getByText('node-2').waitFor();
+    const kick = session.getByRole('button', { name: 'Kick carol@localhost/tablet' });
     await kick.click();
     const dialog = page.getByRole('dialog');
     await dialog.getByText('Kick carol@localhost/tablet?').waitFor();
@@ -264,6 +266,7 @@ describe('web console in a browser', () => {
     await page.locator('[data-testid=feed] li[data-cause="kicked"]').getByText('carol@localhost/tablet').waitFor();
     await page.locator('[data-testid=resources] tr[data-resource="tablet"]').waitFor({ state: 'detached' });
     await page.getByText('Kicked carol@localhost/tablet.').waitFor();
+    await page.locator('[data-testid=sessions] tr[data-session="carol@localhost/tablet"]').waitFor({ state: 'detached' });
     assert.ok(dave);
   });
 

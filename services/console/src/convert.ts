@@ -78,12 +78,21 @@ function rosterItemView(i: api.roster.RosterItem): RosterItemView {
 export function userView(
   jid: string,
   presence: api.presence.GetPresenceResponse,
+  sessions: api.presence.ListSessionsResponse,
   roster: api.roster.GetRosterResponse,
   lastSeen: api.presence.GetLastSeenResponse,
 ): UserView {
   return {
     jid,
     resources: (presence.presence?.resources ?? []).map(resourceView),
+    sessions: sessions.sessions.map((s) => ({
+      sessionId: s.sessionId,
+      fullJid: s.fullJid,
+      nodeId: s.nodeId,
+      incarnation: s.nodeIncarnation,
+      available: s.available,
+      directedTo: [...s.directedTo],
+    })),
     roster: roster.items.map(rosterItemView),
     pendingIn: roster.pendingIn.map((p) => ({ from: p.fromJid, receivedAtUnixMs: p.receivedAtUnixMs })),
     blocked: [...roster.blocked],

@@ -188,14 +188,15 @@ const user: Handler = async (ctx, req, res, [raw]) => {
   const s = currentSession(ctx, req) as Session;
   const jid = bareJid(raw ?? '');
   const { api } = ctx;
-  const [presence, roster, lastSeen] = await call(ctx, s, () =>
+  const [presence, sessions, roster, lastSeen] = await call(ctx, s, () =>
     Promise.all([
       api.call(s.token, api.presence.getPresence.bind(api.presence), { jid }),
+      api.call(s.token, api.presence.listSessions.bind(api.presence), { jid }),
       api.call(s.token, api.roster.getRoster.bind(api.roster), { jid }),
       api.call(s.token, api.presence.getLastSeen.bind(api.presence), { jid }),
     ]),
   );
-  sendJson(res, 200, userView(jid, presence, roster, lastSeen));
+  sendJson(res, 200, userView(jid, presence, sessions, roster, lastSeen));
 };
 
 const kick: Handler = async (ctx, req, res, [raw]) => {

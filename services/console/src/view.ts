@@ -70,9 +70,21 @@ export interface RosterItemView {
   readonly groups: readonly string[];
 }
 
+export interface SessionView {
+  readonly sessionId: string;
+  readonly fullJid: string;
+  readonly nodeId: string;
+  readonly incarnation: string;
+  /** False for a session that sent unavailable presence but is still connected. */
+  readonly available: boolean;
+  /** Entities that received directed presence from it (RFC 6121 §4.6). */
+  readonly directedTo: readonly string[];
+}
+
 export interface UserView {
   readonly jid: string;
   readonly resources: readonly ResourceView[];
+  readonly sessions: readonly SessionView[];
   readonly roster: readonly RosterItemView[];
   readonly pendingIn: readonly { readonly from: string; readonly receivedAtUnixMs: number }[];
   readonly blocked: readonly string[];

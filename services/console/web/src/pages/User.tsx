@@ -9,6 +9,9 @@ import { FeedList, feedUrl } from './Feed.js';
 
 type Notice = { ok: boolean; text: string } | undefined;
 
+/** After a presence change the user's sessions and last seen are read again, at most this often. */
+const RELOAD_AFTER_CHANGE_MS = 1000;
+
 /**
  * One user: live presence (a WatchPresence feed for this JID keeps it
  * current), roster, pending requests, block list, last seen, and for admin
@@ -42,6 +45,16 @@ export function User({ jid, scope, onLoggedOut }: { jid: string; scope: Scope; o
     load();
   }, [load]);
 
+  const reloadTimer = useRef<number | undefined>(undefined);
+  const reloadSoon = () => {
+    if (reloadTimer.current !== undefined) return;
+    reloadTimer.current = window.setTimeout(() => {
+      reloadTimer.current = undefined;
+      load();
+    }, RELOAD_AFTER_CHANGE_MS);
+  };
+  useEffect(() => () => window.clearTimeout(reloadTimer.current), []);
+
   const link = useEventStream(
     feedUrl([jid], []),
     {
@@ -49,8 +62,8 @@ export function User({ jid, scope, onLoggedOut }: { jid: string; scope: Scope; o
         const e = d as FeedEvent;
         setResources((r) => applyToResources(r, jid, e));
         setLines((l) => appendLine(l, e, next.current++));
-        // Going unavailable changes last seen: read the user once more (one read per change, not a poll).
-        if (e.kind === 'change' && !e.available) load();
+        // A change moves sessions and last seen: read the user again, at most once a second.
+        if (e.kind === 'change') reloadSoon();
       },
     },
     onLoggedOut,
@@ -101,7 +114,6 @@ export function User({ jid, scope, onLoggedOut }: { jid: string; scope: Scope; o
                   <th scope="col">Priority</th>
                   <th scope="col">Node</th>
                   <th scope="col">Since</th>
-                  {admin && <th scope="col">Action</th>}
                 </tr>
               </thead>
               <tbody>
@@ -113,26 +125,6 @@ export function User({ jid, scope, onLoggedOut }: { jid: string; scope: Scope; o
                     <td>{r.priority}</td>
                     <td>{r.nodeId}</td>
                     <td>{clock(r.sinceUnixMs)}</td>
-                    {admin && (
-                      <td>
-                        <button
-                          type="button"
-                          class="danger"
-                          aria-label={`Kick ${r.fullJid}`}
-                          onClick={() =>
-                            void act(
-                              `Kick ${r.fullJid}?`,
-                              'The session is ended with a policy-violation stream error; its contacts see it go unavailable (cause: kicked).',
-                              'Kick',
-                              () => post(`${userPath(jid)}/kick`, { fullJid: r.fullJid, reason: 'kicked from the Vigil console' }),
-                              `Kicked ${r.fullJid}.`,
-                            )
-                          }
-                        >
-                          Kick
-                        </button>
-                      </td>
-                    )}
                   </tr>
                 ))}
               </tbody>
@@ -140,6 +132,7 @@ export function User({ jid, scope, onLoggedOut }: { jid: string; scope: Scope; o
           </TableWrap>
         )}
       </section>
+      {user !== undefined && <Sessions user={user} admin={admin} act={act} />}
       <section aria-labelledby="feed-h">
         <h2 id="feed-h">Changes</h2>
         <FeedList lines={lines} label={`Presence changes of ${jid}, newest first`} />
@@ -153,6 +146,66 @@ export function User({ jid, scope, onLoggedOut }: { jid: string; scope: Scope; o
 }
 
 type Act = (title: string, body: string, label: string, run: () => Promise<unknown>, done: string) => Promise<boolean>;
+
+/** The sessions the cluster announced (from their first presence), with the node incarnation holding each. */
+function Sessions({ user, admin, act }: { user: UserView; admin: boolean; act: Act }) {
+  return (
+    <section aria-labelledby="sessions-h">
+      <h2 id="sessions-h">Sessions</h2>
+      {user.sessions.length === 0 ? (
+        <p>No session.</p>
+      ) : (
+        <TableWrap label="Sessions">
+          <table data-testid="sessions">
+            <thead>
+              <tr>
+                <th scope="col">Full JID</th>
+                <th scope="col">Available</th>
+                <th scope="col">Node</th>
+                <th scope="col">Incarnation</th>
+                <th scope="col">Directed presence to</th>
+                {admin && <th scope="col">Action</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {user.sessions.map((s) => (
+                <tr key={s.sessionId} data-session={s.fullJid}>
+                  <th scope="row">{s.fullJid}</th>
+                  <td>{s.available ? 'yes' : 'no'}</td>
+                  <td>{s.nodeId}</td>
+                  <td>
+                    <code>{s.incarnation}</code>
+                  </td>
+                  <td>{s.directedTo.join(', ')}</td>
+                  {admin && (
+                    <td>
+                      <button
+                        type="button"
+                        class="danger"
+                        aria-label={`Kick ${s.fullJid}`}
+                        onClick={() =>
+                          void act(
+                            `Kick ${s.fullJid}?`,
+                            'The session is ended with a policy-violation stream error; its contacts see it go unavailable (cause: kicked).',
+                            'Kick',
+                            () => post(`${userPath(user.jid)}/kick`, { fullJid: s.fullJid, reason: 'kicked from the Vigil console' }),
+                            `Kicked ${s.fullJid}.`,
+                          )
+                        }
+                      >
+                        Kick
+                      </button>
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableWrap>
+      )}
+    </section>
+  );
+}
 
 function Roster({ user, admin, act }: { user: UserView; admin: boolean; act: Act }) {
   const [contact, setContact] = useState('');
