@@ -45,7 +45,7 @@ describe('web console in a browser', () => {
   const newPage = async (viewport = { width: 1280, height: 900 }, colorScheme: 'light' | 'dark' = 'light'): Promise<Page> => {
     // bypassCSP lets the test inject axe-core; it also means the <script> test below proves the
     // escaping itself, not the console's Content-Security-Policy.
-    const ctx = await browser.newContext({ viewport, colorScheme, bypassCSP: true });
+    const ctx = await browser.newContext({ viewport, colorScheme, locale: 'en-US', bypassCSP: true });
     contexts.push(ctx);
     const page = await ctx.newPage();
     page.setDefaultTimeout(DEADLINE_MS);
@@ -188,6 +188,8 @@ describe('web console in a browser', () => {
     await page.locator('[data-testid=feed] li[data-cause="client-lost"]').getByText('alice@localhost/laptop').waitFor();
     await page.getByTestId('presence-summary').getByText('Unavailable').waitFor();
     assert.equal(await page.locator('[data-testid=resources]').count(), 0);
+    await page.locator('[data-testid=sessions]').waitFor({ state: 'detached' });
+    await page.getByTestId('presence-summary').getByText(/last seen \d/).waitFor(); // a date, read again after the change
     await shot(page, 'user-client-lost');
   });
 

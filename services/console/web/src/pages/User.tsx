@@ -61,6 +61,9 @@ export function User({ jid, scope, onLoggedOut }: { jid: string; scope: Scope; o
       feed: (d) => {
         const e = d as FeedEvent;
         setResources((r) => applyToResources(r, jid, e));
+        // The stream is first to know: mark the session unavailable now; the re-read below says whether it is gone.
+        if (e.kind === 'change' && !e.available)
+          setUser((u) => u && { ...u, sessions: u.sessions.map((x) => (x.fullJid === `${jid}/${e.resource}` ? { ...x, available: false } : x)) });
         setLines((l) => appendLine(l, e, next.current++));
         // A change moves sessions and last seen: read the user again, at most once a second.
         if (e.kind === 'change') reloadSoon();
