@@ -6,11 +6,14 @@ export const MAX_FEED_LINES = 200;
 export interface FeedLine {
   readonly key: number;
   readonly event: FeedEvent;
+  /** When the change happened (the owner's clock), or for a snapshot when it arrived. */
+  readonly atUnixMs: number;
 }
 
 /** The newest line first, bounded. */
-export function appendLine(lines: readonly FeedLine[], event: FeedEvent, key: number): FeedLine[] {
-  return [{ key, event }, ...lines].slice(0, MAX_FEED_LINES);
+export function appendLine(lines: readonly FeedLine[], event: FeedEvent, key: number, nowUnixMs: number = Date.now()): FeedLine[] {
+  const atUnixMs = event.kind === 'change' && event.atUnixMs > 0 ? event.atUnixMs : nowUnixMs;
+  return [{ key, event, atUnixMs }, ...lines].slice(0, MAX_FEED_LINES);
 }
 
 /**

@@ -24,9 +24,9 @@ export function FeedList({ lines, label }: { lines: readonly FeedLine[]; label: 
   return (
     <div role="log" aria-label={label}>
       <ol class="feed" data-testid="feed">
-      {lines.map(({ key, event: e }) => (
+      {lines.map(({ key, event: e, atUnixMs }) => (
         <li key={key} data-kind={e.kind} data-cause={e.kind === 'change' ? e.cause : 'snapshot'}>
-          <time>{time(e.kind === 'change' ? e.atUnixMs : 0)}</time> <span class="who">{e.kind === 'change' ? `${e.jid}/${e.resource}` : e.jid}</span>{' '}
+          <time dateTime={new Date(atUnixMs).toISOString()}>{time(atUnixMs)}</time> <span class="who">{e.kind === 'change' ? `${e.jid}/${e.resource}` : e.jid}</span>{' '}
           {e.kind === 'change' && <span class={`badge cause-${e.cause}`}>{CAUSE_LABEL[e.cause]}</span>} <span class="what">{describe(e)}</span>
         </li>
       ))}
