@@ -191,6 +191,10 @@ describe('web console in a browser', () => {
     await page.locator('[data-testid=sessions]').waitFor({ state: 'detached' });
     await page.getByTestId('presence-summary').getByText(/last seen \d/).waitFor(); // a date, read again after the change
     await shot(page, 'user-client-lost');
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    assert.ok(overflow <= 0, `the user page fits a phone-wide screen (overflows by ${overflow} px)`);
+    await shot(page, 'user-phone');
   });
 
   test('a <script> status is shown as text and never runs', async () => {
