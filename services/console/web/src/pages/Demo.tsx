@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { DemoView, Scope } from '../../../src/view.js';
 import { post, RequestError } from '../api.js';
 import { ConfirmDialog, Notice, useConfirm } from '../components.js';
-import { fromRoster, onPresence, type Contacts } from '../demo-state.js';
+import { fromRoster, onPresence, type Contacts } from '../../../src/demo-state.js';
 
 type DemoUser = DemoView['users'][number];
 type State = 'offline' | 'connecting' | 'online';

@@ -1,7 +1,7 @@
 import { useRef, useState } from 'preact/hooks';
 import { CAUSES, type Cause, type FeedEvent, type ResourceView } from '../../../src/view.js';
 import { LinkBanner } from '../components.js';
-import { appendLine, type FeedLine } from '../feed-state.js';
+import { appendLine, type FeedLine } from '../../../src/feed-state.js';
 import { CAUSE_LABEL, SHOW_LABEL, time } from '../format.js';
 import { useEventStream } from '../live.js';
 

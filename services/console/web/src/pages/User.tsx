@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { FeedEvent, ResourceView, Scope, UserView } from '../../../src/view.js';
 import { get, post, RequestError, userPath } from '../api.js';
 import { ConfirmDialog, LinkBanner, Notice, TableWrap, useConfirm } from '../components.js';
-import { appendLine, applyToResources, type FeedLine } from '../feed-state.js';
+import { appendLine, applyToResources, type FeedLine } from '../../../src/feed-state.js';
 import { clock, SHOW_LABEL } from '../format.js';
 import { useEventStream } from '../live.js';
 import { FeedList, feedUrl } from './Feed.js';

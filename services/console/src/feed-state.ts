@@ -1,4 +1,6 @@
-import type { FeedEvent, ResourceView } from '../../src/view.js';
+// The page's feed state as pure functions: bundled into the front end (web/tsconfig.json
+// includes this file) and unit-tested here on Node.
+import type { FeedEvent, ResourceView } from './view.js';
 
 /** Most feed lines a page keeps; older ones fall off the end. */
 export const MAX_FEED_LINES = 200;

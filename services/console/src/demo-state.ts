@@ -1,3 +1,5 @@
+// The demo panel's roster state as pure functions: bundled into the front end
+// (web/tsconfig.json includes this file) and unit-tested here on Node.
 /** What one demo user's own XMPP client knows: its roster and which contacts' resources are available to it. */
 
 export interface Contact {
