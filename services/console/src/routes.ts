@@ -109,7 +109,11 @@ const login: Handler = async (ctx, req, res) => {
   try {
     scope = await ctx.api.scopeOf(token);
   } catch (e) {
-    if (isServiceError(e) && e.code === status.UNAUTHENTICATED) throw new HttpError(401, 'token-refused', 'The cluster refused this token: it is wrong, or no longer valid.');
+    if (isServiceError(e) && e.code === status.UNAUTHENTICATED) {
+      // Never the token itself: where the attempt came from is what an operator needs.
+      ctx.log.warn('console login refused', { remote: req.socket.remoteAddress });
+      throw new HttpError(401, 'token-refused', 'The cluster refused this token: it is wrong, or no longer valid.');
+    }
     throw fromGrpc(e);
   }
   const old = sessionIdFrom(req.headers.cookie);
