@@ -15,6 +15,7 @@ import { addressOf, type AuthThrottle } from './auth-throttle.js';
 import { SaslNegotiation, type Mechanism } from './sasl-negotiation.js';
 import { SessionHandler } from './session-handler.js';
 import { handleRegistration, NS_REGISTER, NS_REGISTER_FEATURE } from './registration.js';
+import type { NodeMetrics } from './metrics.js';
 
 type Phase = 'connected' | 'pre-auth' | 'authenticated' | 'bound' | 'closed';
 
@@ -28,6 +29,7 @@ export interface ClientStreamDeps {
   readonly log: Logger;
   /** The node's failed-authentication counts (per account and per address). */
   readonly throttle: AuthThrottle;
+  readonly metrics?: NodeMetrics;
 }
 
 /**
@@ -125,6 +127,7 @@ export class ClientStream {
     this.#write(streamErrorXml(condition, text));
     this.#writeClose();
     this.#log.info('stream error sent', { condition, text, user: this.#username });
+    this.deps.metrics?.streamError(condition);
     this.#close(cause, `stream error ${condition}`);
     this.transport.end();
   }
@@ -355,6 +358,7 @@ export class ClientStream {
     if (session === undefined) return; // an error reply was sent; the client may try again
     this.#session = session;
     this.#phase = 'bound';
+    this.deps.metrics?.loggedIn(this.#openedMs);
   }
 }
 
