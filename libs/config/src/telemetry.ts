@@ -7,6 +7,8 @@ export interface TelemetryConfig {
   readonly httpHost: string;
   /** OTLP/HTTP base URL for metrics and traces; empty: no OTLP export, no spans recorded. */
   readonly otlpEndpoint: string;
+  /** How often metrics are pushed over OTLP. */
+  readonly otlpExportIntervalMs: number;
 }
 
 export function readTelemetryConfig(env: EnvReader): TelemetryConfig {
@@ -16,5 +18,6 @@ export function readTelemetryConfig(env: EnvReader): TelemetryConfig {
   if (otlpEndpoint !== '' && !/^https?:\/\/[^/\s]+/.test(otlpEndpoint)) {
     throw new ConfigError('OTEL_EXPORTER_OTLP_ENDPOINT', `must be an http:// or https:// URL, got ${JSON.stringify(otlpEndpoint)}`);
   }
-  return { httpPort, httpHost, otlpEndpoint };
+  const otlpExportIntervalMs = env.int('OTEL_METRIC_EXPORT_INTERVAL', 15_000, 'milliseconds between OTLP metric exports', { min: 100 });
+  return { httpPort, httpHost, otlpEndpoint, otlpExportIntervalMs };
 }

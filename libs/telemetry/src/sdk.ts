@@ -43,7 +43,10 @@ export async function startTelemetry(o: TelemetryOptions): Promise<Telemetry> {
   const readers: IMetricReader[] = [];
   if (prometheus) readers.push(prometheus);
   // The OTLP exporters read OTEL_EXPORTER_OTLP_ENDPOINT (and its per-signal variants, headers, …) themselves.
-  if (otlp) readers.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter(), exportIntervalMillis: o.otlpExportIntervalMs ?? 15_000 }));
+  if (otlp) {
+    const interval = o.otlpExportIntervalMs ?? 15_000;
+    readers.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter(), exportIntervalMillis: interval, exportTimeoutMillis: Math.min(interval, 10_000) }));
+  }
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: o.serviceName,
