@@ -78,6 +78,8 @@ async function main(): Promise<void> {
   const wsPath = env.string('VIGIL_WS_PATH', '/xmpp-websocket', 'HTTP path of the WebSocket endpoints');
   const tlsDir = env.string('VIGIL_DEV_TLS_DIR', fileURLToPath(new URL('../../../.vigil/tls', import.meta.url)), 'self-signed certificate of the dev cluster');
   const echo = env.bool('VIGIL_DEV_ECHO_LOGS', true, 'print every service log line');
+  // /metrics, /livez and /readyz of node-1, node-2 and the authority on this port and the next two; 0: off.
+  const metricsPort = env.int('VIGIL_DEV_METRICS_PORT', 9464, 'first of three metrics ports (node-1, node-2, authority); 0: off', { min: 0, max: 65533 });
   mkdirSync(dataDir, { recursive: true });
   const cert = await devCertificate(tlsDir, domain);
 
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
     // self-signed certificate. PLAIN stays allowed without TLS on loopback.
     ...(cert ? { tls: { certFile: cert.certFile, keyFile: cert.keyFile, required: false }, directTls: tlsPorts } : {}),
     webSocket: { ports: wsPorts, path: wsPath },
+    ...(metricsPort > 0 ? { metrics: [metricsPort, metricsPort + 1, metricsPort + 2] } : {}),
     env: {
       VIGIL_ALLOW_PLAIN_WITHOUT_TLS: 'true',
       VIGIL_ALLOW_REGISTRATION: 'true',
@@ -131,6 +134,7 @@ async function main(): Promise<void> {
         : []),
       `  XMPP over WebSocket (RFC 7395): ${cluster.nodes.map((n) => `${n.wsUrl ?? ''} (${n.nodeId})`).join(' and ')}`,
       `  NATS: ${cluster.natsUrl}`,
+      `  Metrics and probes (/metrics, /livez, /readyz): ${metricsPort > 0 ? [...cluster.nodes.map((n) => n.metricsUrl), ...cluster.authorityMetricsUrls].join(', ') : 'off (VIGIL_DEV_METRICS_PORT=0)'}`,
       `  gRPC API: ${cluster.grpc?.address(0) ?? 'off'}`,
       `    admin token:     ${cluster.grpc?.adminToken ?? ''}`,
       `    read-only token: ${cluster.grpc?.readToken ?? ''}`,
