@@ -115,7 +115,7 @@ async function runTrial(cluster: Cluster, members: Member[], contacts: Map<strin
   const streamEndedAt = new Map<string, number>();
   for (const m of members) if (fault.dead.has(m.bare) && m.endedAt !== undefined) streamEndedAt.set(m.bare, m.endedAt);
   const result = checkTrial({
-    contacts, dead: fault.dead, live, fullJid, observations, faultAt, streamEndedAt, finalView, selfFenceMs: SELF_FENCE_MS,
+    contacts, dead: fault.dead, live, fullJid, observations, faultAt: fault.faultAt ?? faultAt, streamEndedAt, finalView, selfFenceMs: SELF_FENCE_MS,
     ...(fault.resumedAt !== undefined ? { resumedAt: fault.resumedAt } : {}),
   });
   for (const m of members) if (fault.dead.has(m.bare)) m.client?.destroy();

@@ -3,6 +3,7 @@ import type { AnyBenchReport } from '../report.js';
 import { runCrashDetect } from './crash-detect.js';
 import { runFanOut, type FanOutMode } from './fan-out.js';
 import { runLoginRate } from './login-rate.js';
+import { runPreauthMemory } from './preauth-memory.js';
 
 /** The command-line knobs; each scenario says what `size` means for it. */
 export type CommonOptions = {
@@ -39,6 +40,12 @@ export const SCENARIOS: readonly Scenario[] = [
     description: 'full logins per second (stream, SCRAM-SHA-256, bind, roster of 20, initial presence) at bounded concurrency (default 64)',
     size: 'users logging in (default 2000)',
     run: (o) => runLoginRate(defined({ users: o.size, concurrency: o.concurrency, signal: o.signal })),
+  },
+  {
+    name: 'preauth-memory',
+    description: 'node RSS per connection that opened a stream and never authenticated, and RSS after they close',
+    size: 'unauthenticated connections (default 5000)',
+    run: (o) => runPreauthMemory(defined({ connections: o.size, concurrency: o.concurrency, signal: o.signal })),
   },
   ...(['kill', 'stop', 'disconnect'] as const).map((mode: FanOutMode): Scenario => ({
     name: mode === 'kill' ? 'node-crash' : mode === 'stop' ? 'node-freeze' : 'mass-disconnect',

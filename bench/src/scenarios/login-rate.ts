@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { benchPassword } from './population.js';
 
 /** Resident set size of a process in bytes, from /proc (Linux). */
-function rss(pid: number): number {
+export function rss(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : 0;

@@ -23,6 +23,8 @@ export interface Subjects {
   allShards(kind: ShardSubjectKind): string;
   /** Deliveries to one user's sessions, wherever they are: `<p>.deliver.<hash>`. */
   deliver(bareJid: string): string;
+  /** Batched presence broadcasts to every connection node: `<p>.fanout`. */
+  readonly fanOut: string;
   /** Session list requests to one node: `<p>.node.<nodeId>.sessions`. */
   nodeSessions(nodeId: string): string;
   /** An owner's request that a node end one session (request/reply): `<p>.node.<nodeId>.kick`. */
@@ -68,6 +70,7 @@ export function subjects(prefix = 'vigil'): Subjects {
     shardAdmin: (shard) => `${prefix}.shard.${shard}.admin`,
     allShards: (kind) => `${prefix}.shard.*.${kind}`,
     deliver: (bareJid) => `${prefix}.deliver.${deliveryToken(bareJid)}`,
+    fanOut: `${prefix}.fanout`,
     nodeSessions: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.sessions`,
     nodeKick: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.kick`,
     watch: (bareJid) => `${prefix}.watch.${deliveryToken(bareJid)}`,

@@ -24,6 +24,7 @@ export {
   saslFailureXml,
   streamErrorXml,
   streamHeader,
+  withTo,
   type StanzaErrorCondition,
   type StanzaErrorType,
 } from './stanzas.js';

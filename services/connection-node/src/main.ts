@@ -8,6 +8,7 @@ import { readNodeConfig, type NodeConfig } from './config.js';
 import { ClusterLink } from './cluster-link.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { StreamSet } from './stream-set.js';
+import type { ClientStream } from './client-stream.js';
 import { cluster } from '@vigil/proto';
 import { TcpListener } from './tcp-listener.js';
 import { TlsCredentials } from './tls-credentials.js';
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
   link.start();
   const throttle = new AuthThrottle({ maxFailures: config.authMaxFailures, windowMs: config.authFailureWindowMs, lockoutMs: config.authLockoutMs });
   const streams = new StreamSet();
-  const deps = { config, accounts: stores.accounts, link, log, throttle, streams, metrics };
+  const deps = { config, accounts: stores.accounts, link, log, throttle, streams, metrics, resumptions: new Map<string, ClientStream>() };
   metrics.observe({ sessions: () => link.sessions.size, streams: () => streams.size });
 
   const listener = new TcpListener(deps, { ...(tls && config.startTls ? { tls } : {}) });
@@ -72,8 +73,10 @@ async function main(): Promise<void> {
     }
   });
 
-  // One sweep for every stream of the node (no timer per session): idle pings and their timeouts.
-  const sweepMs = Math.max(50, Math.min(1000, Math.floor(Math.min(config.clientIdlePingMs, config.clientPingTimeoutMs, config.authTimeoutMs) / 4)));
+  // One sweep for every stream of the node (no timer per session): idle pings and their timeouts, the
+  // authentication timeout, and the presence grace and resumption window of hibernating managed streams.
+  const shortest = Math.min(config.clientIdlePingMs, config.clientPingTimeoutMs, config.authTimeoutMs, config.smPresenceGraceMs || Infinity);
+  const sweepMs = Math.max(50, Math.min(1000, Math.floor(shortest / 4)));
   const sweep = setInterval(() => streams.sweep(performance.now(), config.clientIdlePingMs, config.clientPingTimeoutMs), sweepMs);
   sweep.unref();
 

@@ -176,6 +176,10 @@ class TcpConnection implements Transport {
 
   #corked: Duplex | undefined;
 
+  get bufferedBytes(): number {
+    return this.#socket.writableLength;
+  }
+
   end(): void {
     this.#socket.end();
   }

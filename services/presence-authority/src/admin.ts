@@ -168,7 +168,7 @@ export class AdminHandler {
    * partitioned with its client still connected: refuse rather than announce.
    */
   async #kick(record: SessionRecord, text: string): Promise<void> {
-    const req: admin.NodeKickRequest = { sessionId: record.sessionId, fullJid: record.fullJid, incarnation: record.incarnation, text };
+    const req: admin.NodeKickRequest = { sessionId: record.sessionId, fullJid: record.fullJid, incarnation: record.incarnation, text, condition: '' };
     let found: boolean;
     try {
       const reply = await this.deps.nc.request(this.deps.subjects.nodeKick(record.nodeId), admin.NodeKickRequest.encode(req).finish(), {

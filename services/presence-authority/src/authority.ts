@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
-import { cluster } from '@vigil/proto';
+import { admin, cluster } from '@vigil/proto';
 import { digestEquals, subjects, type Subjects } from '@vigil/cluster';
 import { LeaseTable } from '@vigil/lease';
 import { bareOf } from '@vigil/roster';
@@ -376,6 +376,7 @@ export class Authority {
     const event = ev.event;
     const arrivedMs = this.#now();
     void this.#queue.run(bare, async () => {
+      if (event.$case !== 'ended' && event.$case !== 'resync' && this.#registry.get(ref.sessionId) === undefined) await this.#replaceSameResource(ref);
       switch (event.$case) {
         case 'presence':
           // A span per presence stanza only when traces are exported: the per-stanza path stays cheap otherwise.
@@ -404,6 +405,24 @@ export class Authority {
         }
       }
     });
+  }
+
+  /**
+   * Conflict policy across nodes (docs/decisions.md): a new session whose
+   * full JID another node already holds replaces it. The older one is
+   * announced gone now, before the new one's presence goes out, and its node
+   * is told to end that stream with <conflict/> (a node that no longer has it
+   * ignores the request).
+   */
+  async #replaceSameResource(ref: cluster.SessionRef): Promise<void> {
+    for (const old of this.#registry.sessionsOf(bareOf(ref.fullJid))) {
+      if (old.fullJid !== ref.fullJid || old.sessionId === ref.sessionId) continue;
+      this.deps.log.info('session replaced by a newer one with the same resource', { user: old.fullJid, old: old.sessionId, oldNode: old.nodeId, node: ref.nodeId });
+      await this.#presence.end(old, EndCause.END_CAUSE_KICKED, 'replaced by a newer session with the same resource');
+      const text = 'replaced by a new session with the same resource';
+      const req: admin.NodeKickRequest = { sessionId: old.sessionId, fullJid: old.fullJid, incarnation: old.incarnation, text, condition: 'conflict' };
+      this.deps.nc.publish(this.#subjects.nodeKick(old.nodeId), admin.NodeKickRequest.encode(req).finish());
+    }
   }
 
   /** Ends a session in its user's queue; `sinceMs` (monotonic) is when the evidence of its death was last fresh. */

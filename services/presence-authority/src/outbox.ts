@@ -17,12 +17,21 @@ export interface OutboxPort {
   deliver(to: string, stanzaXml: string, fromBareJid: string, kind?: cluster.DeliveryKind): void;
   /** A server push (roster or block list) to the user's interested resources. */
   push(userBareJid: string, stanzaXml: string, kind: cluster.DeliveryKind, blockList?: readonly string[]): void;
+  /** One presence stanza (serialized without 'to') to many recipients (full or bare JIDs), as deliver() to each would. */
+  fanOut(to: readonly string[], stanzaXml: string, fromBareJid: string): void;
   probe(msg: cluster.Probe): void;
   inbound(msg: cluster.InboundStanza): void;
 }
 
+/** A batch of fan-outs is sent once it holds this much stanza text (NATS's default limit per message is 1 MiB). */
+const FAN_OUT_BATCH_BYTES = 256 * 1024;
+
 /** Everything the authority publishes, in one place: deliveries, probes, inbound stanzas for other shards. */
 export class Outbox implements OutboxPort {
+  #fanOuts: cluster.FanOut[] = [];
+  #fanOutBytes = 0;
+  #flushScheduled = false;
+
   constructor(
     private readonly nc: NatsConnection,
     private readonly subjects: Subjects,
@@ -44,6 +53,38 @@ export class Outbox implements OutboxPort {
     this.#publishDelivery(userBareJid, {
       toJid: userBareJid, stanzaXml: withTo(stanzaXml, userBareJid), shard: 0, epoch: 0, kind, fromBareJid: '', blockList: [...blockList],
     });
+  }
+
+  /**
+   * Presence broadcasts go to every connection node in batches on one
+   * subject (FanOut in cluster.proto): all the fan-outs decided in one turn
+   * of the event loop leave as one message, and each node picks its own
+   * recipients. Ordering with per-user deliveries is kept: both leave on
+   * this one connection, in the order they were decided.
+   */
+  fanOut(to: readonly string[], stanzaXml: string, fromBareJid: string): void {
+    if (to.length === 0) return;
+    const shard = shardOf(fromBareJid, this.shardCount);
+    const epoch = this.epochOf(shard);
+    if (epoch === undefined) {
+      this.log.debug('fan-out dropped: shard not owned here', { shard, from: fromBareJid });
+      return;
+    }
+    this.#fanOuts.push({ stanzaXml, fromBareJid, shard, epoch, toJids: [...to] });
+    this.#fanOutBytes += stanzaXml.length + to.reduce((n, j) => n + j.length + 2, 0);
+    if (this.#fanOutBytes >= FAN_OUT_BATCH_BYTES) return this.#flushFanOuts();
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flushFanOuts());
+  }
+
+  #flushFanOuts(): void {
+    this.#flushScheduled = false;
+    if (this.#fanOuts.length === 0) return;
+    const batch = cluster.FanOutBatch.encode({ fanOuts: this.#fanOuts }).finish();
+    this.#fanOuts = [];
+    this.#fanOutBytes = 0;
+    this.nc.publish(this.subjects.fanOut, batch);
   }
 
   probe(msg: cluster.Probe): void {
@@ -86,6 +127,8 @@ export class Outbox implements OutboxPort {
       this.log.debug('delivery dropped: shard not owned here', { shard, to: d.toJid });
       return;
     }
+    // Decision order is delivery order: fan-outs decided earlier leave first.
+    if (this.#fanOuts.length > 0) this.#flushFanOuts();
     const stamped: cluster.Delivery = { ...d, shard, epoch };
     this.nc.publish(this.subjects.deliver(bareOf(d.toJid)), cluster.Delivery.encode(stamped).finish());
   }

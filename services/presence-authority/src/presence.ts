@@ -251,7 +251,7 @@ export class PresenceCore {
   }
 
   #fanOut(recipients: readonly Recipient[], stanzaXml: string, fromBareJid: string, kind: 'available' | 'unavailable'): void {
-    for (const r of recipients) this.ctx.outbox.deliver(r.jid, stanzaXml, fromBareJid);
+    this.ctx.outbox.fanOut(recipients.map((r) => r.jid), stanzaXml, fromBareJid);
     this.ctx.metrics.fannedOut(kind, recipients.length);
   }
 
