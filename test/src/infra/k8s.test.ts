@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { readNodeConfig } from '@vigil/connection-node';
 import { readAuthorityConfig } from '@vigil/presence-authority';
-import { containersOf, kustomize, podSpecOf, type K8sObject } from './kustomize.js';
+import { containersOf, kustomize, podSpecOf, readYaml, type K8sObject } from './kustomize.js';
 
 // infra/k8s: every overlay renders (with the built-in renderer, and with `kubectl kustomize` when
 // present, which must agree), every object is valid against the Kubernetes schemas (kubernetes-models;
@@ -66,7 +66,7 @@ for (const overlay of OVERLAYS) {
 
     test('renders the whole deployment into one namespace', () => {
       const kinds = new Set(objects.map((o) => o.kind));
-      for (const k of ['StatefulSet', 'Deployment', 'Service', 'ConfigMap', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor']) assert.ok(kinds.has(k), `no ${k}`);
+      for (const k of ['StatefulSet', 'Deployment', 'Service', 'ConfigMap', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor', 'PrometheusRule']) assert.ok(kinds.has(k), `no ${k}`);
       assert.equal(new Set(objects.map((o) => o.metadata.namespace)).size, 1);
       const names = objects.map((o) => `${o.kind}/${o.metadata.name}`);
       assert.equal(new Set(names).size, names.length, 'no object twice');
@@ -81,8 +81,14 @@ for (const overlay of OVERLAYS) {
       for (const o of theirs) assert.deepEqual(o, objects.find((m) => key(m) === key(o)), key(o));
     });
 
-    test('every object is valid against the Kubernetes schemas; the ServiceMonitor has what the operator needs', async () => {
+    test('every object is valid against the Kubernetes schemas; the ServiceMonitor has what the operator needs, the PrometheusRule holds the tested rules', async () => {
       for (const o of objects) {
+        if (o.kind === 'PrometheusRule') {
+          assert.equal(o.apiVersion, 'monitoring.coreos.com/v1');
+          // The same rules promtool tests in infra/observability, word for word.
+          assert.deepEqual(o.spec, readYaml(join(root, 'infra/observability/alerts.yaml'))[0], 'PrometheusRule spec differs from infra/observability/alerts.yaml');
+          continue;
+        }
         if (o.apiVersion === 'monitoring.coreos.com/v1') {
           assert.equal(o.kind, 'ServiceMonitor');
           const spec = o.spec as { selector?: { matchLabels?: Record<string, string> }; endpoints?: { port?: string; path?: string }[] };
