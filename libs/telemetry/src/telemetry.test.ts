@@ -72,3 +72,16 @@ test('a log line written inside a span carries its trace and span ids; one outsi
   assert.match(String(inside?.trace_id), /^[0-9a-f]{32}$/);
   assert.equal(outside?.trace_id, undefined);
 });
+
+test('a metrics port already taken refuses the start, naming VIGIL_METRICS_PORT and the address', async () => {
+  const port = await freePort();
+  const taken = await startTelemetry({ serviceName: 'a', instanceId: 'a', httpPort: port, httpHost: '127.0.0.1', otlpEndpoint: '', log: quiet });
+  try {
+    await assert.rejects(
+      startTelemetry({ serviceName: 'b', instanceId: 'b', httpPort: port, httpHost: '127.0.0.1', otlpEndpoint: '', log: quiet }),
+      new RegExp(`^Error: VIGIL_METRICS_PORT: cannot listen on 127\\.0\\.0\\.1:${port} \\(.*EADDRINUSE`),
+    );
+  } finally {
+    await taken.stop();
+  }
+});

@@ -3,6 +3,17 @@ import { counter, gauge, histogram, LATENCY_BUCKETS_S, type Attributes } from '@
 /** Fan-outs range from one contact to a whole node's sessions. */
 const FANOUT_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
 
+/**
+ * Attribute objects of the hot paths, made once: the SDK hashes attributes
+ * on every call, and a fresh object per stanza would add garbage to that.
+ */
+const attrs = <K extends string>(key: K, values: readonly string[]): Map<string, Readonly<Record<K, string>>> =>
+  new Map(values.map((v) => [v, Object.freeze({ [key]: v } as Record<K, string>)]));
+const KIND = attrs('kind', ['available', 'unavailable']);
+const WHAT = attrs('what', ['broadcast', 'end', 'node-expiry']);
+const CAUSE = attrs('cause', ['graceful', 'client-lost', 'node-lost', 'kicked', 'unspecified']);
+const of = <K extends string>(m: Map<string, Readonly<Record<K, string>>>, key: K, v: string): Attributes => m.get(v) ?? { [key]: v };
+
 /** What the gauges read at scrape time; each source is cheap or bounded by the number of nodes. */
 export interface AuthorityGaugeSources {
   /** Sessions in the registry, per connection node. */
@@ -41,19 +52,19 @@ export class AuthorityMetrics {
   constructor(private readonly settings: { readonly shardCount: number; readonly nodeLeaseMs: number }) {}
 
   sessionEnded(cause: string): void {
-    this.#sessionsEnded.add(1, { cause });
+    this.#sessionsEnded.add(1, of(CAUSE, 'cause', cause));
   }
 
   detected(cause: string, latencyMs: number): void {
-    this.#detection.record(latencyMs / 1000, { cause });
+    this.#detection.record(latencyMs / 1000, of(CAUSE, 'cause', cause));
   }
 
   fannedOut(kind: 'available' | 'unavailable', stanzas: number): void {
-    if (stanzas > 0) this.#fanOutStanzas.add(stanzas, { kind });
+    if (stanzas > 0) this.#fanOutStanzas.add(stanzas, of(KIND, 'kind', kind));
   }
 
   fanOutTook(what: 'broadcast' | 'end' | 'node-expiry', ms: number): void {
-    this.#fanOutDuration.record(ms / 1000, { what });
+    this.#fanOutDuration.record(ms / 1000, of(WHAT, 'what', what));
   }
 
   shardChanged(change: 'acquired' | 'released' | 'lost'): void {
