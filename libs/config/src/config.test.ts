@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, EnvReader, readClusterTimings } from './index.js';
+import { ConfigError, EnvReader, readClusterTimings, readTelemetryConfig } from './index.js';
 
 test('defaults satisfy the timing inequalities', () => {
   const t = readClusterTimings(new EnvReader({}));
@@ -26,4 +26,13 @@ test('malformed numbers and booleans name their variable', () => {
   assert.throws(() => env.int('A', 1, 'a'), /A: expected an integer/);
   assert.throws(() => env.bool('B', true, 'b'), /B: expected true or false/);
   assert.throws(() => new EnvReader({ C: '5' }).int('C', 1, 'c', { max: 4 }), /C: must be <= 4/);
+});
+
+test('telemetry is off by default; a malformed OTLP endpoint or metrics port is refused by name', () => {
+  assert.deepEqual(readTelemetryConfig(new EnvReader({})), { httpPort: 0, httpHost: '127.0.0.1', otlpEndpoint: '', otlpExportIntervalMs: 15_000 });
+  assert.deepEqual(readTelemetryConfig(new EnvReader({ VIGIL_METRICS_PORT: '9464', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })), {
+    httpPort: 9464, httpHost: '127.0.0.1', otlpEndpoint: 'http://collector:4318', otlpExportIntervalMs: 15_000,
+  });
+  assert.throws(() => readTelemetryConfig(new EnvReader({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })), /OTEL_EXPORTER_OTLP_ENDPOINT: must be an http/);
+  assert.throws(() => readTelemetryConfig(new EnvReader({ VIGIL_METRICS_PORT: '70000' })), /VIGIL_METRICS_PORT: must be <= 65535/);
 });

@@ -1,2 +1,6 @@
 export { type LogLevel, type LogFields, type Logger, type LoggerOptions, createLogger, isLogLevel } from './log.js';
 export { type Drainable, stopOnSignals } from './lifecycle.js';
+export { type Attributes, type Counter, type Histogram, LATENCY_BUCKETS_S, counter, gauge, histogram } from './metrics.js';
+export { activeTraceIds, inSpan, recordSpan, setTracingEnabled, tracer, tracingEnabled } from './tracing.js';
+export { BusHealth, type WatchableBus } from './bus-health.js';
+export { type ReadinessChecks, OpsServer, type OpsServerOptions } from './ops-server.js';

@@ -1,6 +1,10 @@
+import { activeTraceIds } from './tracing.js';
+
 /**
  * Structured logs: one JSON object per line on stdout. Fields are flat and
  * named the same across services (service, node, user, session, cause).
+ * Inside an active span a record carries `trace_id` and `span_id`, so a log
+ * line leads to its trace.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -32,6 +36,8 @@ export function createLogger(base: LogFields, options: LoggerOptions = {}): Logg
     if (RANK[level] < min) return;
     const record: LogFields = { time: new Date().toISOString(), level, msg, ...base };
     if (fields) for (const [k, v] of Object.entries(fields)) record[k] = v instanceof Error ? errorFields(v) : v;
+    const ids = activeTraceIds();
+    if (ids) Object.assign(record, ids);
     write(`${JSON.stringify(record)}\n`);
   };
   return {

@@ -50,6 +50,11 @@ export interface ClusterOptions {
   readonly webSocket?: boolean | { readonly ports?: readonly number[]; readonly path?: string; readonly secure?: boolean };
   /** Nodes (by index) whose NATS connections go through a relay that can be cut like a partition (`cluster.partition(i)`). */
   readonly partitionable?: readonly number[];
+  /**
+   * /metrics, /livez and /readyz on every node and authority (VIGIL_METRICS_PORT): on free ports, or
+   * these (nodes first, then authorities). Each handle's `metricsUrl` says where; restarts keep the port.
+   */
+  readonly metrics?: boolean | readonly number[];
 }
 
 export interface NodeHandle {
@@ -59,6 +64,8 @@ export interface NodeHandle {
   readonly tlsPort?: number;
   /** ws:// or wss:// URL of the node's RFC 7395 endpoint, when the cluster has `webSocket`. */
   readonly wsUrl?: string;
+  /** http://host:port of the node's /metrics, /livez and /readyz, when the cluster has `metrics`. */
+  readonly metricsUrl?: string;
   service: ChildService;
 }
 
@@ -70,6 +77,8 @@ export class Cluster {
   #nc: NatsConnection | undefined;
   /** The authorities' gRPC API, when started with `grpc`. */
   grpc: GrpcAccess | undefined;
+  /** Base URLs of the authorities' /metrics, /livez and /readyz (index = replica), when started with `metrics`. */
+  readonly authorityMetricsUrls: string[] = [];
   /** Environment of each node beyond its id and client port (TLS, WebSocket), kept for restarts. */
   readonly #nodeEnv = new Map<string, Readonly<Record<string, string>>>();
   readonly #partitions = new Map<number, NatsPartition>();
@@ -104,9 +113,14 @@ export class Cluster {
       // JetStream meta leader in a few seconds; until then creating a replicated bucket times out.
       await retry(async () => openStores(await cluster.connection(), { replicas: cluster.kvReplicas }), 30, 'creating the KV buckets');
       if (options.grpc) cluster.grpc = await GrpcAccess.allocate(options.grpc, options.authorities ?? 1);
+      const nodeCount = options.nodes ?? 2;
+      if (options.metrics) {
+        for (let i = 0; i < (options.authorities ?? 1); i++) {
+          cluster.authorityMetricsUrls.push(`http://127.0.0.1:${await cluster.#metricsPort(nodeCount + i)}`);
+        }
+      }
       for (let i = 0; i < (options.authorities ?? 1); i++) cluster.authorities.push(cluster.#spawnAuthority(i));
-      const count = options.nodes ?? 2;
-      for (let i = 0; i < count; i++) {
+      for (let i = 0; i < nodeCount; i++) {
         const port = options.nodePorts?.[i] ?? (await freePort());
         const nodeId = `node-${i + 1}`;
         const extra = await cluster.#extraPorts(i);
@@ -190,7 +204,15 @@ export class Cluster {
   }
 
   #spawnAuthority(i: number): ChildService {
-    return this.#spawn(`authority-${i + 1}`, SERVICE_MAIN.authority, { VIGIL_AUTHORITY_ID: `authority-${i + 1}`, ...this.grpc?.env(i) });
+    const metricsUrl = this.authorityMetricsUrls[i];
+    const metrics: Record<string, string> = metricsUrl ? { VIGIL_METRICS_PORT: new URL(metricsUrl).port, VIGIL_METRICS_HOST: '127.0.0.1' } : {};
+    return this.#spawn(`authority-${i + 1}`, SERVICE_MAIN.authority, { VIGIL_AUTHORITY_ID: `authority-${i + 1}`, ...this.grpc?.env(i), ...metrics });
+  }
+
+  /** The metrics port of process `i` (nodes first, then authorities): the caller's, or a free one. */
+  async #metricsPort(i: number): Promise<number> {
+    const fixed = Array.isArray(this.options.metrics) ? this.options.metrics[i] : undefined;
+    return fixed ?? (await freePort());
   }
 
   #spawnNode(nodeId: string, port: number, extraEnv: Readonly<Record<string, string>> = {}): ChildService {
@@ -204,10 +226,16 @@ export class Cluster {
   }
 
   /** TLS and WebSocket settings of node i: its environment and what its handle shows. */
-  async #extraPorts(i: number): Promise<{ env: Record<string, string>; handle: { tlsPort?: number; wsUrl?: string } }> {
-    const { tls, directTls, webSocket } = this.options;
+  async #extraPorts(i: number): Promise<{ env: Record<string, string>; handle: { tlsPort?: number; wsUrl?: string; metricsUrl?: string } }> {
+    const { tls, directTls, webSocket, metrics } = this.options;
     const env: Record<string, string> = {};
-    const handle: { tlsPort?: number; wsUrl?: string } = {};
+    const handle: { tlsPort?: number; wsUrl?: string; metricsUrl?: string } = {};
+    if (metrics) {
+      const port = await this.#metricsPort(i);
+      env.VIGIL_METRICS_PORT = String(port);
+      env.VIGIL_METRICS_HOST = '127.0.0.1';
+      handle.metricsUrl = `http://127.0.0.1:${port}`;
+    }
     if (tls) {
       env.VIGIL_TLS_CERT_FILE = tls.certFile;
       env.VIGIL_TLS_KEY_FILE = tls.keyFile;

@@ -12,3 +12,4 @@ export { type SelfSignedCert, type SelfSignedCertOptions, OpensslNotFoundError, 
 export { type ClientTls } from './xmpp-client.js';
 export { NS_FRAMING, RawWebSocket, WebSocketRefusedError, clientOpenFrame } from './raw-websocket.js';
 export { NatsPartition, PartitionableLink } from './partition.js';
+export { type Sample, MetricsScrape, parsePrometheusText, probe, scrapeMetrics } from './metrics-scrape.js';

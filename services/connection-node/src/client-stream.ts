@@ -16,6 +16,7 @@ import { SaslNegotiation, type Mechanism } from './sasl-negotiation.js';
 import { SessionHandler, type SavedSession } from './session-handler.js';
 import { NS_SM, parseH, SmQueue } from './stream-management.js';
 import { handleRegistration, NS_REGISTER, NS_REGISTER_FEATURE } from './registration.js';
+import type { NodeMetrics } from './metrics.js';
 
 /** 'hibernating': a resumable managed stream lost its connection and waits for a `<resume/>` (XEP-0198). */
 type Phase = 'connected' | 'pre-auth' | 'authenticated' | 'bound' | 'hibernating' | 'closed';
@@ -32,6 +33,7 @@ export interface ClientStreamDeps {
   readonly throttle: AuthThrottle;
   /** Resumable managed streams of the node by XEP-0198 id, live or hibernating. */
   readonly resumptions: Map<string, ClientStream>;
+  readonly metrics?: NodeMetrics;
 }
 
 /** Where a bound session's output goes: the stream serving it now (a resumption moves it to a new one). */
@@ -183,6 +185,7 @@ export class ClientStream {
       this.#write(streamErrorXml(condition, text));
       this.#writeClose();
       this.#log.info('stream error sent', { condition, text, user: this.#username });
+      this.deps.metrics?.streamError(condition);
     }
     if (hibernate && this.#resumable) this.#hibernate(`stream error ${condition}`);
     else this.#close(cause, `stream error ${condition}`);
@@ -629,6 +632,7 @@ export class ClientStream {
     this.#session = session;
     this.#out = out;
     this.#phase = 'bound';
+    this.deps.metrics?.loggedIn(this.#openedMs);
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigError, EnvReader, readClusterTimings, type ClusterTimings, type Env } from '@vigil/config';
+import { ConfigError, EnvReader, readClusterTimings, readTelemetryConfig, type ClusterTimings, type Env, type TelemetryConfig } from '@vigil/config';
 import { isValidNodeId } from '@vigil/cluster';
 import { isLogLevel, type LogLevel } from '@vigil/telemetry';
 import { DEFAULT_TLS_CIPHERS, TLS_VERSIONS, type TlsMinVersion, type TlsSettings } from './tls-credentials.js';
@@ -64,6 +64,8 @@ export interface NodeConfig {
   readonly rosterRequestTimeoutMs: number;
   readonly timings: ClusterTimings;
   readonly logLevel: LogLevel;
+  /** /metrics, /livez, /readyz and OTLP export (docs/operations.md). */
+  readonly telemetry: TelemetryConfig;
 }
 
 export function readNodeConfig(envVars: Env, env: EnvReader = new EnvReader(envVars)): NodeConfig {
@@ -103,6 +105,7 @@ export function readNodeConfig(envVars: Env, env: EnvReader = new EnvReader(envV
     rosterRequestTimeoutMs: env.int('VIGIL_ROSTER_REQUEST_TIMEOUT_MS', 5000, 'wait for the authority to answer a roster request', { min: 100 }),
     timings: readClusterTimings(env),
     logLevel,
+    telemetry: readTelemetryConfig(env),
   };
 }
 

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { connect } from '@nats-io/transport-node';
 import { natsConnectionTuning } from '@vigil/config';
-import { createLogger, stopOnSignals, type Logger } from '@vigil/telemetry';
+import { BusHealth, createLogger, stopOnSignals, type Logger } from '@vigil/telemetry';
+import { startTelemetry } from '@vigil/telemetry/sdk';
 import { MissingBucketError, openStores, type Stores } from '@vigil/store';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { readNodeConfig, type NodeConfig } from './config.js';
@@ -13,6 +14,7 @@ import { cluster } from '@vigil/proto';
 import { TcpListener } from './tcp-listener.js';
 import { TlsCredentials } from './tls-credentials.js';
 import { WebSocketListener } from './websocket-listener.js';
+import { NodeMetrics } from './metrics.js';
 
 const bootLog = createLogger({ service: 'connection-node' });
 
@@ -20,15 +22,22 @@ async function main(): Promise<void> {
   const config = readNodeConfig(process.env);
   // Certificate problems stop the start, before anything connects.
   const tls = config.tls ? TlsCredentials.load(config.tls, config.domain) : undefined;
+  // The SDK before any instrument exists (they would stay no-ops); /readyz answers 503 until the end of the start.
+  const telemetry = await startTelemetry({
+    serviceName: 'connection-node', instanceId: config.nodeId, ...config.telemetry, log: createLogger({ service: 'connection-node', node: config.nodeId }, { level: config.logLevel }),
+  });
+  const metrics = new NodeMetrics(config.nodeId);
   const nc = await connect({ servers: config.natsUrl, name: `vigil-node-${config.nodeId}`, ...natsConnectionTuning(config.timings) });
   const stores = await openBuckets(nc, config);
   const link = new ClusterLink(nc, config, createLogger({ service: 'connection-node', node: config.nodeId }, { level: config.logLevel }));
   const log = createLogger({ service: 'connection-node', node: config.nodeId, incarnation: link.incarnation }, { level: config.logLevel });
   if (tls) logCertificate(log, 'tls certificate loaded', tls, config);
+  const bus = new BusHealth(nc, log);
   link.start();
   const throttle = new AuthThrottle({ maxFailures: config.authMaxFailures, windowMs: config.authFailureWindowMs, lockoutMs: config.authLockoutMs });
   const streams = new StreamSet();
-  const deps = { config, accounts: stores.accounts, link, log, throttle, streams, resumptions: new Map<string, ClientStream>() };
+  const deps = { config, accounts: stores.accounts, link, log, throttle, streams, metrics, resumptions: new Map<string, ClientStream>() };
+  metrics.observe({ sessions: () => link.sessions.size, streams: () => streams.size });
 
   const listener = new TcpListener(deps, { ...(tls && config.startTls ? { tls } : {}) });
   const port = await listener.listen(config.c2sHost, config.c2sPort);
@@ -36,6 +45,10 @@ async function main(): Promise<void> {
   const tlsPort = directTls ? await directTls.listen(config.c2sHost, config.c2sTlsPort) : undefined;
   const webSocket = config.wsPort > 0 ? new WebSocketListener(deps, { path: config.wsPath, ...(tls && config.wsTls ? { tls } : {}) }) : undefined;
   const wsPort = webSocket ? await webSocket.listen(config.c2sHost, config.wsPort) : undefined;
+  let accepting = true;
+  // Ready = can take clients now: listeners open, NATS connected, and a NATS round trip (what every heartbeat
+  // needs to be confirmed) answering within a heartbeat interval.
+  telemetry.setReadiness(async () => ({ accepting, nats: bus.connected, heartbeat: bus.connected && (await roundTrip(nc, config.timings.heartbeatIntervalMs)) }));
   log.info('ready', {
     host: config.c2sHost,
     port,
@@ -45,6 +58,7 @@ async function main(): Promise<void> {
     wsPort,
     domain: config.domain,
     nats: nc.getServer(),
+    metricsPort: telemetry.httpPort ?? 'off',
   });
 
   // SIGHUP: re-read the certificate and key (renewal without a restart). Without TLS it is only logged,
@@ -68,14 +82,22 @@ async function main(): Promise<void> {
   sweep.unref();
 
   // DESIGN.md "Self-fencing": every stream ends now, announced as lost with the node; listeners keep accepting.
-  link.onFence((reason) => streams.endAll('system-shutdown', `node lost contact with the cluster (${reason})`, cluster.EndCause.END_CAUSE_NODE_LOST));
+  link.onFence((reason) => {
+    metrics.fenced();
+    streams.endAll('system-shutdown', `node lost contact with the cluster (${reason})`, cluster.EndCause.END_CAUSE_NODE_LOST);
+  });
 
   stopOnSignals(log, nc, async () => {
     clearInterval(sweep);
+    // Out of the load balancer first: new clients go to other nodes while these streams end.
+    accepting = false;
     log.info('closing client streams', { sessions: link.sessions.size });
     streams.endAll('system-shutdown', 'server is shutting down', cluster.EndCause.END_CAUSE_GRACEFUL);
     await Promise.all([listener.close(), directTls?.close(), webSocket?.close()]);
     link.stop();
+    metrics.stop();
+    bus.stop();
+    await telemetry.stop();
   });
 }
 
@@ -89,6 +111,17 @@ async function openBuckets(nc: NatsConnection, config: NodeConfig): Promise<Stor
       if (attempt === 1 || attempt % 20 === 0) bootLog.warn('waiting for the KV buckets', { bucket: e.bucket, node: config.nodeId });
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+  }
+}
+
+/** True when the NATS server answers a flush within `timeoutMs`. */
+async function roundTrip(nc: { flush(): Promise<void> }, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([nc.flush().then(() => true, () => false), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -53,6 +53,7 @@ export class TcpListener {
 
   #accept(socket: Socket): void {
     socket.setKeepAlive(true, 30_000);
+    this.deps.metrics?.accepted(this.options.directTls === true ? 'direct-tls' : 'tcp');
     const connection = new TcpConnection(socket, this.options.tls);
     this.#connections.add(connection);
     connection.onClose = () => this.#connections.delete(connection);

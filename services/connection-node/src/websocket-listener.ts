@@ -98,6 +98,7 @@ export class WebSocketListener {
   }
 
   #accept(ws: WebSocket, request: IncomingMessage): void {
+    this.deps.metrics?.accepted('websocket');
     request.socket.setKeepAlive(true, 30_000);
     request.socket.setNoDelay(true);
     this.#sockets.add(ws);

@@ -126,6 +126,8 @@ async function main(): Promise<void> {
   const echo = env.bool('VIGIL_DEV_ECHO_LOGS', true, 'print every service log line');
   const consolePort = env.int('VIGIL_DEV_CONSOLE_PORT', 8080, 'web console port of the dev cluster (127.0.0.1; 0: off)', { min: 0, max: 65535 });
   const demoPanel = env.bool('VIGIL_DEV_DEMO', true, 'the web console\'s demo panel (log in demo users from the page, kill connections and nodes)');
+  // /metrics, /livez and /readyz of node-1, node-2 and the authority on this port and the next two; 0: off.
+  const metricsPort = env.int('VIGIL_DEV_METRICS_PORT', 9464, 'first of three metrics ports (node-1, node-2, authority); 0: off', { min: 0, max: 65533 });
   mkdirSync(dataDir, { recursive: true });
   const cert = await devCertificate(tlsDir, domain);
 
@@ -149,6 +151,7 @@ async function main(): Promise<void> {
     // self-signed certificate. PLAIN stays allowed without TLS on loopback.
     ...(cert ? { tls: { certFile: cert.certFile, keyFile: cert.keyFile, required: false }, directTls: tlsPorts } : {}),
     webSocket: { ports: wsPorts, path: wsPath },
+    ...(metricsPort > 0 ? { metrics: [metricsPort, metricsPort + 1, metricsPort + 2] } : {}),
     env: {
       VIGIL_ALLOW_PLAIN_WITHOUT_TLS: 'true',
       VIGIL_ALLOW_REGISTRATION: 'true',
@@ -190,6 +193,7 @@ async function main(): Promise<void> {
         : []),
       `  XMPP over WebSocket (RFC 7395): ${cluster.nodes.map((n) => `${n.wsUrl ?? ''} (${n.nodeId})`).join(' and ')}`,
       `  NATS: ${cluster.natsUrl}`,
+      `  Metrics and probes (/metrics, /livez, /readyz): ${metricsPort > 0 ? [...cluster.nodes.map((n) => n.metricsUrl), ...cluster.authorityMetricsUrls].join(', ') : 'off (VIGIL_DEV_METRICS_PORT=0)'}`,
       `  gRPC API: ${cluster.grpc?.address(0) ?? 'off'}`,
       `    admin token:     ${cluster.grpc?.adminToken ?? ''}`,
       `    read-only token: ${cluster.grpc?.readToken ?? ''}`,

@@ -4,7 +4,7 @@ import { admin, cluster } from '@vigil/proto';
 import { digestEquals, subjects, type Subjects } from '@vigil/cluster';
 import { LeaseTable } from '@vigil/lease';
 import { bareOf } from '@vigil/roster';
-import type { Logger } from '@vigil/telemetry';
+import { inSpan, tracingEnabled, type Logger } from '@vigil/telemetry';
 import type { Stores } from '@vigil/store';
 import type { KV } from '@nats-io/kv';
 import { errorReply, escapeAttr, parseStanza, StanzaError } from '@vigil/xmpp';
@@ -13,7 +13,7 @@ import type { AuthorityContext } from './context.js';
 import { IqCore } from './iq.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { Outbox } from './outbox.js';
-import { PresenceCore } from './presence.js';
+import { END_CAUSE_NAME, PresenceCore } from './presence.js';
 import { SessionRegistry, type SessionRecord } from './registry.js';
 import { Reconciler } from './reconciler.js';
 import { RosterEditor } from './roster-editor.js';
@@ -24,6 +24,7 @@ import { ShardManager } from './shard-manager.js';
 import { AdminHandler } from './admin.js';
 import { WatchPublisher } from './presence-events.js';
 import { OwnerImport } from './migration/owner-import.js';
+import { AuthorityMetrics } from './metrics.js';
 
 const { EndCause } = cluster;
 type EndCause = cluster.EndCause;
@@ -39,6 +40,8 @@ export interface AuthorityDeps {
   readonly autoTick?: boolean;
   /** The shard-lock bucket (vigil_shards). */
   readonly shardLocks: KV;
+  /** Instruments (no-ops unless the process started the telemetry SDK first). */
+  readonly metrics?: AuthorityMetrics;
 }
 
 /**
@@ -66,9 +69,13 @@ export class Authority {
   readonly #now: () => number;
   #tick: NodeJS.Timeout | undefined;
   #lastTickMs = 0;
+  readonly #metrics: AuthorityMetrics;
+  /** Sessions of expired node incarnations not yet announced (the mass-expiry backlog). */
+  #expiryBacklog = 0;
 
   constructor(private readonly deps: AuthorityDeps) {
     this.#subjects = subjects(deps.config.subjectPrefix);
+    this.#metrics = deps.metrics ?? new AuthorityMetrics({ shardCount: deps.config.shardCount, nodeLeaseMs: deps.config.timings.nodeLeaseMs });
     this.#leases = new LeaseTable({ leaseMs: deps.config.timings.nodeLeaseMs });
     this.#queue = new KeyedQueue((user, error) => deps.log.error('presence task failed', { user, err: error }));
     this.#shards = new ShardManager({
@@ -77,6 +84,7 @@ export class Authority {
       subjects: this.#subjects,
       config: deps.config,
       log: deps.log,
+      metrics: this.#metrics,
       callbacks: {
         acquired: (shard, epoch) => this.#takeShard(shard, epoch),
         releasing: (shard) => this.#giveShard(shard, true),
@@ -86,7 +94,10 @@ export class Authority {
     this.#journal = new KvSessionJournal(
       deps.stores.sessions,
       (shard) => this.#shards.epochOf(shard),
-      (err, record) => deps.log.warn('session registry write failed', { user: record.bareJid, session: record.sessionId, shard: record.shard, err }),
+      (err, record) => {
+        this.#metrics.kvError('sessions', 'write');
+        deps.log.warn('session registry write failed', { user: record.bareJid, session: record.sessionId, shard: record.shard, err });
+      },
     );
     this.#outbox = new Outbox(deps.nc, this.#subjects, deps.config.shardCount, (shard) => this.#shards.epochOf(shard), deps.log);
     const watch = new WatchPublisher(deps.nc, this.#subjects, (shard) => this.#shards.epochOf(shard), () => Date.now(), deps.log);
@@ -101,6 +112,7 @@ export class Authority {
       journal: this.#journal,
       events: watch,
       wallNowMs: () => Date.now(),
+      metrics: this.#metrics,
     };
     this.#presence = new PresenceCore(ctx);
     this.#subscriptions = new SubscriptionCore(ctx, this.#presence, (local) => deps.stores.accounts.exists(local));
@@ -147,6 +159,19 @@ export class Authority {
     const period = Math.max(20, Math.floor(this.deps.config.timings.heartbeatIntervalMs / 4));
     if (this.deps.autoTick ?? true) this.#tick = setInterval(() => this.tick(), period);
     void this.#watchConnection();
+    this.#metrics.observe({
+      sessionsByNode: () => {
+        // Nodes with a lease and no session show 0 rather than vanish from the gauge.
+        const counts = this.#registry.countByNode();
+        for (const l of this.#leases.list()) if (!counts.has(l.nodeId)) counts.set(l.nodeId, 0);
+        return counts;
+      },
+      liveLeases: () => this.#leases.list().length,
+      maxHeartbeatSilenceMs: () => this.#leases.list().reduce((max, l) => Math.max(max, this.#now() - l.lastHeardMs), 0),
+      shardsOwned: () => this.#shards.owned.size,
+      pendingUsers: () => this.#queue.size,
+      expiryBacklog: () => this.#expiryBacklog,
+    });
   }
 
   /** Resolves when every presence task queued so far has run. */
@@ -157,6 +182,7 @@ export class Authority {
   /** Hands every shard over (finishing what is in hand first), then stops. */
   async stop(): Promise<void> {
     clearInterval(this.#tick);
+    this.#metrics.stop();
     await this.#shards.stop();
     for (const sub of this.#subs) sub.unsubscribe();
     await this.#queue.drain();
@@ -253,6 +279,8 @@ export class Authority {
 
   #onHeartbeat(hb: cluster.Heartbeat): void {
     const now = this.#now();
+    const previous = this.#leases.get(hb.nodeId);
+    if (previous?.incarnation === hb.incarnation) this.#metrics.heartbeatInterval(now - previous.lastHeardMs);
     const outcome = this.#leases.heartbeat(hb.nodeId, hb.incarnation, now);
     switch (outcome.kind) {
       case 'stale':
@@ -260,7 +288,7 @@ export class Authority {
         return;
       case 'replaced':
         this.deps.log.info('node restarted: new incarnation', { node: hb.nodeId, incarnation: hb.incarnation, previous: outcome.previous.incarnation });
-        this.#expireIncarnation(hb.nodeId, outcome.previous.incarnation, 'replaced');
+        this.#expireIncarnation(hb.nodeId, outcome.previous.incarnation, 'replaced', outcome.previous.lastHeardMs);
         break;
       case 'new':
         this.deps.log.info('node joined', { node: hb.nodeId, incarnation: hb.incarnation });
@@ -293,7 +321,7 @@ export class Authority {
     }
     for (const lease of this.#leases.expire(now)) {
       this.deps.log.warn('node lease expired', { node: lease.nodeId, incarnation: lease.incarnation, silentMs: Math.round(now - lease.lastHeardMs) });
-      this.#expireIncarnation(lease.nodeId, lease.incarnation, 'lease-expired');
+      this.#expireIncarnation(lease.nodeId, lease.incarnation, 'lease-expired', lease.lastHeardMs);
     }
   }
 
@@ -307,23 +335,34 @@ export class Authority {
     }
   }
 
-  /** Ends every session of a node incarnation, in batches so heartbeats keep flowing. */
-  #expireIncarnation(nodeId: string, incarnation: string, reason: string): void {
+  /**
+   * Ends every session of a node incarnation, in batches so heartbeats keep
+   * flowing; one span covers the expiry and its fan-out. `lastHeardMs` (the
+   * incarnation's last heartbeat) starts the detection-latency clock.
+   */
+  #expireIncarnation(nodeId: string, incarnation: string, reason: string, lastHeardMs?: number): void {
     const sessions = this.#registry.sessionsOfIncarnation(nodeId, incarnation);
+    this.#metrics.nodeExpired(reason);
     if (sessions.length === 0) return;
-    this.deps.log.info('expiring sessions of node incarnation', { node: nodeId, incarnation, reason, sessions: sessions.length });
     const batch = this.deps.config.expiryBatchSize;
     const started = performance.now();
+    this.#expiryBacklog += sessions.length;
     const run = async (): Promise<void> => {
+      this.deps.log.info('expiring sessions of node incarnation', { node: nodeId, incarnation, reason, sessions: sessions.length });
       const ends: Promise<void>[] = [];
       for (let i = 0; i < sessions.length; i += batch) {
-        for (const s of sessions.slice(i, i + batch)) ends.push(this.#endSession(s, EndCause.END_CAUSE_NODE_LOST, reason));
+        for (const s of sessions.slice(i, i + batch)) {
+          const end = this.#endSession(s, EndCause.END_CAUSE_NODE_LOST, reason, lastHeardMs);
+          ends.push(end.finally(() => this.#expiryBacklog--));
+        }
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       await Promise.all(ends);
-      this.deps.log.info('node incarnation expired', { node: nodeId, incarnation, reason, sessions: sessions.length, fanOutMs: Math.round(performance.now() - started) });
+      const fanOutMs = performance.now() - started;
+      this.#metrics.fanOutTook('node-expiry', fanOutMs);
+      this.deps.log.info('node incarnation expired', { node: nodeId, incarnation, reason, sessions: sessions.length, fanOutMs: Math.round(fanOutMs) });
     };
-    void run();
+    void inSpan('vigil.lease.expire', { 'vigil.node': nodeId, 'vigil.incarnation': incarnation, 'vigil.reason': reason, 'vigil.sessions': sessions.length }, run);
   }
 
   // --- session events -----------------------------------------------------
@@ -343,11 +382,14 @@ export class Authority {
     }
     const bare = bareOf(ref.fullJid);
     const event = ev.event;
+    const arrivedMs = this.#now();
     void this.#queue.run(bare, async () => {
       if (event.$case !== 'ended' && event.$case !== 'resync' && this.#registry.get(ref.sessionId) === undefined) await this.#replaceSameResource(ref);
       switch (event.$case) {
         case 'presence':
-          return this.#presence.broadcast(ref, event.presence);
+          // A span per presence stanza only when traces are exported: the per-stanza path stays cheap otherwise.
+          if (!tracingEnabled()) return this.#presence.broadcast(ref, event.presence);
+          return inSpan('vigil.presence.broadcast', { 'vigil.user': bare, 'vigil.available': event.presence.available }, () => this.#presence.broadcast(ref, event.presence));
         case 'directed':
           return this.#presence.directed(ref, event.directed);
         case 'subscription': {
@@ -364,7 +406,9 @@ export class Authority {
         }
         case 'ended': {
           const record = this.#registry.get(ref.sessionId);
-          if (record) await this.#presence.end(record, event.ended.cause, 'event');
+          if (record && (await this.#presence.end(record, event.ended.cause, 'event'))) {
+            this.#metrics.detected(END_CAUSE_NAME[event.ended.cause] ?? 'unspecified', this.#now() - arrivedMs);
+          }
           return;
         }
       }
@@ -390,8 +434,12 @@ export class Authority {
     }
   }
 
-  #endSession(record: SessionRecord, cause: EndCause, reason: string): Promise<void> {
-    return this.#queue.run(record.bareJid, () => this.#presence.end(record, cause, reason));
+  /** Ends a session in its user's queue; `sinceMs` (monotonic) is when the evidence of its death was last fresh. */
+  #endSession(record: SessionRecord, cause: EndCause, reason: string, sinceMs?: number): Promise<void> {
+    return this.#queue.run(record.bareJid, async () => {
+      const announced = await this.#presence.end(record, cause, reason);
+      if (announced && sinceMs !== undefined) this.#metrics.detected(END_CAUSE_NAME[cause] ?? 'unspecified', this.#now() - sinceMs);
+    });
   }
 
   /** A broadcast of a known session was lost: announce what the node holds now. */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, EnvReader, readClusterTimings, type ClusterTimings, type Env } from '@vigil/config';
+import { ConfigError, EnvReader, readClusterTimings, readTelemetryConfig, type ClusterTimings, type Env, type TelemetryConfig } from '@vigil/config';
 import { parseTokens, type ApiToken } from './grpc/tokens.js';
 import { isLogLevel, type LogLevel } from '@vigil/telemetry';
 
@@ -22,6 +22,8 @@ export interface AuthorityConfig {
   /** PBKDF2 iterations of accounts created or re-keyed through the gRPC API. */
   readonly scramIterations: number;
   readonly grpc: GrpcConfig;
+  /** /metrics, /livez, /readyz and OTLP export (docs/operations.md). */
+  readonly telemetry: TelemetryConfig;
 }
 
 /** The public gRPC API (docs/decisions.md "gRPC API"); off when `port` is 0. */
@@ -66,6 +68,7 @@ export function readAuthorityConfig(envVars: Env, env: EnvReader = new EnvReader
     logLevel,
     scramIterations: env.int('VIGIL_SCRAM_ITERATIONS', 10_000, 'PBKDF2 iterations of SCRAM credentials created here and shown for unknown users', { min: 4096 }),
     grpc: readGrpcConfig(env, timings),
+    telemetry: readTelemetryConfig(env),
   };
 }
 

@@ -7,6 +7,7 @@ import type { SessionRegistry } from './registry.js';
 import type { UserRecords } from './user-records.js';
 import type { SessionJournal } from './journal.js';
 import type { PresenceEvents } from './presence-events.js';
+import type { AuthorityMetrics } from './metrics.js';
 
 /** What the authority's parts share. Per-user work runs in `queue` under the user's bare JID. */
 export interface AuthorityContext {
@@ -23,4 +24,5 @@ export interface AuthorityContext {
   readonly events: PresenceEvents;
   /** Wall clock, for what people read (last activity); leases use the monotonic clock. */
   readonly wallNowMs: () => number;
+  readonly metrics: AuthorityMetrics;
 }

@@ -1,32 +1,46 @@
 import { connect } from '@nats-io/transport-node';
 import { natsConnectionTuning } from '@vigil/config';
-import { createLogger, stopOnSignals } from '@vigil/telemetry';
+import { BusHealth, createLogger, stopOnSignals } from '@vigil/telemetry';
+import { startTelemetry } from '@vigil/telemetry/sdk';
 import { openShardLocks, openStores } from '@vigil/store';
 import { readAuthorityConfig } from './config.js';
 import { Authority } from './authority.js';
 import { GrpcApi } from './grpc/server.js';
+import { AuthorityMetrics } from './metrics.js';
 
 const bootLog = createLogger({ service: 'presence-authority' });
 
 async function main(): Promise<void> {
   const config = readAuthorityConfig(process.env);
   const log = createLogger({ service: 'presence-authority', authority: config.authorityId }, { level: config.logLevel });
+  // The SDK first: instruments created before it would stay no-ops. /readyz answers 503 until the end of the start.
+  const telemetry = await startTelemetry({ serviceName: 'presence-authority', instanceId: config.authorityId, ...config.telemetry, log });
+  const metrics = new AuthorityMetrics({ shardCount: config.shardCount, nodeLeaseMs: config.timings.nodeLeaseMs });
   const nc = await connect({
     servers: config.natsUrl,
     name: `vigil-authority-${config.authorityId}`,
     ...natsConnectionTuning(config.timings),
   });
+  const bus = new BusHealth(nc, log);
   const stores = await openStores(nc, { replicas: config.kvReplicas });
   const shardLocks = await openShardLocks(nc, { replicas: config.kvReplicas, lockTtlMs: config.timings.shardLockTtlMs });
-  const authority = new Authority({ nc, stores, config, log, shardLocks });
+  const authority = new Authority({ nc, stores, config, log, shardLocks, metrics });
   await authority.start();
-  const api = config.grpc.port > 0 ? new GrpcApi({ nc, stores, shardLocks, config, log }) : undefined;
+  const api = config.grpc.port > 0 ? new GrpcApi({ nc, stores, shardLocks, config, log, metrics }) : undefined;
   const grpcPort = await api?.start();
-  log.info('ready', { nats: nc.getServer(), domain: config.domain, shards: config.shardCount, owned: authority.shards.owned.size, grpc: grpcPort ?? 'off' });
+  // Ready = can do its job now: NATS connected and the API (when configured) listening. Owning shards is not
+  // required: a replica whose peers own every shard still serves the API and takes shards over when they fail.
+  telemetry.setReadiness(() => ({ nats: bus.connected, ...(api ? { grpc: api.listening } : {}) }));
+  log.info('ready', {
+    nats: nc.getServer(), domain: config.domain, shards: config.shardCount, owned: authority.shards.owned.size, grpc: grpcPort ?? 'off', metricsPort: telemetry.httpPort ?? 'off',
+  });
 
   stopOnSignals(log, nc, async () => {
+    telemetry.setReadiness(() => ({ stopping: false }));
     await api?.stop();
     await authority.stop();
+    bus.stop();
+    await telemetry.stop();
   });
 }
 

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { cluster, type store } from '@vigil/proto';
 import { shardOf } from '@vigil/cluster';
 import { broadcastRecipients, bareOf, isBlocked, mayAnswerProbe, probeTargets, type Recipient } from '@vigil/roster';
@@ -69,6 +70,15 @@ export class PresenceCore {
   }
 
   async broadcast(ref: cluster.SessionRef, p: cluster.BroadcastPresence): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.#broadcast(ref, p);
+    } finally {
+      this.ctx.metrics.fanOutTook('broadcast', performance.now() - started);
+    }
+  }
+
+  async #broadcast(ref: cluster.SessionRef, p: cluster.BroadcastPresence): Promise<void> {
     const s = this.recordFor(ref);
     this.ctx.registry.setPresenceSeq(s, p.seq);
     const rec = await this.ctx.records.get(localpartOf(s.bareJid));
@@ -78,7 +88,7 @@ export class PresenceCore {
       s.presenceXml = p.stanzaXml;
       s.priority = p.priority;
       if (initial) s.availableSinceUnixMs = this.ctx.wallNowMs();
-      this.#fanOut(this.#recipients(s, rec, 'available'), p.stanzaXml, s.bareJid);
+      this.#fanOut(this.#recipients(s, rec, 'available'), p.stanzaXml, s.bareJid, 'available');
       // RFC 6121 §4.2.2: the resource that sent initial presence gets it too.
       this.ctx.outbox.deliver(s.fullJid, p.stanzaXml, s.bareJid);
       this.ctx.events.changed(s, AVAILABLE);
@@ -86,7 +96,7 @@ export class PresenceCore {
       this.ctx.journal.save(s);
       return;
     }
-    this.#fanOut(this.#recipients(s, rec, 'unavailable'), p.stanzaXml, s.bareJid);
+    this.#fanOut(this.#recipients(s, rec, 'unavailable'), p.stanzaXml, s.bareJid, 'unavailable');
     this.ctx.outbox.deliver(s.fullJid, p.stanzaXml, s.bareJid);
     const was = s.available;
     s.available = false;
@@ -133,20 +143,27 @@ export class PresenceCore {
     if (domainOf(d.toJid) === this.ctx.config.domain) this.ctx.outbox.deliver(d.toJid, d.stanzaXml, s.bareJid);
   }
 
-  /** RFC 6121 §4.5.2: unavailable to every recipient of the session's presence, whatever the cause. */
-  async end(record: SessionRecord, cause: EndCause, reason: string): Promise<void> {
-    if (!this.ctx.registry.remove(record)) return;
+  /**
+   * RFC 6121 §4.5.2: unavailable to every recipient of the session's presence, whatever the cause.
+   * False when the session had already ended (nothing announced now).
+   */
+  async end(record: SessionRecord, cause: EndCause, reason: string): Promise<boolean> {
+    if (!this.ctx.registry.remove(record)) return false;
+    const started = performance.now();
     // Erase the durable entry only after the announcement below is out: a crash in between repeats it rather than loses it.
     const dropped = (): void => this.ctx.journal.drop(record);
     let delivered = 0;
     if (record.available || record.directedTo.size > 0) {
       const rec = await this.ctx.records.get(localpartOf(record.bareJid));
       const recipients = this.#recipients(record, rec, 'unavailable');
-      this.#fanOut(recipients, unavailableFrom(record.fullJid), record.bareJid);
+      this.#fanOut(recipients, unavailableFrom(record.fullJid), record.bareJid, 'unavailable');
       delivered = recipients.length;
     }
     if (record.available) this.ctx.events.changed(record, cause);
     dropped();
+    const causeName = END_CAUSE_NAME[cause] ?? 'unspecified';
+    this.ctx.metrics.sessionEnded(causeName);
+    this.ctx.metrics.fanOutTook('end', performance.now() - started);
     if (record.available) await this.#noteLastSeen(record, '');
     // A node's mass expiry is summarized by the caller; one line per session would cost more than the fan-out.
     const log = cause === EndCause.END_CAUSE_NODE_LOST ? this.ctx.log.debug : this.ctx.log.info;
@@ -154,10 +171,11 @@ export class PresenceCore {
       user: record.bareJid,
       session: record.sessionId,
       node: record.nodeId,
-      cause: END_CAUSE_NAME[cause] ?? 'unspecified',
+      cause: causeName,
       reason,
       recipients: delivered,
     });
+    return true;
   }
 
   /**
@@ -232,8 +250,9 @@ export class PresenceCore {
     return broadcastRecipients({ roster: rec.roster, session: s, blocked: new Set(rec.blocked), otherResources: others }, kind);
   }
 
-  #fanOut(recipients: readonly Recipient[], stanzaXml: string, fromBareJid: string): void {
+  #fanOut(recipients: readonly Recipient[], stanzaXml: string, fromBareJid: string, kind: 'available' | 'unavailable'): void {
     this.ctx.outbox.fanOut(recipients.map((r) => r.jid), stanzaXml, fromBareJid);
+    this.ctx.metrics.fannedOut(kind, recipients.length);
   }
 
   /** XEP-0012: when the user's last available resource goes, remember when and with what status. */
@@ -250,6 +269,7 @@ export class PresenceCore {
     // Off the presence path, like the journal: KV may be electing a leader.
     const value = { unixMs: this.ctx.wallNowMs(), status };
     this.#writes.run(() => this.ctx.lastSeen.put(localpartOf(s.bareJid), value)).catch((e: unknown) => {
+      this.ctx.metrics.kvError('last_seen', 'put');
       this.ctx.log.warn('last activity not stored', { user: s.bareJid, err: e });
     });
   }

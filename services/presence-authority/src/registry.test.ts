@@ -35,6 +35,9 @@ test('per-incarnation shard digests always equal the digest of the sessions held
           }
           assert.equal(reg.sessionsOfIncarnation(node, inc).length, [...byId.values()].filter((r) => r.nodeId === node && r.incarnation === inc).length);
         }
+        // The sessions gauge: every incarnation of a node summed, and nodes without sessions absent.
+        const held = [...byId.values()].filter((r) => r.nodeId === node).length;
+        assert.equal(reg.countByNode().get(node), held === 0 ? undefined : held);
       }
     }),
   );

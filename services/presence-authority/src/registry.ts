@@ -91,6 +91,16 @@ export class SessionRegistry {
     return gone;
   }
 
+  /** Sessions per connection node (all its incarnations here), for the sessions gauge: O(incarnations). */
+  countByNode(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [key, set] of this.#byIncarnation) {
+      const node = key.slice(0, key.indexOf('\u0000'));
+      out.set(node, (out.get(node) ?? 0) + set.size);
+    }
+    return out;
+  }
+
   all(): IterableIterator<SessionRecord> {
     return this.#byId.values();
   }

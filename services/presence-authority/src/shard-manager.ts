@@ -7,6 +7,7 @@ import type { Subjects } from '@vigil/cluster';
 import { LeaseTable, planShards, type LockView } from '@vigil/lease';
 import type { Logger } from '@vigil/telemetry';
 import type { AuthorityConfig } from './config.js';
+import type { AuthorityMetrics } from './metrics.js';
 
 export interface ShardCallbacks {
   /** The shard is ours at `epoch`: load its state and start acting on it. */
@@ -62,6 +63,7 @@ export class ShardManager {
       readonly log: Logger;
       readonly callbacks: ShardCallbacks;
       readonly now?: () => number;
+      readonly metrics?: AuthorityMetrics;
     },
   ) {
     this.#members = new LeaseTable({ leaseMs: deps.config.timings.nodeLeaseMs });
@@ -187,6 +189,7 @@ export class ShardManager {
       return;
     }
     this.#owned.set(shard, { epoch: revision, revision, renewedAtMs: this.#now() });
+    this.deps.metrics?.shardChanged('acquired');
     this.#locks.set(shard, { owner: this.deps.config.authorityId, revision, seenAtMs: this.#now() });
     this.deps.log.debug('shard acquired', { shard, epoch: revision });
     try {
@@ -220,11 +223,13 @@ export class ShardManager {
       await this.deps.callbacks.releasing(shard);
     } finally {
       this.#owned.delete(shard);
+      this.deps.metrics?.shardChanged('released');
     }
     try {
       await this.deps.kv.delete(lockKey(shard), { previousSeq: o.revision });
       this.deps.log.debug('shard released', { shard, epoch: o.epoch });
     } catch (e) {
+      this.deps.metrics?.kvError('shards', 'delete');
       this.deps.log.warn('shard lock not deleted; it will go stale', { shard, err: e });
     }
   }
@@ -237,6 +242,7 @@ export class ShardManager {
   }
 
   #kvFailed(): void {
+    this.deps.metrics?.kvError('shards', 'write');
     if (this.#kvHealthySinceMs !== undefined) this.deps.log.warn('shard locks not writable (JetStream unavailable?)');
     this.#kvHealthySinceMs = undefined;
   }
@@ -278,6 +284,7 @@ export class ShardManager {
 
   #lose(shard: number, why: string): void {
     if (!this.#owned.delete(shard)) return;
+    this.deps.metrics?.shardChanged('lost');
     this.deps.log.warn('shard ownership lost', { shard, why, owned: this.#owned.size });
     this.deps.callbacks.lost(shard, why);
   }

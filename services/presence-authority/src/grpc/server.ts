@@ -16,6 +16,8 @@ import { OwnerClient } from './owner-client.js';
 import { presenceService } from './presence-service.js';
 import { rosterService } from './roster-service.js';
 import { WatchHub } from './watch.js';
+import { metricsInterceptor } from './metrics-interceptor.js';
+import { AuthorityMetrics } from '../metrics.js';
 
 export interface GrpcApiDeps {
   readonly nc: NatsConnection;
@@ -23,6 +25,8 @@ export interface GrpcApiDeps {
   readonly shardLocks: KV;
   readonly config: AuthorityConfig;
   readonly log: Logger;
+  /** Calls by method and status; a no-op instance when absent. */
+  readonly metrics?: AuthorityMetrics;
 }
 
 /** Connections idle this long (no call at all) are closed; clients reconnect on their next call. */
@@ -42,6 +46,7 @@ export class GrpcApi {
   readonly #hub: WatchHub;
   readonly #nodes: NodeDirectory;
   readonly #health: HealthService;
+  #listening = false;
 
   constructor(private readonly deps: GrpcApiDeps) {
     const { config, nc, log } = deps;
@@ -55,7 +60,8 @@ export class GrpcApi {
       'grpc.max_connection_idle_ms': MAX_CONNECTION_IDLE_MS,
       'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
     };
-    this.#server = new Server(options);
+    const metrics = deps.metrics ?? new AuthorityMetrics({ shardCount: config.shardCount, nodeLeaseMs: config.timings.nodeLeaseMs });
+    this.#server = new Server({ ...options, interceptors: [metricsInterceptor(metrics)] });
     const ctx = { auth: new TokenAuthenticator(g.tokens), log: log.child({ component: 'grpc' }) };
     const owners = new OwnerClient({ nc, subjects: subs, shardCount: config.shardCount, timeoutMs: g.requestTimeoutMs, retryAfterMs: g.retryAfterMs });
     this.#hub = new WatchHub(nc, subs, ctx.log);
@@ -83,18 +89,28 @@ export class GrpcApi {
     this.#server.addService(health.HealthService, this.#health.implementation());
   }
 
+  /** Bound and not stopped: part of the replica's readiness. */
+  get listening(): boolean {
+    return this.#listening;
+  }
+
   /** Listens; resolves with the bound port. */
   async start(): Promise<number> {
     this.#nodes.start();
     void this.#watchNats();
     const g = this.deps.config.grpc;
     return new Promise((resolve, reject) => {
-      this.#server.bindAsync(`${g.host}:${g.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+      this.#server.bindAsync(`${g.host}:${g.port}`, ServerCredentials.createInsecure(), (err, port) => {
+        if (err) return reject(err);
+        this.#listening = true;
+        resolve(port);
+      });
     });
   }
 
   /** Ends watch streams, lets calls in progress finish briefly, then closes every connection. */
   async stop(): Promise<void> {
+    this.#listening = false;
     this.#hub.closeAll();
     this.#health.close();
     this.#nodes.stop();

@@ -8,6 +8,7 @@ import type { Subscription } from '@vigil/roster';
 import { parseStanza } from '@vigil/xmpp';
 import { readAuthorityConfig } from '../config.js';
 import type { AuthorityContext } from '../context.js';
+import { AuthorityMetrics } from '../metrics.js';
 import { IqCore } from '../iq.js';
 import { KeyedQueue } from '../keyed-queue.js';
 import { NO_JOURNAL } from '../journal.js';
@@ -92,6 +93,7 @@ export class InMemoryCluster implements OutboxPort {
       journal: NO_JOURNAL,
       events: NO_PRESENCE_EVENTS,
       wallNowMs: () => 0,
+      metrics: new AuthorityMetrics({ shardCount: 256, nodeLeaseMs: 3000 }),
     };
     this.#presence = new PresenceCore(ctx);
     this.#subscriptions = new SubscriptionCore(ctx, this.#presence, async () => true);
@@ -137,7 +139,7 @@ export class InMemoryCluster implements OutboxPort {
     const s = this.#session(full);
     this.sessions.delete(full);
     const record = this.#registry.get(full);
-    if (s.announced && record) await this.#run(s.user, () => this.#presence.end(record, cluster.EndCause.END_CAUSE_CLIENT_LOST, 'test'));
+    if (s.announced && record) await this.#run(s.user, async () => void (await this.#presence.end(record, cluster.EndCause.END_CAUSE_CLIENT_LOST, 'test')));
   }
 
   /** A node dies: its sockets are gone at once; the owner then ends each session it knew. */
@@ -146,7 +148,7 @@ export class InMemoryCluster implements OutboxPort {
     for (const full of dead) this.sessions.delete(full);
     for (const full of dead) {
       const record = this.#registry.get(full);
-      if (record) await this.#run(record.bareJid, () => this.#presence.end(record, cluster.EndCause.END_CAUSE_NODE_LOST, 'test'));
+      if (record) await this.#run(record.bareJid, async () => void (await this.#presence.end(record, cluster.EndCause.END_CAUSE_NODE_LOST, 'test')));
     }
   }
 
