@@ -123,6 +123,22 @@ describe('telemetry of a running cluster', () => {
       m.value('vigil_grpc_server_calls_total', { method: 'vigil.presence.v1.ClusterService/ListNodes', code: 'UNAUTHENTICATED' }) === 1);
   });
 
+  test('a message on a Vigil subject that fails to decode is counted, logged with its subject and dropped; nothing dies', async () => {
+    const nc = await cluster.connection();
+    const garbage = Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02]);
+    nc.publish('vigil.shard.7.session', garbage);
+    nc.publish('vigil.fanout', garbage);
+    await nc.flush();
+    const a = await until(authorityUrl, 'the authority counting it', (m) => m.value('vigil_bus_messages_dropped_total', { subject: 'vigil.shard.*.session' }) >= 1);
+    assert.ok(a.value('vigil_bus_messages_dropped_total') >= 1);
+    for (const i of [0, 1]) await until(nodeUrl(i), `node ${i} counting it`, (m) => m.value('vigil_bus_messages_dropped_total', { subject: 'vigil.fanout' }) >= 1);
+    await cluster.authority.waitForLog((r) => r.msg === 'dropped malformed message' && r.subject === 'vigil.shard.7.session', DEADLINE_MS, 'the log line');
+    // Everyone is still there and working.
+    for (const url of [nodeUrl(0), nodeUrl(1), authorityUrl]) assert.equal((await probe(url, '/livez')).status, 200);
+    const again = await TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'alice', password: 'alice-secret', resource: 'after-garbage' });
+    await again.stop();
+  });
+
   test('without NATS nothing is ready, though everything is still alive; the disconnect is counted', async () => {
     await cluster.nats?.stop();
     for (const url of [nodeUrl(0), nodeUrl(1), authorityUrl]) {

@@ -4,3 +4,4 @@ export { type Attributes, type Counter, type Histogram, LATENCY_BUCKETS_S, count
 export { activeTraceIds, inSpan, recordSpan, setTracingEnabled, tracer, tracingEnabled } from './tracing.js';
 export { BusHealth, type WatchableBus } from './bus-health.js';
 export { type ReadinessChecks, OpsServer, type OpsServerOptions } from './ops-server.js';
+export { droppedMessage, subjectKind } from './bus-errors.js';

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { admin, cluster } from '@vigil/proto';
 import { shardOf, subjects, type Subjects } from '@vigil/cluster';
-import type { Logger } from '@vigil/telemetry';
+import { droppedMessage, type Logger } from '@vigil/telemetry';
 import { errorReply, escapeAttr, parseStanza, StanzaError, withTo } from '@vigil/xmpp';
 import type { NodeConfig } from './config.js';
 import { LocalSessions, type LocalSession } from './local-sessions.js';
@@ -80,7 +80,12 @@ export class ClusterLink {
       this.nc.subscribe(this.#subjects.nodeSessions(this.config.nodeId), {
         callback: (err, msg) => {
           if (err) return this.log.error('session list subscription failed', { err });
-          const req = cluster.SessionListRequest.decode(msg.data);
+          let req: cluster.SessionListRequest;
+          try {
+            req = cluster.SessionListRequest.decode(msg.data);
+          } catch (e) {
+            return droppedMessage(this.log, msg.subject, e);
+          }
           const sessions = this.sessions
             .announcedInShard(req.shard)
             .filter((s) => this.#announcedAs.get(s) === req.incarnation)
@@ -95,7 +100,7 @@ export class ClusterLink {
           try {
             batch = cluster.FanOutBatch.decode(msg.data);
           } catch (e) {
-            return this.log.warn('dropped malformed message', { subject: msg.subject, err: e });
+            return droppedMessage(this.log, msg.subject, e);
           }
           for (const f of batch.fanOuts) this.#deliverFanOut(f);
         },
@@ -103,7 +108,13 @@ export class ClusterLink {
       this.nc.subscribe(this.#subjects.nodeKick(this.config.nodeId), {
         callback: (err, msg) => {
           if (err) return this.log.error('kick subscription failed', { err });
-          const found = this.#kick(admin.NodeKickRequest.decode(msg.data));
+          let req: admin.NodeKickRequest;
+          try {
+            req = admin.NodeKickRequest.decode(msg.data);
+          } catch (e) {
+            return droppedMessage(this.log, msg.subject, e);
+          }
+          const found = this.#kick(req);
           if (msg.reply) msg.respond(admin.NodeKickResponse.encode({ found }).finish());
         },
       }),
@@ -290,7 +301,7 @@ export class ClusterLink {
         try {
           d = cluster.Delivery.decode(msg.data);
         } catch (e) {
-          return this.log.warn('dropped malformed delivery', { err: e });
+          return droppedMessage(this.log, msg.subject, e);
         }
         const delivered = this.#deliverLocally(d);
         if (msg.reply !== undefined && msg.reply !== '') msg.respond(delivered > 0 ? DELIVERED : NOT_DELIVERED);

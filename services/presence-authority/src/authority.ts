@@ -4,7 +4,7 @@ import { admin, cluster } from '@vigil/proto';
 import { digestEquals, subjects, type Subjects } from '@vigil/cluster';
 import { LeaseTable } from '@vigil/lease';
 import { bareOf } from '@vigil/roster';
-import { inSpan, tracingEnabled, type Logger } from '@vigil/telemetry';
+import { droppedMessage, inSpan, tracingEnabled, type Logger } from '@vigil/telemetry';
 import type { Stores } from '@vigil/store';
 import type { KV } from '@nats-io/kv';
 import { errorReply, escapeAttr, parseStanza, StanzaError } from '@vigil/xmpp';
@@ -216,7 +216,7 @@ export class Authority {
           this.#dispatch(msg);
         } catch (e) {
           // A malformed message from the bus must not take the authority down.
-          this.deps.log.warn('dropped malformed message', { subject: msg.subject, err: e });
+          droppedMessage(this.deps.log, msg.subject, e);
         }
       },
     });
@@ -268,7 +268,7 @@ export class Authority {
           handle(msg);
         } catch (e) {
           // A malformed message from the bus must not take the authority down.
-          this.deps.log.warn('dropped malformed message', { subject: msg.subject, err: e });
+          droppedMessage(this.deps.log, msg.subject, e);
         }
       },
     });
