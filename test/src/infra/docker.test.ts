@@ -79,7 +79,7 @@ test('npm ci in the image sees every workspace manifest, and the image holds eve
       if (inner) visit(inner);
     }
   };
-  for (const service of ['services/presence-authority', 'services/connection-node', 'services/cli']) visit(service);
+  for (const service of ['services/presence-authority', 'services/connection-node', 'services/cli', 'services/console']) visit(service);
   assert.deepEqual([...assembled].sort(), [...needed].sort(), 'the runtime image holds exactly the services and the workspaces they depend on');
 });
 
@@ -87,12 +87,12 @@ test('the entrypoint runs each service from a file the build produces, and refus
   assert.ok((statSync(entrypoint).mode & 0o111) !== 0, 'the entrypoint is executable');
   const script = readFileSync(entrypoint, 'utf8');
   const targets = [...script.matchAll(/exec node (\/app\/\S+)/g)].map((m) => m[1] ?? '');
-  assert.equal(targets.length, 3);
+  assert.equal(targets.length, 4);
   for (const t of targets) assert.ok(existsSync(join(root, t.slice('/app/'.length))), `${t} is not built (npm run build)`);
   const help = spawnSync('sh', [entrypoint, 'help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
-  assert.match(help.stdout, /connection-node \| presence-authority \| vigil/);
-  const unknown = spawnSync('sh', [entrypoint, 'console'], { encoding: 'utf8' });
+  assert.match(help.stdout, /connection-node \| presence-authority \| console \| vigil/);
+  const unknown = spawnSync('sh', [entrypoint, 'dev-cluster'], { encoding: 'utf8' });
   assert.equal(unknown.status, 64);
-  assert.match(unknown.stderr, /unknown service: console/);
+  assert.match(unknown.stderr, /unknown service: dev-cluster/);
 });
