@@ -45,6 +45,7 @@ export class PresenceLog {
   readonly #waiters = new Set<Waiter>();
   #seq = 0;
   #closed = false;
+  readonly #counts = new Map<string, number>();
 
   constructor(readonly capacity: number) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError('presence log capacity must be a positive integer');
@@ -59,7 +60,13 @@ export class PresenceLog {
     return this.#seq;
   }
 
+  /** Presence of `type` received so far, kept or not (cheap to poll across thousands of connections). */
+  count(type: string): number {
+    return this.#counts.get(type) ?? 0;
+  }
+
   record(from: string, type: string, at: number): void {
+    this.#counts.set(type, (this.#counts.get(type) ?? 0) + 1);
     const record: PresenceRecord = { seq: this.#seq++, from, type, at };
     if (this.#records.length >= this.capacity) this.#records.shift();
     this.#records.push(record);
