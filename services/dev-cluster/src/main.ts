@@ -106,6 +106,8 @@ async function main(): Promise<void> {
       VIGIL_ALLOW_REGISTRATION: 'true',
       VIGIL_STARTTLS: String(startTls),
       VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'info',
+      // Development tools (grpcurl, grpcui, Postman) discover the API; production leaves it off.
+      VIGIL_GRPC_REFLECTION: 'true',
     },
   });
   await cluster.provision(
@@ -134,7 +136,7 @@ async function main(): Promise<void> {
       `  gRPC API: ${cluster.grpc?.address(0) ?? 'off'}`,
       `    admin token:     ${cluster.grpc?.adminToken ?? ''}`,
       `    read-only token: ${cluster.grpc?.readToken ?? ''}`,
-      '    (send "authorization: Bearer <token>" metadata)',
+      '    (send "authorization: Bearer <token>" metadata; server reflection is on, e.g. grpcurl -plaintext ... list)',
       '  Demo accounts (alice and bob are mutual contacts; carol is nobody\'s contact):',
       ...DEMO_USERS.map((u) => `    ${u.username}@${domain}  password: ${u.password}`),
       '',

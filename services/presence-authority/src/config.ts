@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, EnvReader, readClusterTimings, type ClusterTimings, type Env } from '@vigil/config';
 import { parseTokens, type ApiToken } from './grpc/tokens.js';
+import { readGrpcTlsConfig, type GrpcTlsConfig } from './grpc/tls-config.js';
 import { isLogLevel, type LogLevel } from '@vigil/telemetry';
 
 /** Everything a presence authority reads at start; see docs/configuration.md for the table. */
@@ -42,6 +43,10 @@ export interface GrpcConfig {
   readonly keepaliveTimeoutMs: number;
   /** The retry delay suggested with UNAVAILABLE during a shard hand-over (derived: one heartbeat). */
   readonly retryAfterMs: number;
+  /** Server reflection (grpc.reflection.v1 and v1alpha): on in the dev cluster, off unless asked for. */
+  readonly reflection: boolean;
+  /** TLS, and mutual TLS with a client CA; plaintext when absent. */
+  readonly tls: GrpcTlsConfig | undefined;
 }
 
 export function readAuthorityConfig(envVars: Env, env: EnvReader = new EnvReader(envVars)): AuthorityConfig {
@@ -97,6 +102,8 @@ function readGrpcConfig(env: EnvReader, timings: ClusterTimings): GrpcConfig {
     keepaliveTimeMs,
     keepaliveTimeoutMs,
     retryAfterMs: timings.heartbeatIntervalMs,
+    reflection: env.bool('VIGIL_GRPC_REFLECTION', false, 'serve gRPC server reflection (lists every service and message); for development tools such as grpcurl'),
+    tls: readGrpcTlsConfig(env),
   };
 }
 

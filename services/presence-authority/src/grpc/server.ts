@@ -5,15 +5,27 @@ import { api, health } from '@vigil/proto';
 import { subjects } from '@vigil/cluster';
 import type { Stores } from '@vigil/store';
 import type { Logger } from '@vigil/telemetry';
-import type { AuthorityConfig } from '../config.js';
+import type { AuthorityConfig, GrpcConfig } from '../config.js';
 import { accountService } from './account-service.js';
 import { TokenAuthenticator } from './auth.js';
 import { clusterService, NodeDirectory } from './cluster-service.js';
 import { HealthService } from './health.js';
 import { OwnerClient } from './owner-client.js';
 import { presenceService } from './presence-service.js';
+import { addReflection } from './reflection.js';
 import { rosterService } from './roster-service.js';
 import { WatchHub } from './watch.js';
+
+/**
+ * Plaintext, TLS, or mutual TLS: with a client CA, grpc-js asks for the
+ * client's certificate and ends the handshake when it is missing or does not
+ * chain to that CA (checkClientCertificate).
+ */
+function serverCredentials(g: GrpcConfig): ServerCredentials {
+  if (g.tls === undefined) return ServerCredentials.createInsecure();
+  const { certChainPem, privateKeyPem, clientCaPem } = g.tls;
+  return ServerCredentials.createSsl(clientCaPem ?? null, [{ cert_chain: certChainPem, private_key: privateKeyPem }], clientCaPem !== undefined);
+}
 
 export interface GrpcApiDeps {
   readonly nc: NatsConnection;
@@ -67,11 +79,14 @@ export class GrpcApi {
       ...ctx, owners, domain, accounts: deps.stores.accounts, scramIterations: config.scramIterations,
     }));
     this.#server.addService(api.cluster.ClusterServiceService, clusterService({ ...ctx, nodes: this.#nodes, shardLocks: deps.shardLocks, shardCount: config.shardCount }));
-    this.#health = new HealthService([
+    const served = [
       'vigil.presence.v1.PresenceService', 'vigil.presence.v1.RosterService', 'vigil.presence.v1.AccountService',
       'vigil.presence.v1.ClusterService', 'grpc.health.v1.Health',
-    ]);
+    ];
+    this.#health = new HealthService(served);
     this.#server.addService(health.HealthService, this.#health.implementation());
+    // Off by default: reflection tells anyone who can connect every method and message of the API.
+    if (g.reflection) addReflection(this.#server, served);
   }
 
   /** Listens; resolves with the bound port. */
@@ -80,7 +95,7 @@ export class GrpcApi {
     void this.#watchNats();
     const g = this.deps.config.grpc;
     return new Promise((resolve, reject) => {
-      this.#server.bindAsync(`${g.host}:${g.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+      this.#server.bindAsync(`${g.host}:${g.port}`, serverCredentials(g), (err, port) => (err ? reject(err) : resolve(port)));
     });
   }
 
