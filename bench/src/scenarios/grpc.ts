@@ -18,7 +18,7 @@ import { RawXmppClient } from '../load/raw-client.js';
 import { runPool } from '../pool.js';
 import { describeLatency, machine, roundMs, summarize, type BenchReport, type LatencySummary } from '../report.js';
 import { benchPassword, loginIdle, primeClientKeys, provisionPairs } from './population.js';
-import { loadAverage } from './process-stats.js';
+import { cpuTimeMs, loadAverage } from './process-stats.js';
 
 export const SCENARIO = 'grpc';
 const P = api.presence;
@@ -44,6 +44,8 @@ type Params = Omit<GrpcBenchOptions, 'signal'> & { watchVictims: number; measure
 type Metrics = {
   getPresence: {
     requests: number; failed: number; achievedRate: number;
+    /** CPU the authority (API and shard owner in one process) and this load generator spent per request during the measured run. */
+    authorityCpuMsPerRequest: number; clientCpuMsPerRequest: number;
     latencyMs: LatencySummary | null; fromScheduleMs: LatencySummary | null;
     /** How late the scheduler issued requests (load generator lag). */
     issueLagMs: LatencySummary | null;
@@ -141,6 +143,8 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
     const fromSchedule: number[] = [];
     const lag: number[] = [];
     let failed = 0;
+    const authorityPid = cluster.authority.pid ?? 0;
+    const cpuBefore = { authority: cpuTimeMs(authorityPid), client: process.cpuUsage() };
     const run = await fixedRate(o.rate, o.durationMs, getPresence, (r) => {
       if (r.error !== undefined) {
         failed += 1;
@@ -151,6 +155,11 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
       fromSchedule.push(r.doneAt - r.scheduledAt);
       lag.push(r.sentAt - r.scheduledAt);
     });
+
+    const clientCpu = process.cpuUsage(cpuBefore.client);
+    const perRequest = (ms: number) => Math.round((ms / Math.max(1, run.issued)) * 1000) / 1000;
+    const authorityCpuMsPerRequest = perRequest(cpuTimeMs(authorityPid) - cpuBefore.authority);
+    const clientCpuMsPerRequest = perRequest((clientCpu.user + clientCpu.system) / 1000);
 
     // 2. BatchGetPresence with up to 1,000 JIDs, sequentially.
     const jids = Array.from({ length: batchJids }, (_, i) => jid(i));
@@ -221,7 +230,7 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
           'node 1 is destroyed, to the arrival of its CLIENT_LOST change on a WatchPresence stream',
       },
       metrics: {
-        getPresence: { requests: run.issued, failed, achievedRate: Math.round(run.issued / (run.elapsedMs / 1000)), latencyMs: get, fromScheduleMs: sched, issueLagMs: summarize(lag) ?? null },
+        getPresence: { requests: run.issued, failed, achievedRate: Math.round(run.issued / (run.elapsedMs / 1000)), authorityCpuMsPerRequest, clientCpuMsPerRequest, latencyMs: get, fromScheduleMs: sched, issueLagMs: summarize(lag) ?? null },
         batchGetPresence: { calls: o.batchCalls, failed: batchFailed, jids: batchJids, latencyMs: batch },
         crashToWatch: { trials: o.watchTrials, missing, failed: watchFailed, latencyMs: crashLat, samplesMs: crash.map(roundMs) },
         firstErrors: errors,
@@ -229,7 +238,7 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
       },
       summary:
         `${SCENARIO}: GetPresence at ${o.rate}/s (${run.issued} requests, ${failed} failed): ${describeLatency(get ?? undefined)}` +
-        ` [from schedule p99 ${sched?.p99.toFixed(2) ?? '–'} ms]; BatchGetPresence(${batchJids}): ${describeLatency(batch ?? undefined)}; ` +
+        ` [from schedule p99 ${sched?.p99.toFixed(2) ?? '–'} ms; authority CPU ${authorityCpuMsPerRequest} ms per request]; BatchGetPresence(${batchJids}): ${describeLatency(batch ?? undefined)}; ` +
         `crash → WatchPresence CLIENT_LOST: ${describeLatency(crashLat ?? undefined)} (${crash.length} samples, ${missing} missing, ${watchFailed} failed)`,
     };
   } finally {

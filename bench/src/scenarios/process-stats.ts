@@ -44,3 +44,18 @@ export function loadAverage(): readonly number[] {
     return [];
   }
 }
+
+/** Clock ticks per second of /proc/<pid>/stat times: USER_HZ, 100 on every mainstream Linux architecture. */
+const USER_HZ = 100;
+
+/** CPU time (user + system) a process has used, in ms, from /proc/<pid>/stat; 0 when it cannot be read. */
+export function cpuTimeMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  } catch {
+    return 0;
+  }
+}
