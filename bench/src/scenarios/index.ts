@@ -53,7 +53,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'heartbeat-cost',
     description: 'NATS messages and bytes per second a connection node publishes at 0, N/5 and N idle sessions on it',
-    size: 'N, idle sessions on the measured node at the top level (default 10000; 50000 needs `ulimit -n 60000`)',
+    size: 'N, idle sessions on the measured node at the top level (default 10000; the load generator and the node hold one socket each per session, so N + 1000 must fit `ulimit -n`)',
     run: (o) => runHeartbeatCost(o.size === undefined ? defined({ signal: o.signal }) : defined({ levels: [0, Math.floor(o.size / 5), o.size], signal: o.signal })),
   },
   {
