@@ -5,9 +5,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 const node = await import('../services/connection-node/dist/config.js');
 const authority = await import('../services/presence-authority/dist/config.js');
+const webConsole = await import('../services/console/dist/config.js');
 const computed = { VIGIL_NODE_ID: 'hostname + random suffix', VIGIL_AUTHORITY_ID: 'authority-<pid>' };
 const rows = new Map();
-for (const [service, list] of [['connection-node', node.describeNodeConfig()], ['presence-authority', authority.describeAuthorityConfig()]]) {
+for (const [service, list] of [['connection-node', node.describeNodeConfig()], ['presence-authority', authority.describeAuthorityConfig()], ['console', webConsole.describeConsoleConfig()]]) {
   for (const v of list) {
     const row = rows.get(v.name) ?? { ...v, services: [] };
     row.services.push(service);

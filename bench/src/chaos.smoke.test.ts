@@ -14,3 +14,11 @@ test('chaos smoke: a killed node and a killed authority keep every invariant', a
   assert.equal(node.latency?.count, node.totals.expected - node.totals.missing);
   for (const o of outcomes) assert.equal(failed(o), false, `${o.scenario}: ${JSON.stringify(o.totals)} ${o.trials.flatMap((t) => t.examples).join('; ')}`);
 });
+
+test('chaos smoke: a node cut off from NATS fences itself before its users are announced', async () => {
+  const [partition] = await runChaos({
+    users: 16, contacts: 3, trials: 1, scenarios: ['partition-node'], nodes: 2, authorities: 1, natsServers: 1,
+  });
+  assert.ok(partition && partition.totals.expected > 0, 'the partition must call for announcements');
+  assert.equal(failed(partition), false, `${JSON.stringify(partition.totals)} ${partition.trials.flatMap((t) => t.examples).join('; ')}`);
+});

@@ -140,4 +140,24 @@ describe('presence (RFC 6121 §4)', () => {
     const ghost = await dave.request(xml('iq', { type: 'get', to: 'nobody@localhost' }, xml('query', { xmlns: 'jabber:iq:last' })));
     assert.equal(errorCondition(ghost), 'forbidden', 'a missing account answers like a stranger');
   });
+
+  test('the same full JID bound on another node replaces the older session: <conflict/>, unavailable, then the new presence', async () => {
+    const alice = clients.find((c) => c.jid === 'alice@localhost/desk') as TestClient;
+    const first = await connect(0, 'bob', 'twin');
+    await online(first, xml('status', {}, 'first'));
+    await alice.expectStanza((s) => is.presenceFrom('bob@localhost/twin')(s) && s.getChildText('status') === 'first', DEADLINE_MS, 'the first twin');
+    const a = alice.mark();
+    const second = await connect(1, 'bob', 'twin');
+    await online(second, xml('status', {}, 'second'));
+    await alice.expectStanza((s) => is.presenceFrom('bob@localhost/twin')(s) && s.getChildText('status') === 'second', DEADLINE_MS, 'the second twin', a);
+    const seen = alice.received.slice(a.index).filter((s) => s.name === 'presence' && s.attrs.from === 'bob@localhost/twin');
+    // The older session is announced gone before the newer one is seen.
+    assert.deepEqual(seen.map((s) => s.attrs.type ?? s.getChildText('status')), ['unavailable', 'second']);
+    const deadline = Date.now() + DEADLINE_MS;
+    while (!first.errors.some((e) => (e as { condition?: string }).condition === 'conflict') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(first.errors.some((e) => (e as { condition?: string }).condition === 'conflict'), `errors: ${first.errors.map(String).join(', ')}`);
+    assert.equal(second.xmpp.status, 'online');
+  });
 });

@@ -44,6 +44,8 @@ export async function runChaos(o: ChaosOptions): Promise<ScenarioOutcome[]> {
   });
   const cluster = await Cluster.start({
     nodes: o.nodes, authorities: o.authorities, natsServers: o.natsServers, readyTimeoutMs: 60_000, echo: o.echo ?? false,
+    // Node 1's NATS links go through a relay the partition scenario can cut (only when that scenario runs).
+    ...(scenarios.some((s) => s.needs?.partitionable === true) ? { partitionable: [0] } : {}),
   });
   const members: Member[] = [];
   try {
@@ -115,7 +117,7 @@ async function runTrial(cluster: Cluster, members: Member[], contacts: Map<strin
   const streamEndedAt = new Map<string, number>();
   for (const m of members) if (fault.dead.has(m.bare) && m.endedAt !== undefined) streamEndedAt.set(m.bare, m.endedAt);
   const result = checkTrial({
-    contacts, dead: fault.dead, live, fullJid, observations, faultAt, streamEndedAt, finalView, selfFenceMs: SELF_FENCE_MS,
+    contacts, dead: fault.dead, live, fullJid, observations, faultAt: fault.faultAt ?? faultAt, streamEndedAt, finalView, selfFenceMs: SELF_FENCE_MS,
     ...(fault.resumedAt !== undefined ? { resumedAt: fault.resumedAt } : {}),
   });
   for (const m of members) if (fault.dead.has(m.bare)) m.client?.destroy();

@@ -13,13 +13,15 @@ export interface Fault {
   readonly recover: () => Promise<void>;
   /** performance.now() when a frozen process was let go (SIGCONT). */
   readonly resumedAt?: number;
+  /** performance.now() when the deadly part began, when the scenario did harmless things first. */
+  readonly faultAt?: number;
 }
 
 export interface Scenario {
   readonly name: string;
   readonly description: string;
   /** Needs more than one NATS server / authority. */
-  readonly needs?: { readonly natsServers?: number; readonly authorities?: number };
+  readonly needs?: { readonly natsServers?: number; readonly authorities?: number; readonly partitionable?: boolean };
   inject(cluster: Cluster, members: readonly Member[], trial: number): Promise<Fault>;
 }
 
@@ -107,6 +109,45 @@ export const SCENARIOS: readonly Scenario[] = [
       await pause(LOCK_TTL_MS / 2);
       cluster.authorities[j]?.signal('SIGCONT');
       return { dead: new Set(), recover: async () => undefined };
+    },
+  },
+  {
+    name: 'rolling-restart',
+    description:
+      'a rolling restart: every NATS server, then every authority replica, one after another (SIGTERM, wait until ready); ' +
+      'then one connection node drained with SIGTERM (its users are announced at once) and started again',
+    async inject(cluster, members, trial) {
+      const nats = cluster.natsCluster;
+      for (let k = 0; nats && k < nats.servers.length; k++) {
+        await nats.restart(k);
+        // JetStream needs its peer back in the group before the next one goes.
+        await pause(LOCK_TTL_MS);
+      }
+      for (let j = 0; j < cluster.authorities.length; j++) await cluster.restartAuthority(j);
+      const i = trial % cluster.nodes.length;
+      const faultAt = performance.now();
+      await cluster.node(i).service.stop();
+      return { dead: usersOn(members, i), faultAt, recover: async () => void (await cluster.restartNode(i)) };
+    },
+  },
+  {
+    name: 'partition-node',
+    description:
+      'cut connection node 1 off from every NATS server (its NATS links drop all traffic, no reset) while its clients stay connected; ' +
+      'it must fence itself (end its streams) before the cluster announces its users, and rejoin when the partition heals',
+    needs: { partitionable: true },
+    async inject(cluster, members) {
+      const partition = cluster.partition(0);
+      const service = cluster.node(0).service;
+      partition.cut();
+      return {
+        dead: usersOn(members, 0),
+        recover: async () => {
+          const earlier = new Set(service.records);
+          partition.heal();
+          await service.waitForLog((r) => r.msg === 'NATS reconnected' && !earlier.has(r), 60_000, 'node 1 back on NATS after the partition');
+        },
+      };
     },
   },
 ];

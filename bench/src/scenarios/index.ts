@@ -7,6 +7,8 @@ import { runHeartbeatCost } from './heartbeat-cost.js';
 import { runLoginRate } from './login-rate.js';
 import { runMemory } from './memory.js';
 import { runSilentDeath } from './silent-death.js';
+import { runPreauthMemory } from './preauth-memory.js';
+import { runImport } from './import.js';
 
 /** The command-line knobs; each scenario says what `size` means for it. */
 export type CommonOptions = {
@@ -67,6 +69,18 @@ export const SCENARIOS: readonly Scenario[] = [
     description: "clients that stop answering without closing TCP; time until a contact is told, with the nodes' default XEP-0199 ping settings",
     size: 'clients going silent at once, each with its own contact (default 20)',
     run: (o) => runSilentDeath(defined({ victims: o.size, signal: o.signal })),
+  },
+  {
+    name: 'preauth-memory',
+    description: 'node RSS per connection that opened a stream and never authenticated, and RSS after they close',
+    size: 'unauthenticated connections (default 5000)',
+    run: (o) => runPreauthMemory(defined({ connections: o.size, concurrency: o.concurrency, signal: o.signal })),
+  },
+  {
+    name: 'import',
+    description: '`vigil import` of a generated XEP-0227 file: N accounts with plaintext passwords and 20 mutual contacts each, then the same file again',
+    size: 'N, accounts (default 10000)',
+    run: (o) => runImport(defined({ accounts: o.size })),
   },
   ...(['kill', 'stop', 'disconnect'] as const).map((mode: FanOutMode): Scenario => ({
     name: mode === 'kill' ? 'node-crash' : mode === 'stop' ? 'node-freeze' : 'mass-disconnect',

@@ -19,10 +19,14 @@ export interface Subjects {
   shardInbound(shard: number): string;
   /** gRPC API reads and writes about users of the shard, forwarded to its owner (request/reply): `<p>.shard.<n>.admin`. */
   shardAdmin(shard: number): string;
+  /** Imported roster records for users of the shard, to its owner (request/reply): `<p>.shard.<n>.import`. */
+  shardImport(shard: number): string;
   /** Every shard subject of one kind, for an owner of all shards. */
   allShards(kind: ShardSubjectKind): string;
   /** Deliveries to one user's sessions, wherever they are: `<p>.deliver.<hash>`. */
   deliver(bareJid: string): string;
+  /** Batched presence broadcasts to every connection node: `<p>.fanout`. */
+  readonly fanOut: string;
   /** Session list requests to one node: `<p>.node.<nodeId>.sessions`. */
   nodeSessions(nodeId: string): string;
   /** An owner's request that a node end one session (request/reply): `<p>.node.<nodeId>.kick`. */
@@ -36,7 +40,7 @@ export interface Subjects {
   readonly allAuthorityHeartbeats: string;
 }
 
-export type ShardSubjectKind = 'session' | 'probe' | 'iq' | 'inbound' | 'admin';
+export type ShardSubjectKind = 'session' | 'probe' | 'iq' | 'inbound' | 'admin' | 'import';
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
@@ -66,8 +70,10 @@ export function subjects(prefix = 'vigil'): Subjects {
     shardIq: (shard) => `${prefix}.shard.${shard}.iq`,
     shardInbound: (shard) => `${prefix}.shard.${shard}.inbound`,
     shardAdmin: (shard) => `${prefix}.shard.${shard}.admin`,
+    shardImport: (shard) => `${prefix}.shard.${shard}.import`,
     allShards: (kind) => `${prefix}.shard.*.${kind}`,
     deliver: (bareJid) => `${prefix}.deliver.${deliveryToken(bareJid)}`,
+    fanOut: `${prefix}.fanout`,
     nodeSessions: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.sessions`,
     nodeKick: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.kick`,
     watch: (bareJid) => `${prefix}.watch.${deliveryToken(bareJid)}`,

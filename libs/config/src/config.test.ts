@@ -4,7 +4,7 @@ import { ConfigError, EnvReader, readClusterTimings } from './index.js';
 
 test('defaults satisfy the timing inequalities', () => {
   const t = readClusterTimings(new EnvReader({}));
-  assert.deepEqual(t, { heartbeatIntervalMs: 1000, nodeLeaseMs: 3000, selfFenceMs: 2000, shardLockTtlMs: 3000 });
+  assert.deepEqual(t, { heartbeatIntervalMs: 1000, nodeLeaseMs: 3000, selfFenceMs: 2000, shardLockTtlMs: 3000, natsDiscovery: true });
 });
 
 test('a lease shorter than three heartbeats is refused, naming the setting', () => {

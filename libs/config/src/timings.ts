@@ -9,6 +9,8 @@ export interface ClusterTimings {
   readonly nodeLeaseMs: number;
   readonly selfFenceMs: number;
   readonly shardLockTtlMs: number;
+  /** Reconnect also to NATS servers the cluster announces, not only to the configured ones. */
+  readonly natsDiscovery: boolean;
 }
 
 export function readClusterTimings(env: EnvReader): ClusterTimings {
@@ -17,6 +19,7 @@ export function readClusterTimings(env: EnvReader): ClusterTimings {
     nodeLeaseMs: env.int('VIGIL_NODE_LEASE_MS', 3000, 'silence after which a node incarnation is declared dead', { min: 150 }),
     selfFenceMs: env.int('VIGIL_SELF_FENCE_MS', 2000, 'a node that cannot publish this long closes its streams', { min: 100 }),
     shardLockTtlMs: env.int('VIGIL_SHARD_LOCK_TTL_MS', 3000, 'TTL of a shard ownership lock in KV', { min: 500 }),
+    natsDiscovery: env.bool('VIGIL_NATS_DISCOVERY', true, 'reconnect also to NATS servers the cluster announces (false: only VIGIL_NATS_URL)'),
   };
   validateTimings(t);
   return t;
@@ -50,6 +53,7 @@ export function natsConnectionTuning(t: ClusterTimings): {
   pingInterval: number;
   maxPingOut: number;
   noAsyncTraces: boolean;
+  ignoreClusterUpdates: boolean;
 } {
   return {
     maxReconnectAttempts: -1,
@@ -60,5 +64,6 @@ export function natsConnectionTuning(t: ClusterTimings): {
     // nats.js builds an Error per request to keep async stack traces; on the
     // fan-out and probe paths that cost more CPU than the requests themselves.
     noAsyncTraces: true,
+    ignoreClusterUpdates: !t.natsDiscovery,
   };
 }

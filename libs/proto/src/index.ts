@@ -3,7 +3,9 @@
 export * as cluster from './gen/vigil/cluster/v1/cluster.js';
 export * as store from './gen/vigil/cluster/v1/store.js';
 export * as admin from './gen/vigil/cluster/v1/admin.js';
-/** The public gRPC API, vigil.presence.v1: `api.presence`, `api.roster`, `api.account`, `api.cluster`. */
+/** Imported roster records from the replica serving MigrationService.Import to the shard owner. */
+export * as clusterMigration from './gen/vigil/cluster/v1/migration.js';
+/** The public gRPC API, vigil.presence.v1: `api.presence`, `api.roster`, `api.account`, `api.cluster`, `api.migration`. */
 export * as api from './api.js';
 /** grpc.health.v1, the standard health checking service. */
 export * as health from './gen/grpc/health/v1/health.js';

@@ -2,7 +2,7 @@ import type { KV } from '@nats-io/kv';
 import { store } from '@vigil/proto';
 import { userFromKey, userKey } from '@vigil/cluster';
 import { deriveScramCredential, type ScramCredential, type ScramHash } from '@vigil/xmpp';
-import { AccountExistsError, StoreError } from './errors.js';
+import { AccountExistsError, RevisionConflictError, StoreError } from './errors.js';
 
 /** SCRAM mechanisms for which every account stores keys. */
 export const STORED_HASHES: readonly ScramHash[] = ['sha1', 'sha256'];
@@ -59,6 +59,47 @@ export class AccountStore {
     return { usernames: rest.slice(0, limit), more: rest.length > limit };
   }
 
+  /** Every username, sorted (one pass over the keys; for export). */
+  async usernames(): Promise<string[]> {
+    const all: string[] = [];
+    for await (const key of await this.kv.keys()) all.push(userFromKey(key));
+    return all.sort();
+  }
+
+  /** The stored account with its revision, or undefined. */
+  async read(username: string): Promise<{ account: store.StoredAccount; revision: number } | undefined> {
+    const entry = await this.kv.get(userKey(username));
+    if (entry === null || entry.operation !== 'PUT') return undefined;
+    return { account: store.StoredAccount.decode(entry.value), revision: entry.revision };
+  }
+
+  /**
+   * Import: creates the account with these keys, or replaces the keys of an
+   * existing one when they differ. `credentials` undefined keeps an existing
+   * account's keys (and creates a new one without any). Idempotent.
+   */
+  async importKeys(username: string, credentials: readonly ScramCredential[] | undefined, nowMs = Date.now()): Promise<'created' | 'updated' | 'unchanged'> {
+    const key = userKey(username);
+    const stored = (credentials ?? []).map(toStored);
+    // Most accounts of an import are new: try to create first, read only when one is there.
+    try {
+      await this.kv.create(key, store.StoredAccount.encode({ username, credentials: stored, createdAtUnixMs: nowMs }).finish());
+      return 'created';
+    } catch (e) {
+      if (!(await this.exists(username))) throw new StoreError('cannot create the imported account', this.bucket, key, { cause: e });
+    }
+    const current = await this.read(username);
+    if (current === undefined) throw new StoreError('account deleted while importing it', this.bucket, key);
+    if (credentials === undefined || sameCredentials(current.account.credentials, stored)) return 'unchanged';
+    const value = store.StoredAccount.encode({ ...current.account, credentials: stored }).finish();
+    try {
+      await this.kv.update(key, value, current.revision);
+    } catch (e) {
+      throw new RevisionConflictError(this.bucket, key, e);
+    }
+    return 'updated';
+  }
+
   async exists(username: string): Promise<boolean> {
     const entry = await this.kv.get(userKey(username));
     return entry !== null && entry.operation === 'PUT';
@@ -78,7 +119,15 @@ function toStored(c: ScramCredential): store.StoredScramCredential {
   return { hash: c.hash, salt: c.salt, iterations: c.iterations, storedKey: c.storedKey, serverKey: c.serverKey };
 }
 
-function fromStored(c: store.StoredScramCredential, hash: ScramHash): ScramCredential {
+function sameCredentials(a: readonly store.StoredScramCredential[], b: readonly store.StoredScramCredential[]): boolean {
+  const key = (c: store.StoredScramCredential): string =>
+    `${c.hash}/${c.iterations}/${Buffer.from(c.salt).toString('base64')}/${Buffer.from(c.storedKey).toString('base64')}/${Buffer.from(c.serverKey).toString('base64')}`;
+  const as = a.map(key).sort();
+  const bs = b.map(key).sort();
+  return as.length === bs.length && as.every((k, i) => k === bs[i]);
+}
+
+export function fromStored(c: store.StoredScramCredential, hash: ScramHash): ScramCredential {
   return {
     hash,
     salt: Buffer.from(c.salt),

@@ -1,10 +1,10 @@
 export { StoreError, AccountExistsError, RevisionConflictError } from './errors.js';
-export { AccountStore, STORED_HASHES } from './accounts.js';
+export { AccountStore, STORED_HASHES, fromStored } from './accounts.js';
 export {
   RosterStore, type RosterRepository, type RosterRecord, type VersionedRecord, type PendingSubscription, EMPTY_RECORD,
   itemToWire, itemFromWire, subscriptionFromWire, encodeRecord, decodeRecord,
 } from './rosters.js';
 export { LastSeenStore, type LastSeen, type LastSeenRepository } from './last-seen.js';
-export { type Stores, type OpenStoresOptions, openStores, openShardLocks } from './open.js';
+export { type Stores, type OpenStoresOptions, MissingBucketError, openStores, openShardLocks } from './open.js';
 export { type Contact, provisionUsers } from './provision.js';
 export { SessionStore, type StoredSessionEntry } from './sessions.js';

@@ -16,13 +16,42 @@ export interface Stores {
 export interface OpenStoresOptions {
   /** 1 for the embedded dev server, 3 in a production NATS cluster (DESIGN.md "JetStream durability"). */
   readonly replicas?: number;
+  /**
+   * false: only open buckets that exist, and fail naming the first missing
+   * one. Connection nodes open; presence authorities create (with the
+   * replication the deployment asks for), so a node started first can never
+   * create a bucket with the wrong replication.
+   */
+  readonly create?: boolean;
+}
+
+/** A durable bucket a process needed is not there (yet). */
+export class MissingBucketError extends Error {
+  constructor(readonly bucket: string, options?: ErrorOptions) {
+    super(`KV bucket ${bucket} does not exist (a presence authority creates it)`, options);
+    this.name = 'MissingBucketError';
+  }
+}
+
+async function openExisting(kvm: Kvm, name: string): Promise<KV> {
+  const kv = await kvm.open(name);
+  try {
+    await kv.status();
+  } catch (e) {
+    throw new MissingBucketError(name, { cause: e });
+  }
+  return kv;
 }
 
 /** Opens (creating when missing) the durable buckets. Idempotent: every process may call it at start. */
 export async function openStores(nc: NatsConnection, options: OpenStoresOptions = {}): Promise<Stores> {
   const kvm = new Kvm(nc);
   const replicas = options.replicas ?? 1;
-  const [accounts, rosters, lastSeen, sessions] = await Promise.all([
+  const [accounts, rosters, lastSeen, sessions] = options.create === false
+    ? await Promise.all([
+      openExisting(kvm, BUCKETS.accounts), openExisting(kvm, BUCKETS.rosters), openExisting(kvm, BUCKETS.lastSeen), openExisting(kvm, BUCKETS.sessions),
+    ])
+    : await Promise.all([
     kvm.create(BUCKETS.accounts, { history: 1, replicas, storage: 'file', description: 'Vigil accounts: SCRAM keys only' }),
     kvm.create(BUCKETS.rosters, { history: 1, replicas, storage: 'file', description: 'Vigil rosters (RFC 6121 §2)' }),
     kvm.create(BUCKETS.lastSeen, { history: 1, replicas, storage: 'file', description: 'Vigil last activity (XEP-0012)' }),

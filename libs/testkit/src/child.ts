@@ -84,7 +84,10 @@ export class ChildService {
         if (!this.#waiters.has(waiter)) return;
         this.#waiters.delete(waiter);
         clearTimeout(timer);
-        reject(new Error(`${this.name} exited (code ${code}, signal ${signal}) while waiting for ${what}`));
+        // The last error it logged says why (a start-up failure logs 'failed to start' with the cause).
+        const last = [...this.records].reverse().find((r) => r.level === 'error');
+        const why = last ? `: ${JSON.stringify(last).slice(0, 600)}` : '';
+        reject(new Error(`${this.name} exited (code ${code}, signal ${signal}) while waiting for ${what}${why}`));
       });
     });
   }

@@ -5,6 +5,7 @@ import { ChildService } from './child.js';
 import { freePort } from './ports.js';
 import { GrpcAccess, type GrpcOptions } from './grpc-access.js';
 import { startNatsCluster, startNatsServer, type NatsCluster, type NatsServer } from './nats-server.js';
+import { NatsPartition } from './partition.js';
 
 const SERVICE_MAIN = {
   authority: fileURLToPath(new URL('../../../services/presence-authority/dist/main.js', import.meta.url)),
@@ -47,6 +48,8 @@ export interface ClusterOptions {
   readonly directTls?: boolean | readonly number[];
   /** RFC 7395 XMPP over WebSocket on each node: on free ports, or these; wss when `tls` is set and `secure`. */
   readonly webSocket?: boolean | { readonly ports?: readonly number[]; readonly path?: string; readonly secure?: boolean };
+  /** Nodes (by index) whose NATS connections go through a relay that can be cut like a partition (`cluster.partition(i)`). */
+  readonly partitionable?: readonly number[];
 }
 
 export interface NodeHandle {
@@ -69,6 +72,7 @@ export class Cluster {
   grpc: GrpcAccess | undefined;
   /** Environment of each node beyond its id and client port (TLS, WebSocket), kept for restarts. */
   readonly #nodeEnv = new Map<string, Readonly<Record<string, string>>>();
+  readonly #partitions = new Map<number, NatsPartition>();
 
   private constructor(
     readonly domain: string,
@@ -106,6 +110,13 @@ export class Cluster {
         const port = options.nodePorts?.[i] ?? (await freePort());
         const nodeId = `node-${i + 1}`;
         const extra = await cluster.#extraPorts(i);
+        if (options.partitionable?.includes(i)) {
+          const partition = await NatsPartition.start(cluster.natsUrl);
+          cluster.#partitions.set(i, partition);
+          extra.env.VIGIL_NATS_URL = partition.urls;
+          // Only through the relay: servers the cluster announces would bypass the partition.
+          extra.env.VIGIL_NATS_DISCOVERY = 'false';
+        }
         cluster.nodes.push({ nodeId, port, ...extra.handle, service: cluster.#spawnNode(nodeId, port, extra.env) });
       }
       await Promise.all([...cluster.authorities, ...cluster.nodes.map((n) => n.service)].map((s) => cluster.#ready(s)));
@@ -124,6 +135,13 @@ export class Cluster {
 
   async provision(users: readonly { username: string; password: string }[], contacts: readonly Contact[] = []): Promise<void> {
     await provisionUsers(await openStores(await this.connection(), { replicas: this.kvReplicas }), this.domain, users, contacts, this.scramIterations);
+  }
+
+  /** The relay between node i and NATS, when the cluster was started with `partitionable` naming it. */
+  partition(i: number): NatsPartition {
+    const p = this.#partitions.get(i);
+    if (!p) throw new RangeError(`node ${i} was not started partitionable`);
+    return p;
   }
 
   node(i: number): NodeHandle {
@@ -162,6 +180,7 @@ export class Cluster {
     await Promise.all(this.authorities.map((a) => a.stop()));
     await this.#nc?.close();
     this.#nc = undefined;
+    await Promise.all([...this.#partitions.values()].map((p) => p.close()));
     await this.nats?.stop();
     await this.natsCluster?.stop();
   }

@@ -11,3 +11,4 @@ export { PresenceModel, type Received } from './presence-model.js';
 export { type SelfSignedCert, type SelfSignedCertOptions, OpensslNotFoundError, createSelfSignedCert } from './certs.js';
 export { type ClientTls } from './xmpp-client.js';
 export { NS_FRAMING, RawWebSocket, WebSocketRefusedError, clientOpenFrame } from './raw-websocket.js';
+export { NatsPartition, PartitionableLink } from './partition.js';

@@ -9,7 +9,9 @@ export { Jid, JidError, jid, parseJid, tryParseJid } from './jid.js';
 export { SaslFailure, parsePlain, type SaslCondition } from './sasl.js';
 export {
   deriveScramCredential,
+  deriveScramCredentialSync,
   verifyPassword,
+  verifyPasswordSync,
   type ScramCredential,
   type ScramHash,
 } from './scram-credential.js';
@@ -24,6 +26,7 @@ export {
   saslFailureXml,
   streamErrorXml,
   streamHeader,
+  withTo,
   type StanzaErrorCondition,
   type StanzaErrorType,
 } from './stanzas.js';

@@ -3,7 +3,7 @@
  * instead of a password. The same record verifies SCRAM proofs and, for
  * SASL PLAIN, a password presented over TLS.
  */
-import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export type ScramHash = 'sha1' | 'sha256';
 
@@ -74,5 +74,24 @@ export async function deriveScramCredential(
 /** SASL PLAIN against a stored credential: recompute StoredKey, compare in constant time. */
 export async function verifyPassword(password: string, cred: ScramCredential): Promise<boolean> {
   const salted = await saltedPassword(password, cred.hash, cred.salt, cred.iterations);
+  return constantTimeEqual(keysFrom(cred.hash, salted).storedKey, cred.storedKey);
+}
+
+/**
+ * deriveScramCredential on the calling thread, for worker threads that hash
+ * in bulk (the async form would queue on libuv's shared pool instead).
+ */
+export function deriveScramCredentialSync(password: string, hash: ScramHash, iterations: number, salt: Buffer = randomBytes(DEFAULT_SALT_BYTES)): ScramCredential {
+  if (!Number.isSafeInteger(iterations) || iterations < 1) {
+    throw new RangeError(`SCRAM iteration count must be a positive integer, got ${iterations}`);
+  }
+  if (salt.length === 0) throw new RangeError('SCRAM salt must not be empty');
+  const salted = pbkdf2Sync(preparePassword(password), salt, iterations, HASH_BYTES[hash], hash);
+  return { hash, salt, iterations, ...keysFrom(hash, salted) };
+}
+
+/** verifyPassword on the calling thread. */
+export function verifyPasswordSync(password: string, cred: ScramCredential): boolean {
+  const salted = pbkdf2Sync(preparePassword(password), cred.salt, cred.iterations, HASH_BYTES[cred.hash], cred.hash);
   return constantTimeEqual(keysFrom(cred.hash, salted).storedKey, cred.storedKey);
 }

@@ -149,3 +149,11 @@ export function iqResult(iq: Element, payload?: Element): Element {
     payload,
   );
 }
+
+/** A serialized stanza with `to` written first: `<presence from=…/>` → `<presence to='jid' from=…/>`. */
+export function withTo(stanzaXml: string, to: string): string {
+  const m = /^<([a-z]+)[\s/>]/.exec(stanzaXml);
+  if (!m || m[1] === undefined) throw new TypeError(`not a serialized stanza: ${stanzaXml.slice(0, 40)}`);
+  const name = m[1];
+  return `<${name} to='${escapeAttr(to)}'${stanzaXml.slice(name.length + 1)}`;
+}

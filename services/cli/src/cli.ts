@@ -1,6 +1,7 @@
 import { commandWords, GLOBAL_OPTIONS, parseCommandLine, type Command, type Context, type Group, type Io, type Options } from './command.js';
 import { accounts } from './commands/accounts.js';
 import { cluster } from './commands/cluster.js';
+import { exportCommand, importCommand } from './commands/migration.js';
 import { presence } from './commands/presence.js';
 import { roster } from './commands/roster.js';
 import { sessions } from './commands/sessions.js';
@@ -8,6 +9,8 @@ import { Api, bearerToken, endpoint, DEFAULT_SERVER } from './connection.js';
 import { describeError, EXIT_CODES_HELP, Exit } from './exit-codes.js';
 
 export const GROUPS: readonly Group[] = [accounts, roster, presence, sessions, cluster];
+/** Commands of one word, without subcommands. */
+export const STANDALONE: readonly Command[] = [importCommand, exportCommand];
 
 function optionLines(options: Options): string[] {
   const heads = Object.entries(options).map(([name, o]) => [`${o.short !== undefined ? `-${o.short}, ` : ''}--${name}${o.value !== undefined ? ` ${o.value}` : ''}`, o.help] as const);
@@ -18,11 +21,15 @@ function optionLines(options: Options): string[] {
 const GLOBAL_HELP = ['Options of every command:', ...optionLines(GLOBAL_OPTIONS)].join('\n');
 
 function topHelp(): string {
-  const heads = GROUPS.map((g) => [`${g.name} ${g.commands.map((c) => c.name).join('|')}`, g.summary] as const);
+  const heads = [
+    ...GROUPS.map((g) => [`${g.name} ${g.commands.map((c) => c.name).join('|')}`, g.summary] as const),
+    ...STANDALONE.map((c) => [`${c.name} ${c.args}`, c.summary] as const),
+  ];
   const width = Math.max(...heads.map(([h]) => h.length));
   return `vigil: the command line for Vigil's gRPC API (vigil.presence.v1)
 
 Usage: vigil <command> <subcommand> [arguments] [options]
+       vigil import|export [file] [options]
 
 Commands:
 ${heads.map(([h, s]) => `  ${h.padEnd(width)}  ${s}`).join('\n')}
@@ -61,9 +68,9 @@ ${heads.map(([h, s]) => `  ${h.padEnd(width)}  ${s}`).join('\n')}
 options of every command and the exit codes.`;
 }
 
-function commandHelp(g: Group, c: Command): string {
+function commandHelp(g: Group | undefined, c: Command): string {
   const own = c.options !== undefined && Object.keys(c.options).length > 0 ? `Options:\n${optionLines(c.options).join('\n')}\n\n` : '';
-  return `Usage: vigil ${g.name} ${c.name}${c.args === '' ? '' : ` ${c.args}`} [options]
+  return `Usage: vigil ${g === undefined ? '' : `${g.name} `}${c.name}${c.args === '' ? '' : ` ${c.args}`} [options]
 
 ${c.summary[0]?.toUpperCase() ?? ''}${c.summary.slice(1)}.
 
@@ -97,8 +104,16 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     }
     return usage('vigil', "a command is required (see 'vigil --help')");
   }
+  const standalone = STANDALONE.find((c) => c.name === groupName);
+  if (standalone !== undefined) {
+    if (help) return helped(commandHelp(undefined, standalone));
+    return runCommand(argv, io, standalone, `vigil ${standalone.name}`, 1, out, fail);
+  }
   const group = GROUPS.find((g) => g.name === groupName);
-  if (group === undefined) return usage('vigil', `unknown command ${JSON.stringify(groupName)}: one of ${GROUPS.map((g) => g.name).join(', ')} (see 'vigil --help')`);
+  if (group === undefined) {
+    const names = [...GROUPS.map((g) => g.name), ...STANDALONE.map((c) => c.name)];
+    return usage('vigil', `unknown command ${JSON.stringify(groupName)}: one of ${names.join(', ')} (see 'vigil --help')`);
+  }
   const known = group.commands.map((c) => c.name).join(', ');
   if (commandName === undefined) {
     if (help) return helped(groupHelp(group));
@@ -107,12 +122,22 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   const command = group.commands.find((c) => c.name === commandName);
   if (command === undefined) return usage(`vigil ${group.name}`, `unknown subcommand ${JSON.stringify(commandName)}: one of ${known} (see 'vigil ${group.name} --help')`);
   if (help) return helped(commandHelp(group, command));
+  return runCommand(argv, io, command, `vigil ${group.name} ${command.name}`, 2, out, fail);
+}
 
-  const where = `vigil ${group.name} ${command.name}`;
+async function runCommand(
+  argv: readonly string[],
+  io: Io,
+  command: Command,
+  where: string,
+  words: number,
+  out: (text: string) => void,
+  fail: (where: string, line: string) => void,
+): Promise<number> {
   let connection: Api | undefined;
   let server = DEFAULT_SERVER;
   try {
-    const { values, args } = parseCommandLine(argv, command, where);
+    const { values, args } = parseCommandLine(argv, command, where, words);
     const target = endpoint(values, io.env);
     server = target.server;
     const ctx: Context = {

@@ -114,8 +114,8 @@ function isParseArgsError(e: unknown): e is Error & { code: string } {
   return e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS_');
 }
 
-/** Parses argv for `command` (global options included); the positionals exclude the two command words. */
-export function parseCommandLine(argv: readonly string[], command: Command, where: string): { values: Values; args: string[] } {
+/** Parses argv for `command` (global options included); the positionals exclude the command's words (two, or one for a command without group). */
+export function parseCommandLine(argv: readonly string[], command: Command, where: string, commandWordCount = 2): { values: Values; args: string[] } {
   const options = Object.fromEntries(
     Object.entries({ ...GLOBAL_OPTIONS, ...command.options }).map(([name, o]) => [
       name,
@@ -131,7 +131,7 @@ export function parseCommandLine(argv: readonly string[], command: Command, wher
     if (isParseArgsError(e)) throw new UsageError(`${e.message.split('. ')[0] ?? e.message} (see ${where} --help)`);
     throw e;
   }
-  const args = parsed.positionals.slice(2);
+  const args = parsed.positionals.slice(commandWordCount);
   const [min, max] = command.arity;
   // Extra arguments are not echoed: one might be a password typed where it does not belong.
   if (args.length < min) throw new UsageError(`missing argument (usage: ${where} ${command.args})`);

@@ -60,17 +60,21 @@ export function bearerToken(values: Values, env: Readonly<Record<string, string 
   return token;
 }
 
+/** Import batches stay under 1 MiB, but an export page with long rosters may be larger than grpc-js's 4 MiB default. */
+const CALL_SIZE_OPTIONS = { 'grpc.max_receive_message_length': 64 * 1024 * 1024 };
+
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
 /** A generated unary method, bound to its client. */
 export type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: Callback<Res>) => unknown;
 
-/** The four services of vigil.presence.v1 on one channel each, made on first use. */
+/** The services of vigil.presence.v1 on one channel each, made on first use. */
 export class Api {
   readonly #clients: Client[] = [];
   #presence: api.presence.PresenceServiceClient | undefined;
   #roster: api.roster.RosterServiceClient | undefined;
   #account: api.account.AccountServiceClient | undefined;
   #cluster: api.cluster.ClusterServiceClient | undefined;
+  #migration: api.migration.MigrationServiceClient | undefined;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -96,6 +100,10 @@ export class Api {
 
   get cluster(): api.cluster.ClusterServiceClient {
     return (this.#cluster ??= this.#add(new api.cluster.ClusterServiceClient(this.endpoint.server, this.endpoint.security.credentials, this.endpoint.security.options)));
+  }
+
+  get migration(): api.migration.MigrationServiceClient {
+    return (this.#migration ??= this.#add(new api.migration.MigrationServiceClient(this.endpoint.server, this.endpoint.security.credentials, { ...CALL_SIZE_OPTIONS, ...this.endpoint.security.options })));
   }
 
   /** `authorization: Bearer <token>`. */

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import {
-  el, streamErrorXml, NS,
+  el, errorReply, escapeAttr, streamErrorXml, NS, parseStanza, StanzaError,
   type Element, type StreamError, type StreamErrorCondition, saslFailureXml,
 } from '@vigil/xmpp';
 import type { AccountStore } from '@vigil/store';
@@ -13,10 +13,12 @@ import type { FrameParser } from './framing.js';
 import type { Transport } from './transport.js';
 import { addressOf, type AuthThrottle } from './auth-throttle.js';
 import { SaslNegotiation, type Mechanism } from './sasl-negotiation.js';
-import { SessionHandler } from './session-handler.js';
+import { SessionHandler, type SavedSession } from './session-handler.js';
+import { NS_SM, parseH, SmQueue } from './stream-management.js';
 import { handleRegistration, NS_REGISTER, NS_REGISTER_FEATURE } from './registration.js';
 
-type Phase = 'connected' | 'pre-auth' | 'authenticated' | 'bound' | 'closed';
+/** 'hibernating': a resumable managed stream lost its connection and waits for a `<resume/>` (XEP-0198). */
+type Phase = 'connected' | 'pre-auth' | 'authenticated' | 'bound' | 'hibernating' | 'closed';
 
 /** RFC 6120 §6.4.5: a few retries, then the stream ends. */
 const MAX_SASL_FAILURES = 3;
@@ -28,6 +30,13 @@ export interface ClientStreamDeps {
   readonly log: Logger;
   /** The node's failed-authentication counts (per account and per address). */
   readonly throttle: AuthThrottle;
+  /** Resumable managed streams of the node by XEP-0198 id, live or hibernating. */
+  readonly resumptions: Map<string, ClientStream>;
+}
+
+/** Where a bound session's output goes: the stream serving it now (a resumption moves it to a new one). */
+interface SessionOutput {
+  stream: ClientStream;
 }
 
 /**
@@ -54,8 +63,19 @@ export class ClientStream {
   #registered = false;
   #registrationFailures = 0;
   #session: SessionHandler | undefined;
+  #out: SessionOutput | undefined;
+  /** XEP-0198: counters and unacknowledged stanzas, once the client enabled stream management. */
+  #sm: SmQueue | undefined;
+  /** Set when the managed stream may be resumed. */
+  #smId: string | undefined;
+  #ackRequested = false;
+  #hibernatedMs = 0;
+  /** The session as the presence grace ended it, for a resumption to bring back. */
+  #saved: SavedSession | undefined;
   readonly #queue: Element[] = [];
   #processing = false;
+  /** The client closed its stream while stanzas were still queued: close once they are processed. */
+  #closeAfterQueue = false;
   readonly #log: Logger;
 
   constructor(
@@ -77,7 +97,29 @@ export class ClientStream {
     // Any input proves the client alive (XEP-0199 §4.1: whatever it sends answers our ping as well as a pong).
     this.#lastInputMs = performance.now();
     this.#pingSentMs = undefined;
-    if (this.#phase !== 'closed' && !this.#tlsPending) this.#parser.write(chunk);
+    if (this.#phase === 'closed' || this.#tlsPending) return;
+    if (this.#phase === 'connected' || this.#phase === 'pre-auth') {
+      // Unauthenticated connections get a small byte budget, so thousands of them stay cheap.
+      this.#preAuthBytes += chunk.length;
+      if (this.#preAuthBytes > this.deps.config.preAuthMaxBytes) return this.fail('policy-violation', 'too much data before authentication');
+    }
+    this.#parser.write(chunk);
+  }
+
+  #preAuthBytes = 0;
+  /** Token bucket of the client's stanzas (VIGIL_STANZA_RATE, VIGIL_STANZA_BURST). */
+  #tokens = -1;
+  #tokensAtMs = 0;
+
+  /** False when the client exceeds its stanza rate. */
+  #takeToken(): boolean {
+    const { stanzaRate, stanzaBurst } = this.deps.config;
+    const now = performance.now();
+    this.#tokens = this.#tokens < 0 ? stanzaBurst : Math.min(stanzaBurst, this.#tokens + ((now - this.#tokensAtMs) * stanzaRate) / 1000);
+    this.#tokensAtMs = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
   }
 
   /**
@@ -88,13 +130,14 @@ export class ClientStream {
    */
   checkLiveness(nowMs: number, idleMs: number, timeoutMs: number): void {
     if (this.#phase === 'closed') return;
+    if (this.#phase === 'hibernating') return this.#checkHibernation(nowMs);
     if (this.#phase !== 'bound') {
       // Pre-authentication streams get a small time budget, checked by the same sweep (no timer per connection).
       if (nowMs - this.#openedMs >= this.deps.config.authTimeoutMs) this.fail('connection-timeout', 'no resource bound in time');
       return;
     }
     if (this.#pingSentMs !== undefined) {
-      if (nowMs - this.#pingSentMs >= timeoutMs) this.fail('connection-timeout', `no answer to a ping within ${timeoutMs} ms`);
+      if (nowMs - this.#pingSentMs >= timeoutMs) this.fail('connection-timeout', `no answer to a ping within ${timeoutMs} ms`, cluster.EndCause.END_CAUSE_CLIENT_LOST, true);
       return;
     }
     if (nowMs - this.#lastInputMs < idleMs) return;
@@ -109,23 +152,40 @@ export class ClientStream {
 
   /** The transport closed under us: whatever the session was, it is now lost unless it said goodbye. */
   transportClosed(reason: string): void {
-    if (this.#phase === 'closed') return;
+    if (this.#phase === 'closed' || this.#phase === 'hibernating') return;
+    if (this.#resumable) return this.#hibernate(reason);
     this.#close(cluster.EndCause.END_CAUSE_CLIENT_LOST, reason);
   }
 
-  /** One serialized top-level element to the client. */
+  /** One serialized stanza to the client (kept until acknowledged when stream management is on). */
   send(xml: string): void {
-    if (this.#phase !== 'closed') this.#write(xml);
+    if (this.#phase === 'closed') return;
+    const sm = this.#sm;
+    if (sm === undefined) return this.#write(xml);
+    sm.sent(xml);
+    if (sm.unackedCount > this.deps.config.smMaxUnacked) {
+      return this.fail('policy-violation', `more than ${this.deps.config.smMaxUnacked} stanzas unacknowledged`);
+    }
+    if (this.#phase === 'hibernating') return this.#log.debug('stanza kept for a resumption', { user: this.#username, unacked: sm.unackedCount });
+    this.#write(xml);
+    this.#requestAck();
   }
 
-  /** Ends the stream with a stream error (RFC 6120 §4.9) and closes the connection. */
-  fail(condition: StreamErrorCondition, text?: string, cause: cluster.EndCause = cluster.EndCause.END_CAUSE_CLIENT_LOST): void {
+  /**
+   * Ends the stream with a stream error (RFC 6120 §4.9) and closes the
+   * connection. `hibernate`: a resumable managed session survives it (a
+   * ping timeout is a connection lost, not a session refused).
+   */
+  fail(condition: StreamErrorCondition, text?: string, cause: cluster.EndCause = cluster.EndCause.END_CAUSE_CLIENT_LOST, hibernate = false): void {
     if (this.#phase === 'closed') return;
-    if (this.#phase === 'connected') this.#writeOpen();
-    this.#write(streamErrorXml(condition, text));
-    this.#writeClose();
-    this.#log.info('stream error sent', { condition, text, user: this.#username });
-    this.#close(cause, `stream error ${condition}`);
+    if (this.#phase !== 'hibernating') {
+      if (this.#phase === 'connected') this.#writeOpen();
+      this.#write(streamErrorXml(condition, text));
+      this.#writeClose();
+      this.#log.info('stream error sent', { condition, text, user: this.#username });
+    }
+    if (hibernate && this.#resumable) this.#hibernate(`stream error ${condition}`);
+    else this.#close(cause, `stream error ${condition}`);
     this.transport.end();
   }
 
@@ -133,7 +193,82 @@ export class ClientStream {
     this.#phase = 'closed';
     this.#queue.length = 0;
     this.#session?.end(cause, reason);
+    if (this.#smId !== undefined && this.deps.resumptions.get(this.#smId) === this) this.deps.resumptions.delete(this.#smId);
+    this.#bounceUnacked();
     this.onClosed(this);
+  }
+
+  get #resumable(): boolean {
+    return this.#phase === 'bound' && this.#smId !== undefined;
+  }
+
+  /** XEP-0198 §5: the connection is gone; the session waits for a `<resume/>` and keeps what it is sent. */
+  #hibernate(reason: string): void {
+    this.#phase = 'hibernating';
+    this.#hibernatedMs = performance.now();
+    this.#queue.length = 0;
+    this.#log.info('managed stream lost its connection; resumable', {
+      reason, user: this.#username, graceMs: this.deps.config.smPresenceGraceMs, resumeMs: this.deps.config.smResumeMs,
+    });
+  }
+
+  /**
+   * Driven by the node's sweep: after the presence grace the session ends
+   * (contacts are told it is gone, as for any lost client) while the stream
+   * stays resumable; after the resumption window the stream ends too.
+   */
+  #checkHibernation(nowMs: number): void {
+    const waited = nowMs - this.#hibernatedMs;
+    if (waited >= this.deps.config.smResumeMs) {
+      this.#log.info('managed stream not resumed in time', { user: this.#username });
+      this.#close(cluster.EndCause.END_CAUSE_CLIENT_LOST, 'not resumed within the resumption window');
+      return;
+    }
+    const session = this.#session;
+    if (waited >= this.deps.config.smPresenceGraceMs && session !== undefined && !session.ended) {
+      this.#saved = session.snapshot();
+      session.end(cluster.EndCause.END_CAUSE_CLIENT_LOST, 'presence grace over; still resumable');
+    }
+  }
+
+  /**
+   * XEP-0198: stanzas the client never acknowledged, when its session ends
+   * without a resumption, are treated like stanzas to an unavailable
+   * resource: a message or iq request from another entity is answered with
+   * an error, presence and errors are dropped, and the count is logged.
+   */
+  #bounceUnacked(): void {
+    const rest = this.#sm?.takeUnacked() ?? [];
+    if (rest.length === 0) return;
+    let bounced = 0;
+    for (const xml of rest) {
+      let stanza: Element;
+      try {
+        stanza = parseStanza(xml);
+      } catch (e) {
+        this.#log.warn('unacknowledged stanza unreadable; dropped', { err: e });
+        continue;
+      }
+      const from = stanza.attr('from') ?? '';
+      const type = stanza.attr('type');
+      const request = stanza.name === 'message' ? type !== 'error' && type !== 'groupchat' && type !== 'headline' : stanza.name === 'iq' && (type === 'get' || type === 'set');
+      if (!request || !from.includes('@')) continue;
+      const error = stanza.name === 'message' ? new StanzaError('recipient-unavailable', 'wait') : new StanzaError('service-unavailable', 'cancel');
+      const kind = stanza.name === 'message' ? cluster.DeliveryKind.DELIVERY_KIND_MESSAGE : cluster.DeliveryKind.DELIVERY_KIND_IQ;
+      const bare = from.split('/')[0] ?? from;
+      this.deps.link.publishDelivery(from, bare, '', kind, errorReply(stanza, error).toString());
+      bounced++;
+    }
+    this.#log.info('unacknowledged stanzas of an ended session', { user: this.#username, unacked: rest.length, bounced, dropped: rest.length - bounced });
+  }
+
+  /** One `<r/>` after a burst of stanzas, none again until the client's `<a/>`. */
+  #requestAck(): void {
+    if (this.#ackRequested) return;
+    this.#ackRequested = true;
+    setImmediate(() => {
+      if (this.#phase === 'bound') this.#write(`<r xmlns='${NS_SM}'/>`);
+    });
   }
 
   #mechanisms(): Mechanism[] {
@@ -159,7 +294,18 @@ export class ClientStream {
 
   #write(xml: string): void {
     this.transport.write(this.transport.framing.element(xml));
+    // A client that does not read: the buffer is bounded, then this client alone is cut off.
+    if (this.transport.bufferedBytes > this.deps.config.maxOutboundBytes && !this.#overflowed) {
+      this.#overflowed = true;
+      this.#log.warn('client not reading; stream closed', { user: this.#username, bufferedBytes: this.transport.bufferedBytes });
+      // Nothing more can reach it: no stream error is written, the connection is dropped (a managed session may resume).
+      if (this.#phase === 'bound' && this.#resumable) this.#hibernate('client not reading');
+      else if (this.#phase !== 'closed') this.#close(cluster.EndCause.END_CAUSE_CLIENT_LOST, 'client not reading');
+      this.transport.destroy();
+    }
   }
+
+  #overflowed = false;
 
   #writeOpen(to?: string): void {
     this.transport.write(this.transport.framing.open({ from: this.deps.config.domain, id: randomBytes(12).toString('base64url'), ...(to ? { to } : {}) }));
@@ -205,11 +351,17 @@ export class ClientStream {
       // RFC 6121 §2.6.1 roster versioning, §3.4 pre-approval.
       el('ver', { xmlns: NS.rosterver }),
       el('sub', { xmlns: 'urn:xmpp:features:pre-approval' }),
+      el('sm', { xmlns: NS_SM }),
     ).toString();
   }
 
   #onStreamClose(): void {
     if (this.#phase === 'closed') return;
+    // RFC 6120 §4.4: what the client sent before its closing tag is processed first.
+    if (this.#processing || this.#queue.length > 0) {
+      this.#closeAfterQueue = true;
+      return;
+    }
     // RFC 6120 §4.4 (RFC 7395 §3.6): answer the close with ours, then close the connection.
     this.#writeClose();
     this.#close(cluster.EndCause.END_CAUSE_GRACEFUL, 'stream closed by client');
@@ -217,6 +369,7 @@ export class ClientStream {
   }
 
   #onStanza(stanza: Element): void {
+    if (!this.#takeToken()) return this.fail('policy-violation', `more than ${this.deps.config.stanzaRate} stanzas a second`);
     // Nothing after the command is read in the clear; the handshake starts once the queue reaches it.
     if (this.#phase === 'pre-auth' && isStartTls(stanza) && this.transport.canStartTls) this.#tlsPending = true;
     this.#enqueue(stanza);
@@ -239,6 +392,10 @@ export class ClientStream {
         await this.#handle(stanza);
         if (this.#queue.length <= this.deps.config.maxPendingStanzas / 4) this.transport.resume();
       }
+      if (this.#closeAfterQueue && this.#phase !== 'closed') {
+        this.#processing = false;
+        this.#onStreamClose();
+      }
     } catch (e) {
       this.#log.error('stanza handling failed', { err: e, user: this.#username });
       this.fail('internal-server-error');
@@ -254,7 +411,11 @@ export class ClientStream {
       case 'authenticated':
         return this.#handleUnbound(stanza);
       case 'bound':
-        return this.#session?.handle(stanza);
+        if (stanza.ns === NS_SM) return this.#handleSm(stanza);
+        await this.#session?.handle(stanza);
+        // XEP-0198 §4: 'h' counts the client's stanzas the server has handled.
+        if (this.#sm !== undefined && stanza.ns === NS.client) this.#sm.handledOne();
+        return;
       default:
         return;
     }
@@ -335,7 +496,125 @@ export class ClientStream {
     this.transport.resume();
   }
 
+  /** XEP-0198 elements on a bound stream: `<enable/>`, `<r/>`, `<a/>`. */
+  #handleSm(stanza: Element): void {
+    switch (stanza.name) {
+      case 'enable':
+        return this.#enableSm(stanza);
+      case 'r':
+        if (this.#sm === undefined) return this.fail('unsupported-stanza-type', 'stream management is not enabled');
+        return this.#write(`<a xmlns='${NS_SM}' h='${this.#sm.handled}'/>`);
+      case 'a': {
+        if (this.#sm === undefined) return this.fail('unsupported-stanza-type', 'stream management is not enabled');
+        const h = parseH(stanza.attr('h'));
+        if (h === undefined) return this.fail('invalid-xml', "<a/> needs an 'h' that is an unsigned 32-bit integer");
+        const outcome = this.#sm.ack(h);
+        if (outcome.kind === 'too-high') {
+          return this.fail('undefined-condition', `h=${h} acknowledges more than the ${outcome.sent} stanzas sent (handled-count-too-high)`);
+        }
+        // The next stanza sent asks again. Not at once: a client whose count lags (some start counting late)
+        // would otherwise answer every <r/> with the same <a/>, in a loop.
+        this.#ackRequested = false;
+        return;
+      }
+      default:
+        return this.#smFailed('unexpected-request');
+    }
+  }
+
+  #enableSm(stanza: Element): void {
+    if (this.#sm !== undefined) return this.#smFailed('unexpected-request');
+    const { smResumeMs } = this.deps.config;
+    const wantsResume = /^(true|1)$/.test(stanza.attr('resume') ?? '');
+    this.#sm = new SmQueue();
+    const attrs: Record<string, string> = { xmlns: NS_SM };
+    if (wantsResume && smResumeMs > 0) {
+      this.#smId = randomBytes(18).toString('base64url');
+      this.deps.resumptions.set(this.#smId, this);
+      const requested = parseH(stanza.attr('max'));
+      const maxSeconds = Math.floor(smResumeMs / 1000);
+      attrs.id = this.#smId;
+      attrs.resume = 'true';
+      attrs.max = String(requested !== undefined && requested > 0 ? Math.min(requested, maxSeconds) : maxSeconds);
+    }
+    this.#write(el('enabled', attrs).toString());
+    this.#log.debug('stream management enabled', { resumable: this.#smId !== undefined });
+  }
+
+  #smFailed(condition: 'unexpected-request' | 'item-not-found' | 'bad-request', h?: number): void {
+    const hAttr = h === undefined ? '' : ` h='${h}'`;
+    this.#write(`<failed xmlns='${NS_SM}'${hAttr}><${condition} xmlns='${NS.stanzas}'/></failed>`);
+  }
+
+  /**
+   * XEP-0198 §5: `<resume/>` in place of binding. The named stream must be
+   * this user's and still resumable on this node; its session moves to this
+   * connection (an old connection still open is closed), the client's 'h'
+   * acknowledges what it got, the rest is sent again. After the presence
+   * grace ended the session, it is bound again and its presence re-announced.
+   */
+  async #resume(stanza: Element): Promise<void> {
+    const h = parseH(stanza.attr('h'));
+    const previd = stanza.attr('previd') ?? '';
+    if (h === undefined || previd === '') return this.#smFailed('bad-request');
+    const old = this.deps.resumptions.get(previd);
+    if (old === undefined || old === this || old.#username !== this.#username || old.#sm === undefined || old.#out === undefined) {
+      return this.#smFailed('item-not-found');
+    }
+    const sm = old.#sm;
+    const out = old.#out;
+    let session = old.#session;
+    if (session === undefined || session.ended) {
+      const saved = old.#saved;
+      if (saved === undefined) return this.#smFailed('item-not-found');
+      session = await SessionHandler.restore(saved, this.#sessionDeps(out));
+      if (session === undefined) return this.#smFailed('item-not-found');
+    }
+    const outcome = sm.ack(h);
+    if (outcome.kind === 'too-high') {
+      return this.fail('undefined-condition', `h=${h} acknowledges more than the ${outcome.sent} stanzas sent (handled-count-too-high)`);
+    }
+    // The old stream hands everything over and goes away without ending the session.
+    const oldWasLive = old.#phase !== 'hibernating';
+    old.#phase = 'closed';
+    old.#queue.length = 0;
+    old.#sm = undefined;
+    old.#session = undefined;
+    old.onClosed(old);
+    if (oldWasLive) old.transport.end();
+    this.#sm = sm;
+    this.#smId = previd;
+    this.#out = out;
+    out.stream = this;
+    this.#session = session;
+    this.#saved = undefined;
+    this.deps.resumptions.set(previd, this);
+    this.#phase = 'bound';
+    this.#write(`<resumed xmlns='${NS_SM}' previd='${escapeAttr(previd)}' h='${sm.handled}'/>`);
+    const resent = sm.unacked();
+    for (const xml of resent) this.#write(xml);
+    if (resent.length > 0) this.#requestAck();
+    this.#log.info('managed stream resumed', { user: this.#username, resent: resent.length, hibernated: !oldWasLive });
+  }
+
+  #sessionDeps(out: SessionOutput) {
+    return {
+      config: this.deps.config,
+      accounts: this.deps.accounts,
+      link: this.deps.link,
+      log: this.#log,
+      send: (xml: string) => out.stream.send(xml),
+      kick: (condition: StreamErrorCondition, text: string) => out.stream.fail(condition, text, cluster.EndCause.END_CAUSE_KICKED),
+    };
+  }
+
   async #handleUnbound(stanza: Element): Promise<void> {
+    if (stanza.ns === NS_SM) {
+      if (stanza.name === 'resume') return this.#resume(stanza);
+      // XEP-0198 §3: stream management is enabled after binding a resource.
+      if (stanza.name === 'enable') return this.#smFailed('unexpected-request');
+      return this.fail('unsupported-stanza-type', 'stream management is not enabled');
+    }
     const bind = stanza.name === 'iq' && stanza.attr('type') === 'set' ? stanza.getChild('bind', NS.bind) : undefined;
     if (bind === undefined || this.#username === undefined) {
       if (stanza.name === 'iq' && stanza.getChild('session', NS.session)) {
@@ -344,16 +623,11 @@ export class ClientStream {
       }
       return this.fail('not-authorized', 'bind a resource first');
     }
-    const session = await SessionHandler.bind(stanza, bind, this.#username, {
-      config: this.deps.config,
-      accounts: this.deps.accounts,
-      link: this.deps.link,
-      log: this.#log,
-      send: (xml) => this.send(xml),
-      kick: (condition, text) => this.fail(condition, text, cluster.EndCause.END_CAUSE_KICKED),
-    });
+    const out: SessionOutput = { stream: this };
+    const session = await SessionHandler.bind(stanza, bind, this.#username, this.#sessionDeps(out));
     if (session === undefined) return; // an error reply was sent; the client may try again
     this.#session = session;
+    this.#out = out;
     this.#phase = 'bound';
   }
 }

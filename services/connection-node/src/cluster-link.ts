@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { admin, cluster } from '@vigil/proto';
 import { shardOf, subjects, type Subjects } from '@vigil/cluster';
 import type { Logger } from '@vigil/telemetry';
-import { errorReply, escapeAttr, parseStanza, StanzaError } from '@vigil/xmpp';
+import { errorReply, escapeAttr, parseStanza, StanzaError, withTo } from '@vigil/xmpp';
 import type { NodeConfig } from './config.js';
 import { LocalSessions, type LocalSession } from './local-sessions.js';
+
+/** How long a verdict waits for more nodes' answers after the last one (all nodes answer at once). */
+const VERDICT_STALL_MS = 150;
+const DELIVERED = Uint8Array.of(1);
+const NOT_DELIVERED = Uint8Array.of(0);
 
 /** Writes `to='full JID'` in place of the `to` a bare-JID delivery carries at its start. */
 export function readdress(stanzaXml: string, fullJid: string): string {
@@ -83,10 +88,23 @@ export class ClusterLink {
           msg.respond(cluster.SessionListResponse.encode({ incarnation: this.incarnation, sessions }).finish());
         },
       }),
+      this.nc.subscribe(this.#subjects.fanOut, {
+        callback: (err, msg) => {
+          if (err) return this.log.error('fan-out subscription failed', { err });
+          let batch: cluster.FanOutBatch;
+          try {
+            batch = cluster.FanOutBatch.decode(msg.data);
+          } catch (e) {
+            return this.log.warn('dropped malformed message', { subject: msg.subject, err: e });
+          }
+          for (const f of batch.fanOuts) this.#deliverFanOut(f);
+        },
+      }),
       this.nc.subscribe(this.#subjects.nodeKick(this.config.nodeId), {
         callback: (err, msg) => {
           if (err) return this.log.error('kick subscription failed', { err });
-          msg.respond(admin.NodeKickResponse.encode({ found: this.#kick(admin.NodeKickRequest.decode(msg.data)) }).finish());
+          const found = this.#kick(admin.NodeKickRequest.decode(msg.data));
+          if (msg.reply) msg.respond(admin.NodeKickResponse.encode({ found }).finish());
         },
       }),
     );
@@ -115,6 +133,11 @@ export class ClusterLink {
   #kick(req: admin.NodeKickRequest): boolean {
     const s = this.sessions.get(req.fullJid);
     if (s === undefined || s.id !== req.sessionId) return false;
+    if (req.condition === 'conflict') {
+      this.log.info('session replaced by one with the same resource on another node', { user: s.fullJid, session: s.id });
+      s.kick('conflict', req.text);
+      return true;
+    }
     this.log.info('session kicked by an administrator', { user: s.fullJid, session: s.id });
     s.kick('policy-violation', req.text);
     return true;
@@ -164,6 +187,32 @@ export class ClusterLink {
   publishDelivery(toJid: string, bareJid: string, fromBareJid: string, kind: cluster.DeliveryKind, stanzaXml: string): void {
     const d: cluster.Delivery = { toJid, stanzaXml, shard: 0, epoch: 0, kind, fromBareJid, blockList: [] };
     this.nc.publish(this.#subjects.deliver(bareJid), cluster.Delivery.encode(d).finish());
+  }
+
+  /**
+   * A message or iq for another user's sessions, with the verdict RFC 6121
+   * §8.5 needs: true when some node delivered it (to the full JID itself, or
+   * to at least one eligible resource of a bare JID). Every node holding a
+   * session of the user answers; nobody subscribed (no session anywhere, no
+   * account) is NATS's immediate "no responders". The verdict never delays
+   * the delivery itself, only the error a sender may get.
+   */
+  async deliverWithVerdict(toJid: string, bareJid: string, fromBareJid: string, kind: cluster.DeliveryKind, stanzaXml: string): Promise<boolean> {
+    const d: cluster.Delivery = { toJid, stanzaXml, shard: 0, epoch: 0, kind, fromBareJid, blockList: [] };
+    try {
+      const replies = await this.nc.requestMany(this.#subjects.deliver(bareJid), cluster.Delivery.encode(d).finish(), {
+        strategy: 'stall',
+        stall: VERDICT_STALL_MS,
+        maxWait: this.config.rosterRequestTimeoutMs,
+      });
+      for await (const reply of replies) {
+        if (reply.data[0] === DELIVERED[0]) return true;
+      }
+      return false;
+    } catch (e) {
+      if (e instanceof NoRespondersError) return false;
+      throw e;
+    }
   }
 
   /** An inbound stanza the recipient's shard owner must process (RFC 6121 §4.4.2 presence errors). */
@@ -243,18 +292,13 @@ export class ClusterLink {
         } catch (e) {
           return this.log.warn('dropped malformed delivery', { err: e });
         }
-        this.#deliverLocally(d);
+        const delivered = this.#deliverLocally(d);
+        if (msg.reply !== undefined && msg.reply !== '') msg.respond(delivered > 0 ? DELIVERED : NOT_DELIVERED);
       },
     });
     this.#deliverySubs.set(bareJid, sub);
   }
 
-  /**
-   * The subject is a hash, so check the exact JID before writing to a socket.
-   * Full JID: that session. Bare JID: the sessions the kind selects, each
-   * addressed by its full JID. Stanzas from entities the user blocked are
-   * dropped (XEP-0191 §3.5), except the server's own pushes.
-   */
   /** XEP-0191: a blocked sender's iq get/set is answered service-unavailable, as if nobody were there. */
   #refuseIq(d: cluster.Delivery): void {
     let iq;
@@ -275,7 +319,7 @@ export class ClusterLink {
    * epoch seen so far; a delivery decided under an older epoch comes from a
    * deposed owner and is dropped. Epoch 0 is a client's own stanza.
    */
-  #fresh(d: cluster.Delivery): boolean {
+  #fresh(d: { readonly shard: number; readonly epoch: number }): boolean {
     if (d.epoch === 0) return true;
     const seen = this.#epochs.get(d.shard) ?? 0;
     if (d.epoch < seen) {
@@ -286,24 +330,54 @@ export class ClusterLink {
     return true;
   }
 
-  #deliverLocally(d: cluster.Delivery): void {
+  /**
+   * The subject is a hash, so check the exact JID before writing to a socket.
+   * Full JID: that session. Bare JID: the sessions the kind selects, each
+   * addressed by its full JID. Stanzas from entities the user blocked are
+   * dropped (XEP-0191 §3.5), except the server's own pushes.
+   * Returns how many sessions got it.
+   */
+  /** A shard owner's presence broadcast: this node's sessions among the recipients get it (see FanOut). */
+  #deliverFanOut(f: cluster.FanOut): void {
+    if (!this.#fresh(f)) return;
+    for (const to of f.toJids) {
+      const slash = to.indexOf('/');
+      const bare = slash === -1 ? to : to.slice(0, slash);
+      if (f.fromBareJid !== '' && this.sessions.hasBlocked(bare, f.fromBareJid)) continue;
+      if (slash !== -1) {
+        this.sessions.get(to)?.send(withTo(f.stanzaXml, to));
+        continue;
+      }
+      for (const s of this.sessions.ofUser(bare)) {
+        if (s.available) s.send(withTo(f.stanzaXml, s.fullJid));
+      }
+    }
+  }
+
+  #deliverLocally(d: cluster.Delivery): number {
     const K = cluster.DeliveryKind;
-    if (!this.#fresh(d)) return;
+    if (!this.#fresh(d)) return 0;
     const slash = d.toJid.indexOf('/');
     const bare = slash === -1 ? d.toJid : d.toJid.slice(0, slash);
     if (d.kind === K.DELIVERY_KIND_BLOCK_PUSH) this.sessions.setBlockList(bare, d.blockList);
     const fromServer = d.kind === K.DELIVERY_KIND_ROSTER_PUSH || d.kind === K.DELIVERY_KIND_BLOCK_PUSH;
     if (!fromServer && d.fromBareJid !== '' && this.sessions.hasBlocked(bare, d.fromBareJid)) {
+      // A verdict request (a message) gets "not delivered", so its sender hears service-unavailable (XEP-0191 §3.5).
       if (d.kind === K.DELIVERY_KIND_IQ) this.#refuseIq(d);
-      return;
+      return 0;
     }
     if (slash !== -1) {
-      this.sessions.get(d.toJid)?.send(d.stanzaXml);
-      return;
+      const s = this.sessions.get(d.toJid);
+      s?.send(d.stanzaXml);
+      return s === undefined ? 0 : 1;
     }
+    let n = 0;
     for (const s of this.sessions.ofUser(bare)) {
-      if (wants(s, d.kind)) s.send(readdress(d.stanzaXml, s.fullJid));
+      if (!wants(s, d.kind)) continue;
+      s.send(readdress(d.stanzaXml, s.fullJid));
+      n++;
     }
+    return n;
   }
 }
 

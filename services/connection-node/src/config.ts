@@ -39,6 +39,13 @@ export interface NodeConfig {
   /** Stanzas read but not yet processed, per stream; beyond it the stream is closed with policy-violation. */
   readonly maxPendingStanzas: number;
   readonly authTimeoutMs: number;
+  /** Bytes a client may send before it authenticates; beyond it the stream is closed. */
+  readonly preAuthMaxBytes: number;
+  /** Bytes written to a client and not yet read by it; beyond it the stream is closed (a client that never reads). */
+  readonly maxOutboundBytes: number;
+  /** Stanzas per second a client may send on average (token bucket), and the burst above it. */
+  readonly stanzaRate: number;
+  readonly stanzaBurst: number;
   /** Failed authentications per account or per address within the window that trigger a lockout. */
   readonly authMaxFailures: number;
   readonly authFailureWindowMs: number;
@@ -48,6 +55,12 @@ export interface NodeConfig {
   /** ...and is declared lost if still silent this long after it. */
   readonly clientPingTimeoutMs: number;
   readonly maxConnections: number;
+  /** XEP-0198: how long a managed stream that died may be resumed; 0: acks only, no resumption. */
+  readonly smResumeMs: number;
+  /** XEP-0198: how long contacts keep seeing a resumable session that lost its connection as available. */
+  readonly smPresenceGraceMs: number;
+  /** XEP-0198: unacknowledged stanzas kept per session; beyond it the stream is closed. */
+  readonly smMaxUnacked: number;
   readonly rosterRequestTimeoutMs: number;
   readonly timings: ClusterTimings;
   readonly logLevel: LogLevel;
@@ -80,12 +93,30 @@ export function readNodeConfig(envVars: Env, env: EnvReader = new EnvReader(envV
     authMaxFailures: env.int('VIGIL_AUTH_MAX_FAILURES', 10, 'failed authentications per account or address that lock it out', { min: 1 }),
     authFailureWindowMs: env.int('VIGIL_AUTH_FAILURE_WINDOW_MS', 300_000, 'window in which failures are counted', { min: 1000 }),
     authLockoutMs: env.int('VIGIL_AUTH_LOCKOUT_MS', 300_000, 'how long a locked account or address is refused', { min: 1000 }),
+    preAuthMaxBytes: env.int('VIGIL_PREAUTH_MAX_BYTES', 65536, 'bytes a connection may send before it authenticates', { min: 4096 }),
+    maxOutboundBytes: env.int('VIGIL_MAX_OUTBOUND_BYTES', 1_048_576, 'bytes buffered for a client that is not reading before its stream is closed', { min: 65536 }),
+    stanzaRate: env.int('VIGIL_STANZA_RATE', 200, 'stanzas per second a client may send on average', { min: 1 }),
+    stanzaBurst: env.int('VIGIL_STANZA_BURST', 1000, 'stanzas a client may send at once above the average rate', { min: 1 }),
     authTimeoutMs: env.int('VIGIL_AUTH_TIMEOUT_MS', 30_000, 'time allowed from connect to bound resource', { min: 1000 }),
+    ...readStreamManagementConfig(env),
     maxConnections: env.int('VIGIL_MAX_CONNECTIONS', 100_000, 'client connections accepted at once', { min: 1 }),
     rosterRequestTimeoutMs: env.int('VIGIL_ROSTER_REQUEST_TIMEOUT_MS', 5000, 'wait for the authority to answer a roster request', { min: 100 }),
     timings: readClusterTimings(env),
     logLevel,
   };
+}
+
+type StreamManagementConfig = Pick<NodeConfig, 'smResumeMs' | 'smPresenceGraceMs' | 'smMaxUnacked'>;
+
+/** XEP-0198 settings; the reasons for the defaults are in docs/decisions.md ("Stream management"). */
+function readStreamManagementConfig(env: EnvReader): StreamManagementConfig {
+  const smResumeMs = env.int('VIGIL_SM_RESUME_MS', 300_000, 'XEP-0198 resumption window of a managed stream that lost its connection; 0: no resumption', { min: 0 });
+  const smPresenceGraceMs = env.int('VIGIL_SM_PRESENCE_GRACE_MS', 3000, 'a resumable session that lost its connection is announced unavailable after this (shorter than the resumption window)', { min: 0 });
+  const smMaxUnacked = env.int('VIGIL_SM_MAX_UNACKED', 1000, 'unacknowledged stanzas kept per managed stream before it is closed', { min: 16 });
+  if (smResumeMs > 0 && smPresenceGraceMs >= smResumeMs) {
+    throw new ConfigError('VIGIL_SM_PRESENCE_GRACE_MS', `must be shorter than VIGIL_SM_RESUME_MS (${smResumeMs}), got ${smPresenceGraceMs}`);
+  }
+  return { smResumeMs, smPresenceGraceMs, smMaxUnacked };
 }
 
 type TransportConfig = Pick<NodeConfig, 'c2sTlsPort' | 'tls' | 'tlsRequired' | 'startTls' | 'wsPort' | 'wsPath' | 'wsTls'>;

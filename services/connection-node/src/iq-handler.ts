@@ -62,6 +62,10 @@ export class IqHandler {
       return handleRegistration(iq, payload, this.accounts, this.config.domain, this.config.scramIterations, this.session.bareJid.split('@')[0]);
     }
     if (toServer) return this.#server(iq, payload, type);
+    // XEP-0030 §3.1 for the user's own account: what it is, so clients probing their bare JID get an answer.
+    if (target === this.session.bareJid && payload.ns === NS.disco_info && type === 'get') {
+      return iqResult(iq, el('query', { xmlns: NS.disco_info }, el('identity', { category: 'account', type: 'registered' }), el('feature', { var: NS.disco_info })));
+    }
     if (to !== undefined && to.domain === this.config.domain && to.local !== '' && !toSelf && payload.ns === NS_LAST) {
       return this.#forward(iq, payload, target ?? '');
     }

@@ -2,11 +2,13 @@ import { performance } from 'node:perf_hooks';
 import { connect } from '@nats-io/transport-node';
 import { natsConnectionTuning } from '@vigil/config';
 import { createLogger, stopOnSignals, type Logger } from '@vigil/telemetry';
-import { openStores } from '@vigil/store';
+import { MissingBucketError, openStores, type Stores } from '@vigil/store';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { readNodeConfig, type NodeConfig } from './config.js';
 import { ClusterLink } from './cluster-link.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { StreamSet } from './stream-set.js';
+import type { ClientStream } from './client-stream.js';
 import { cluster } from '@vigil/proto';
 import { TcpListener } from './tcp-listener.js';
 import { TlsCredentials } from './tls-credentials.js';
@@ -19,14 +21,14 @@ async function main(): Promise<void> {
   // Certificate problems stop the start, before anything connects.
   const tls = config.tls ? TlsCredentials.load(config.tls, config.domain) : undefined;
   const nc = await connect({ servers: config.natsUrl, name: `vigil-node-${config.nodeId}`, ...natsConnectionTuning(config.timings) });
-  const stores = await openStores(nc);
+  const stores = await openBuckets(nc, config);
   const link = new ClusterLink(nc, config, createLogger({ service: 'connection-node', node: config.nodeId }, { level: config.logLevel }));
   const log = createLogger({ service: 'connection-node', node: config.nodeId, incarnation: link.incarnation }, { level: config.logLevel });
   if (tls) logCertificate(log, 'tls certificate loaded', tls, config);
   link.start();
   const throttle = new AuthThrottle({ maxFailures: config.authMaxFailures, windowMs: config.authFailureWindowMs, lockoutMs: config.authLockoutMs });
   const streams = new StreamSet();
-  const deps = { config, accounts: stores.accounts, link, log, throttle, streams };
+  const deps = { config, accounts: stores.accounts, link, log, throttle, streams, resumptions: new Map<string, ClientStream>() };
 
   const listener = new TcpListener(deps, { ...(tls && config.startTls ? { tls } : {}) });
   const port = await listener.listen(config.c2sHost, config.c2sPort);
@@ -58,8 +60,10 @@ async function main(): Promise<void> {
     }
   });
 
-  // One sweep for every stream of the node (no timer per session): idle pings and their timeouts.
-  const sweepMs = Math.max(50, Math.min(1000, Math.floor(Math.min(config.clientIdlePingMs, config.clientPingTimeoutMs, config.authTimeoutMs) / 4)));
+  // One sweep for every stream of the node (no timer per session): idle pings and their timeouts, the
+  // authentication timeout, and the presence grace and resumption window of hibernating managed streams.
+  const shortest = Math.min(config.clientIdlePingMs, config.clientPingTimeoutMs, config.authTimeoutMs, config.smPresenceGraceMs || Infinity);
+  const sweepMs = Math.max(50, Math.min(1000, Math.floor(shortest / 4)));
   const sweep = setInterval(() => streams.sweep(performance.now(), config.clientIdlePingMs, config.clientPingTimeoutMs), sweepMs);
   sweep.unref();
 
@@ -73,6 +77,19 @@ async function main(): Promise<void> {
     await Promise.all([listener.close(), directTls?.close(), webSocket?.close()]);
     link.stop();
   });
+}
+
+/** Nodes never create buckets (authorities do, replicated as configured): wait until they exist. */
+async function openBuckets(nc: NatsConnection, config: NodeConfig): Promise<Stores> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openStores(nc, { create: false });
+    } catch (e) {
+      if (!(e instanceof MissingBucketError)) throw e;
+      if (attempt === 1 || attempt % 20 === 0) bootLog.warn('waiting for the KV buckets', { bucket: e.bucket, node: config.nodeId });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 }
 
 function logCertificate(log: Logger, msg: string, tls: TlsCredentials, config: NodeConfig): void {

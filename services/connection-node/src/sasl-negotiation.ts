@@ -106,7 +106,8 @@ export class SaslNegotiation {
     if (username === undefined) return failure('not-authorized');
     if (this.isLocked(username)) return lockedOut(username);
     if (authzid !== '' && authzid !== `${username}@${this.domain}` && authzid !== username) return failure('invalid-authzid');
-    const cred = await this.accounts.credential(username, 'sha256');
+    // Accounts imported with SCRAM-SHA-1 keys only (ejabberd's default) have no SHA-256 keys to check against.
+    const cred = (await this.accounts.credential(username, 'sha256')) ?? (await this.accounts.credential(username, 'sha1'));
     if (cred === undefined || !(await verifyPassword(password, cred))) return failure('not-authorized', undefined, username);
     return { kind: 'success', xml: `<success xmlns='${NS.sasl}'/>`, username };
   }

@@ -20,6 +20,17 @@ export interface SessionHandlerDeps {
   readonly kick: (condition: StreamErrorCondition, text: string) => void;
 }
 
+/** A session as a resumption brings it back (XEP-0198). */
+export interface SavedSession {
+  readonly jid: Jid;
+  readonly fullJid: string;
+  readonly available: boolean;
+  readonly presenceXml: string;
+  readonly priority: number;
+  readonly rosterInterested: boolean;
+  readonly blocklistInterested: boolean;
+}
+
 const PRESENCE_TYPES = new Set(['unavailable', 'subscribe', 'subscribed', 'unsubscribe', 'unsubscribed', 'probe', 'error']);
 
 /** RFC 6120 §7.7: a resource of the server's choosing when the client asks for none. */
@@ -54,10 +65,39 @@ export class SessionHandler {
       deps.send(errorReply(iq, new StanzaError('bad-request', 'modify', e.message)).toString());
       return undefined;
     }
+    // Conflict policy (docs/decisions.md): the newer session wins; the older one is told <conflict/>.
+    deps.link.sessions.get(full.toString())?.kick('conflict', 'replaced by a new session with the same resource');
+    const handler = await SessionHandler.#open(full, deps);
+    if (handler === undefined) {
+      deps.send(errorReply(iq, new StanzaError('internal-server-error', 'wait', 'try again shortly')).toString());
+      return undefined;
+    }
+    deps.send(iqResult(iq, el('bind', { xmlns: NS.bind }, el('jid', {}, full.toString()))).toString());
+    handler.deps.log.info('session bound');
+    return handler;
+  }
+
+  /**
+   * XEP-0198 resumption after the presence grace ended the session: the same
+   * full JID is bound again and its last presence announced again, so
+   * contacts see it come back and the owner's probes bring the client up to
+   * date. Undefined when the resource was taken meanwhile or the block list
+   * cannot be read.
+   */
+  static async restore(saved: SavedSession, deps: SessionHandlerDeps): Promise<SessionHandler | undefined> {
+    if (deps.link.sessions.get(saved.fullJid) !== undefined) return undefined;
+    const handler = await SessionHandler.#open(saved.jid, deps);
+    if (handler === undefined) return undefined;
+    handler.session.rosterInterested = saved.rosterInterested;
+    handler.session.blocklistInterested = saved.blocklistInterested;
+    if (saved.available) handler.#announce(saved.presenceXml, true, saved.priority);
+    handler.deps.log.info('session restored by resumption', { reannounced: saved.available });
+    return handler;
+  }
+
+  static async #open(full: Jid, deps: SessionHandlerDeps): Promise<SessionHandler | undefined> {
     const fullJid = full.toString();
     const { link } = deps;
-    // Conflict policy (docs/decisions.md): the newer session wins; the older one is told <conflict/>.
-    link.sessions.get(fullJid)?.kick('conflict', 'replaced by a new session with the same resource');
     const session: LocalSession = {
       id: LocalSessions.newId(),
       fullJid,
@@ -79,13 +119,23 @@ export class SessionHandler {
       await handler.iqs.loadBlockList();
     } catch (e) {
       link.sessions.remove(session);
-      deps.log.warn('bind failed: block list unavailable', { err: e });
-      deps.send(errorReply(iq, new StanzaError('internal-server-error', 'wait', 'try again shortly')).toString());
+      deps.log.warn('session not opened: block list unavailable', { err: e, user: fullJid });
       return undefined;
     }
-    deps.send(iqResult(iq, el('bind', { xmlns: NS.bind }, el('jid', {}, fullJid))).toString());
-    handler.deps.log.info('session bound');
     return handler;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** What a resumption needs to bring this session back after it ended. */
+  snapshot(): SavedSession {
+    const s = this.session;
+    return {
+      jid: this.jid, fullJid: s.fullJid, available: s.available, presenceXml: s.presenceXml, priority: s.priority,
+      rosterInterested: s.rosterInterested, blocklistInterested: s.blocklistInterested,
+    };
   }
 
   /** The stream is over; the shard owner announces unavailable if the session was announced. */
@@ -186,8 +236,10 @@ export class SessionHandler {
   #broadcast(stanza: Element, type: string | undefined): void {
     if (type !== undefined && type !== 'unavailable') throw new StanzaError('bad-request', 'modify', `presence of type '${type}' needs a 'to'`);
     const available = type === undefined;
-    const priority = available ? parsePriority(stanza.getChildText('priority')) : 0;
-    const xml = stanza.toString();
+    this.#announce(stanza.toString(), available, available ? parsePriority(stanza.getChildText('priority')) : 0);
+  }
+
+  #announce(xml: string, available: boolean, priority: number): void {
     this.session.available = available;
     this.session.presenceXml = available ? xml : '';
     this.session.priority = priority;
@@ -232,7 +284,37 @@ export class SessionHandler {
     }
     this.#stamped(stanza);
     stanza.attrs.to = to.toString();
-    this.deps.link.publishDelivery(to.toString(), to.bare().toString(), this.session.bareJid, kind, stanza.toString());
+    const type = stanza.attr('type');
+    const answered = type === 'error' || (kind === cluster.DeliveryKind.DELIVERY_KIND_IQ && type === 'result');
+    if (answered) return this.deps.link.publishDelivery(to.toString(), to.bare().toString(), this.session.bareJid, kind, stanza.toString());
+    // The verdict arrives later; the next stanza need not wait for it.
+    void this.#deliverOrBounce(stanza, to, kind).catch((e: unknown) => {
+      this.deps.log.warn('no delivery verdict; the stanza may or may not have arrived', { err: e, to: to.toString() });
+    });
+  }
+
+  /**
+   * RFC 6121 §8.5: a message to a full JID nobody holds falls back to the
+   * bare JID (chat, normal, headline); a message no available resource
+   * took is answered service-unavailable (no offline storage), except a
+   * headline, which is dropped; an iq for a resource that is not there is
+   * answered service-unavailable.
+   */
+  async #deliverOrBounce(stanza: Element, to: Jid, kind: cluster.DeliveryKind): Promise<void> {
+    const { link } = this.deps;
+    const bare = to.bare().toString();
+    const xml = stanza.toString();
+    if (await link.deliverWithVerdict(to.toString(), bare, this.session.bareJid, kind, xml)) return;
+    const type = stanza.attr('type') ?? 'normal';
+    if (kind === cluster.DeliveryKind.DELIVERY_KIND_MESSAGE && to.resource !== '' && type !== 'groupchat') {
+      if (await link.deliverWithVerdict(bare, bare, this.session.bareJid, kind, xml)) return;
+    }
+    if (kind === cluster.DeliveryKind.DELIVERY_KIND_MESSAGE && type === 'headline') {
+      this.deps.log.debug('headline dropped: no available resource', { to: to.toString() });
+      return;
+    }
+    this.deps.log.debug('stanza bounced: recipient not available', { to: to.toString(), kind });
+    this.#reply(errorReply(stanza, new StanzaError('service-unavailable', 'cancel')));
   }
 
   #parseTo(value: string): Jid {

@@ -175,6 +175,10 @@ class TcpConnection implements Transport {
 
   #corked: Duplex | undefined;
 
+  get bufferedBytes(): number {
+    return this.#socket.writableLength;
+  }
+
   end(): void {
     this.#socket.end();
   }

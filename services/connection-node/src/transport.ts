@@ -22,6 +22,8 @@ export interface Transport {
   startTls(): Promise<TlsInfo>;
   /** Writes one framed unit (over WebSocket, one message). */
   write(data: string): void;
+  /** Bytes written but not yet taken by the peer (a client that does not read makes this grow). */
+  readonly bufferedBytes: number;
   /** Flush what was written, then close. */
   end(): void;
   /** Close at once. */

@@ -111,6 +111,9 @@ export class WebSocketListener {
       write: (data) => {
         if (ws.readyState === WebSocket.OPEN) ws.send(data);
       },
+      get bufferedBytes() {
+        return ws.bufferedAmount;
+      },
       // RFC 7395 §3.6: after <close/> the WebSocket connection itself is closed.
       end: () => ws.close(1000),
       destroy: () => ws.terminate(),

@@ -8,6 +8,8 @@ declare module 'ws' {
   export class WebSocket {
     static readonly OPEN: 1;
     readonly readyState: 0 | 1 | 2 | 3;
+    /** Bytes queued by send() and not yet written to the socket. */
+    readonly bufferedAmount: number;
     readonly protocol: string;
     send(data: string | Buffer, cb?: (err?: Error) => void): void;
     close(code?: number, reason?: string): void;

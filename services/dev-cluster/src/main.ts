@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvReader } from '@vigil/config';
+import { readConsoleConfig, startConsole, type DemoControl } from '@vigil/console';
+import { createLogger } from '@vigil/telemetry';
 import { Cluster, OpensslNotFoundError, createSelfSignedCert } from '@vigil/testkit';
 
 /**
@@ -47,6 +49,50 @@ async function devCertificate(dir: string, domain: string): Promise<DevCertifica
   }
 }
 
+/** A node killed from the demo panel comes back as a new incarnation this long after: past its 3-second lease, so its users' contacts see node-lost first. */
+const DEMO_RESTART_MS = 5000;
+
+/**
+ * The web console's demo panel (dev cluster only): the demo users log in from
+ * the page over WebSocket, one per node in turn, and the console may ask this
+ * process to SIGKILL a connection node, which it restarts a little later.
+ * This in-process callback is the whole mechanism: nothing in the console's
+ * own configuration can turn it on.
+ */
+function demoControl(cluster: Cluster, domain: string, log: (line: string) => void): { control: DemoControl; stop: () => void } {
+  const nodes = cluster.nodes.flatMap((n) => (n.wsUrl === undefined ? [] : [{ nodeId: n.nodeId, wsUrl: n.wsUrl }]));
+  const restarting = new Map<string, NodeJS.Timeout>();
+  const control: DemoControl = {
+    view: { domain, users: DEMO_USERS.map((u, i) => ({ ...u, wsUrl: nodes[i % nodes.length]?.wsUrl ?? '' })), nodes },
+    async killNode(nodeId) {
+      const i = cluster.nodes.findIndex((n) => n.nodeId === nodeId);
+      if (i < 0) return `no node ${nodeId}`;
+      if (restarting.has(nodeId)) return `${nodeId} is already down; it comes back shortly`;
+      const n = cluster.node(i);
+      n.service.signal('SIGKILL');
+      await n.service.exited;
+      log(`demo panel: ${nodeId} killed with SIGKILL; a new incarnation starts in ${DEMO_RESTART_MS / 1000} s`);
+      restarting.set(
+        nodeId,
+        setTimeout(() => {
+          cluster.restartNode(i).then(
+            () => {
+              restarting.delete(nodeId);
+              log(`demo panel: ${nodeId} is back as a new incarnation`);
+            },
+            (e: unknown) => {
+              restarting.delete(nodeId);
+              log(`demo panel: ${nodeId} failed to restart: ${e instanceof Error ? e.message : String(e)}`);
+            },
+          );
+        }, DEMO_RESTART_MS),
+      );
+      return `${nodeId} was killed with SIGKILL; it comes back as a new incarnation in ${DEMO_RESTART_MS / 1000} s`;
+    },
+  };
+  return { control, stop: () => restarting.forEach((t) => clearTimeout(t)) };
+}
+
 /** A path relative to the working directory when it lies inside it. */
 function shortPath(file: string): string {
   const rel = relative(process.cwd(), file);
@@ -78,6 +124,8 @@ async function main(): Promise<void> {
   const wsPath = env.string('VIGIL_WS_PATH', '/xmpp-websocket', 'HTTP path of the WebSocket endpoints');
   const tlsDir = env.string('VIGIL_DEV_TLS_DIR', fileURLToPath(new URL('../../../.vigil/tls', import.meta.url)), 'self-signed certificate of the dev cluster');
   const echo = env.bool('VIGIL_DEV_ECHO_LOGS', true, 'print every service log line');
+  const consolePort = env.int('VIGIL_DEV_CONSOLE_PORT', 8080, 'web console port of the dev cluster (127.0.0.1; 0: off)', { min: 0, max: 65535 });
+  const demoPanel = env.bool('VIGIL_DEV_DEMO', true, 'the web console\'s demo panel (log in demo users from the page, kill connections and nodes)');
   mkdirSync(dataDir, { recursive: true });
   const cert = await devCertificate(tlsDir, domain);
 
@@ -118,6 +166,17 @@ async function main(): Promise<void> {
     ],
   );
 
+  const grpcAddress = cluster.grpc?.address(0) ?? '';
+  const demo = demoPanel ? demoControl(cluster, domain, (line) => console.log(line)) : undefined;
+  const webConsole =
+    consolePort === 0
+      ? undefined
+      : await startConsole(
+          readConsoleConfig({ ...process.env, VIGIL_CONSOLE_HOST: '127.0.0.1', VIGIL_CONSOLE_PORT: String(consolePort), VIGIL_CONSOLE_GRPC_SERVER: grpcAddress, VIGIL_DOMAIN: domain }),
+          createLogger({ service: 'console' }, { write: (line) => void (echo && process.stdout.write(`[console] ${line}`)) }),
+          demo ? { demo: demo.control } : {},
+        );
+
   console.log(
     [
       '',
@@ -137,6 +196,9 @@ async function main(): Promise<void> {
       `    admin token:     ${cluster.grpc?.adminToken ?? ''}`,
       `    read-only token: ${cluster.grpc?.readToken ?? ''}`,
       '    (send "authorization: Bearer <token>" metadata; server reflection is on, e.g. grpcurl -plaintext ... list)',
+      webConsole
+        ? `  Web console: ${webConsole.url}/  (log in with the admin or the read-only token above${demo ? '; demo panel on' : ''})`
+        : '  Web console: off (VIGIL_DEV_CONSOLE_PORT=0)',
       '  Demo accounts (alice and bob are mutual contacts; carol is nobody\'s contact):',
       ...DEMO_USERS.map((u) => `    ${u.username}@${domain}  password: ${u.password}`),
       '',
@@ -154,6 +216,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping Vigil…`);
+    demo?.stop();
+    await webConsole?.close();
     await cluster.stop();
     console.log('stopped.');
     process.exit(0);

@@ -70,7 +70,10 @@ export class AdminHandler {
       m.respond(encodeFailure(new AdminFailure(Code.ADMIN_ERROR_CODE_INVALID_ARGUMENT, 'malformed request')));
       return;
     }
-    void this.#answer(shard ?? -1, req).then((res) => m.respond(admin.AdminResponse.encode(res).finish()));
+    void this.#answer(shard ?? -1, req).then((res) => {
+      this.deps.ctx.outbox.flush(); // roster pushes decided by the call leave before its answer
+      m.respond(admin.AdminResponse.encode(res).finish());
+    });
   }
 
   async #answer(shard: number, req: admin.AdminRequest): Promise<admin.AdminResponse> {
@@ -168,7 +171,7 @@ export class AdminHandler {
    * partitioned with its client still connected: refuse rather than announce.
    */
   async #kick(record: SessionRecord, text: string): Promise<void> {
-    const req: admin.NodeKickRequest = { sessionId: record.sessionId, fullJid: record.fullJid, incarnation: record.incarnation, text };
+    const req: admin.NodeKickRequest = { sessionId: record.sessionId, fullJid: record.fullJid, incarnation: record.incarnation, text, condition: '' };
     let found: boolean;
     try {
       const reply = await this.deps.nc.request(this.deps.subjects.nodeKick(record.nodeId), admin.NodeKickRequest.encode(req).finish(), {

@@ -6,6 +6,7 @@ import { digestKey, digestOf, shardOf, subjects } from '@vigil/cluster';
 import { createLogger } from '@vigil/telemetry';
 import { openShardLocks, openStores, provisionUsers } from '@vigil/store';
 import { FakeClock, startNatsServer, withDeadline, type NatsServer } from '@vigil/testkit';
+import { withTo } from '@vigil/xmpp';
 import { Authority } from './authority.js';
 import { readAuthorityConfig } from './config.js';
 
@@ -88,6 +89,15 @@ describe('presence authority', () => {
     nc.subscribe(S.deliver('bob@localhost'), {
       callback: (_e, m) => {
         toBob.push(cluster.Delivery.decode(m.data).stanzaXml);
+        for (const w of waiters.splice(0)) w();
+      },
+    });
+    // Broadcasts come batched to every node; a node keeps what is for its users (here: bob).
+    nc.subscribe(S.fanOut, {
+      callback: (_e, m) => {
+        for (const f of cluster.FanOutBatch.decode(m.data).fanOuts) {
+          for (const to of f.toJids) if (to.split('/')[0] === 'bob@localhost') toBob.push(withTo(f.stanzaXml, to));
+        }
         for (const w of waiters.splice(0)) w();
       },
     });

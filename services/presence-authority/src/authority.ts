@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
-import { cluster } from '@vigil/proto';
+import { admin, cluster } from '@vigil/proto';
 import { digestEquals, subjects, type Subjects } from '@vigil/cluster';
 import { LeaseTable } from '@vigil/lease';
 import { bareOf } from '@vigil/roster';
@@ -23,6 +23,7 @@ import { KvSessionJournal } from './journal.js';
 import { ShardManager } from './shard-manager.js';
 import { AdminHandler } from './admin.js';
 import { WatchPublisher } from './presence-events.js';
+import { OwnerImport } from './migration/owner-import.js';
 
 const { EndCause } = cluster;
 type EndCause = cluster.EndCause;
@@ -48,6 +49,7 @@ export interface AuthorityDeps {
  */
 export class Authority {
   readonly #subjects: Subjects;
+  readonly #outbox: Outbox;
   readonly #leases: LeaseTable;
   readonly #registry = new SessionRegistry();
   readonly #queue: KeyedQueue;
@@ -56,6 +58,7 @@ export class Authority {
   readonly #iqs: IqCore;
   readonly #reconciler: Reconciler;
   readonly #admin: AdminHandler;
+  readonly #import: OwnerImport;
   readonly #subs: Subscription[] = [];
   readonly #shardSubs = new Map<number, Subscription>();
   readonly #journal: KvSessionJournal;
@@ -85,6 +88,7 @@ export class Authority {
       (shard) => this.#shards.epochOf(shard),
       (err, record) => deps.log.warn('session registry write failed', { user: record.bareJid, session: record.sessionId, shard: record.shard, err }),
     );
+    this.#outbox = new Outbox(deps.nc, this.#subjects, deps.config.shardCount, (shard) => this.#shards.epochOf(shard), deps.log);
     const watch = new WatchPublisher(deps.nc, this.#subjects, (shard) => this.#shards.epochOf(shard), () => Date.now(), deps.log);
     const ctx: AuthorityContext = {
       config: deps.config,
@@ -92,7 +96,7 @@ export class Authority {
       registry: this.#registry,
       records: new UserRecords(deps.stores.rosters, deps.config.rosterCacheSize),
       lastSeen: deps.stores.lastSeen,
-      outbox: new Outbox(deps.nc, this.#subjects, deps.config.shardCount, (shard) => this.#shards.epochOf(shard), deps.log),
+      outbox: this.#outbox,
       queue: this.#queue,
       journal: this.#journal,
       events: watch,
@@ -113,6 +117,7 @@ export class Authority {
       epochOf: (shard) => this.#shards.epochOf(shard),
       kickTimeoutMs: deps.config.timings.heartbeatIntervalMs * 2,
     });
+    this.#import = new OwnerImport({ ctx, subjects: this.#subjects, epochOf: (shard) => this.#shards.epochOf(shard) });
     this.#now = deps.now ?? (() => performance.now());
     this.#reconciler = new Reconciler({
       nc: deps.nc,
@@ -155,6 +160,7 @@ export class Authority {
     await this.#shards.stop();
     for (const sub of this.#subs) sub.unsubscribe();
     await this.#queue.drain();
+    this.#outbox.stop();
   }
 
   // --- shard ownership ---------------------------------------------------
@@ -218,6 +224,8 @@ export class Authority {
         return ack(m);
       case 'admin':
         return this.#admin.handle(m);
+      case 'import':
+        return this.#import.handle(m);
       default:
         this.deps.log.warn('message on an unknown shard subject dropped', { subject: m.subject });
     }
@@ -336,6 +344,7 @@ export class Authority {
     const bare = bareOf(ref.fullJid);
     const event = ev.event;
     void this.#queue.run(bare, async () => {
+      if (event.$case !== 'ended' && event.$case !== 'resync' && this.#registry.get(ref.sessionId) === undefined) await this.#replaceSameResource(ref);
       switch (event.$case) {
         case 'presence':
           return this.#presence.broadcast(ref, event.presence);
@@ -360,6 +369,25 @@ export class Authority {
         }
       }
     });
+  }
+
+  /**
+   * Conflict policy across nodes (docs/decisions.md): a new session whose
+   * full JID another node already holds replaces it. The older one is
+   * announced gone now, before the new one's presence goes out, and its node
+   * is told to end that stream with <conflict/> (a node that no longer has it
+   * ignores the request).
+   */
+  async #replaceSameResource(ref: cluster.SessionRef): Promise<void> {
+    for (const old of this.#registry.sessionsOf(bareOf(ref.fullJid))) {
+      if (old.fullJid !== ref.fullJid || old.sessionId === ref.sessionId) continue;
+      this.deps.log.info('session replaced by a newer one with the same resource', { user: old.fullJid, old: old.sessionId, oldNode: old.nodeId, node: ref.nodeId });
+      await this.#presence.end(old, EndCause.END_CAUSE_KICKED, 'replaced by a newer session with the same resource');
+      const text = 'replaced by a new session with the same resource';
+      const req: admin.NodeKickRequest = { sessionId: old.sessionId, fullJid: old.fullJid, incarnation: old.incarnation, text, condition: 'conflict' };
+      this.#outbox.flush(); // its unavailable first
+      this.deps.nc.publish(this.#subjects.nodeKick(old.nodeId), admin.NodeKickRequest.encode(req).finish());
+    }
   }
 
   #endSession(record: SessionRecord, cause: EndCause, reason: string): Promise<void> {
@@ -400,7 +428,10 @@ export class Authority {
   /** Answers in the queue of the user the iq is about, so it sees that user's writes in order. */
   #onIq(m: Msg): void {
     const req = cluster.IqRequest.decode(m.data);
-    const respond = (r: cluster.IqResponse) => m.respond(cluster.IqResponse.encode(r).finish());
+    const respond = (r: cluster.IqResponse) => {
+      this.#outbox.flush(); // pushes decided before the answer leave before it
+      m.respond(cluster.IqResponse.encode(r).finish());
+    };
     let about: string;
     try {
       const iq = parseStanza(req.stanzaXml);

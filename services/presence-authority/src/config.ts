@@ -47,6 +47,10 @@ export interface GrpcConfig {
   readonly reflection: boolean;
   /** TLS, and mutual TLS with a client CA; plaintext when absent. */
   readonly tls: GrpcTlsConfig | undefined;
+  /** Worker threads hashing an import's plaintext passwords; 0: one per CPU. */
+  readonly importHashThreads: number;
+  /** Accounts one MigrationService.Import may carry; one more is INVALID_ARGUMENT. */
+  readonly importMaxAccounts: number;
 }
 
 export function readAuthorityConfig(envVars: Env, env: EnvReader = new EnvReader(envVars)): AuthorityConfig {
@@ -104,6 +108,8 @@ function readGrpcConfig(env: EnvReader, timings: ClusterTimings): GrpcConfig {
     retryAfterMs: timings.heartbeatIntervalMs,
     reflection: env.bool('VIGIL_GRPC_REFLECTION', false, 'serve gRPC server reflection (lists every service and message); for development tools such as grpcurl'),
     tls: readGrpcTlsConfig(env),
+    importHashThreads: env.int('VIGIL_IMPORT_HASH_THREADS', 0, 'worker threads hashing the plaintext passwords of an import; 0 for one per CPU', { min: 0, max: 256 }),
+    importMaxAccounts: env.int('VIGIL_IMPORT_MAX_ACCOUNTS', 200_000, 'accounts one import may carry (the replica holds them in memory while it validates)', { min: 1 }),
   };
 }
 

@@ -4,6 +4,7 @@ import { shardOf, type Subjects } from '@vigil/cluster';
 import { bareOf } from '@vigil/roster';
 import type { Logger } from '@vigil/telemetry';
 import { withTo } from './stanza-text.js';
+import { HandOver } from './hand-over.js';
 
 const K = cluster.DeliveryKind;
 /** Hand-over of a probe or inbound stanza: attempts, per-attempt timeout, base pause (covers a 3 s lock TTL and a takeover). */
@@ -17,12 +18,39 @@ export interface OutboxPort {
   deliver(to: string, stanzaXml: string, fromBareJid: string, kind?: cluster.DeliveryKind): void;
   /** A server push (roster or block list) to the user's interested resources. */
   push(userBareJid: string, stanzaXml: string, kind: cluster.DeliveryKind, blockList?: readonly string[]): void;
+  /** One presence stanza (serialized without 'to') to many recipients (full or bare JIDs), as deliver() to each would. */
+  fanOut(to: readonly string[], stanzaXml: string, fromBareJid: string): void;
   probe(msg: cluster.Probe): void;
   inbound(msg: cluster.InboundStanza): void;
+  /**
+   * Publishes what is queued now. Called before any reply the authority
+   * sends directly (iq results, admin answers), so a reply never overtakes a
+   * push or delivery decided before it.
+   */
+  flush(): void;
 }
 
-/** Everything the authority publishes, in one place: deliveries, probes, inbound stanzas for other shards. */
+/** A batch of fan-outs is sent once it holds this much stanza text (NATS's default limit per message is 1 MiB). */
+const FAN_OUT_BATCH_BYTES = 256 * 1024;
+
+/** One publication waiting for the end of the event-loop turn: a message, or a batch of fan-outs still open. */
+type Outgoing =
+  | { readonly kind: 'message'; readonly subject: string; readonly data: Uint8Array; readonly reply: string | undefined }
+  | { readonly kind: 'fan-out'; readonly fanOuts: cluster.FanOut[]; bytes: number };
+
+/**
+ * Everything the authority publishes, in one place: deliveries, fan-outs,
+ * probes, inbound stanzas for other shards. Publications wait in one
+ * ordered queue until the end of the event-loop turn and then go out
+ * together: nats.js writes to its socket at every microtask checkpoint, so
+ * publishing from many promise continuations cost one write syscall per
+ * few messages; now it is one per turn, in the order things were decided.
+ */
 export class Outbox implements OutboxPort {
+  readonly #acked: HandOver;
+  #out: Outgoing[] = [];
+  #flushScheduled = false;
+
   constructor(
     private readonly nc: NatsConnection,
     private readonly subjects: Subjects,
@@ -30,7 +58,11 @@ export class Outbox implements OutboxPort {
     /** The epoch at which this replica owns a shard, undefined when it does not. */
     private readonly epochOf: (shard: number) => number | undefined,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#acked = new HandOver(nc, log, { attempts: HAND_OVER_ATTEMPTS, timeoutMs: HAND_OVER_TIMEOUT_MS, retryMs: HAND_OVER_RETRY_MS }, {
+      publish: (subject, data, reply) => this.#enqueue({ kind: 'message', subject, data, reply }),
+    });
+  }
 
   /** A stanza serialized without 'to', addressed here to `to` (full or bare JID). */
   deliver(to: string, stanzaXml: string, fromBareJid: string, kind: cluster.DeliveryKind = K.DELIVERY_KIND_PRESENCE): void {
@@ -46,6 +78,52 @@ export class Outbox implements OutboxPort {
     });
   }
 
+  /**
+   * Presence broadcasts go to every connection node in batches on one
+   * subject (FanOut in cluster.proto): consecutive fan-outs share one
+   * message (up to FAN_OUT_BATCH_BYTES), and each node picks its own
+   * recipients.
+   */
+  fanOut(to: readonly string[], stanzaXml: string, fromBareJid: string): void {
+    if (to.length === 0) return;
+    const shard = shardOf(fromBareJid, this.shardCount);
+    const epoch = this.epochOf(shard);
+    if (epoch === undefined) {
+      this.log.debug('fan-out dropped: shard not owned here', { shard, from: fromBareJid });
+      return;
+    }
+    const bytes = stanzaXml.length + to.reduce((n, j) => n + j.length + 2, 0);
+    const last = this.#out[this.#out.length - 1];
+    const entry: cluster.FanOut = { stanzaXml, fromBareJid, shard, epoch, toJids: [...to] };
+    if (last?.kind === 'fan-out' && last.bytes < FAN_OUT_BATCH_BYTES) {
+      last.fanOuts.push(entry);
+      last.bytes += bytes;
+      return;
+    }
+    this.#enqueue({ kind: 'fan-out', fanOuts: [entry], bytes });
+  }
+
+  #enqueue(o: Outgoing): void {
+    this.#out.push(o);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  flush(): void {
+    this.#flush();
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const out = this.#out;
+    this.#out = [];
+    for (const o of out) {
+      if (o.kind === 'message') this.nc.publish(o.subject, o.data, o.reply === undefined ? undefined : { reply: o.reply });
+      else this.nc.publish(this.subjects.fanOut, cluster.FanOutBatch.encode({ fanOuts: o.fanOuts }).finish());
+    }
+  }
+
   probe(msg: cluster.Probe): void {
     this.#handOver(this.subjects.shardProbe(shardOf(msg.toBareJid, this.shardCount)), cluster.Probe.encode(msg).finish());
   }
@@ -56,22 +134,19 @@ export class Outbox implements OutboxPort {
 
   /**
    * Probes and inbound stanzas go to another shard's owner, which may be in
-   * hand-over right now (no subscriber for a moment): sent as a request the
-   * owner acknowledges once it has queued the work, retried a bounded
-   * number of times across a lock TTL, so a hand-over loses none of them.
-   * (Nothing waits for this: the caller's presence work goes on.)
+   * hand-over right now (no subscriber for a moment): the owner acknowledges
+   * once it has queued the work, and unacknowledged ones are sent again a
+   * bounded number of times across a lock TTL (HandOver), so a hand-over
+   * loses none of them. Nothing waits for this: the presence work goes on.
    */
   #handOver(subject: string, data: Uint8Array): void {
-    const attempt = (n: number): void => {
-      this.nc.request(subject, data, { timeout: HAND_OVER_TIMEOUT_MS }).then(
-        () => undefined,
-        (e: unknown) => {
-          if (n >= HAND_OVER_ATTEMPTS) return this.log.warn('gave up handing a stanza to another shard owner', { subject, attempts: n, err: e });
-          setTimeout(() => attempt(n + 1), HAND_OVER_RETRY_MS * n);
-        },
-      );
-    };
-    attempt(1);
+    this.#acked.send(subject, data);
+  }
+
+  /** Stops retrying what is still unacknowledged (at shutdown, after the shards were handed over). */
+  stop(): void {
+    this.#flush();
+    this.#acked.stop();
   }
 
   /**
@@ -87,6 +162,6 @@ export class Outbox implements OutboxPort {
       return;
     }
     const stamped: cluster.Delivery = { ...d, shard, epoch };
-    this.nc.publish(this.subjects.deliver(bareOf(d.toJid)), cluster.Delivery.encode(stamped).finish());
+    this.#enqueue({ kind: 'message', subject: this.subjects.deliver(bareOf(d.toJid)), data: cluster.Delivery.encode(stamped).finish(), reply: undefined });
   }
 }

@@ -233,7 +233,7 @@ export class PresenceCore {
   }
 
   #fanOut(recipients: readonly Recipient[], stanzaXml: string, fromBareJid: string): void {
-    for (const r of recipients) this.ctx.outbox.deliver(r.jid, stanzaXml, fromBareJid);
+    this.ctx.outbox.fanOut(recipients.map((r) => r.jid), stanzaXml, fromBareJid);
   }
 
   /** XEP-0012: when the user's last available resource goes, remember when and with what status. */

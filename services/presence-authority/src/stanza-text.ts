@@ -1,16 +1,11 @@
 import { escapeAttr } from '@vigil/xmpp';
 
 /**
- * Addresses a stanza serialized by a connection node (which always strips
- * 'to' and writes the element name first) without re-parsing it: fan-out
- * sends one stanza to many recipients and must stay cheap.
+ * Addressing a stanza serialized by a connection node (which always strips
+ * 'to' and writes the element name first) without re-parsing it lives in
+ * @vigil/xmpp, shared with the nodes' fan-out delivery.
  */
-export function withTo(stanzaXml: string, to: string): string {
-  const m = /^<([a-z]+)[\s/>]/.exec(stanzaXml);
-  if (!m || m[1] === undefined) throw new TypeError(`not a serialized stanza: ${stanzaXml.slice(0, 40)}`);
-  const name = m[1];
-  return `<${name} to='${escapeAttr(to)}'${stanzaXml.slice(name.length + 1)}`;
-}
+export { withTo } from '@vigil/xmpp';
 
 /** RFC 6121 §4.5.2: the unavailable the server sends on a session's behalf when it vanished. */
 export function unavailableFrom(fullJid: string): string {

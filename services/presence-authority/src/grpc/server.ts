@@ -10,6 +10,8 @@ import { accountService } from './account-service.js';
 import { TokenAuthenticator } from './auth.js';
 import { clusterService, NodeDirectory } from './cluster-service.js';
 import { HealthService } from './health.js';
+import { migrationService } from './migration-service.js';
+import { hashThreads } from '../migration/hash-pool.js';
 import { OwnerClient } from './owner-client.js';
 import { presenceService } from './presence-service.js';
 import { addReflection } from './reflection.js';
@@ -78,10 +80,17 @@ export class GrpcApi {
     this.#server.addService(api.account.AccountServiceService, accountService({
       ...ctx, owners, domain, accounts: deps.stores.accounts, scramIterations: config.scramIterations,
     }));
+    this.#server.addService(api.migration.MigrationServiceService, migrationService({
+      ...ctx, owners, domain, accounts: deps.stores.accounts, maxAccounts: g.importMaxAccounts,
+      importer: {
+        nc, subjects: subs, accounts: deps.stores.accounts, domain, shardCount: config.shardCount, maxRosterItems: config.maxRosterItems,
+        scramIterations: config.scramIterations, hashThreads: hashThreads(g.importHashThreads), ownerTimeoutMs: g.requestTimeoutMs * 4, retryAfterMs: g.retryAfterMs,
+      },
+    }));
     this.#server.addService(api.cluster.ClusterServiceService, clusterService({ ...ctx, nodes: this.#nodes, shardLocks: deps.shardLocks, shardCount: config.shardCount }));
     const served = [
       'vigil.presence.v1.PresenceService', 'vigil.presence.v1.RosterService', 'vigil.presence.v1.AccountService',
-      'vigil.presence.v1.ClusterService', 'grpc.health.v1.Health',
+      'vigil.presence.v1.ClusterService', 'vigil.presence.v1.MigrationService', 'grpc.health.v1.Health',
     ];
     this.#health = new HealthService(served);
     this.#server.addService(health.HealthService, this.#health.implementation());

@@ -191,6 +191,14 @@ export class InMemoryCluster implements OutboxPort {
     }
   }
 
+  flush(): void {
+    // In memory every publication takes effect at once: nothing is queued.
+  }
+
+  fanOut(to: readonly string[], stanzaXml: string, fromBareJid: string): void {
+    for (const jid of to) this.deliver(jid, stanzaXml, fromBareJid);
+  }
+
   push(userBareJid: string, _stanzaXml: string, kind: cluster.DeliveryKind, blockList: readonly string[] = []): void {
     if (kind === cluster.DeliveryKind.DELIVERY_KIND_BLOCK_PUSH) this.#blockLists.set(userBareJid, new Set(blockList));
   }

@@ -240,6 +240,12 @@ export interface NodeKickRequest {
   incarnation: string;
   /** The stream error's text. */
   text: string;
+  /**
+   * The stream error's condition: "conflict" when a newer session with the
+   * same full JID replaced it on another node; empty: policy-violation (an
+   * administrator's kick).
+   */
+  condition: string;
 }
 
 export interface NodeKickResponse {
@@ -2194,7 +2200,7 @@ export const AdminError: MessageFns<AdminError> = {
 };
 
 function createBaseNodeKickRequest(): NodeKickRequest {
-  return { sessionId: "", fullJid: "", incarnation: "", text: "" };
+  return { sessionId: "", fullJid: "", incarnation: "", text: "", condition: "" };
 }
 
 export const NodeKickRequest: MessageFns<NodeKickRequest> = {
@@ -2210,6 +2216,9 @@ export const NodeKickRequest: MessageFns<NodeKickRequest> = {
     }
     if (message.text !== "") {
       writer.uint32(34).string(message.text);
+    }
+    if (message.condition !== "") {
+      writer.uint32(42).string(message.condition);
     }
     return writer;
   },
@@ -2259,6 +2268,14 @@ export const NodeKickRequest: MessageFns<NodeKickRequest> = {
             message.text = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.condition = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2285,6 +2302,7 @@ export const NodeKickRequest: MessageFns<NodeKickRequest> = {
         : "",
       incarnation: isSet(object.incarnation) ? globalThis.String(object.incarnation) : "",
       text: isSet(object.text) ? globalThis.String(object.text) : "",
+      condition: isSet(object.condition) ? globalThis.String(object.condition) : "",
     };
   },
 
@@ -2302,6 +2320,9 @@ export const NodeKickRequest: MessageFns<NodeKickRequest> = {
     if (message.text !== "") {
       obj.text = message.text;
     }
+    if (message.condition !== "") {
+      obj.condition = message.condition;
+    }
     return obj;
   },
 
@@ -2314,6 +2335,7 @@ export const NodeKickRequest: MessageFns<NodeKickRequest> = {
     message.fullJid = object.fullJid ?? "";
     message.incarnation = object.incarnation ?? "";
     message.text = object.text ?? "";
+    message.condition = object.condition ?? "";
     return message;
   },
 };

@@ -393,6 +393,29 @@ export interface Probe {
 }
 
 /**
+ * Presence broadcasts of shard owners, batched, published on <prefix>.fanout
+ * to every connection node. Each node gives each entry to its own sessions of
+ * the listed JIDs exactly as a Delivery of kind PRESENCE on each recipient's
+ * subject would: a bare JID reaches every available resource, a full JID that
+ * resource; entries from a sender the recipient blocked are dropped. One
+ * message per batch instead of one per recipient: a node crash with 5,000
+ * sessions and 20 contacts each is some hundreds of messages, not 100,000.
+ */
+export interface FanOut {
+  /** The stanza without 'to'; each node adds the recipient's full JID. */
+  stanzaXml: string;
+  fromBareJid: string;
+  /** The shard and epoch of the owner that decided it (fencing). */
+  shard: number;
+  epoch: number;
+  toJids: string[];
+}
+
+export interface FanOutBatch {
+  fanOuts: FanOut[];
+}
+
+/**
  * A stanza for one user, published on <prefix>.deliver.<hash of bare JID>;
  * nodes with a session of that user subscribe.
  */
@@ -1653,6 +1676,224 @@ export const Probe: MessageFns<Probe> = {
     message.toBareJid = object.toBareJid ?? "";
     message.fromShard = object.fromShard ?? 0;
     message.fromEpoch = object.fromEpoch ?? 0;
+    return message;
+  },
+};
+
+function createBaseFanOut(): FanOut {
+  return { stanzaXml: "", fromBareJid: "", shard: 0, epoch: 0, toJids: [] };
+}
+
+export const FanOut: MessageFns<FanOut> = {
+  encode(message: FanOut, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stanzaXml !== "") {
+      writer.uint32(10).string(message.stanzaXml);
+    }
+    if (message.fromBareJid !== "") {
+      writer.uint32(18).string(message.fromBareJid);
+    }
+    if (message.shard !== 0) {
+      writer.uint32(24).uint32(message.shard);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(32).uint64(message.epoch);
+    }
+    for (const v of message.toJids) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FanOut {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFanOut();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stanzaXml = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fromBareJid = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.shard = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.toJids.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FanOut {
+    return {
+      stanzaXml: isSet(object.stanzaXml)
+        ? globalThis.String(object.stanzaXml)
+        : isSet(object.stanza_xml)
+        ? globalThis.String(object.stanza_xml)
+        : "",
+      fromBareJid: isSet(object.fromBareJid)
+        ? globalThis.String(object.fromBareJid)
+        : isSet(object.from_bare_jid)
+        ? globalThis.String(object.from_bare_jid)
+        : "",
+      shard: isSet(object.shard) ? globalThis.Number(object.shard) : 0,
+      epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
+      toJids: globalThis.Array.isArray(object?.toJids)
+        ? object.toJids.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.to_jids)
+        ? object.to_jids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FanOut): unknown {
+    const obj: any = {};
+    if (message.stanzaXml !== "") {
+      obj.stanzaXml = message.stanzaXml;
+    }
+    if (message.fromBareJid !== "") {
+      obj.fromBareJid = message.fromBareJid;
+    }
+    if (message.shard !== 0) {
+      obj.shard = Math.round(message.shard);
+    }
+    if (message.epoch !== 0) {
+      obj.epoch = Math.round(message.epoch);
+    }
+    if (message.toJids?.length) {
+      obj.toJids = message.toJids;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FanOut>, I>>(base?: I): FanOut {
+    return FanOut.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FanOut>, I>>(object: I): FanOut {
+    const message = createBaseFanOut();
+    message.stanzaXml = object.stanzaXml ?? "";
+    message.fromBareJid = object.fromBareJid ?? "";
+    message.shard = object.shard ?? 0;
+    message.epoch = object.epoch ?? 0;
+    message.toJids = object.toJids?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseFanOutBatch(): FanOutBatch {
+  return { fanOuts: [] };
+}
+
+export const FanOutBatch: MessageFns<FanOutBatch> = {
+  encode(message: FanOutBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.fanOuts) {
+      FanOut.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FanOutBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFanOutBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fanOuts.push(FanOut.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FanOutBatch {
+    return {
+      fanOuts: globalThis.Array.isArray(object?.fanOuts)
+        ? object.fanOuts.map((e: any) => FanOut.fromJSON(e))
+        : globalThis.Array.isArray(object?.fan_outs)
+        ? object.fan_outs.map((e: any) => FanOut.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FanOutBatch): unknown {
+    const obj: any = {};
+    if (message.fanOuts?.length) {
+      obj.fanOuts = message.fanOuts.map((e) => FanOut.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FanOutBatch>, I>>(base?: I): FanOutBatch {
+    return FanOutBatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FanOutBatch>, I>>(object: I): FanOutBatch {
+    const message = createBaseFanOutBatch();
+    message.fanOuts = object.fanOuts?.map((e) => FanOut.fromPartial(e)) || [];
     return message;
   },
 };
