@@ -154,7 +154,7 @@ describe('gRPC transport: reflection on, message-size limits, keepalive', () => 
     try {
       const listed = await reflect(client, { listServices: '' });
       const names = (listed.listServicesResponse?.service ?? []).map((s) => s.name).sort();
-      for (const s of ['vigil.presence.v1.PresenceService', 'vigil.presence.v1.RosterService', 'vigil.presence.v1.AccountService', 'vigil.presence.v1.ClusterService', 'grpc.health.v1.Health']) {
+      for (const s of ['vigil.presence.v1.PresenceService', 'vigil.presence.v1.RosterService', 'vigil.presence.v1.AccountService', 'vigil.presence.v1.ClusterService', 'vigil.presence.v1.MigrationService', 'grpc.health.v1.Health']) {
         assert.ok(names.includes(s), `${s} listed in ${names.join(', ')}`);
       }
       const file = await reflect(client, { fileContainingSymbol: 'vigil.presence.v1.PresenceService' });
