@@ -75,6 +75,8 @@ export class RawXmppClient {
   loggedInAt = 0;
   /** performance.now() of the socket read that carried the last stanza. */
   lastStanzaAt = 0;
+  /** performance.now() of the last write to the socket. */
+  lastSentAt = 0;
   /** The server's stream error condition, if it ended the stream with one. */
   streamError: string | undefined;
   readonly closed: Promise<void>;
@@ -92,6 +94,7 @@ export class RawXmppClient {
   readonly #iqs = new Map<string, (e: Element) => void>();
   #nextId = 0;
   #markClosed: () => void = () => undefined;
+  #silent = false;
 
   constructor(options: RawClientOptions) {
     this.#opts = options;
@@ -147,9 +150,24 @@ export class RawXmppClient {
     this.send(body === '' ? `<presence${attrs}/>` : `<presence${attrs}>${body}</presence>`);
   }
 
-  /** Raw XML on the stream; dropped silently once the connection is closing. */
+  /** Raw XML on the stream; dropped silently once the connection is closing or the client went silent. */
   send(xml: string): void {
-    if ((this.#phase === 'live' || this.#phase === 'negotiating') && this.#socket?.writable === true) this.#socket.write(xml);
+    if (this.#silent) return;
+    if ((this.#phase === 'live' || this.#phase === 'negotiating') && this.#socket?.writable === true) {
+      this.#socket.write(xml);
+      this.lastSentAt = performance.now();
+    }
+  }
+
+  /**
+   * The device vanishes without closing TCP (a phone out of coverage, a cut
+   * cable): from now on nothing is read (the socket is paused, so the
+   * kernel's buffers fill) and nothing is written, pings included. The
+   * socket stays open until the server gives up on it or destroy().
+   */
+  goSilent(): void {
+    this.#silent = true;
+    this.#socket?.pause();
   }
 
   /** See PresenceLog.waitFor: a presence from `from` of `type` (default 'available') by a deadline. */

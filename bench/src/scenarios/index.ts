@@ -2,7 +2,11 @@
 import type { AnyBenchReport } from '../report.js';
 import { runCrashDetect } from './crash-detect.js';
 import { runFanOut, type FanOutMode } from './fan-out.js';
+import { runGrpcBench } from './grpc.js';
+import { runHeartbeatCost } from './heartbeat-cost.js';
 import { runLoginRate } from './login-rate.js';
+import { runMemory } from './memory.js';
+import { runSilentDeath } from './silent-death.js';
 import { runPreauthMemory } from './preauth-memory.js';
 import { runImport } from './import.js';
 
@@ -41,6 +45,30 @@ export const SCENARIOS: readonly Scenario[] = [
     description: 'full logins per second (stream, SCRAM-SHA-256, bind, roster of 20, initial presence) at bounded concurrency (default 64)',
     size: 'users logging in (default 2000)',
     run: (o) => runLoginRate(defined({ users: o.size, concurrency: o.concurrency, signal: o.signal })),
+  },
+  {
+    name: 'memory',
+    description: 'RSS of the connection nodes and the authority before and after N idle authenticated sessions (no TLS, empty rosters); bytes per session',
+    size: 'N, idle sessions over the two nodes (default 10000)',
+    run: (o) => runMemory(defined({ sessions: o.size, signal: o.signal })),
+  },
+  {
+    name: 'heartbeat-cost',
+    description: 'NATS messages and bytes per second a connection node publishes at 0, N/5 and N idle sessions on it',
+    size: 'N, idle sessions on the measured node at the top level (default 10000; the load generator and the node hold one socket each per session, so N + 1000 must fit `ulimit -n`)',
+    run: (o) => runHeartbeatCost(o.size === undefined ? defined({ signal: o.signal }) : defined({ levels: [0, Math.floor(o.size / 5), o.size], signal: o.signal })),
+  },
+  {
+    name: 'grpc',
+    description: 'GetPresence p50/p99 at a fixed request rate, BatchGetPresence with 1000 JIDs, crash → WatchPresence CLIENT_LOST latency (--trials, default 200)',
+    size: 'GetPresence requests per second (default 2000)',
+    run: (o) => runGrpcBench(defined({ rate: o.size, watchTrials: o.trials, signal: o.signal })),
+  },
+  {
+    name: 'silent-death',
+    description: "clients that stop answering without closing TCP; time until a contact is told, with the nodes' default XEP-0199 ping settings",
+    size: 'clients going silent at once, each with its own contact (default 20)',
+    run: (o) => runSilentDeath(defined({ victims: o.size, signal: o.signal })),
   },
   {
     name: 'preauth-memory',

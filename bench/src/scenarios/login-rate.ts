@@ -11,18 +11,8 @@ import { RawXmppClient } from '../load/raw-client.js';
 import { runPool } from '../pool.js';
 import { describeLatency, machine, roundMs, summarize, type BenchReport, type LatencySummary } from '../report.js';
 import { provisionRing, ringContacts } from '../chaos/population.js';
-import { readFileSync } from 'node:fs';
 import { benchPassword } from './population.js';
-
-/** Resident set size of a process in bytes, from /proc (Linux). */
-export function rss(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
+import { rss } from './process-stats.js';
 
 type Params = { users: number; contacts: number; concurrency: number; mechanism: string; storedIterations: number };
 type Metrics = {

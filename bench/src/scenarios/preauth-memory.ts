@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Cluster, clientStreamHeader } from '@vigil/testkit';
 import { runPool } from '../pool.js';
 import { machine, roundMs, type BenchReport } from '../report.js';
-import { rss } from './login-rate.js';
+import { rss } from './process-stats.js';
 
 type Params = { connections: number; concurrency: number };
 type Metrics = {

@@ -40,8 +40,13 @@ Environment:
   VIGIL_GRPC_SERVER  the API's HOST:PORT (default ${DEFAULT_SERVER}); --server wins
   VIGIL_TOKEN        bearer token, scope read (get, list, watch) or admin (everything);
                      --token and --token-file win. Tokens are never printed.
+  VIGIL_GRPC_TLS, VIGIL_GRPC_CA_FILE, VIGIL_GRPC_CERT_FILE, VIGIL_GRPC_KEY_FILE,
+  VIGIL_GRPC_TLS_SERVER_NAME
+                     TLS settings, as --tls, --ca, --cert, --key, --tls-server-name
 
-The connection is plain gRPC without TLS: the API listens on loopback by default.
+The connection is plain gRPC unless a TLS option or variable is given (the
+dev cluster's API listens on loopback without TLS). A server with mutual TLS
+refuses a client without --cert and --key: exit code 4.
 'vigil <command> --help' and 'vigil <command> <subcommand> --help' tell more.
 
 Errors go to stderr as one line with the gRPC status and the server's message.

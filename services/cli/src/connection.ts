@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { credentials, Metadata, type CallOptions, type Client, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type CallOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { api } from '@vigil/proto';
 import { str, type Values } from './command.js';
 import { CliError, Exit, UsageError } from './exit-codes.js';
+import { channelSecurity, type ChannelSecurity } from './tls.js';
 
 export const DEFAULT_SERVER = '127.0.0.1:50051';
 export const DEFAULT_TIMEOUT_S = 30;
@@ -12,6 +13,8 @@ export interface Endpoint {
   readonly server: string;
   /** Deadline of each unary call. */
   readonly timeoutMs: number;
+  /** Plaintext, TLS or mutual TLS. */
+  readonly security: ChannelSecurity;
 }
 
 /** Server and timeout from the options and the environment. */
@@ -21,7 +24,7 @@ export function endpoint(values: Values, env: Readonly<Record<string, string | u
   const raw = str(values, 'timeout');
   const seconds = raw === undefined ? DEFAULT_TIMEOUT_S : Number(raw);
   if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError('--timeout: a positive number of seconds expected');
-  return { server: server.trim(), timeoutMs: Math.round(seconds * 1000) };
+  return { server: server.trim(), timeoutMs: Math.round(seconds * 1000), security: channelSecurity(values, env) };
 }
 
 /**
@@ -84,23 +87,23 @@ export class Api {
   }
 
   get presence(): api.presence.PresenceServiceClient {
-    return (this.#presence ??= this.#add(new api.presence.PresenceServiceClient(this.endpoint.server, credentials.createInsecure())));
+    return (this.#presence ??= this.#add(new api.presence.PresenceServiceClient(this.endpoint.server, this.endpoint.security.credentials, this.endpoint.security.options)));
   }
 
   get roster(): api.roster.RosterServiceClient {
-    return (this.#roster ??= this.#add(new api.roster.RosterServiceClient(this.endpoint.server, credentials.createInsecure())));
+    return (this.#roster ??= this.#add(new api.roster.RosterServiceClient(this.endpoint.server, this.endpoint.security.credentials, this.endpoint.security.options)));
   }
 
   get account(): api.account.AccountServiceClient {
-    return (this.#account ??= this.#add(new api.account.AccountServiceClient(this.endpoint.server, credentials.createInsecure())));
+    return (this.#account ??= this.#add(new api.account.AccountServiceClient(this.endpoint.server, this.endpoint.security.credentials, this.endpoint.security.options)));
   }
 
   get cluster(): api.cluster.ClusterServiceClient {
-    return (this.#cluster ??= this.#add(new api.cluster.ClusterServiceClient(this.endpoint.server, credentials.createInsecure())));
+    return (this.#cluster ??= this.#add(new api.cluster.ClusterServiceClient(this.endpoint.server, this.endpoint.security.credentials, this.endpoint.security.options)));
   }
 
   get migration(): api.migration.MigrationServiceClient {
-    return (this.#migration ??= this.#add(new api.migration.MigrationServiceClient(this.endpoint.server, credentials.createInsecure(), CALL_SIZE_OPTIONS)));
+    return (this.#migration ??= this.#add(new api.migration.MigrationServiceClient(this.endpoint.server, this.endpoint.security.credentials, { ...CALL_SIZE_OPTIONS, ...this.endpoint.security.options })));
   }
 
   /** `authorization: Bearer <token>`. */

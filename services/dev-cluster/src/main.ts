@@ -157,6 +157,8 @@ async function main(): Promise<void> {
       VIGIL_ALLOW_REGISTRATION: 'true',
       VIGIL_STARTTLS: String(startTls),
       VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'info',
+      // Development tools (grpcurl, grpcui, Postman) discover the API; production leaves it off.
+      VIGIL_GRPC_REFLECTION: 'true',
     },
   });
   await cluster.provision(
@@ -197,7 +199,7 @@ async function main(): Promise<void> {
       `  gRPC API: ${cluster.grpc?.address(0) ?? 'off'}`,
       `    admin token:     ${cluster.grpc?.adminToken ?? ''}`,
       `    read-only token: ${cluster.grpc?.readToken ?? ''}`,
-      '    (send "authorization: Bearer <token>" metadata)',
+      '    (send "authorization: Bearer <token>" metadata; server reflection is on, e.g. grpcurl -plaintext ... list)',
       webConsole
         ? `  Web console: ${webConsole.url}/  (log in with the admin or the read-only token above${demo ? '; demo panel on' : ''})`
         : '  Web console: off (VIGIL_DEV_CONSOLE_PORT=0)',

@@ -14,3 +14,19 @@ test('a bad value is refused with the variable named', () => {
   assert.throws(() => readAuthorityConfig({ VIGIL_SHARD_COUNT: 'many' }), (e: unknown) => e instanceof ConfigError && e.setting === 'VIGIL_SHARD_COUNT');
   assert.throws(() => readAuthorityConfig({ VIGIL_LOG_LEVEL: 'chatty' }), (e: unknown) => e instanceof ConfigError && e.setting === 'VIGIL_LOG_LEVEL');
 });
+
+test('gRPC TLS settings: cert and key come together, a client CA needs them, unreadable files are named', () => {
+  const refused = (env: Record<string, string>, setting: string) =>
+    assert.throws(() => readAuthorityConfig(env), (e: unknown) => e instanceof ConfigError && e.setting === setting, `${setting} named for ${JSON.stringify(env)}`);
+  refused({ VIGIL_GRPC_TLS_KEY_FILE: '/nonexistent/key.pem' }, 'VIGIL_GRPC_TLS_CERT_FILE');
+  refused({ VIGIL_GRPC_TLS_CERT_FILE: '/nonexistent/cert.pem' }, 'VIGIL_GRPC_TLS_KEY_FILE');
+  refused({ VIGIL_GRPC_TLS_CLIENT_CA_FILE: '/nonexistent/ca.pem' }, 'VIGIL_GRPC_TLS_CLIENT_CA_FILE');
+  refused({ VIGIL_GRPC_TLS_CERT_FILE: '/nonexistent/cert.pem', VIGIL_GRPC_TLS_KEY_FILE: '/nonexistent/key.pem' }, 'VIGIL_GRPC_TLS_CERT_FILE');
+  // A file that is not PEM at all: this test file itself.
+  const notPem = new URL(import.meta.url).pathname;
+  refused({ VIGIL_GRPC_TLS_CERT_FILE: notPem, VIGIL_GRPC_TLS_KEY_FILE: notPem }, 'VIGIL_GRPC_TLS_CERT_FILE');
+  const plain = readAuthorityConfig({});
+  assert.equal(plain.grpc.tls, undefined);
+  assert.equal(plain.grpc.reflection, false, 'reflection is off by default');
+  assert.equal(readAuthorityConfig({ VIGIL_GRPC_REFLECTION: 'true' }).grpc.reflection, true);
+});

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, EnvReader, readClusterTimings, readTelemetryConfig, type ClusterTimings, type Env, type TelemetryConfig } from '@vigil/config';
 import { parseTokens, type ApiToken } from './grpc/tokens.js';
+import { readGrpcTlsConfig, type GrpcTlsConfig } from './grpc/tls-config.js';
 import { isLogLevel, type LogLevel } from '@vigil/telemetry';
 
 /** Everything a presence authority reads at start; see docs/configuration.md for the table. */
@@ -44,6 +45,10 @@ export interface GrpcConfig {
   readonly keepaliveTimeoutMs: number;
   /** The retry delay suggested with UNAVAILABLE during a shard hand-over (derived: one heartbeat). */
   readonly retryAfterMs: number;
+  /** Server reflection (grpc.reflection.v1 and v1alpha): on in the dev cluster, off unless asked for. */
+  readonly reflection: boolean;
+  /** TLS, and mutual TLS with a client CA; plaintext when absent. */
+  readonly tls: GrpcTlsConfig | undefined;
   /** Worker threads hashing an import's plaintext passwords; 0: one per CPU. */
   readonly importHashThreads: number;
   /** Accounts one MigrationService.Import may carry; one more is INVALID_ARGUMENT. */
@@ -104,6 +109,8 @@ function readGrpcConfig(env: EnvReader, timings: ClusterTimings): GrpcConfig {
     keepaliveTimeMs,
     keepaliveTimeoutMs,
     retryAfterMs: timings.heartbeatIntervalMs,
+    reflection: env.bool('VIGIL_GRPC_REFLECTION', false, 'serve gRPC server reflection (lists every service and message); for development tools such as grpcurl'),
+    tls: readGrpcTlsConfig(env),
     importHashThreads: env.int('VIGIL_IMPORT_HASH_THREADS', 0, 'worker threads hashing the plaintext passwords of an import; 0 for one per CPU', { min: 0, max: 256 }),
     importMaxAccounts: env.int('VIGIL_IMPORT_MAX_ACCOUNTS', 200_000, 'accounts one import may carry (the replica holds them in memory while it validates)', { min: 1 }),
   };

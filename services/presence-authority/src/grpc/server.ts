@@ -5,7 +5,7 @@ import { api, health } from '@vigil/proto';
 import { subjects } from '@vigil/cluster';
 import type { Stores } from '@vigil/store';
 import type { Logger } from '@vigil/telemetry';
-import type { AuthorityConfig } from '../config.js';
+import type { AuthorityConfig, GrpcConfig } from '../config.js';
 import { accountService } from './account-service.js';
 import { TokenAuthenticator } from './auth.js';
 import { clusterService, NodeDirectory } from './cluster-service.js';
@@ -14,10 +14,22 @@ import { migrationService } from './migration-service.js';
 import { hashThreads } from '../migration/hash-pool.js';
 import { OwnerClient } from './owner-client.js';
 import { presenceService } from './presence-service.js';
+import { addReflection } from './reflection.js';
 import { rosterService } from './roster-service.js';
 import { WatchHub } from './watch.js';
 import { metricsInterceptor } from './metrics-interceptor.js';
 import { AuthorityMetrics } from '../metrics.js';
+
+/**
+ * Plaintext, TLS, or mutual TLS: with a client CA, grpc-js asks for the
+ * client's certificate and ends the handshake when it is missing or does not
+ * chain to that CA (checkClientCertificate).
+ */
+function serverCredentials(g: GrpcConfig): ServerCredentials {
+  if (g.tls === undefined) return ServerCredentials.createInsecure();
+  const { certChainPem, privateKeyPem, clientCaPem } = g.tls;
+  return ServerCredentials.createSsl(clientCaPem ?? null, [{ cert_chain: certChainPem, private_key: privateKeyPem }], clientCaPem !== undefined);
+}
 
 export interface GrpcApiDeps {
   readonly nc: NatsConnection;
@@ -82,11 +94,14 @@ export class GrpcApi {
       },
     }));
     this.#server.addService(api.cluster.ClusterServiceService, clusterService({ ...ctx, nodes: this.#nodes, shardLocks: deps.shardLocks, shardCount: config.shardCount }));
-    this.#health = new HealthService([
+    const served = [
       'vigil.presence.v1.PresenceService', 'vigil.presence.v1.RosterService', 'vigil.presence.v1.AccountService',
       'vigil.presence.v1.ClusterService', 'vigil.presence.v1.MigrationService', 'grpc.health.v1.Health',
-    ]);
+    ];
+    this.#health = new HealthService(served);
     this.#server.addService(health.HealthService, this.#health.implementation());
+    // Off by default: reflection tells anyone who can connect every method and message of the API.
+    if (g.reflection) addReflection(this.#server, served);
   }
 
   /** Bound and not stopped: part of the replica's readiness. */
@@ -100,7 +115,7 @@ export class GrpcApi {
     void this.#watchNats();
     const g = this.deps.config.grpc;
     return new Promise((resolve, reject) => {
-      this.#server.bindAsync(`${g.host}:${g.port}`, ServerCredentials.createInsecure(), (err, port) => {
+      this.#server.bindAsync(`${g.host}:${g.port}`, serverCredentials(g), (err, port) => {
         if (err) return reject(err);
         this.#listening = true;
         resolve(port);

@@ -1,0 +1,19 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runMemory } from './scenarios/memory.js';
+
+// A smoke test, not a benchmark: 20 sessions; it proves the scenario logs
+// them in and reads every process's RSS. No size is asserted (20 sessions
+// are within RSS noise, and growth may even be negative).
+test('memory with 20 sessions reads RSS of both nodes and the authority before and after', { timeout: 180_000 }, async () => {
+  const report = await runMemory({ sessions: 20, settleMs: 500 });
+  const m = report.metrics;
+  assert.equal(m.sessionsLive, 20);
+  for (const r of [m.before, m.after]) {
+    assert.equal(r.nodes.length, 2);
+    for (const v of [...r.nodes, r.authority]) assert.ok(Number.isSafeInteger(v) && v > 0, `an RSS reading: ${v}`);
+  }
+  assert.ok(Number.isFinite(m.nodeBytesPerSession) && Number.isFinite(m.authorityBytesPerSession));
+  assert.deepEqual(JSON.parse(JSON.stringify(report)), report, 'plain JSON');
+  assert.match(report.summary, /^memory: 20 idle authenticated sessions/);
+});

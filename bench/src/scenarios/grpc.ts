@@ -1,0 +1,286 @@
+/**
+ * grpc: the public API's latency, with a real grpc-js client on one channel.
+ *
+ * 1. GetPresence at a fixed request rate (open loop: requests are issued on
+ *    schedule whether or not earlier ones have answered), over users of
+ *    whom some are online. Latency from the scheduled time (so a stalled
+ *    client or server cannot hide queueing) and from the actual send.
+ * 2. BatchGetPresence with 1,000 JIDs, one call at a time.
+ * 3. Crash to WatchPresence event: a client on connection node 1 dies
+ *    (abrupt TCP close); time until a WatchPresence stream on the authority
+ *    delivers its CLIENT_LOST change. Trials one at a time.
+ */
+import { performance } from 'node:perf_hooks';
+import { credentials, Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { api } from '@vigil/proto';
+import { Cluster, DeadlineError, type GrpcAccess } from '@vigil/testkit';
+import { RawXmppClient } from '../load/raw-client.js';
+import { runPool } from '../pool.js';
+import { describeLatency, machine, roundMs, summarize, type BenchReport, type LatencySummary } from '../report.js';
+import { benchPassword, loginIdle, primeClientKeys, provisionPairs } from './population.js';
+import { cpuTimeMs, loadAverage } from './process-stats.js';
+
+export const SCENARIO = 'grpc';
+const P = api.presence;
+
+export type GrpcBenchOptions = {
+  /** GetPresence requests per second, issued on schedule. */
+  readonly rate: number;
+  readonly durationMs: number;
+  /** At the same rate before measuring (JIT, connection, caches). */
+  readonly warmupMs: number;
+  /** Users asked about; also the JIDs of each BatchGetPresence. */
+  readonly users: number;
+  /** Of those, logged in (so answers carry resources). */
+  readonly online: number;
+  readonly batchCalls: number;
+  readonly watchTrials: number;
+  readonly signal?: AbortSignal;
+};
+
+export const GRPC_DEFAULTS: GrpcBenchOptions = { rate: 2000, durationMs: 10_000, warmupMs: 2000, users: 1000, online: 100, batchCalls: 50, watchTrials: 200 };
+
+type Params = Omit<GrpcBenchOptions, 'signal'> & { watchVictims: number; measured: string };
+type Metrics = {
+  getPresence: {
+    requests: number; failed: number; achievedRate: number;
+    /** CPU the authority (API and shard owner in one process) and this load generator spent per request during the measured run. */
+    authorityCpuMsPerRequest: number; clientCpuMsPerRequest: number;
+    latencyMs: LatencySummary | null; fromScheduleMs: LatencySummary | null;
+    /** How late the scheduler issued requests (load generator lag). */
+    issueLagMs: LatencySummary | null;
+  };
+  batchGetPresence: { calls: number; failed: number; jids: number; latencyMs: LatencySummary | null };
+  crashToWatch: { trials: number; missing: number; failed: number; latencyMs: LatencySummary | null; samplesMs: readonly number[] };
+  firstErrors: readonly string[];
+  loadAverage: readonly number[];
+};
+export type GrpcBenchReport = BenchReport<Params, Metrics>;
+
+const CALL_DEADLINE_MS = 5000;
+const WATCH_WAIT_MS = 10_000;
+const WATCH_VICTIMS = 10;
+const MAX_ERRORS_KEPT = 5;
+
+const describeError = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+
+/** A WatchPresence stream; `next(key)` waits for a change `<bare>/<resource>|<cause>` and returns when it arrived. */
+class WatchTimes {
+  readonly #arrived = new Map<string, number>();
+  readonly #waiters = new Map<string, (at: number) => void>();
+  error: ServiceError | undefined;
+
+  constructor(readonly stream: ClientReadableStream<api.presence.WatchPresenceResponse>) {
+    stream.on('data', (r: api.presence.WatchPresenceResponse) => {
+      const at = performance.now();
+      if (r.event?.$case !== 'change') return;
+      const c = r.event.change;
+      const key = `${c.jid}/${c.resource}|${c.cause}`;
+      const waiter = this.#waiters.get(key);
+      if (waiter !== undefined) {
+        this.#waiters.delete(key);
+        waiter(at);
+      } else if (this.#arrived.size < 10_000) {
+        this.#arrived.set(key, at);
+      }
+    });
+    stream.on('error', (e: ServiceError) => {
+      this.error = e;
+    });
+  }
+
+  next(key: string, timeoutMs: number): Promise<number> {
+    const at = this.#arrived.get(key);
+    if (at !== undefined) {
+      this.#arrived.delete(key);
+      return Promise.resolve(at);
+    }
+    if (this.error !== undefined) return Promise.reject(this.error);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(key);
+        reject(new DeadlineError(`watch event ${key}`, timeoutMs));
+      }, timeoutMs);
+      this.#waiters.set(key, (t) => {
+        clearTimeout(timer);
+        resolve(t);
+      });
+    });
+  }
+}
+
+export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): Promise<GrpcBenchReport> {
+  const o: GrpcBenchOptions = { ...GRPC_DEFAULTS, ...overrides };
+  for (const [name, v, min] of [['rate', o.rate, 1], ['durationMs', o.durationMs, 1], ['users', o.users, 1], ['online', o.online, 0], ['batchCalls', o.batchCalls, 0], ['watchTrials', o.watchTrials, 0]] as const) {
+    if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer ≥ ${min}, got ${v}`);
+  }
+  if (o.online > o.users) throw new RangeError(`online (${o.online}) must not exceed users (${o.users})`);
+  const batchJids = Math.min(o.users, 1000);
+  const startedAt = new Date().toISOString();
+  const cluster = await Cluster.start({ nodes: 2, grpc: true, readyTimeoutMs: 60_000 });
+  const grpc = cluster.grpc as GrpcAccess;
+  const presence = new P.PresenceServiceClient(grpc.address(0), credentials.createInsecure());
+  const clients: RawXmppClient[] = [];
+  let watch: WatchTimes | undefined;
+  const errors: string[] = [];
+  const md = new Metadata();
+  md.set('authorization', `Bearer ${grpc.readToken}`);
+  try {
+    await provisionPairs(cluster, { a: 'unused', b: 'unused', lone: 'g' }, 0, o.users, o.signal);
+    await provisionPairs(cluster, { a: 'unused', b: 'unused', lone: 'gw' }, 0, WATCH_VICTIMS, o.signal);
+    await primeClientKeys(cluster, [...Array.from({ length: o.online }, (_, i) => `g${i}`), ...Array.from({ length: WATCH_VICTIMS }, (_, i) => `gw${i}`)], 'SCRAM-SHA-256', o.signal);
+    await loginIdle(cluster, 'g', o.online, 'SCRAM-SHA-256', clients, o.signal);
+    const jid = (i: number) => `g${i % o.users}@${cluster.domain}`;
+
+    const getPresence = (i: number): Promise<void> =>
+      new Promise((resolve, reject) => {
+        presence.getPresence({ jid: jid(i) }, md, { deadline: Date.now() + CALL_DEADLINE_MS }, (err) => (err ? reject(err) : resolve()));
+      });
+
+    // 1. GetPresence at a fixed rate: warm-up, then the measured run.
+    await fixedRate(o.rate, o.warmupMs, getPresence, () => undefined);
+    const latency: number[] = [];
+    const fromSchedule: number[] = [];
+    const lag: number[] = [];
+    let failed = 0;
+    const authorityPid = cluster.authority.pid ?? 0;
+    const cpuBefore = { authority: cpuTimeMs(authorityPid), client: process.cpuUsage() };
+    const run = await fixedRate(o.rate, o.durationMs, getPresence, (r) => {
+      if (r.error !== undefined) {
+        failed += 1;
+        if (errors.length < MAX_ERRORS_KEPT) errors.push(`GetPresence: ${describeError(r.error)}`);
+        return;
+      }
+      latency.push(r.doneAt - r.sentAt);
+      fromSchedule.push(r.doneAt - r.scheduledAt);
+      lag.push(r.sentAt - r.scheduledAt);
+    });
+
+    const clientCpu = process.cpuUsage(cpuBefore.client);
+    const perRequest = (ms: number) => Math.round((ms / Math.max(1, run.issued)) * 1000) / 1000;
+    const authorityCpuMsPerRequest = perRequest(cpuTimeMs(authorityPid) - cpuBefore.authority);
+    const clientCpuMsPerRequest = perRequest((clientCpu.user + clientCpu.system) / 1000);
+
+    // 2. BatchGetPresence with up to 1,000 JIDs, sequentially.
+    const jids = Array.from({ length: batchJids }, (_, i) => jid(i));
+    const batchLatency: number[] = [];
+    let batchFailed = 0;
+    for (let n = 0; n < o.batchCalls && o.signal?.aborted !== true; n++) {
+      const t = performance.now();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          presence.batchGetPresence({ jids }, md, { deadline: Date.now() + CALL_DEADLINE_MS }, (err, res) => {
+            if (err) return reject(err);
+            if (res.presences.length !== jids.length) return reject(new Error(`BatchGetPresence answered ${res.presences.length} of ${jids.length}`));
+            resolve();
+          });
+        });
+        batchLatency.push(performance.now() - t);
+      } catch (e) {
+        batchFailed += 1;
+        if (errors.length < MAX_ERRORS_KEPT) errors.push(`BatchGetPresence: ${describeError(e)}`);
+      }
+    }
+
+    // 3. Crash → WatchPresence CLIENT_LOST, one trial at a time.
+    const victims = Array.from({ length: WATCH_VICTIMS }, (_, i) => `gw${i}@${cluster.domain}`);
+    watch = new WatchTimes(presence.watchPresence({ jids: victims, causes: [] }, md));
+    const crash: number[] = [];
+    let missing = 0;
+    let watchFailed = 0;
+    await runPool(o.watchTrials, { concurrency: 1, deadline: performance.now() + 300_000, ...(o.signal ? { signal: o.signal } : {}) }, async (i) => {
+      const w = watch as WatchTimes;
+      const username = `gw${i % WATCH_VICTIMS}`;
+      const resource = `t${i}`;
+      const bare = `${username}@${cluster.domain}`;
+      const victim = new RawXmppClient({ port: cluster.node(0).port, domain: cluster.domain, username, password: benchPassword(username), resource, mechanism: 'SCRAM-SHA-256', maxPresences: 4 });
+      try {
+        await victim.login();
+        await w.next(`${bare}/${resource}|${P.ChangeCause.CHANGE_CAUSE_AVAILABLE}`, WATCH_WAIT_MS);
+        const t0 = performance.now();
+        victim.destroy('fin');
+        try {
+          crash.push((await w.next(`${bare}/${resource}|${P.ChangeCause.CHANGE_CAUSE_CLIENT_LOST}`, WATCH_WAIT_MS)) - t0);
+        } catch (e) {
+          if (!(e instanceof DeadlineError)) throw e;
+          missing += 1;
+        }
+      } catch (e) {
+        watchFailed += 1;
+        if (errors.length < MAX_ERRORS_KEPT) errors.push(`watch trial ${i}: ${describeError(e)}`);
+      } finally {
+        victim.destroy();
+      }
+    });
+
+    const get = summarize(latency) ?? null;
+    const sched = summarize(fromSchedule) ?? null;
+    const batch = summarize(batchLatency) ?? null;
+    const crashLat = summarize(crash) ?? null;
+    return {
+      scenario: SCENARIO,
+      startedAt,
+      machine: machine(),
+      params: {
+        rate: o.rate, durationMs: o.durationMs, warmupMs: o.warmupMs, users: o.users, online: o.online, batchCalls: o.batchCalls, watchTrials: o.watchTrials,
+        watchVictims: WATCH_VICTIMS,
+        measured:
+          'one grpc-js channel to the authority (read token); GetPresence latency from the actual send and from the scheduled ' +
+          'send time to the callback; BatchGetPresence sequentially; crash: performance.now() before the XMPP socket of a client on ' +
+          'node 1 is destroyed, to the arrival of its CLIENT_LOST change on a WatchPresence stream',
+      },
+      metrics: {
+        getPresence: { requests: run.issued, failed, achievedRate: Math.round(run.issued / (run.elapsedMs / 1000)), authorityCpuMsPerRequest, clientCpuMsPerRequest, latencyMs: get, fromScheduleMs: sched, issueLagMs: summarize(lag) ?? null },
+        batchGetPresence: { calls: o.batchCalls, failed: batchFailed, jids: batchJids, latencyMs: batch },
+        crashToWatch: { trials: o.watchTrials, missing, failed: watchFailed, latencyMs: crashLat, samplesMs: crash.map(roundMs) },
+        firstErrors: errors,
+        loadAverage: loadAverage(),
+      },
+      summary:
+        `${SCENARIO}: GetPresence at ${o.rate}/s (${run.issued} requests, ${failed} failed): ${describeLatency(get ?? undefined)}` +
+        ` [from schedule p99 ${sched?.p99.toFixed(2) ?? '–'} ms; authority CPU ${authorityCpuMsPerRequest} ms per request]; BatchGetPresence(${batchJids}): ${describeLatency(batch ?? undefined)}; ` +
+        `crash → WatchPresence CLIENT_LOST: ${describeLatency(crashLat ?? undefined)} (${crash.length} samples, ${missing} missing, ${watchFailed} failed)`,
+    };
+  } finally {
+    watch?.stream.cancel();
+    presence.close();
+    for (const c of clients) c.destroy();
+    await cluster.stop();
+  }
+}
+
+type Sample = { scheduledAt: number; sentAt: number; doneAt: number; error?: unknown };
+
+/**
+ * Issues call(i) at `rate` per second for `durationMs` on schedule (open
+ * loop), waits for every answer, reports each through `record`. The
+ * scheduler wakes every millisecond and issues what is due.
+ */
+async function fixedRate(rate: number, durationMs: number, call: (i: number) => Promise<void>, record: (s: Sample) => void): Promise<{ issued: number; elapsedMs: number }> {
+  const total = Math.max(1, Math.round((rate * durationMs) / 1000));
+  const intervalMs = 1000 / rate;
+  const inFlight: Promise<void>[] = [];
+  const start = performance.now();
+  let issued = 0;
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const due = Math.min(total, Math.floor((performance.now() - start) / intervalMs) + 1);
+      while (issued < due) {
+        const scheduledAt = start + issued * intervalMs;
+        const sentAt = performance.now();
+        inFlight.push(
+          call(issued).then(
+            () => record({ scheduledAt, sentAt, doneAt: performance.now() }),
+            (error: unknown) => record({ scheduledAt, sentAt, doneAt: performance.now(), error }),
+          ),
+        );
+        issued += 1;
+      }
+      if (issued < total) setTimeout(tick, 1);
+      else resolve();
+    };
+    tick();
+  });
+  await Promise.all(inFlight);
+  return { issued, elapsedMs: performance.now() - start };
+}

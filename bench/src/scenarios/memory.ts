@@ -1,0 +1,93 @@
+/**
+ * memory: resident memory of the connection nodes and of the authority
+ * before and after N idle authenticated sessions (SCRAM-SHA-256, bound,
+ * initial presence, empty rosters, no TLS), and the growth per session.
+ * login-rate reports the same growth for users with rosters of 20 (which
+ * the authority caches); here rosters are empty, so the authority's figure is
+ * its per-session state alone, the roster cache being bounded separately
+ * (VIGIL_ROSTER_CACHE_SIZE).
+ *
+ * RSS is read from /proc after the processes had a few seconds to settle;
+ * it includes whatever the garbage collector has not returned yet, so it is
+ * an upper bound of the live cost.
+ */
+import { performance } from 'node:perf_hooks';
+import { Cluster } from '@vigil/testkit';
+import type { RawXmppClient } from '../load/raw-client.js';
+import { machine, type BenchReport } from '../report.js';
+import { loginIdle, primeClientKeys, provisionPairs } from './population.js';
+import { loadAverage, requireOpenFiles, rss } from './process-stats.js';
+
+export const SCENARIO = 'memory';
+
+export type MemoryOptions = {
+  readonly sessions: number;
+  /** Quiet time before each reading. */
+  readonly settleMs: number;
+  readonly signal?: AbortSignal;
+};
+
+const NODES = 2;
+
+type Reading = { nodes: readonly number[]; authority: number };
+type Params = { sessions: number; nodes: number; settleMs: number; tls: boolean; rosterItems: number; measured: string };
+type Metrics = {
+  before: Reading;
+  after: Reading;
+  sessionsLive: number;
+  /** Growth of both nodes' RSS together, per session (sessions are split evenly). */
+  nodeBytesPerSession: number | null;
+  authorityBytesPerSession: number | null;
+  loginSeconds: number;
+  loadAverage: readonly number[];
+};
+export type MemoryReport = BenchReport<Params, Metrics>;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function runMemory(o: Partial<MemoryOptions> = {}): Promise<MemoryReport> {
+  const sessions = o.sessions ?? 10_000;
+  const settleMs = o.settleMs ?? 5000;
+  if (!Number.isSafeInteger(sessions) || sessions < 1) throw new RangeError(`sessions must be an integer ≥ 1, got ${sessions}`);
+  requireOpenFiles(SCENARIO, sessions + 1000);
+  const startedAt = new Date().toISOString();
+  const cluster = await Cluster.start({ nodes: NODES, readyTimeoutMs: 60_000 });
+  const clients: RawXmppClient[] = [];
+  try {
+    await provisionPairs(cluster, { a: 'unused', b: 'unused', lone: 'm' }, 0, sessions, o.signal);
+    await primeClientKeys(cluster, Array.from({ length: sessions }, (_, j) => `m${j}`), 'SCRAM-SHA-256', o.signal);
+    const read = (): Reading => ({ nodes: cluster.nodes.map((n) => rss(n.service.pid ?? 0)), authority: rss(cluster.authority.pid ?? 0) });
+    await sleep(settleMs);
+    const before = read();
+    const t0 = performance.now();
+    await loginIdle(cluster, 'm', sessions, 'SCRAM-SHA-256', clients, o.signal);
+    const loginSeconds = (performance.now() - t0) / 1000;
+    await sleep(settleMs);
+    const after = read();
+    const live = clients.filter((c) => c.phase === 'live').length;
+    const nodeGrowth = after.nodes.reduce((n, v, i) => n + v - (before.nodes[i] ?? 0), 0);
+    const nodeBytesPerSession = live > 0 ? Math.round(nodeGrowth / live) : null;
+    const authorityBytesPerSession = live > 0 ? Math.round((after.authority - before.authority) / live) : null;
+    const kb = (b: number | null) => (b === null ? '–' : `${(b / 1024).toFixed(1)} KB`);
+    return {
+      scenario: SCENARIO,
+      startedAt,
+      machine: machine(),
+      params: {
+        sessions,
+        nodes: NODES,
+        settleMs,
+        tls: false,
+        rosterItems: 0,
+        measured: `VmRSS from /proc/<pid>/status of each connection node and the authority, ${settleMs} ms after provisioning and ${settleMs} ms after the last login; sessions split evenly over the nodes`,
+      },
+      metrics: { before, after, sessionsLive: live, nodeBytesPerSession, authorityBytesPerSession, loginSeconds: Math.round(loginSeconds * 10) / 10, loadAverage: loadAverage() },
+      summary:
+        `${SCENARIO}: ${live} idle authenticated sessions (no TLS, empty rosters) over ${NODES} nodes: ` +
+        `connection nodes ${kb(nodeBytesPerSession)} RSS per session, authority ${kb(authorityBytesPerSession)} per session`,
+    };
+  } finally {
+    for (const c of clients) c.destroy();
+    await cluster.stop();
+  }
+}
