@@ -13,6 +13,7 @@ test('chaos smoke: a killed node and a killed authority keep every invariant', a
   assert.ok(node && node.totals.expected > 0, 'the node kill must call for announcements');
   assert.equal(node.latency?.count, node.totals.expected - node.totals.missing);
   for (const o of outcomes) assert.equal(failed(o), false, `${o.scenario}: ${JSON.stringify(o.totals)} ${o.trials.flatMap((t) => t.examples).join('; ')}`);
+  assert.ok(outcomes[1]?.trials[0]?.reownedMs !== undefined, "the killed replica's shards were all taken over (within 30 s)");
 });
 
 test('chaos smoke: a node cut off from NATS fences itself before its users are announced', async () => {

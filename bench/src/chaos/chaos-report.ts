@@ -31,6 +31,11 @@ export function markdown(o: ChaosOptions, outcomes: ScenarioOutcome[], startedAt
       `| ${s.scenario} | ${s.trials.length} | ${t.expected} | ${ms(s.latency?.p50)} / ${ms(s.latency?.p99)} / ${ms(s.latency?.max)} | ${t.missing} | ${t.duplicate} | ${t.leaked} | ${t.falseOffline} | ${t.zombie} | ${t.unconverged} | ${failed(s) ? 'FAIL' : 'pass'} |`,
     );
   }
+  const reowned = outcomes.filter((s) => s.trials.some((t) => t.reownedMs !== undefined));
+  if (reowned.length > 0) {
+    lines.push('', 'Shards owned again after the authority kill (kill to the last shard taken over, per trial):', '');
+    for (const s of reowned) lines.push(`- ${s.scenario}: ${s.trials.map((t) => (t.reownedMs === undefined ? 'not within 30 s' : `${t.reownedMs} ms`)).join(', ')}`);
+  }
   const examples = outcomes.flatMap((s) => s.trials.flatMap((t) => t.examples.map((e) => `- ${s.scenario}: ${e}`))).slice(0, 30);
   if (examples.length > 0) lines.push('', '## Violations (first few)', '', ...examples);
   return `${lines.join('\n')}\n`;

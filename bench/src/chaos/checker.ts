@@ -53,6 +53,8 @@ export interface TrialResult {
   readonly latenciesMs: number[];
   /** A few examples of each violation, for the report. */
   readonly examples: string[];
+  /** After an authority kill: ms until its shards all had another owner. */
+  readonly reownedMs?: number;
 }
 
 const bare = (jid: string): string => jid.split('/')[0] ?? jid;

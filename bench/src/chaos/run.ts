@@ -121,8 +121,9 @@ async function runTrial(cluster: Cluster, members: Member[], contacts: Map<strin
     ...(fault.resumedAt !== undefined ? { resumedAt: fault.resumedAt } : {}),
   });
   for (const m of members) if (fault.dead.has(m.bare)) m.client?.destroy();
+  const reownedMs = fault.reowned === undefined ? undefined : await fault.reowned;
   await fault.recover();
-  return result;
+  return reownedMs === undefined ? result : { ...result, reownedMs: Math.round(reownedMs) };
 }
 
 function outcome(scenario: Scenario, trials: TrialResult[]): ScenarioOutcome {

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Cluster } from '@vigil/testkit';
 import type { Member } from './population.js';
+import { shardsReowned } from './shard-owners.js';
 
 export const LEASE_MS = 3000;
 export const LOCK_TTL_MS = 3000;
@@ -15,6 +16,8 @@ export interface Fault {
   readonly resumedAt?: number;
   /** performance.now() when the deadly part began, when the scenario did harmless things first. */
   readonly faultAt?: number;
+  /** An authority was killed: ms until all its shards had another owner (undefined: not within 30 s). */
+  readonly reowned?: Promise<number | undefined>;
 }
 
 export interface Scenario {
@@ -44,8 +47,10 @@ export const SCENARIOS: readonly Scenario[] = [
     needs: { authorities: 2 },
     async inject(cluster, _members, trial) {
       const j = trial % cluster.authorities.length;
+      const at = performance.now();
       cluster.authorities[j]?.signal('SIGKILL');
-      return { dead: new Set(), recover: async () => void (await cluster.restartAuthority(j)) };
+      const reowned = shardsReowned(cluster, `authority-${j + 1}`, at);
+      return { dead: new Set(), reowned, recover: async () => void (await cluster.restartAuthority(j)) };
     },
   },
   {
@@ -55,10 +60,13 @@ export const SCENARIOS: readonly Scenario[] = [
     async inject(cluster, members, trial) {
       const i = trial % cluster.nodes.length;
       const j = trial % cluster.authorities.length;
+      const at = performance.now();
       cluster.node(i).service.signal('SIGKILL');
       cluster.authorities[j]?.signal('SIGKILL');
+      const reowned = shardsReowned(cluster, `authority-${j + 1}`, at);
       return {
         dead: usersOn(members, i),
+        reowned,
         recover: async () => {
           await cluster.restartAuthority(j);
           await cluster.restartNode(i);

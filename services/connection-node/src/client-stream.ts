@@ -197,6 +197,7 @@ export class ClientStream {
     this.#queue.length = 0;
     this.#session?.end(cause, reason);
     if (this.#smId !== undefined && this.deps.resumptions.get(this.#smId) === this) this.deps.resumptions.delete(this.#smId);
+    this.#forgetEnded();
     this.#bounceUnacked();
     this.onClosed(this);
   }
@@ -230,6 +231,8 @@ export class ClientStream {
     const session = this.#session;
     if (waited >= this.deps.config.smPresenceGraceMs && session !== undefined && !session.ended) {
       this.#saved = session.snapshot();
+      // Found by a later bind of the same resource, which ends this stream for good (see #replaceEnded).
+      this.deps.resumptions.set(endedKey(this.#saved.fullJid), this);
       session.end(cluster.EndCause.END_CAUSE_CLIENT_LOST, 'presence grace over; still resumable');
     }
   }
@@ -578,6 +581,7 @@ export class ClientStream {
       return this.fail('undefined-condition', `h=${h} acknowledges more than the ${outcome.sent} stanzas sent (handled-count-too-high)`);
     }
     // The old stream hands everything over and goes away without ending the session.
+    old.#forgetEnded();
     const oldWasLive = old.#phase !== 'hibernating';
     old.#phase = 'closed';
     old.#queue.length = 0;
@@ -598,6 +602,25 @@ export class ClientStream {
     for (const xml of resent) this.#write(xml);
     if (resent.length > 0) this.#requestAck();
     this.#log.info('managed stream resumed', { user: this.#username, resent: resent.length, hibernated: !oldWasLive });
+  }
+
+  /**
+   * A resource bound again while a stream whose session the presence grace
+   * ended still waits for a resumption: that resumption can never succeed
+   * now, so the old stream ends and bounces what it holds at once, as a
+   * replaced live session would (instead of at the end of the window).
+   */
+  #replaceEnded(fullJid: string): void {
+    const old = this.deps.resumptions.get(endedKey(fullJid));
+    if (old === undefined || old === this || old.#phase !== 'hibernating') return;
+    old.#log.info('resumable stream replaced by a new session with the same resource', { user: old.#username });
+    old.#close(cluster.EndCause.END_CAUSE_KICKED, 'resource bound again');
+  }
+
+  #forgetEnded(): void {
+    if (this.#saved === undefined) return;
+    const key = endedKey(this.#saved.fullJid);
+    if (this.deps.resumptions.get(key) === this) this.deps.resumptions.delete(key);
   }
 
   #sessionDeps(out: SessionOutput) {
@@ -629,11 +652,17 @@ export class ClientStream {
     const out: SessionOutput = { stream: this };
     const session = await SessionHandler.bind(stanza, bind, this.#username, this.#sessionDeps(out));
     if (session === undefined) return; // an error reply was sent; the client may try again
+    this.#replaceEnded(session.session.fullJid);
     this.#session = session;
     this.#out = out;
     this.#phase = 'bound';
     this.deps.metrics?.loggedIn(this.#openedMs);
   }
+}
+
+/** Key of a hibernating stream whose session already ended, by its full JID (ids never contain ':'). */
+function endedKey(fullJid: string): string {
+  return `ended:${fullJid}`;
 }
 
 function isStartTls(stanza: Element): boolean {
