@@ -17,3 +17,10 @@ test('memory with 20 sessions reads RSS of both nodes and the authority before a
   assert.deepEqual(JSON.parse(JSON.stringify(report)), report, 'plain JSON');
   assert.match(report.summary, /^memory: 20 idle authenticated sessions/);
 });
+
+test('memory-tls logs its sessions in over direct TLS with a certificate made for the run', { timeout: 180_000 }, async () => {
+  const report = await runMemory({ sessions: 10, settleMs: 200, tls: true });
+  assert.equal(report.metrics.sessionsLive, 10);
+  assert.equal(report.params.tls, true);
+  assert.match(report.summary, /^memory-tls: 10 idle authenticated sessions \(direct TLS, empty rosters\)/);
+});

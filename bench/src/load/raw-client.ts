@@ -10,6 +10,7 @@
  * from + type + time. Server pings are answered, as a real client would.
  */
 import { createConnection, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { escapeAttr, escapeText, NS, StreamParser, type Element } from '@vigil/xmpp';
 import { ConnectionClosedError, PresenceLog, type PresenceRecord } from './presence-log.js';
@@ -33,6 +34,8 @@ export interface RawClientOptions {
   readonly loginTimeoutMs?: number;
   /** Presence records kept (oldest dropped). Default 32. */
   readonly maxPresences?: number;
+  /** XEP-0368 direct TLS to `port`, trusting this certificate (PEM); absent: plain TCP. */
+  readonly tlsCa?: string;
 }
 
 export interface StanzaCounts {
@@ -221,12 +224,16 @@ export class RawXmppClient {
 
   #connect(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket = createConnection({ host: this.#opts.host ?? '127.0.0.1', port: this.#opts.port, noDelay: true });
+      const host = this.#opts.host ?? '127.0.0.1';
+      const tls = this.#opts.tlsCa;
+      const socket = tls === undefined
+        ? createConnection({ host, port: this.#opts.port, noDelay: true })
+        : tlsConnect({ host, port: this.#opts.port, ca: tls, servername: this.#opts.domain });
       this.#socket = socket;
       // Either settles the promise; a later call is a no-op.
       socket.once('error', (e: Error) => reject(new LoginError('connect', e.message)));
       socket.once('close', () => reject(this.#loginFailure ?? new LoginError('connect', 'connection closed before it was established')));
-      socket.once('connect', () => resolve());
+      socket.once(tls === undefined ? 'connect' : 'secureConnect', () => resolve());
       socket.on('data', (chunk: Buffer) => {
         this.#readAt = performance.now();
         this.#parser?.write(chunk);

@@ -53,6 +53,12 @@ export const SCENARIOS: readonly Scenario[] = [
     run: (o) => runMemory(defined({ sessions: o.size, signal: o.signal })),
   },
   {
+    name: 'memory-tls',
+    description: 'the same over XEP-0368 direct TLS (a throwaway self-signed certificate): what TLS adds per idle session',
+    size: 'N, idle sessions over the two nodes (default 10000)',
+    run: (o) => runMemory(defined({ sessions: o.size, signal: o.signal, tls: true })),
+  },
+  {
     name: 'heartbeat-cost',
     description: 'NATS messages and bytes per second a connection node publishes at 0, N/5 and N idle sessions on it',
     size: 'N, idle sessions on the measured node at the top level (default 10000; the load generator and the node hold one socket each per session, so N + 1000 must fit `ulimit -n`)',

@@ -12,7 +12,7 @@
  * an upper bound of the live cost.
  */
 import { performance } from 'node:perf_hooks';
-import { Cluster } from '@vigil/testkit';
+import { Cluster, createSelfSignedCert } from '@vigil/testkit';
 import type { RawXmppClient } from '../load/raw-client.js';
 import { machine, type BenchReport } from '../report.js';
 import { loginIdle, primeClientKeys, provisionPairs } from './population.js';
@@ -22,6 +22,8 @@ export const SCENARIO = 'memory';
 
 export type MemoryOptions = {
   readonly sessions: number;
+  /** Clients over XEP-0368 direct TLS (a self-signed certificate made for the run) instead of plain TCP. */
+  readonly tls: boolean;
   /** Quiet time before each reading. */
   readonly settleMs: number;
   readonly signal?: AbortSignal;
@@ -51,8 +53,14 @@ export async function runMemory(o: Partial<MemoryOptions> = {}): Promise<MemoryR
   if (!Number.isSafeInteger(sessions) || sessions < 1) throw new RangeError(`sessions must be an integer ≥ 1, got ${sessions}`);
   requireOpenFiles(SCENARIO, sessions + 1000);
   const startedAt = new Date().toISOString();
-  const cluster = await Cluster.start({ nodes: NODES, readyTimeoutMs: 60_000 });
+  const cert = o.tls === true ? await createSelfSignedCert({ domain: 'localhost' }) : undefined;
+  const cluster = await Cluster.start({
+    nodes: NODES, readyTimeoutMs: 60_000,
+    ...(cert ? { tls: { certFile: cert.certFile, keyFile: cert.keyFile, required: false }, directTls: true } : {}),
+  });
   const clients: RawXmppClient[] = [];
+  const name = cert ? `${SCENARIO}-tls` : SCENARIO;
+  const over = cert ? 'direct TLS' : 'no TLS';
   try {
     await provisionPairs(cluster, { a: 'unused', b: 'unused', lone: 'm' }, 0, sessions, o.signal);
     await primeClientKeys(cluster, Array.from({ length: sessions }, (_, j) => `m${j}`), 'SCRAM-SHA-256', o.signal);
@@ -60,7 +68,7 @@ export async function runMemory(o: Partial<MemoryOptions> = {}): Promise<MemoryR
     await sleep(settleMs);
     const before = read();
     const t0 = performance.now();
-    await loginIdle(cluster, 'm', sessions, 'SCRAM-SHA-256', clients, o.signal);
+    await loginIdle(cluster, 'm', sessions, 'SCRAM-SHA-256', clients, o.signal, cert?.certPem);
     const loginSeconds = (performance.now() - t0) / 1000;
     await sleep(settleMs);
     const after = read();
@@ -70,24 +78,25 @@ export async function runMemory(o: Partial<MemoryOptions> = {}): Promise<MemoryR
     const authorityBytesPerSession = live > 0 ? Math.round((after.authority - before.authority) / live) : null;
     const kb = (b: number | null) => (b === null ? '–' : `${(b / 1024).toFixed(1)} KB`);
     return {
-      scenario: SCENARIO,
+      scenario: name,
       startedAt,
       machine: machine(),
       params: {
         sessions,
         nodes: NODES,
         settleMs,
-        tls: false,
+        tls: cert !== undefined,
         rosterItems: 0,
         measured: `VmRSS from /proc/<pid>/status of each connection node and the authority, ${settleMs} ms after provisioning and ${settleMs} ms after the last login; sessions split evenly over the nodes`,
       },
       metrics: { before, after, sessionsLive: live, nodeBytesPerSession, authorityBytesPerSession, loginSeconds: Math.round(loginSeconds * 10) / 10, loadAverage: loadAverage() },
       summary:
-        `${SCENARIO}: ${live} idle authenticated sessions (no TLS, empty rosters) over ${NODES} nodes: ` +
+        `${name}: ${live} idle authenticated sessions (${over}, empty rosters) over ${NODES} nodes: ` +
         `connection nodes ${kb(nodeBytesPerSession)} RSS per session, authority ${kb(authorityBytesPerSession)} per session`,
     };
   } finally {
     for (const c of clients) c.destroy();
     await cluster.stop();
+    await cert?.remove();
   }
 }

@@ -82,9 +82,12 @@ export async function primeClientKeys(cluster: Cluster, usernames: readonly stri
 }
 
 /** A bench client for `username` on connection node `node` (0-based), resource 'bench'. */
-export function benchClient(cluster: Cluster, node: number, username: string, mechanism: SaslMechanism, maxPresences = 8): RawXmppClient {
+export function benchClient(cluster: Cluster, node: number, username: string, mechanism: SaslMechanism, maxPresences = 8, tlsCa?: string): RawXmppClient {
+  const tlsPort = cluster.node(node).tlsPort;
+  if (tlsCa !== undefined && tlsPort === undefined) throw new Error('a TLS client needs a cluster started with directTls');
   return new RawXmppClient({
-    port: cluster.node(node).port,
+    ...(tlsCa !== undefined ? { tlsCa } : {}),
+    port: tlsCa !== undefined && tlsPort !== undefined ? tlsPort : cluster.node(node).port,
     domain: cluster.domain,
     username,
     password: benchPassword(username),
@@ -106,10 +109,11 @@ export async function loginIdle(
   mechanism: SaslMechanism,
   into: RawXmppClient[],
   signal?: AbortSignal,
+  tlsCa?: string,
 ): Promise<void> {
   await throwFirst(
     runPool(count, limits(16, signal), async (j) => {
-      const client = benchClient(cluster, j % cluster.nodes.length, `${prefix}${j}`, mechanism, 4);
+      const client = benchClient(cluster, j % cluster.nodes.length, `${prefix}${j}`, mechanism, 4, tlsCa);
       into.push(client);
       await client.login();
     }),

@@ -19,6 +19,13 @@ export class SessionStore {
     return `${shard}.${sessionId}`;
   }
 
+  /** One stored session with its revision, or undefined. */
+  async read(shard: number, sessionId: string): Promise<StoredSessionEntry | undefined> {
+    const e = await this.kv.get(SessionStore.key(shard, sessionId));
+    if (e === null || e.operation !== 'PUT') return undefined;
+    return { value: store.StoredSession.decode(e.value), revision: e.revision };
+  }
+
   /** Every session stored for a shard (a new owner's first read). */
   async load(shard: number): Promise<StoredSessionEntry[]> {
     const keys: string[] = [];

@@ -67,18 +67,46 @@ export class KvSessionJournal implements SessionJournal {
     if (epoch === undefined) return this.onError(new ShardNotOwnedError(record.shard), record);
     const value = toStored(record, epoch);
     this.#enqueue(record, async () => {
-      const revision = await this.store.save(record.shard, value, this.#revisions.get(record.sessionId) ?? 0);
-      this.#revisions.set(record.sessionId, revision);
+      const expected = this.#revisions.get(record.sessionId) ?? 0;
+      try {
+        this.#revisions.set(record.sessionId, await this.store.save(record.shard, value, expected));
+      } catch (e) {
+        // Our own idea of the revision may be stale (a write that timed out yet landed): repair it, unless deposed.
+        const current = await this.#stillOurs(record, epoch, e);
+        if (current === undefined && expected !== 0) throw e; // erased meanwhile: never resurrect it
+        this.#revisions.set(record.sessionId, await this.store.save(record.shard, value, current?.revision ?? 0));
+      }
     });
   }
 
   drop(record: SessionRecord): void {
+    const epoch = this.epochOf(record.shard);
     this.#enqueue(record, async () => {
       const revision = this.#revisions.get(record.sessionId);
       this.#revisions.delete(record.sessionId);
-      if (revision === undefined) return; // never written: nothing to erase
-      await this.store.remove(record.shard, record.sessionId, revision);
+      try {
+        if (revision === undefined) throw new RevisionConflictError('sessions', record.sessionId, 'no revision known');
+        await this.store.remove(record.shard, record.sessionId, revision);
+      } catch (e) {
+        // A write of ours that timed out may have landed after all: erase what is there, unless deposed.
+        if (epoch === undefined) throw e;
+        const current = await this.#stillOurs(record, epoch, e);
+        if (current !== undefined) await this.store.remove(record.shard, record.sessionId, current.revision);
+      }
     });
+  }
+
+  /**
+   * After a failed write: the entry as stored now, when this replica still
+   * owns the shard at `epoch` and no owner with a higher epoch wrote it
+   * (then the failure was our stale revision, not a successor's fence);
+   * otherwise the original error is thrown again.
+   */
+  async #stillOurs(record: SessionRecord, epoch: number, error: unknown): Promise<StoredSessionEntry | undefined> {
+    if (this.epochOf(record.shard) !== epoch) throw error;
+    const current = await this.store.read(record.shard, record.sessionId);
+    if (current !== undefined && current.value.epoch > epoch) throw error;
+    return current;
   }
 
   async flush(shard?: number): Promise<void> {
