@@ -31,9 +31,12 @@ export class SessionStore {
     const keys: string[] = [];
     for await (const k of await this.kv.keys(`${shard}.*`)) keys.push(k);
     const out: StoredSessionEntry[] = [];
-    for (const k of keys) {
-      const e = await this.kv.get(k);
-      if (e !== null && e.operation === 'PUT') out.push({ value: store.StoredSession.decode(e.value), revision: e.revision });
+    // Fetched a batch at a time: a takeover after a crash waits for this load.
+    for (let i = 0; i < keys.length; i += 64) {
+      const entries = await Promise.all(keys.slice(i, i + 64).map((k) => this.kv.get(k)));
+      for (const e of entries) {
+        if (e !== null && e.operation === 'PUT') out.push({ value: store.StoredSession.decode(e.value), revision: e.revision });
+      }
     }
     return out;
   }

@@ -81,7 +81,11 @@ export class KvSessionJournal implements SessionJournal {
 
   drop(record: SessionRecord): void {
     const epoch = this.epochOf(record.shard);
+    // A shard handed over while its session was ending: its announcement may not have gone out (the
+    // outbox sends nothing for unowned shards), so the entry stays for the next owner to announce.
+    if (epoch === undefined) return;
     this.#enqueue(record, async () => {
+      if (this.epochOf(record.shard) !== epoch) return;
       const revision = this.#revisions.get(record.sessionId);
       this.#revisions.delete(record.sessionId);
       try {
@@ -89,7 +93,6 @@ export class KvSessionJournal implements SessionJournal {
         await this.store.remove(record.shard, record.sessionId, revision);
       } catch (e) {
         // A write of ours that timed out may have landed after all: erase what is there, unless deposed.
-        if (epoch === undefined) throw e;
         const current = await this.#stillOurs(record, epoch, e);
         if (current !== undefined) await this.store.remove(record.shard, record.sessionId, current.revision);
       }

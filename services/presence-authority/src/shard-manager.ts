@@ -26,6 +26,14 @@ interface Owned {
 }
 
 const lockKey = (shard: number): string => `shard.${shard}`;
+/**
+ * Shard acquisitions and releases in flight at once during a rebalance. One:
+ * with 16, takeovers after an authority crash finished within 5 s, but the
+ * default-size chaos run then missed announcements in every trial of
+ * kill-node-and-authority (sessions never loaded from the registry, it
+ * seems); see docs/performance.md. Kept as a knob for that investigation.
+ */
+const TAKEOVER_CONCURRENCY = 1;
 
 /**
  * Shard ownership for one authority replica (DESIGN.md "Sharding"): a lock
@@ -166,11 +174,18 @@ export class ShardManager {
       lockTtlMs: ttl,
     });
     const before = this.#owned.size;
-    for (const a of actions) {
-      if (this.#stopped) return;
-      if (a.kind === 'acquire') await this.#acquire(a.shard, a.expectedRevision);
-      else await this.#release(a.shard);
-    }
+    // Shards are independent, but takeovers go one at a time for now (TAKEOVER_CONCURRENCY).
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < actions.length && !this.#stopped) {
+        const a = actions[next++];
+        if (a === undefined) return;
+        if (a.kind === 'acquire') await this.#acquire(a.shard, a.expectedRevision);
+        else await this.#release(a.shard);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(TAKEOVER_CONCURRENCY, actions.length) }, worker));
+    if (this.#stopped) return;
     if (actions.length > 0) {
       this.deps.log.info('shard ownership changed', { owned: this.#owned.size, before, members: members.size });
     }
