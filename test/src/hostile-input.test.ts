@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster, RawConnection, TestClient, clientStreamHeader, is } from '@vigil/testkit';
+import { Cluster, RawConnection, TestClient, clientStreamHeader, is, rawSession } from '@vigil/testkit';
 
 // Hostile input, each answered with the RFC 6120 error that fits, cutting off
 // that connection alone; the session that was already there carries on.
@@ -14,16 +14,7 @@ async function opened(port: number): Promise<RawConnection> {
   return raw;
 }
 
-async function bound(port: number, username: string, resource: string): Promise<RawConnection> {
-  const raw = await opened(port);
-  raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${username}\0pw`).toString('base64')}</auth>`);
-  await raw.waitFor(/<success/, DEADLINE_MS);
-  raw.send(clientStreamHeader('localhost'));
-  await raw.waitFor(/<success[\s\S]*<\/stream:features>/, DEADLINE_MS);
-  raw.send(`<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
-  await raw.waitFor(/<jid>/, DEADLINE_MS);
-  return raw;
-}
+const bound = (port: number, username: string, resource: string) => rawSession(port, username, 'pw', resource, DEADLINE_MS);
 
 async function endsWith(raw: RawConnection, condition: string): Promise<void> {
   await raw.waitFor(new RegExp(`<stream:error><${condition} xmlns='${STREAMS}'/>`), DEADLINE_MS);

@@ -1,23 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster, RawConnection, TestClient, clientStreamHeader, is, xml } from '@vigil/testkit';
+import { Cluster, RawConnection, TestClient, clientStreamHeader, is, rawSession, xml } from '@vigil/testkit';
 
 // Per-connection limits: each hostile client gets a clear answer and is cut
 // off alone; the session that was already there carries on.
 const DEADLINE_MS = 20_000;
-
-async function rawSession(port: number, username: string, resource: string): Promise<RawConnection> {
-  const raw = await RawConnection.open(port);
-  raw.send(clientStreamHeader('localhost'));
-  await raw.waitFor(/<\/stream:features>/, DEADLINE_MS);
-  raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${username}\0pw`).toString('base64')}</auth>`);
-  await raw.waitFor(/<success/, DEADLINE_MS);
-  raw.send(clientStreamHeader('localhost'));
-  await raw.waitFor(/<success[\s\S]*<\/stream:features>/, DEADLINE_MS);
-  raw.send(`<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
-  await raw.waitFor(/<jid>/, DEADLINE_MS);
-  return raw;
-}
 
 describe('per-connection limits', () => {
   let cluster: Cluster;
@@ -48,7 +35,7 @@ describe('per-connection limits', () => {
   });
 
   test('a flood of stanzas over the rate limit ends that stream with <policy-violation/>', async () => {
-    const raw = await rawSession(port, 'eve', 'flood');
+    const raw = await rawSession(port, 'eve', 'pw', 'flood', DEADLINE_MS);
     raws.push(raw);
     // Chunks of 200, each answered before the next (under the in-flight limit): 600 in well under a second.
     for (let chunk = 0; chunk < 3 && !raw.isClosed; chunk++) {
@@ -73,7 +60,7 @@ describe('per-connection limits', () => {
   });
 
   test('a client that never reads is cut off once its output buffer is full; its sender is unaffected', async () => {
-    const frank = await rawSession(port, 'frank', 'frozen');
+    const frank = await rawSession(port, 'frank', 'pw', 'frozen', DEADLINE_MS);
     raws.push(frank);
     frank.socket.pause(); // stops reading: the kernel buffers fill, then the node's
     const bob = await TestClient.connect({ port, domain: 'localhost', username: 'bob', password: 'pw', resource: 'sender' });

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster, RawConnection, TestClient, clientStreamHeader, errorCondition, is, mutualContacts, xml, type Stanza } from '@vigil/testkit';
+import { Cluster, RawConnection, TestClient, errorCondition, is, mutualContacts, rawSession, xml, type Stanza } from '@vigil/testkit';
 
 // XEP-0198 end to end: acks both ways, resumption on the same node before and
 // after the presence grace, bouncing what a session that is not resumed never
@@ -10,16 +10,7 @@ const DEADLINE_MS = 20_000;
 const GRACE_MS = 8000;
 const SM = 'urn:xmpp:sm:3';
 
-async function rawLogin(port: number, username: string): Promise<RawConnection> {
-  const raw = await RawConnection.open(port);
-  raw.send(clientStreamHeader('localhost'));
-  await raw.waitFor(/<\/stream:features>/, DEADLINE_MS);
-  raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${username}\0pw`).toString('base64')}</auth>`);
-  await raw.waitFor(/<success/, DEADLINE_MS);
-  raw.send(clientStreamHeader('localhost'));
-  await raw.waitFor(/<success[\s\S]*<\/stream:features>/, DEADLINE_MS);
-  return raw;
-}
+const rawLogin = (port: number, username: string) => rawSession(port, username, 'pw', undefined, DEADLINE_MS);
 
 async function bind(raw: RawConnection, resource: string): Promise<void> {
   raw.send(`<iq type='set' id='bind-1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
@@ -48,10 +39,10 @@ function countOf(text: string, pattern: RegExp): number {
 }
 
 /** Waits for a log record of node 0 that appears after this call's mark (earlier tests log the same lines). */
-function logMark(cluster: Cluster): (msg: string, what: string) => Promise<unknown> {
+function logMark(cluster: Cluster): (msg: string, what: string, stanza?: string) => Promise<unknown> {
   const service = cluster.node(0).service;
   const earlier = new Set(service.records);
-  return (msg, what) => service.waitForLog((r) => r.msg === msg && !earlier.has(r), DEADLINE_MS, what);
+  return (msg, what, stanza?: string) => service.waitForLog((r) => r.msg === msg && !earlier.has(r) && (stanza === undefined || r.stanza === stanza), DEADLINE_MS, what);
 }
 
 describe('stream management (XEP-0198)', () => {
@@ -182,11 +173,15 @@ describe('stream management (XEP-0198)', () => {
     const b = bob.mark();
     const kept = logMark(cluster);
     await bob.send(xml('message', { to: aliceJid, type: 'chat', id: 'lost-1' }, xml('body', {}, 'one')));
-    await kept('stanza kept for a resumption', 'the message queued');
+    // The message itself, not some presence that arrived after the connection was lost.
+    await kept('stanza kept for a resumption', 'the message queued', 'message');
     const fresh = await rawLogin(cluster.node(0).port, 'alice');
     raws.push(fresh);
     await bind(fresh, 'phone'); // same resource, no resumption: the hibernating session is replaced
-    const bounce = await bob.expectStanza((s: Stanza) => s.name === 'message' && s.attrs.id === 'lost-1' && s.attrs.type === 'error', DEADLINE_MS, 'the bounce', b);
+    const bounce = await bob.expectStanza((s: Stanza) => s.name === 'message' && s.attrs.id === 'lost-1' && s.attrs.type === 'error', DEADLINE_MS, 'the bounce', b).catch((e: unknown) => {
+      const tail = cluster.node(0).service.records.filter((r) => r.level !== 'debug' || r.msg === 'stanza kept for a resumption').slice(-12);
+      throw new Error(`no bounce; node-1 said:\n${tail.map((r) => JSON.stringify(r)).join('\n')}`, { cause: e });
+    });
     assert.equal(errorCondition(bounce), 'recipient-unavailable');
     assert.equal(bounce.attrs.from, aliceJid);
     assert.equal(countOf(fresh.received, /id='lost-1'/), 0);

@@ -86,3 +86,21 @@ export class RawConnection {
 export function clientStreamHeader(domain: string): string {
   return `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}' version='1.0'>`;
 }
+
+/**
+ * A raw connection authenticated with SASL PLAIN (the node must allow PLAIN
+ * without TLS) on a restarted stream, and bound to `resource` when given.
+ */
+export async function rawSession(port: number, username: string, password: string, resource?: string, timeoutMs = 20_000): Promise<RawConnection> {
+  const raw = await RawConnection.open(port);
+  raw.send(clientStreamHeader('localhost'));
+  await raw.waitFor(/<\/stream:features>/, timeoutMs);
+  raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${username}\0${password}`).toString('base64')}</auth>`);
+  await raw.waitFor(/<success/, timeoutMs);
+  raw.send(clientStreamHeader('localhost'));
+  await raw.waitFor(/<success[\s\S]*<\/stream:features>/, timeoutMs);
+  if (resource === undefined) return raw;
+  raw.send(`<iq type='set' id='bind-session'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
+  await raw.waitFor(/<jid>/, timeoutMs);
+  return raw;
+}

@@ -168,7 +168,9 @@ export class ClientStream {
     if (sm.unackedCount > this.deps.config.smMaxUnacked) {
       return this.fail('policy-violation', `more than ${this.deps.config.smMaxUnacked} stanzas unacknowledged`);
     }
-    if (this.#phase === 'hibernating') return this.#log.debug('stanza kept for a resumption', { user: this.#username, unacked: sm.unackedCount });
+    if (this.#phase === 'hibernating') {
+      return this.#log.debug('stanza kept for a resumption', { user: this.#username, unacked: sm.unackedCount, stanza: /^<([a-z]+)/.exec(xml)?.[1] });
+    }
     this.#write(xml);
     this.#requestAck();
   }
