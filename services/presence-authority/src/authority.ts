@@ -429,8 +429,8 @@ export class Authority {
       await this.#presence.end(old, EndCause.END_CAUSE_KICKED, 'replaced by a newer session with the same resource');
       const text = 'replaced by a new session with the same resource';
       const req: admin.NodeKickRequest = { sessionId: old.sessionId, fullJid: old.fullJid, incarnation: old.incarnation, text, condition: 'conflict' };
-      this.#outbox.flush(); // its unavailable first
-      this.deps.nc.publish(this.#subjects.nodeKick(old.nodeId), admin.NodeKickRequest.encode(req).finish());
+      // After its unavailable, in the outbox's order.
+      this.#outbox.send(this.#subjects.nodeKick(old.nodeId), admin.NodeKickRequest.encode(req).finish());
     }
   }
 
@@ -476,9 +476,9 @@ export class Authority {
   /** Answers in the queue of the user the iq is about, so it sees that user's writes in order. */
   #onIq(m: Msg): void {
     const req = cluster.IqRequest.decode(m.data);
+    // Through the outbox: pushes decided before the answer leave before it.
     const respond = (r: cluster.IqResponse) => {
-      this.#outbox.flush(); // pushes decided before the answer leave before it
-      m.respond(cluster.IqResponse.encode(r).finish());
+      if (m.reply) this.#outbox.send(m.reply, cluster.IqResponse.encode(r).finish());
     };
     let about: string;
     try {

@@ -23,11 +23,11 @@ export interface OutboxPort {
   probe(msg: cluster.Probe): void;
   inbound(msg: cluster.InboundStanza): void;
   /**
-   * Publishes what is queued now. Called before any reply the authority
-   * sends directly (iq results, admin answers), so a reply never overtakes a
-   * push or delivery decided before it.
+   * Any other publication that must keep its place after what was decided
+   * before it: iq results and admin answers (to `msg.reply`), kick requests.
+   * A reply sent around the outbox could overtake the push it answers for.
    */
-  flush(): void;
+  send(subject: string, data: Uint8Array): void;
 }
 
 /** A batch of fan-outs is sent once it holds this much stanza text (NATS's default limit per message is 1 MiB). */
@@ -110,8 +110,8 @@ export class Outbox implements OutboxPort {
     setImmediate(() => this.#flush());
   }
 
-  flush(): void {
-    this.#flush();
+  send(subject: string, data: Uint8Array): void {
+    this.#enqueue({ kind: 'message', subject, data, reply: undefined });
   }
 
   #flush(): void {

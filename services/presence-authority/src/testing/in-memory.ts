@@ -193,8 +193,8 @@ export class InMemoryCluster implements OutboxPort {
     }
   }
 
-  flush(): void {
-    // In memory every publication takes effect at once: nothing is queued.
+  send(): void {
+    // Replies and kicks have no one to reach in memory: the caller's result is what tests read.
   }
 
   fanOut(to: readonly string[], stanzaXml: string, fromBareJid: string): void {
