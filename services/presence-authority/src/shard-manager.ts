@@ -27,15 +27,6 @@ interface Owned {
 
 const lockKey = (shard: number): string => `shard.${shard}`;
 /**
- * Shard acquisitions and releases in flight at once during a rebalance. One:
- * with 16, takeovers after an authority crash finished within 5 s, but the
- * default-size chaos run then missed announcements in every trial of
- * kill-node-and-authority (sessions never loaded from the registry, it
- * seems); see docs/performance.md. Kept as a knob for that investigation.
- */
-const TAKEOVER_CONCURRENCY = 1;
-
-/**
  * Shard ownership for one authority replica (DESIGN.md "Sharding"): a lock
  * per shard in KV, created or updated only by compare-and-set, renewed every
  * third of its TTL; the revision at which a replica took the lock is the
@@ -174,7 +165,6 @@ export class ShardManager {
       lockTtlMs: ttl,
     });
     const before = this.#owned.size;
-    // Shards are independent, but takeovers go one at a time for now (TAKEOVER_CONCURRENCY).
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < actions.length && !this.#stopped) {
@@ -184,7 +174,7 @@ export class ShardManager {
         else await this.#release(a.shard);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(TAKEOVER_CONCURRENCY, actions.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.deps.config.takeoverConcurrency, actions.length) }, worker));
     if (this.#stopped) return;
     if (actions.length > 0) {
       this.deps.log.info('shard ownership changed', { owned: this.#owned.size, before, members: members.size });
