@@ -193,6 +193,8 @@ export class Authority {
 
   async #takeShard(shard: number, epoch: number): Promise<void> {
     const entries = await this.deps.stores.sessions.load(shard);
+    // Lost (or lost and taken again) while loading: this load is not the owner's view any more.
+    if (this.#shards.epochOf(shard) !== epoch) return;
     const now = this.#now();
     for (const entry of entries) {
       const ref = entry.value.session;
