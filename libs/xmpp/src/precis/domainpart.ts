@@ -24,7 +24,7 @@ export function enforceDomainpart(input: string): string {
   const raw = dotted.endsWith('.') ? dotted.slice(0, -1) : dotted;
   if (raw === '') throw new PrecisError('is empty');
   if (raw.startsWith('[')) return ipLiteral(raw);
-  rejectObviousCharacters(raw);
+  if (!/^[A-Za-z0-9.-]+$/.test(raw)) rejectObviousCharacters(raw);
   const labels = raw.split('.').map(uLabel);
   // RFC 5893 §2: in a name with a right-to-left label, every label obeys the Bidi Rule.
   const cps = labels.map((label) => Array.from(label, (c) => c.codePointAt(0) as number));

@@ -34,8 +34,8 @@ interface Profile {
   readonly spaceMapping: boolean;
   readonly caseMapping: boolean;
   readonly bidiRule: boolean;
-  /** Inputs on which every rule of the profile is the identity and every code point PVALID. */
-  readonly unchanged: RegExp;
+  /** Inputs on which every code point is PVALID and only the case mapping can change anything. */
+  readonly plainAscii: RegExp;
 }
 
 const USERNAME_CASE_MAPPED: Profile = {
@@ -44,8 +44,8 @@ const USERNAME_CASE_MAPPED: Profile = {
   spaceMapping: false,
   caseMapping: true,
   bidiRule: true,
-  // Printable ASCII without uppercase letters.
-  unchanged: /^[\x21-\x40\x5b-\x7e]+$/,
+  // Printable ASCII (ASCII7): lower-casing keeps it ASCII7; width, NFC and Bidi do nothing.
+  plainAscii: /^[\x21-\x7e]+$/,
 };
 
 const OPAQUE_STRING: Profile = {
@@ -55,7 +55,7 @@ const OPAQUE_STRING: Profile = {
   caseMapping: false,
   bidiRule: false,
   // Printable ASCII and the space.
-  unchanged: /^[\x20-\x7e]+$/,
+  plainAscii: /^[\x20-\x7e]+$/,
 };
 
 /** <wide> and <narrow> compatibility decompositions live in these code points only. */
@@ -78,7 +78,7 @@ export function enforceOpaqueString(input: string): string {
  * what guarantees that enforcement is idempotent).
  */
 function enforce(profile: Profile, input: string): string {
-  if (profile.unchanged.test(input)) return input;
+  if (profile.plainAscii.test(input)) return profile.caseMapping ? input.toLowerCase() : input;
   let current = input;
   for (let round = 0; round < 4; round++) {
     const next = applyRules(profile, current);
