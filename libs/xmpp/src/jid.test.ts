@@ -157,6 +157,19 @@ describe('JID round-trip', () => {
     );
   });
 
+  test('every part of a JID that parses from arbitrary Unicode is NFC, and parsing it again changes nothing', () => {
+    const part = fc.string({ unit: fc.oneof(fc.constantFrom(...'aZ.é\u0301\uff21\ufb01Σ\u05e9 '.split('')), fc.string({ unit: 'grapheme', maxLength: 1 })), maxLength: 8 });
+    fc.assert(
+      fc.property(part, part, part, (local, domain, resource) => {
+        const parsed = tryParseJid(`${local}@${domain}/${resource}`);
+        if (parsed === undefined) return;
+        for (const p of [parsed.local, parsed.domain, parsed.resource]) assert.equal(p, p.normalize('NFC'));
+        assert.equal(parseJid(parsed.toString()).toString(), parsed.toString());
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   test('normalisation is idempotent for arbitrary strings that parse', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 20 }), (input) => {
