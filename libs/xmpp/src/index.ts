@@ -5,7 +5,7 @@ export {
   type StreamParserHandlers,
   type StreamParserLimits,
 } from './parser.js';
-export { Jid, JidError, jid, parseJid, tryParseJid } from './jid.js';
+export { Jid, JidError, jid, parseJid, parseJidOrError, tryParseJid } from './jid.js';
 export { SaslFailure, parsePlain, type SaslCondition } from './sasl.js';
 export {
   deriveScramCredential,

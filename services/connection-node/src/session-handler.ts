@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
-  el, errorReply, iqResult, jid, tryParseJid, NS, StanzaError, JidError,
+  el, errorReply, iqResult, jid, parseJidOrError, NS, StanzaError, JidError,
   type Element, type Jid, type StreamErrorCondition,
 } from '@vigil/xmpp';
 import { cluster } from '@vigil/proto';
@@ -318,8 +318,8 @@ export class SessionHandler {
   }
 
   #parseTo(value: string): Jid {
-    const to = tryParseJid(value);
-    if (to === undefined) throw new StanzaError('jid-malformed', 'modify', `'to' is not a valid JID`);
+    const to = parseJidOrError(value);
+    if (to instanceof JidError) throw new StanzaError('jid-malformed', 'modify', `'to' is not a valid JID: ${to.message}`);
     return to;
   }
 }
