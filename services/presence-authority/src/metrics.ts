@@ -14,6 +14,10 @@ const WHAT = attrs('what', ['broadcast', 'end', 'node-expiry']);
 const CAUSE = attrs('cause', ['graceful', 'client-lost', 'node-lost', 'kicked', 'unspecified']);
 const of = <K extends string>(m: Map<string, Readonly<Record<K, string>>>, key: K, v: string): Attributes => m.get(v) ?? { [key]: v };
 
+/** Instrument names read back by GetDetectionMetrics (detection-metrics.ts): one name, one instrument. */
+export const DETECTION_LATENCY = 'vigil_authority_detection_latency_seconds';
+export const FANOUT_STANZAS = 'vigil_authority_fanout_stanzas';
+
 /** What the gauges read at scrape time; each source is cheap or bounded by the number of nodes. */
 export interface AuthorityGaugeSources {
   /** Sessions in the registry, per connection node. */
@@ -35,11 +39,11 @@ export interface AuthorityGaugeSources {
 export class AuthorityMetrics {
   readonly #sessionsEnded = counter('vigil_authority_sessions_ended', 'Sessions announced unavailable, by cause (graceful, client-lost, node-lost, kicked)');
   readonly #detection = histogram(
-    'vigil_authority_detection_latency_seconds',
+    DETECTION_LATENCY,
     'From the evidence of a death to its unavailable fan-out: the last heartbeat of a lost node, or the arrival of a node\'s end event',
     LATENCY_BUCKETS_S,
   );
-  readonly #fanOutStanzas = counter('vigil_authority_fanout_stanzas', 'Presence stanzas published to recipients, by kind (available, unavailable)');
+  readonly #fanOutStanzas = counter(FANOUT_STANZAS, 'Presence stanzas published to recipients, by kind (available, unavailable)');
   readonly #fanOutDuration = histogram('vigil_authority_fanout_duration_seconds', 'Time to decide and publish one fan-out, by what (broadcast, end, node-expiry)', FANOUT_BUCKETS_S);
   readonly #shardChanges = counter('vigil_authority_shard_changes', 'Shard ownership changes on this replica: acquired (a new epoch), released, lost');
   readonly #leaseExpiries = counter('vigil_authority_node_expiries', 'Node incarnations whose sessions were expired, by reason (lease-expired, replaced)');
