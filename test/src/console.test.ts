@@ -218,13 +218,13 @@ describe('web console in a browser', () => {
     await page.getByTestId('latency-count').getByText(/^[1-9]\d*$/).waitFor();
     await page.getByRole('img', { name: /^Detection latency of [1-9]\d* session ends?: / }).waitFor();
     assert.notEqual(await page.getByTestId('fanout-total').textContent(), '0', 'bob was sent the unavailable');
+    await shot(page, 'overview-latency'); // docs/console-overview.png in the README
     await page.getByLabel('Cause').selectOption('client-lost');
     await page.getByTestId('latency-count').getByText(/^[1-9]\d*$/).waitFor();
     await page.getByText('The histogram as a table').click();
     assert.ok((await page.locator('[data-testid=latency-table] tbody tr:not([data-count="0"])').count()) >= 1, 'a bucket with the death in the table');
     await page.locator('[data-testid=latency-authorities] tr[data-authority="authority-1"]').waitFor();
-    await page.getByTestId('latency').scrollIntoViewIfNeeded();
-    await shot(page, 'overview-latency');
+    await shot(page, 'overview-latency-table');
     await accessible(page, 'the overview with its NATS servers and latency panel');
     await page.setViewportSize({ width: 390, height: 844 });
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
