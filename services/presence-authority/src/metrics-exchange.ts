@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { api, cluster } from '@vigil/proto';
 import type { Subjects } from '@vigil/cluster';
-import { CounterRate, type Logger, type MetricsReading, type Rate } from '@vigil/telemetry';
+import { CounterRate, droppedMessage, type Logger, type MetricsReading, type Rate } from '@vigil/telemetry';
 import { FANOUT_KINDS, fanOutTotals, replicaReply, sumReplies, type FanOutKind } from './detection-metrics.js';
 
 export interface MetricsExchangeDeps {
@@ -48,7 +48,7 @@ export class MetricsExchange {
         try {
           req = cluster.AuthorityMetricsRequest.decode(msg.data);
         } catch (e) {
-          return log.warn('dropped malformed metrics request', { subject: msg.subject, err: e });
+          return droppedMessage(log, msg.subject, e);
         }
         if (req.fromAuthorityId === authorityId || !msg.reply) return; // the asker reads its own in-process
         this.own().then(
@@ -90,7 +90,7 @@ export class MetricsExchange {
           try {
             replies.push(cluster.AuthorityMetricsReply.decode(m.data));
           } catch (e) {
-            log.warn('dropped a malformed metrics reply', { err: e });
+            droppedMessage(log, m.subject, e);
           }
         }
       } catch (e) {
