@@ -170,6 +170,9 @@ describe('gRPC API', () => {
     accounts = new api.account.AccountServiceClient(address, credentials.createInsecure());
     clusterApi = new api.cluster.ClusterServiceClient(address, credentials.createInsecure());
     healthApi = new health.HealthClient(address, credentials.createInsecure());
+    // The replicas balance the shards in their first seconds; a call meanwhile may meet a hand-over
+    // (UNAVAILABLE, retry). The tests below are about the API, not that window: start after it.
+    await until(() => call(clusterApi.listShards.bind(clusterApi), {}, reader()), (r) => r.owners.length === 2 && r.shards.every((s) => s.ownerId !== ''), 'the shards balanced over both replicas');
   });
 
   after(async () => {
