@@ -230,6 +230,7 @@ describe('web console in a browser', () => {
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     assert.ok(overflow <= 0, `the latency panel fits a phone-wide screen (overflows by ${overflow} px)`);
     await shot(page, 'overview-latency-phone');
+    await bob.stop(); // the tests after this one start with bob offline, as before it
   });
 
   test('a <script> status is shown as text and never runs', async () => {

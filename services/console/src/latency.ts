@@ -39,12 +39,12 @@ export function bucketLabel(bounds: readonly number[], i: number): string {
   return `${duration(lower)} – ${duration(upper)}`;
 }
 
-/** The short label under bar i, or '' for bars left unlabelled (only powers of ten, the last bound and the overflow are). */
+/** The short label under bar i, or '' for bars left unlabelled (only powers of ten and the overflow bucket are, so labels never touch). */
 export function tickLabel(bounds: readonly number[], i: number): string {
   const upper = bounds[i];
   if (upper === undefined) return `>${duration(bounds[bounds.length - 1] ?? 0).replace(' ', '')}`;
   const decade = Math.abs(Math.log10(upper) - Math.round(Math.log10(upper))) < 1e-9;
-  return decade || i === bounds.length - 1 ? duration(upper).replace(' ', '') : '';
+  return decade ? duration(upper).replace(' ', '') : '';
 }
 
 /**
