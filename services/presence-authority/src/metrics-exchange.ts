@@ -90,7 +90,7 @@ export class MetricsExchange {
           try {
             replies.push(cluster.AuthorityMetricsReply.decode(m.data));
           } catch (e) {
-            droppedMessage(log, m.subject, e);
+            droppedMessage(log, subjects.authorityMetrics, e); // counted by the request's subject: inboxes are random
           }
         }
       } catch (e) {
