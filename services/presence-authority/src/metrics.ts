@@ -14,7 +14,11 @@ const WHAT = attrs('what', ['broadcast', 'end', 'node-expiry']);
 const CAUSE = attrs('cause', ['graceful', 'client-lost', 'node-lost', 'kicked', 'unspecified']);
 const of = <K extends string>(m: Map<string, Readonly<Record<K, string>>>, key: K, v: string): Attributes => m.get(v) ?? { [key]: v };
 
-/** Instrument names read back by GetDetectionMetrics (detection-metrics.ts): one name, one instrument. */
+/**
+ * Instrument names read back by GetDetectionMetrics (detection-metrics.ts). The instruments below spell
+ * them out too, because the metric catalogue (test/src/infra/observability.test.ts) reads the literal
+ * calls; test/src/grpc.test.ts compares the API with /metrics, so a drift between the two fails there.
+ */
 export const DETECTION_LATENCY = 'vigil_authority_detection_latency_seconds';
 export const FANOUT_STANZAS = 'vigil_authority_fanout_stanzas';
 
@@ -39,11 +43,11 @@ export interface AuthorityGaugeSources {
 export class AuthorityMetrics {
   readonly #sessionsEnded = counter('vigil_authority_sessions_ended', 'Sessions announced unavailable, by cause (graceful, client-lost, node-lost, kicked)');
   readonly #detection = histogram(
-    DETECTION_LATENCY,
+    'vigil_authority_detection_latency_seconds',
     'From the evidence of a death to its unavailable fan-out: the last heartbeat of a lost node, or the arrival of a node\'s end event',
     LATENCY_BUCKETS_S,
   );
-  readonly #fanOutStanzas = counter(FANOUT_STANZAS, 'Presence stanzas published to recipients, by kind (available, unavailable)');
+  readonly #fanOutStanzas = counter('vigil_authority_fanout_stanzas', 'Presence stanzas published to recipients, by kind (available, unavailable)');
   readonly #fanOutDuration = histogram('vigil_authority_fanout_duration_seconds', 'Time to decide and publish one fan-out, by what (broadcast, end, node-expiry)', FANOUT_BUCKETS_S);
   readonly #shardChanges = counter('vigil_authority_shard_changes', 'Shard ownership changes on this replica: acquired (a new epoch), released, lost');
   readonly #leaseExpiries = counter('vigil_authority_node_expiries', 'Node incarnations whose sessions were expired, by reason (lease-expired, replaced)');
