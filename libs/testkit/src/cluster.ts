@@ -272,6 +272,7 @@ export class Cluster {
         VIGIL_SCRAM_ITERATIONS: String(this.scramIterations),
         ...this.options.env,
         ...env,
+        ...childEnvFromProcess(),
       },
       this.options.echo ?? false,
       this.options.detached ?? false,
@@ -281,6 +282,16 @@ export class Cluster {
   #ready(s: ChildService): Promise<unknown> {
     return s.waitForLog((r) => r.msg === 'ready', this.options.readyTimeoutMs ?? 20_000, 'ready');
   }
+}
+
+/** `VIGIL_CHILD_ENV="K=V K=V"`: settings for every child, for experiments (like VIGIL_CHILD_NODE_ARGS). */
+function childEnvFromProcess(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of process.env.VIGIL_CHILD_ENV?.split(' ') ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
 }
 
 /** Retries an operation that fails while a fresh cluster settles; bounded in attempts. */

@@ -1,4 +1,4 @@
-export { DeadlineError, withDeadline } from './wait.js';
+export { DeadlineError, eventually, withDeadline } from './wait.js';
 export { freePort } from './ports.js';
 export { type LogRecord, ChildService } from './child.js';
 export { type NatsServer, type NatsServerOptions, type NatsCluster, NatsServerNotFoundError, findNatsServer, startNatsServer, startNatsCluster } from './nats-server.js';
