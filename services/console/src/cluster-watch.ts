@@ -11,7 +11,7 @@ import type { LinkStatus } from './view.js';
  * ListNatsServers and GetDetectionMetrics every `refreshMs` (at least a
  * second; the next read starts only after the previous one ended) while at
  * least one browser stream of that token is open, and sends each result to
- * all of them (`cluster` and `latency` events). Opening ten tabs does not
+ * all of them (`cluster`, `nats` and `latency` events). Opening ten tabs does not
  * read ten times as often.
  */
 export class ClusterWatch {
@@ -43,6 +43,7 @@ class Reader {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #last: unknown;
+  #lastNats: unknown;
   #lastLatency: unknown;
   #status: LinkStatus | undefined;
 
@@ -63,6 +64,7 @@ class Reader {
     // A stream that joins a running reader gets what the others already know.
     if (this.#status !== undefined) stream.send('status', this.#status);
     if (this.#last !== undefined) stream.send('cluster', this.#last);
+    if (this.#lastNats !== undefined) stream.send('nats', this.#lastNats);
     if (this.#lastLatency !== undefined) stream.send('latency', this.#lastLatency);
   }
 
@@ -87,20 +89,27 @@ class Reader {
     const started = performance.now();
     const { api } = this.watch;
     try {
-      // NATS servers and metrics are panels of their own: an authority too old to answer them
-      // (UNIMPLEMENTED) leaves the rest of the overview live, and the panel says why.
-      const [nodes, shards, nats, latency] = await Promise.all([
-        api.call(this.token, api.cluster.listNodes.bind(api.cluster), {}),
-        api.call(this.token, api.cluster.listShards.bind(api.cluster), {}),
+      // NATS servers and metrics are panels of their own, read alongside: they never hold the nodes and
+      // shards back, and an authority too old to answer them (UNIMPLEMENTED) leaves the rest of the
+      // overview live while the panel says why. A refused token still ends everything (reasonOf rethrows).
+      const panels = Promise.all([
         api.call(this.token, api.cluster.listNatsServers.bind(api.cluster), {}).catch(reasonOf),
         api.call(this.token, api.cluster.getDetectionMetrics.bind(api.cluster), {}).catch(reasonOf),
       ]);
+      panels.catch(() => undefined); // handled below, or moot when the main reads failed first
+      const [nodes, shards] = await Promise.all([
+        api.call(this.token, api.cluster.listNodes.bind(api.cluster), {}),
+        api.call(this.token, api.cluster.listShards.bind(api.cluster), {}),
+      ]);
       if (this.#stopped) return;
-      const now = Date.now();
-      this.#last = clusterView(nodes, shards, natsView(nats), now);
-      this.#lastLatency = latencyView(latency, now);
+      this.#last = clusterView(nodes, shards, Date.now());
       if (this.#status?.connected !== true) this.#setStatus({ connected: true, reason: '', retryInMs: 0 });
       this.#broadcast('cluster', this.#last);
+      const [nats, latency] = await panels;
+      if (this.#stopped) return;
+      this.#lastNats = natsView(nats);
+      this.#lastLatency = latencyView(latency, Date.now());
+      this.#broadcast('nats', this.#lastNats);
       this.#broadcast('latency', this.#lastLatency);
     } catch (e) {
       if (this.#stopped) return;

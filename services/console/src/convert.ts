@@ -86,7 +86,7 @@ export function latencyView(r: api.cluster.GetDetectionMetricsResponse | string,
   };
 }
 
-export function clusterView(nodes: api.cluster.ListNodesResponse, shards: api.cluster.ListShardsResponse, nats: NatsView, readAtUnixMs: number): ClusterView {
+export function clusterView(nodes: api.cluster.ListNodesResponse, shards: api.cluster.ListShardsResponse, readAtUnixMs: number): ClusterView {
   return {
     nodes: nodes.nodes.map((n) => ({
       nodeId: n.nodeId,
@@ -98,7 +98,6 @@ export function clusterView(nodes: api.cluster.ListNodesResponse, shards: api.cl
     })),
     shards: shards.shards.map((s) => ({ shard: s.shard, owner: s.ownerId, epoch: s.epoch, renewedAtUnixMs: s.renewedAtUnixMs })),
     owners: [...shards.owners],
-    nats,
     readAtUnixMs,
   };
 }

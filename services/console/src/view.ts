@@ -57,7 +57,7 @@ export interface NatsServerView {
   readonly error: string;
 }
 
-/** ListNatsServers: the NATS servers as one authority replica knows them, each probed. */
+/** `nats` events on the cluster stream: ListNatsServers, the NATS servers as one authority replica knows them, each probed. */
 export interface NatsView {
   readonly servers: readonly NatsServerView[];
   /** The replica that looked. */
@@ -71,7 +71,6 @@ export interface ClusterView {
   readonly nodes: readonly NodeView[];
   readonly shards: readonly ShardView[];
   readonly owners: readonly string[];
-  readonly nats: NatsView;
   /** When the console read it (ms since the epoch). */
   readonly readAtUnixMs: number;
 }

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { ClusterView, LatencyView, ShardView } from '../../../src/view.js';
+import type { ClusterView, LatencyView, NatsView, ShardView } from '../../../src/view.js';
 import { get, RequestError } from '../api.js';
 import { LinkBanner, TableWrap } from '../components.js';
 import { age, clock, LEASE_LABEL } from '../format.js';
@@ -27,8 +27,13 @@ function owners(shards: readonly ShardView[]): OwnerSummary[] {
 /** Nodes, shards, NATS servers and latency, re-read by the console at most once a second and pushed here. */
 export function Overview({ onLoggedOut }: { onLoggedOut: (m: string) => void }) {
   const [view, setView] = useState<ClusterView | undefined>(undefined);
+  const [nats, setNats] = useState<NatsView | undefined>(undefined);
   const [latency, setLatency] = useState<LatencyView | undefined>(undefined);
-  const link = useEventStream('/api/cluster/events', { cluster: (d) => setView(d as ClusterView), latency: (d) => setLatency(d as LatencyView) }, onLoggedOut);
+  const link = useEventStream(
+    '/api/cluster/events',
+    { cluster: (d) => setView(d as ClusterView), nats: (d) => setNats(d as NatsView), latency: (d) => setLatency(d as LatencyView) },
+    onLoggedOut,
+  );
   const stale = link.state === 'retrying' && view !== undefined;
   return (
     <main id="main" class={stale ? 'stale' : undefined}>
@@ -129,7 +134,7 @@ export function Overview({ onLoggedOut }: { onLoggedOut: (m: string) => void }) 
           </>
         )}
       </section>
-      <NatsPanel nats={view?.nats} />
+      <NatsPanel nats={nats} />
       <LatencyPanel latency={latency} />
       <Users />
     </main>
