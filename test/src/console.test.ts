@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { readConsoleConfig, startConsole, type ConsoleServer } from '@vigil/console';
 import { createLogger } from '@vigil/telemetry';
-import { ChildService, Cluster, TestClient, freePort, mutualContacts, xml, type GrpcAccess } from '@vigil/testkit';
+import { ChildService, Cluster, TestClient, freePort, is, mutualContacts, xml, type GrpcAccess } from '@vigil/testkit';
 
 // The web console in a real headless Chromium (Debian's package, found by
 // infra/local/ensure-chromium.sh), against a real cluster: two connection
@@ -195,6 +195,42 @@ describe('web console in a browser', () => {
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     assert.ok(overflow <= 0, `the user page fits a phone-wide screen (overflows by ${overflow} px)`);
     await shot(page, 'user-phone');
+  });
+
+  test('the overview lists the NATS server reachable, and after a crash its latency panel counts the death and the fan-out', async () => {
+    const alice = await login('alice', 0, 'metrics');
+    const bob = await login('bob', 1, 'metrics');
+    await bob.expectStanza(is.presenceFrom(alice.jid), DEADLINE_MS, 'alice online for bob');
+    const mark = bob.mark();
+    alice.crash();
+    await bob.expectStanza(is.presenceFrom(alice.jid, 'unavailable'), DEADLINE_MS, "alice's unavailable", mark);
+    const page = await newPage();
+    await logIn(page, grpc.readToken);
+    const nats = page.locator('[data-testid=nats] tbody tr');
+    await nats.first().waitFor();
+    assert.deepEqual(
+      await nats.evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-address'), r.getAttribute('data-reachable')])),
+      cluster.natsUrl.split(',').map((u) => [u.replace('nats://', ''), 'true']),
+      'the servers shown are the cluster\'s, each reachable',
+    );
+    await page.getByTestId('nats-summary').getByText('1 of 1 reachable').waitFor();
+    // The panel is pushed with the overview (at most once a second): the crash shows without a reload.
+    await page.getByTestId('latency-count').getByText(/^[1-9]\d*$/).waitFor();
+    await page.getByRole('img', { name: /^Detection latency of [1-9]\d* session ends?: / }).waitFor();
+    assert.notEqual(await page.getByTestId('fanout-total').textContent(), '0', 'bob was sent the unavailable');
+    await shot(page, 'overview-latency'); // docs/console-overview.png in the README
+    await page.getByLabel('Cause').selectOption('client-lost');
+    await page.getByTestId('latency-count').getByText(/^[1-9]\d*$/).waitFor();
+    await page.getByText('The histogram as a table').click();
+    assert.ok((await page.locator('[data-testid=latency-table] tbody tr:not([data-count="0"])').count()) >= 1, 'a bucket with the death in the table');
+    await page.locator('[data-testid=latency-authorities] tr[data-authority="authority-1"]').waitFor();
+    await shot(page, 'overview-latency-table');
+    await accessible(page, 'the overview with its NATS servers and latency panel');
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    assert.ok(overflow <= 0, `the latency panel fits a phone-wide screen (overflows by ${overflow} px)`);
+    await shot(page, 'overview-latency-phone');
+    await bob.stop(); // the tests after this one start with bob offline, as before it
   });
 
   test('a <script> status is shown as text and never runs', async () => {

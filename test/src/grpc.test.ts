@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { credentials, Metadata, status, type CallOptions, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { api, health, rpcDetails, rpcStatus } from '@vigil/proto';
-import { Cluster, DeadlineError, TestClient, is, xml, type GrpcAccess, mutualContacts } from '@vigil/testkit';
+import { Cluster, DeadlineError, TestClient, is, xml, scrapeMetrics, type GrpcAccess, type MetricsScrape, mutualContacts } from '@vigil/testkit';
 
 // The public gRPC API (proto/vigil/presence/v1) with a real grpc-js client
 // against a real cluster: two authority replicas, each serving the API and
@@ -158,7 +158,7 @@ describe('gRPC API', () => {
   const getPresence = (jid: string) => call(presence.getPresence.bind(presence), { jid }, reader());
 
   before(async () => {
-    cluster = await Cluster.start({ nodes: 2, authorities: 2, grpc: true, env: { VIGIL_GRPC_WATCH_BUFFER: String(WATCH_BUFFER) } });
+    cluster = await Cluster.start({ nodes: 2, authorities: 2, grpc: true, metrics: true, env: { VIGIL_GRPC_WATCH_BUFFER: String(WATCH_BUFFER) } });
     grpc = cluster.grpc as GrpcAccess;
     await cluster.provision(
       users.map((username) => ({ username, password: 'pw' })),
@@ -170,6 +170,9 @@ describe('gRPC API', () => {
     accounts = new api.account.AccountServiceClient(address, credentials.createInsecure());
     clusterApi = new api.cluster.ClusterServiceClient(address, credentials.createInsecure());
     healthApi = new health.HealthClient(address, credentials.createInsecure());
+    // The replicas balance the shards in their first seconds; a call meanwhile may meet a hand-over
+    // (UNAVAILABLE, retry). The tests below are about the API, not that window: start after it.
+    await until(() => call(clusterApi.listShards.bind(clusterApi), {}, reader()), (r) => r.owners.length === 2 && r.shards.every((s) => s.ownerId !== ''), 'the shards balanced over both replicas');
   });
 
   after(async () => {
@@ -414,5 +417,71 @@ describe('gRPC API', () => {
     assert.deepEqual([lost.jid, lost.resource, lost.available, lost.cause], ['dave@localhost', 'tablet', false, Cause.CHANGE_CAUSE_NODE_LOST]);
     assert.equal(up.sequence?.counter, (daveSnap?.sequence?.counter ?? 0) + 1);
     assert.equal(lost.sequence?.counter, (daveSnap?.sequence?.counter ?? 0) + 2);
+  });
+
+  test('GetDetectionMetrics answers the sum of what both replicas export on /metrics, to read-scope tokens only', async () => {
+    const get = clusterApi.getDetectionMetrics.bind(clusterApi);
+    await rejects(call(get, {}, undefined), status.UNAUTHENTICATED);
+    await rejects(call(get, {}, 'not-a-token-of-this-cluster'), status.UNAUTHENTICATED);
+    // The tests above ended sessions as client-lost and node-lost (and graceful), on both replicas' shards.
+    const DETECT = 'vigil_authority_detection_latency_seconds';
+    const consistent = (r: api.cluster.GetDetectionMetricsResponse, scrapes: readonly MetricsScrape[]): boolean => {
+      const total = (name: string, labels: Record<string, string>) => scrapes.reduce((s, m) => s + m.value(name, labels), 0);
+      const causes = new Set(scrapes.flatMap((m) => m.samples.filter((x) => x.name === `${DETECT}_count`).map((x) => x.labels.cause ?? '')));
+      return r.detectionLatency.length === causes.size && r.detectionLatency.every((d) => {
+        const h = d.histogram;
+        if (h === undefined || h.count !== total(`${DETECT}_count`, { cause: d.cause })) return false;
+        if (Math.abs(h.sumSeconds - total(`${DETECT}_sum`, { cause: d.cause })) > 1e-9) return false;
+        // /metrics shows cumulative buckets (le); the API counts per bucket.
+        let below = 0;
+        return h.boundsSeconds.every((bound, i) => {
+          below += h.counts[i] ?? 0;
+          const le = scrapes.flatMap((m) => m.samples.filter((x) => x.name === `${DETECT}_bucket` && x.labels.cause === d.cause && Number(x.labels.le) === bound));
+          return le.length > 0 && below === le.reduce((s, x) => s + x.value, 0);
+        });
+      }) && r.fanOut.every((f) => f.total === total('vigil_authority_fanout_stanzas_total', { kind: f.kind }));
+    };
+    const [r] = await until(
+      async () => {
+        const res = await call(get, {}, reader());
+        return [res, await Promise.all(cluster.authorityMetricsUrls.map((u) => scrapeMetrics(u)))] as const;
+      },
+      ([res, scrapes]) => res.authorities.length === 2 && ['client-lost', 'node-lost'].every((c) => res.detectionLatency.some((d) => d.cause === c)) && consistent(res, scrapes),
+      'the API and /metrics agree, with every cause the tests above caused',
+    );
+    assert.deepEqual(r.authorities.map((a) => a.authorityId), ['authority-1', 'authority-2']);
+    assert.deepEqual(r.unanswered, []);
+    // Kicks are decided, not detected: they are not timed.
+    assert.deepEqual(r.detectionLatency.map((d) => d.cause).filter((c) => c !== 'graceful'), ['client-lost', 'node-lost']);
+    const counted = r.detectionLatency.reduce((n, d) => n + (d.histogram?.count ?? 0), 0);
+    assert.equal(r.authorities.reduce((n, a) => n + a.detections, 0), counted, "the replicas' own counts add up to the histograms");
+    assert.ok((r.fanOut.find((f) => f.kind === 'unavailable')?.total ?? 0) > 0);
+    // Each call samples the counters: the next one has a rate, over the time since.
+    const again = await call(get, {}, admin());
+    assert.ok(again.authorities.every((a) => a.rateWindowMs > 0 && a.unavailablePerSecond >= 0), JSON.stringify(again.authorities));
+
+    // A replica that cannot answer (paused, its lease not yet over) is named, not waited for beyond a second.
+    const paused = cluster.authorities[1];
+    assert.ok(paused);
+    paused.signal('SIGSTOP');
+    try {
+      const partial = await call(get, {}, reader());
+      assert.deepEqual(partial.unanswered, ['authority-2']);
+      assert.deepEqual(partial.authorities.map((a) => a.authorityId), ['authority-1']);
+    } finally {
+      paused.signal('SIGCONT');
+    }
+  });
+
+  test('ListNatsServers names the NATS server, reachable and in use, to read-scope tokens only', async () => {
+    const list = clusterApi.listNatsServers.bind(clusterApi);
+    await rejects(call(list, {}, undefined), status.UNAUTHENTICATED);
+    const r = await call(list, {}, reader());
+    assert.deepEqual(
+      r.servers.map((s) => [s.address, s.configured, s.reachable, s.connected, s.error]),
+      [[cluster.natsUrl.replace('nats://', ''), true, true, true, '']],
+    );
+    assert.match(r.servers[0]?.version ?? '', /^\d+\.\d+\.\d+/);
+    assert.equal(r.authorityId, 'authority-1');
   });
 });

@@ -1,7 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { Cluster, TestClient, is, xml, mutualContacts } from '@vigil/testkit';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { api } from '@vigil/proto';
+import { Cluster, DeadlineError, TestClient, is, xml, mutualContacts, type GrpcAccess } from '@vigil/testkit';
 
 // DESIGN.md invariant 3 (no false offline): a NATS server dies, processes
 // reconnect to the survivors, replicated buckets keep every write, and no
@@ -14,9 +16,23 @@ describe('a three-server NATS cluster losing one server', () => {
   let cluster: Cluster;
   let alice: TestClient;
   let bob: TestClient;
+  let clusterApi: api.cluster.ClusterServiceClient;
+
+  /** ListNatsServers through the authority's gRPC API. */
+  const natsServers = (): Promise<api.cluster.ListNatsServersResponse> => {
+    const grpc = cluster.grpc as GrpcAccess;
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${grpc.readToken}`);
+    return new Promise((resolve, reject) => {
+      clusterApi.listNatsServers({}, md, { deadline: Date.now() + DEADLINE_MS }, (err: ServiceError | null, res) => (err ? reject(err) : resolve(res)));
+    });
+  };
+  /** host:port of each NATS server of the cluster, in address order. */
+  const addresses = (): string[] => cluster.natsUrl.split(',').map((u) => u.replace('nats://', '')).sort();
 
   before(async () => {
-    cluster = await Cluster.start({ nodes: 2, natsServers: 3, readyTimeoutMs: 40_000, echo: process.env.VIGIL_TEST_ECHO === '1' });
+    cluster = await Cluster.start({ nodes: 2, natsServers: 3, grpc: true, readyTimeoutMs: 40_000, echo: process.env.VIGIL_TEST_ECHO === '1' });
+    clusterApi = new api.cluster.ClusterServiceClient((cluster.grpc as GrpcAccess).address(0), credentials.createInsecure());
     await cluster.provision(
       [{ username: 'alice', password: 'pw' }, { username: 'bob', password: 'pw' }],
       mutualContacts('alice', 'bob'),
@@ -29,8 +45,19 @@ describe('a three-server NATS cluster losing one server', () => {
   });
 
   after(async () => {
+    clusterApi?.close();
     await Promise.all([alice?.stop(), bob?.stop()]);
     await cluster?.stop();
+  });
+
+  test('the API lists the three NATS servers, configured and announced, each reachable, the one in use marked', async () => {
+    const r = await natsServers();
+    assert.deepEqual(r.servers.map((s) => s.address), addresses());
+    assert.ok(r.servers.every((s) => s.reachable && s.configured && s.error === ''), JSON.stringify(r.servers));
+    assert.ok(r.servers.some((s) => s.discovered), 'the servers announce each other (connect_urls)');
+    assert.deepEqual(r.servers.map((s) => s.serverName).sort(), ['vigil-1', 'vigil-2', 'vigil-3']);
+    assert.equal(r.servers.filter((s) => s.connected).length, 1);
+    assert.equal(r.clusterName, 'vigil');
   });
 
   test('killing a NATS server announces nobody unavailable, and presence keeps flowing', async () => {
@@ -48,5 +75,21 @@ describe('a three-server NATS cluster losing one server', () => {
     assert.equal(alice.xmpp.status, 'online');
     // Writes acknowledged before and after the kill are all there: the roster answers.
     assert.deepEqual((await bob.rosterGet()).map((i) => i.jid), ['alice@localhost']);
+  });
+
+  test('the API shows the killed NATS server unreachable and the survivors reachable', async () => {
+    const killed = cluster.natsCluster?.servers[0]?.url.replace('nats://', '');
+    const deadline = Date.now() + DEADLINE_MS;
+    let r = await natsServers();
+    // Answers are reused for a second; the authority may still be moving to a survivor.
+    while (!(r.servers.find((s) => s.address === killed)?.reachable === false && r.servers.some((s) => s.connected))) {
+      if (Date.now() > deadline) throw new DeadlineError(`the killed server shown unreachable (last: ${JSON.stringify(r.servers)})`, DEADLINE_MS);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      r = await natsServers();
+    }
+    assert.deepEqual(r.servers.map((s) => s.address), addresses());
+    assert.deepEqual(r.servers.map((s) => [s.address, s.reachable]), addresses().map((a) => [a, a !== killed]));
+    assert.match(r.servers.find((s) => s.address === killed)?.error ?? '', /ECONNREFUSED/);
+    assert.notEqual(r.servers.find((s) => s.connected)?.address, killed);
   });
 });

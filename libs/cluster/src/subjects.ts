@@ -40,6 +40,8 @@ export interface Subjects {
   /** Authority replica heartbeats: `<p>.authority.hb.<id>`. */
   authorityHeartbeat(authorityId: string): string;
   readonly allAuthorityHeartbeats: string;
+  /** Metrics readings, asked of every authority replica (scatter-gather): `<p>.authority.metrics`. */
+  readonly authorityMetrics: string;
 }
 
 export type ShardSubjectKind = 'session' | 'probe' | 'iq' | 'inbound' | 'admin' | 'import';
@@ -83,6 +85,7 @@ export function subjects(prefix = 'vigil'): Subjects {
     shardAll: (shard) => `${prefix}.shard.${shard}.>`,
     authorityHeartbeat: (id) => `${prefix}.authority.hb.${token('authority id', id)}`,
     allAuthorityHeartbeats: `${prefix}.authority.hb.*`,
+    authorityMetrics: `${prefix}.authority.metrics`,
   };
 }
 

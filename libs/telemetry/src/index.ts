@@ -5,3 +5,7 @@ export { activeTraceIds, inSpan, recordSpan, setTracingEnabled, tracer, tracingE
 export { BusHealth, type WatchableBus } from './bus-health.js';
 export { type ReadinessChecks, OpsServer, type OpsServerOptions } from './ops-server.js';
 export { droppedMessage, subjectKind } from './bus-errors.js';
+export {
+  type CounterReading, type CounterRateOptions, type HistogramReading, type Labels, type MetricsReading, type Rate,
+  BucketMismatchError, CounterRate, EMPTY_READING, addHistograms, counterTotal, emptyHistogram, histogramsOf, sameBounds,
+} from './readings.js';

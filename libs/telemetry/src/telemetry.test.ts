@@ -18,9 +18,9 @@ async function freePort(): Promise<number> {
 
 const quiet = createLogger({ service: 'test' }, { write: () => undefined });
 
-test('the scrape endpoint shows counters, histograms and gauges; /livez and /readyz answer', async () => {
+test('the scrape endpoint shows counters, histograms and gauges, and read() the same numbers; /livez and /readyz answer', async () => {
   const port = await freePort();
-  const t = await startTelemetry({ serviceName: 'test', instanceId: 't1', httpPort: port, httpHost: '127.0.0.1', otlpEndpoint: '', log: quiet });
+  const t = await startTelemetry({ serviceName: 'test', instanceId: 't1', httpPort: port, httpHost: '127.0.0.1', otlpEndpoint: '', log: quiet, inProcessReadings: true });
   try {
     assert.equal(t.httpPort, port);
     const things = counter('vigil_test_things', 'things done');
@@ -35,6 +35,15 @@ test('the scrape endpoint shows counters, histograms and gauges; /livez and /rea
     assert.match(text, /^vigil_test_things_total\{kind="a"\} 2$/m);
     assert.match(text, /^vigil_test_duration_seconds_bucket\{le="1"\} 1$/m);
     assert.match(text, /^vigil_test_level\{node="n1"\} 9$/m);
+    took.record(3);
+    const reading = await t.read();
+    assert.deepEqual(reading.counters.get('vigil_test_things'), [{ labels: { kind: 'a' }, value: 2 }]);
+    assert.deepEqual(reading.histograms.get('vigil_test_duration_seconds'), [{ labels: {}, boundaries: [0.1, 1], counts: [0, 1, 1], sum: 3.5, count: 2 }]);
+    assert.equal(reading.histograms.get('vigil_test_level'), undefined, 'gauges are not read back');
+    const again = await (await fetch(`${base}/metrics`)).text();
+    assert.match(again, /^vigil_test_duration_seconds_bucket\{le="1"\} 1$/m);
+    assert.match(again, /^vigil_test_duration_seconds_bucket\{le="\+Inf"\} 2$/m);
+    assert.match(again, /^vigil_test_duration_seconds_sum 3.5$/m);
 
     assert.equal((await fetch(`${base}/livez`)).status, 200);
     const starting = await fetch(`${base}/readyz`);

@@ -2,16 +2,17 @@ import { createHash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { Logger } from '@vigil/telemetry';
 import { ClusterApi, isServiceError, statusName } from './cluster-api.js';
-import { clusterView } from './convert.js';
+import { clusterView, latencyView, natsView } from './convert.js';
 import type { EventStream } from './sse.js';
 import type { LinkStatus } from './view.js';
 
 /**
- * The live overview: one reader per token re-reads ListNodes and ListShards
- * every `refreshMs` (at least a second; the next read starts only after the
- * previous one ended) while at least one browser stream of that token is
- * open, and sends each result to all of them. Opening ten tabs does not read
- * ten times as often.
+ * The live overview: one reader per token re-reads ListNodes, ListShards,
+ * ListNatsServers and GetDetectionMetrics every `refreshMs` (at least a
+ * second; the next read starts only after the previous one ended) while at
+ * least one browser stream of that token is open, and sends each result to
+ * all of them (`cluster`, `nats` and `latency` events). Opening ten tabs does not
+ * read ten times as often.
  */
 export class ClusterWatch {
   readonly #readers = new Map<string, Reader>();
@@ -42,6 +43,8 @@ class Reader {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #last: unknown;
+  #lastNats: unknown;
+  #lastLatency: unknown;
   #status: LinkStatus | undefined;
 
   constructor(
@@ -61,6 +64,8 @@ class Reader {
     // A stream that joins a running reader gets what the others already know.
     if (this.#status !== undefined) stream.send('status', this.#status);
     if (this.#last !== undefined) stream.send('cluster', this.#last);
+    if (this.#lastNats !== undefined) stream.send('nats', this.#lastNats);
+    if (this.#lastLatency !== undefined) stream.send('latency', this.#lastLatency);
   }
 
   stop(): void {
@@ -84,6 +89,14 @@ class Reader {
     const started = performance.now();
     const { api } = this.watch;
     try {
+      // NATS servers and metrics are panels of their own, read alongside: they never hold the nodes and
+      // shards back, and an authority too old to answer them (UNIMPLEMENTED) leaves the rest of the
+      // overview live while the panel says why. A refused token still ends everything (reasonOf rethrows).
+      const panels = Promise.all([
+        api.call(this.token, api.cluster.listNatsServers.bind(api.cluster), {}).catch(reasonOf),
+        api.call(this.token, api.cluster.getDetectionMetrics.bind(api.cluster), {}).catch(reasonOf),
+      ]);
+      panels.catch(() => undefined); // handled below, or moot when the main reads failed first
       const [nodes, shards] = await Promise.all([
         api.call(this.token, api.cluster.listNodes.bind(api.cluster), {}),
         api.call(this.token, api.cluster.listShards.bind(api.cluster), {}),
@@ -92,6 +105,12 @@ class Reader {
       this.#last = clusterView(nodes, shards, Date.now());
       if (this.#status?.connected !== true) this.#setStatus({ connected: true, reason: '', retryInMs: 0 });
       this.#broadcast('cluster', this.#last);
+      const [nats, latency] = await panels;
+      if (this.#stopped) return;
+      this.#lastNats = natsView(nats);
+      this.#lastLatency = latencyView(latency, Date.now());
+      this.#broadcast('nats', this.#lastNats);
+      this.#broadcast('latency', this.#lastLatency);
     } catch (e) {
       if (this.#stopped) return;
       if (isServiceError(e) && (e.code === status.UNAUTHENTICATED || e.code === status.PERMISSION_DENIED)) {
@@ -99,7 +118,7 @@ class Reader {
         this.stop();
         return;
       }
-      const reason = isServiceError(e) ? `${statusName(e.code)}: ${e.details}` : e instanceof Error ? e.message : String(e);
+      const reason = reasonText(e);
       if (this.#status?.connected !== false) this.watch.log.warn('cluster unreachable', { err: e });
       this.#setStatus({ connected: false, reason, retryInMs: this.watch.refreshMs });
     }
@@ -107,4 +126,15 @@ class Reader {
     const wait = Math.max(0, this.watch.refreshMs - (performance.now() - started));
     this.#timer = setTimeout(() => void this.#tick(), wait);
   }
+}
+
+/** A failed call in words: the gRPC status and the server's message. */
+function reasonText(e: unknown): string {
+  return isServiceError(e) ? `${statusName(e.code)}: ${e.details}` : e instanceof Error ? e.message : String(e);
+}
+
+/** A panel's call failed: its reason, shown in the panel; a refused token still ends the whole stream. */
+function reasonOf(e: unknown): string {
+  if (isServiceError(e) && (e.code === status.UNAUTHENTICATED || e.code === status.PERMISSION_DENIED)) throw e;
+  return reasonText(e);
 }

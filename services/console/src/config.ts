@@ -11,7 +11,7 @@ export interface ConsoleConfig {
   readonly domain: string;
   /** Deadline of each unary gRPC call. */
   readonly grpcTimeoutMs: number;
-  /** How often the overview re-reads ClusterService; never below 1 s. */
+  /** How often the overview re-reads ClusterService (nodes, shards, NATS servers, metrics); never below 1 s. */
   readonly refreshMs: number;
   /** A browser session unused this long is forgotten (the person logs in again). */
   readonly sessionIdleMs: number;
@@ -44,7 +44,7 @@ function read(r: EnvReader): ConsoleConfig {
     grpcServer,
     domain: r.string('VIGIL_DOMAIN', 'localhost', 'XMPP domain served by the cluster'),
     grpcTimeoutMs: r.int('VIGIL_CONSOLE_GRPC_TIMEOUT_MS', 5000, 'deadline of each gRPC call the web console makes', { min: 100, max: 120_000 }),
-    refreshMs: r.int('VIGIL_CONSOLE_REFRESH_MS', 1000, 'how often the web console re-reads nodes and shards (at least 1000)', { min: 1000, max: 60_000 }),
+    refreshMs: r.int('VIGIL_CONSOLE_REFRESH_MS', 1000, 'how often the web console re-reads nodes, shards, NATS servers and latency metrics (at least 1000)', { min: 1000, max: 60_000 }),
     sessionIdleMs: r.int('VIGIL_CONSOLE_SESSION_IDLE_MS', 3_600_000, 'a web console login unused this long must log in again', { min: 10_000 }),
     maxSessions: r.int('VIGIL_CONSOLE_MAX_SESSIONS', 1000, 'web console logins kept at once (the least recently used is forgotten)', { min: 1, max: 1_000_000 }),
     maxStreams: r.int('VIGIL_CONSOLE_MAX_STREAMS', 200, 'live event streams the web console serves at once', { min: 1, max: 100_000 }),

@@ -1,5 +1,5 @@
 import { api } from '@vigil/proto';
-import type { Cause, ChangeView, ClusterView, FeedEvent, LeaseState, ResourceView, RosterItemView, Show, Subscription, UserView } from './view.js';
+import type { Cause, ChangeView, ClusterView, FeedEvent, LatencyView, LeaseState, NatsView, ResourceView, RosterItemView, Show, Subscription, UserView } from './view.js';
 
 /** Proto → the JSON the browser reads. Pure: the tests walk every enum value. */
 
@@ -40,6 +40,50 @@ export const subscription = (s: number): Subscription => SUBSCRIPTION[s] ?? 'unk
 export function causeFromWord(word: string): api.presence.ChangeCause | undefined {
   for (const [value, w] of Object.entries(CAUSE)) if (w === word) return Number(value) as api.presence.ChangeCause;
   return undefined;
+}
+
+/** ListNatsServers, or why it failed (a string). */
+export function natsView(r: api.cluster.ListNatsServersResponse | string): NatsView {
+  if (typeof r === 'string') return { servers: [], authorityId: '', clusterName: '', error: r };
+  return {
+    servers: r.servers.map((s) => ({
+      address: s.address,
+      configured: s.configured,
+      discovered: s.discovered,
+      reachable: s.reachable,
+      connected: s.connected,
+      serverName: s.serverName,
+      version: s.version,
+      probeMs: s.probeMs,
+      error: s.error,
+    })),
+    authorityId: r.authorityId,
+    clusterName: r.clusterName,
+    error: '',
+  };
+}
+
+/** GetDetectionMetrics, or why it failed (a string). */
+export function latencyView(r: api.cluster.GetDetectionMetricsResponse | string, readAtUnixMs: number): LatencyView {
+  if (typeof r === 'string') return { causes: [], fanOut: [], authorities: [], unanswered: [], readAtUnixMs, error: r };
+  return {
+    causes: r.detectionLatency.map((d) => ({
+      cause: d.cause,
+      histogram: { boundsSeconds: [...(d.histogram?.boundsSeconds ?? [])], counts: [...(d.histogram?.counts ?? [0])], sumSeconds: d.histogram?.sumSeconds ?? 0, count: d.histogram?.count ?? 0 },
+    })),
+    fanOut: r.fanOut.map((f) => ({ kind: f.kind, total: f.total, perSecond: f.perSecond })),
+    authorities: r.authorities.map((a) => ({
+      authorityId: a.authorityId,
+      detections: a.detections,
+      unavailableStanzas: a.unavailableStanzas,
+      unavailablePerSecond: a.unavailablePerSecond,
+      rateWindowMs: a.rateWindowMs,
+      incompatible: a.incompatible,
+    })),
+    unanswered: [...r.unanswered],
+    readAtUnixMs: r.readAtUnixMs > 0 ? r.readAtUnixMs : readAtUnixMs,
+    error: '',
+  };
 }
 
 export function clusterView(nodes: api.cluster.ListNodesResponse, shards: api.cluster.ListShardsResponse, readAtUnixMs: number): ClusterView {

@@ -42,12 +42,70 @@ export interface ShardView {
   readonly renewedAtUnixMs: number;
 }
 
+export interface NatsServerView {
+  /** host:port. */
+  readonly address: string;
+  readonly configured: boolean;
+  readonly discovered: boolean;
+  readonly reachable: boolean;
+  /** The answering authority's connection is to this server. */
+  readonly connected: boolean;
+  readonly serverName: string;
+  readonly version: string;
+  readonly probeMs: number;
+  /** Why it is not reachable. */
+  readonly error: string;
+}
+
+/** `nats` events on the cluster stream: ListNatsServers, the NATS servers as one authority replica knows them, each probed. */
+export interface NatsView {
+  readonly servers: readonly NatsServerView[];
+  /** The replica that looked. */
+  readonly authorityId: string;
+  readonly clusterName: string;
+  /** Why the list could not be read ('' when it was). */
+  readonly error: string;
+}
+
 export interface ClusterView {
   readonly nodes: readonly NodeView[];
   readonly shards: readonly ShardView[];
   readonly owners: readonly string[];
   /** When the console read it (ms since the epoch). */
   readonly readAtUnixMs: number;
+}
+
+/** A histogram as the API gives it: bucket bounds in seconds and a count per bucket (one more count than bounds). */
+export interface HistogramView {
+  readonly boundsSeconds: readonly number[];
+  readonly counts: readonly number[];
+  readonly sumSeconds: number;
+  readonly count: number;
+}
+
+export interface AuthorityLatencyView {
+  readonly authorityId: string;
+  readonly detections: number;
+  readonly unavailableStanzas: number;
+  readonly unavailablePerSecond: number;
+  /** 0: no rate yet. */
+  readonly rateWindowMs: number;
+  /** Other histogram bounds (another version): not in the sums. */
+  readonly incompatible: boolean;
+}
+
+/** `latency` events on the cluster stream: GetDetectionMetrics, every replica summed. */
+export interface LatencyView {
+  /** Detection latency per cause (graceful, client-lost, node-lost), ordered by cause. */
+  readonly causes: readonly { readonly cause: string; readonly histogram: HistogramView }[];
+  /** Presence stanzas fanned out, per kind (available, unavailable). */
+  readonly fanOut: readonly { readonly kind: string; readonly total: number; readonly perSecond: number }[];
+  readonly authorities: readonly AuthorityLatencyView[];
+  /** Replicas alive that did not answer in time. */
+  readonly unanswered: readonly string[];
+  readonly readAtUnixMs: number;
+  /** Why it could not be read ('' when it was); the rest is then empty. */
+  readonly error: string;
 }
 
 export interface ResourceView {

@@ -1,4 +1,5 @@
 import { connect } from '@nats-io/transport-node';
+import { subjects } from '@vigil/cluster';
 import { natsConnectionTuning } from '@vigil/config';
 import { BusHealth, createLogger, stopOnSignals } from '@vigil/telemetry';
 import { startTelemetry } from '@vigil/telemetry/sdk';
@@ -7,6 +8,7 @@ import { readAuthorityConfig } from './config.js';
 import { Authority } from './authority.js';
 import { GrpcApi } from './grpc/server.js';
 import { AuthorityMetrics } from './metrics.js';
+import { MetricsExchange } from './metrics-exchange.js';
 
 const bootLog = createLogger({ service: 'presence-authority' });
 
@@ -14,7 +16,8 @@ async function main(): Promise<void> {
   const config = readAuthorityConfig(process.env);
   const log = createLogger({ service: 'presence-authority', authority: config.authorityId }, { level: config.logLevel });
   // The SDK first: instruments created before it would stay no-ops. /readyz answers 503 until the end of the start.
-  const telemetry = await startTelemetry({ serviceName: 'presence-authority', instanceId: config.authorityId, ...config.telemetry, log });
+  // Read back in-process too: GetDetectionMetrics serves the numbers /metrics exports, from the same aggregation.
+  const telemetry = await startTelemetry({ serviceName: 'presence-authority', instanceId: config.authorityId, ...config.telemetry, log, inProcessReadings: true });
   const metrics = new AuthorityMetrics({ shardCount: config.shardCount, nodeLeaseMs: config.timings.nodeLeaseMs });
   const nc = await connect({
     servers: config.natsUrl,
@@ -26,7 +29,12 @@ async function main(): Promise<void> {
   const shardLocks = await openShardLocks(nc, { replicas: config.kvReplicas, lockTtlMs: config.timings.shardLockTtlMs });
   const authority = new Authority({ nc, stores, config, log, shardLocks, metrics });
   await authority.start();
-  const api = config.grpc.port > 0 ? new GrpcApi({ nc, stores, shardLocks, config, log, metrics }) : undefined;
+  // Every replica answers its peers' metrics requests, with or without an API of its own.
+  const exchange = new MetricsExchange({
+    nc, subjects: subjects(config.subjectPrefix), authorityId: config.authorityId, read: () => telemetry.read(), members: () => authority.shards.members(), log,
+  });
+  exchange.start();
+  const api = config.grpc.port > 0 ? new GrpcApi({ nc, stores, shardLocks, config, log, metrics, detection: exchange }) : undefined;
   const grpcPort = await api?.start();
   // Ready = can do its job now: NATS connected and the API (when configured) listening. Owning shards is not
   // required: a replica whose peers own every shard still serves the API and takes shards over when they fail.
@@ -38,6 +46,7 @@ async function main(): Promise<void> {
   stopOnSignals(log, nc, async () => {
     telemetry.setReadiness(() => ({ stopping: false }));
     await api?.stop();
+    exchange.stop();
     await authority.stop();
     bus.stop();
     await telemetry.stop();

@@ -14,6 +14,14 @@ const WHAT = attrs('what', ['broadcast', 'end', 'node-expiry']);
 const CAUSE = attrs('cause', ['graceful', 'client-lost', 'node-lost', 'kicked', 'unspecified']);
 const of = <K extends string>(m: Map<string, Readonly<Record<K, string>>>, key: K, v: string): Attributes => m.get(v) ?? { [key]: v };
 
+/**
+ * Instrument names read back by GetDetectionMetrics (detection-metrics.ts). The instruments below spell
+ * them out too, because the metric catalogue (test/src/infra/observability.test.ts) reads the literal
+ * calls; test/src/grpc.test.ts compares the API with /metrics, so a drift between the two fails there.
+ */
+export const DETECTION_LATENCY = 'vigil_authority_detection_latency_seconds';
+export const FANOUT_STANZAS = 'vigil_authority_fanout_stanzas';
+
 /** What the gauges read at scrape time; each source is cheap or bounded by the number of nodes. */
 export interface AuthorityGaugeSources {
   /** Sessions in the registry, per connection node. */

@@ -75,6 +75,14 @@ export class ShardManager {
     return this.#owned;
   }
 
+  /** Replicas alive now by their heartbeats (leaving ones excluded), this one included. */
+  members(): string[] {
+    const now = this.#now();
+    const ids = new Set(this.#members.list().filter((l) => l.expiresAtMs > now && !this.#leaving.has(l.nodeId)).map((l) => l.nodeId));
+    ids.add(this.deps.config.authorityId);
+    return [...ids].sort();
+  }
+
   epochOf(shard: number): number | undefined {
     return this.#owned.get(shard)?.epoch;
   }

@@ -1,10 +1,13 @@
 import { performance } from 'node:perf_hooks';
+import { status } from '@grpc/grpc-js';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { api, cluster, store } from '@vigil/proto';
 import type { Subjects } from '@vigil/cluster';
 import type { Logger } from '@vigil/telemetry';
+import { ApiError } from './errors.js';
 import { unary, type HandlerContext } from './handlers.js';
+import type { NatsServers } from './nats-servers.js';
 
 const L = api.cluster.LeaseState;
 
@@ -73,6 +76,9 @@ export interface ClusterServiceDeps extends HandlerContext {
   readonly nodes: NodeDirectory;
   readonly shardLocks: KV;
   readonly shardCount: number;
+  /** Every replica's detection metrics, summed (metrics-exchange.ts); absent in a process that does not read its own metrics. */
+  readonly detection?: { gather(): Promise<api.cluster.GetDetectionMetricsResponse> };
+  readonly natsServers: NatsServers;
 }
 
 /** vigil.presence.v1.ClusterService, answered by the serving replica from what it hears and reads. */
@@ -93,5 +99,12 @@ export function clusterService(d: ClusterServiceDeps): api.cluster.ClusterServic
       const owners = [...new Set(shards.map((s) => s.ownerId).filter((o) => o !== ''))].sort();
       return { shards, owners };
     }),
+
+    getDetectionMetrics: unary(d, 'GetDetectionMetrics', 'read', async () => {
+      if (d.detection === undefined) throw new ApiError(status.UNIMPLEMENTED, 'this replica was started without reading its own metrics');
+      return d.detection.gather();
+    }),
+
+    listNatsServers: unary(d, 'ListNatsServers', 'read', async () => d.natsServers.list()),
   };
 }

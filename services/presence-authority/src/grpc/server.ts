@@ -9,6 +9,7 @@ import type { AuthorityConfig, GrpcConfig } from '../config.js';
 import { accountService } from './account-service.js';
 import { TokenAuthenticator } from './auth.js';
 import { clusterService, NodeDirectory } from './cluster-service.js';
+import { NatsServers } from './nats-servers.js';
 import { HealthService } from './health.js';
 import { migrationService } from './migration-service.js';
 import { hashThreads } from '../migration/hash-pool.js';
@@ -39,6 +40,8 @@ export interface GrpcApiDeps {
   readonly log: Logger;
   /** Calls by method and status; a no-op instance when absent. */
   readonly metrics?: AuthorityMetrics;
+  /** Every replica's detection metrics for GetDetectionMetrics (UNIMPLEMENTED when absent). */
+  readonly detection?: { gather(): Promise<api.cluster.GetDetectionMetricsResponse> };
 }
 
 /** Connections idle this long (no call at all) are closed; clients reconnect on their next call. */
@@ -59,6 +62,7 @@ export class GrpcApi {
   readonly #nodes: NodeDirectory;
   readonly #health: HealthService;
   #listening = false;
+  #natsConnected = true;
 
   constructor(private readonly deps: GrpcApiDeps) {
     const { config, nc, log } = deps;
@@ -93,7 +97,10 @@ export class GrpcApi {
         scramIterations: config.scramIterations, hashThreads: hashThreads(g.importHashThreads), ownerTimeoutMs: g.requestTimeoutMs * 4, retryAfterMs: g.retryAfterMs,
       },
     }));
-    this.#server.addService(api.cluster.ClusterServiceService, clusterService({ ...ctx, nodes: this.#nodes, shardLocks: deps.shardLocks, shardCount: config.shardCount }));
+    const natsServers = new NatsServers({ nc, configured: config.natsUrl, authorityId: config.authorityId, connected: () => this.#natsConnected });
+    this.#server.addService(api.cluster.ClusterServiceService, clusterService({
+      ...ctx, nodes: this.#nodes, shardLocks: deps.shardLocks, shardCount: config.shardCount, natsServers, ...(deps.detection ? { detection: deps.detection } : {}),
+    }));
     const served = [
       'vigil.presence.v1.PresenceService', 'vigil.presence.v1.RosterService', 'vigil.presence.v1.AccountService',
       'vigil.presence.v1.ClusterService', 'vigil.presence.v1.MigrationService', 'grpc.health.v1.Health',
@@ -143,8 +150,14 @@ export class GrpcApi {
 
   async #watchNats(): Promise<void> {
     for await (const s of this.deps.nc.status()) {
-      if (s.type === 'disconnect') this.#health.set(false);
-      if (s.type === 'reconnect') this.#health.set(true);
+      if (s.type === 'disconnect') {
+        this.#natsConnected = false;
+        this.#health.set(false);
+      }
+      if (s.type === 'reconnect') {
+        this.#natsConnected = true;
+        this.#health.set(true);
+      }
     }
   }
 }

@@ -1,9 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { ClusterView, ShardView } from '../../../src/view.js';
+import type { ClusterView, LatencyView, NatsView, ShardView } from '../../../src/view.js';
 import { get, RequestError } from '../api.js';
 import { LinkBanner, TableWrap } from '../components.js';
 import { age, clock, LEASE_LABEL } from '../format.js';
 import { useEventStream } from '../live.js';
+import { LatencyPanel } from './LatencyPanel.js';
+import { NatsPanel } from './NatsPanel.js';
 
 interface OwnerSummary {
   readonly owner: string;
@@ -22,10 +24,16 @@ function owners(shards: readonly ShardView[]): OwnerSummary[] {
   return [...by.values()].sort((a, b) => a.owner.localeCompare(b.owner));
 }
 
-/** Nodes and shards, re-read by the console at most once a second and pushed here. */
+/** Nodes, shards, NATS servers and latency, re-read by the console at most once a second and pushed here. */
 export function Overview({ onLoggedOut }: { onLoggedOut: (m: string) => void }) {
   const [view, setView] = useState<ClusterView | undefined>(undefined);
-  const link = useEventStream('/api/cluster/events', { cluster: (d) => setView(d as ClusterView) }, onLoggedOut);
+  const [nats, setNats] = useState<NatsView | undefined>(undefined);
+  const [latency, setLatency] = useState<LatencyView | undefined>(undefined);
+  const link = useEventStream(
+    '/api/cluster/events',
+    { cluster: (d) => setView(d as ClusterView), nats: (d) => setNats(d as NatsView), latency: (d) => setLatency(d as LatencyView) },
+    onLoggedOut,
+  );
   const stale = link.state === 'retrying' && view !== undefined;
   return (
     <main id="main" class={stale ? 'stale' : undefined}>
@@ -126,14 +134,8 @@ export function Overview({ onLoggedOut }: { onLoggedOut: (m: string) => void }) 
           </>
         )}
       </section>
-      <section aria-labelledby="latency-h">
-        <h2 id="latency-h">Latency</h2>
-        {/* PLACEHOLDER: the detection-latency histogram and fan-out rate come from the cluster's
-            OpenTelemetry metrics, which are being added separately; this panel waits for them. */}
-        <p class="hint" data-testid="latency-placeholder">
-          Not built yet: the detection-latency histogram and fan-out rate will be drawn from the cluster's OpenTelemetry metrics once the services export them.
-        </p>
-      </section>
+      <NatsPanel nats={nats} />
+      <LatencyPanel latency={latency} />
       <Users />
     </main>
   );

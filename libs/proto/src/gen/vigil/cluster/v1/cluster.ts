@@ -542,6 +542,54 @@ export interface IncarnationRetired {
   authorityId: string;
 }
 
+/**
+ * A replica serving ClusterService.GetDetectionMetrics -> every other
+ * replica, on <prefix>.authority.metrics (scatter-gather: every other live
+ * replica answers with its own readings; the asker waits for them, at most 1 s).
+ */
+export interface AuthorityMetricsRequest {
+  /** The asking replica, which answers for itself without the round trip. */
+  fromAuthorityId: string;
+}
+
+/**
+ * One histogram series as the replica's OpenTelemetry SDK aggregates it,
+ * cumulative since the process started.
+ */
+export interface HistogramReading {
+  /** Inclusive upper bounds, ascending. */
+  boundaries: number[];
+  /** Per bucket, not cumulative; one more than the bounds. */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+export interface CauseHistogram {
+  /** The metric's cause label: graceful, client-lost, node-lost, kicked. */
+  cause: string;
+  histogram: HistogramReading | undefined;
+}
+
+export interface KindCounter {
+  /** The metric's kind label: available, unavailable. */
+  kind: string;
+  total: number;
+  /** Over the replica's recent window; window_ms 0: no earlier sample, no rate. */
+  perSecond: number;
+  windowMs: number;
+}
+
+export interface AuthorityMetricsReply {
+  authorityId: string;
+  /** vigil_authority_detection_latency_seconds, per cause. */
+  detectionLatency: CauseHistogram[];
+  /** vigil_authority_fanout_stanzas, per kind. */
+  fanOut: KindCounter[];
+  /** When the replica's counters started (its process start, ms since the Unix epoch). */
+  startedAtUnixMs: number;
+}
+
 function createBaseHeartbeat(): Heartbeat {
   return { nodeId: "", incarnation: "", seq: 0, shards: [], sentAtUnixMs: 0 };
 }
@@ -3181,6 +3229,575 @@ export const IncarnationRetired: MessageFns<IncarnationRetired> = {
     return message;
   },
 };
+
+function createBaseAuthorityMetricsRequest(): AuthorityMetricsRequest {
+  return { fromAuthorityId: "" };
+}
+
+export const AuthorityMetricsRequest: MessageFns<AuthorityMetricsRequest> = {
+  encode(message: AuthorityMetricsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromAuthorityId !== "") {
+      writer.uint32(10).string(message.fromAuthorityId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorityMetricsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorityMetricsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fromAuthorityId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthorityMetricsRequest {
+    return {
+      fromAuthorityId: isSet(object.fromAuthorityId)
+        ? globalThis.String(object.fromAuthorityId)
+        : isSet(object.from_authority_id)
+        ? globalThis.String(object.from_authority_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AuthorityMetricsRequest): unknown {
+    const obj: any = {};
+    if (message.fromAuthorityId !== "") {
+      obj.fromAuthorityId = message.fromAuthorityId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthorityMetricsRequest>, I>>(base?: I): AuthorityMetricsRequest {
+    return AuthorityMetricsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthorityMetricsRequest>, I>>(object: I): AuthorityMetricsRequest {
+    const message = createBaseAuthorityMetricsRequest();
+    message.fromAuthorityId = object.fromAuthorityId ?? "";
+    return message;
+  },
+};
+
+function createBaseHistogramReading(): HistogramReading {
+  return { boundaries: [], counts: [], sum: 0, count: 0 };
+}
+
+export const HistogramReading: MessageFns<HistogramReading> = {
+  encode(message: HistogramReading, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.boundaries.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.boundaries) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.counts.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.counts) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.sum !== 0) {
+      writer.uint32(25).double(message.sum);
+    }
+    if (message.count !== 0) {
+      writer.uint32(32).uint64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HistogramReading {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHistogramReading();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 9) {
+              message.boundaries.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.boundaries.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.counts.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.counts.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.sum = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HistogramReading {
+    return {
+      boundaries: globalThis.Array.isArray(object?.boundaries)
+        ? object.boundaries.map((e: any) => globalThis.Number(e))
+        : [],
+      counts: globalThis.Array.isArray(object?.counts) ? object.counts.map((e: any) => globalThis.Number(e)) : [],
+      sum: isSet(object.sum) ? globalThis.Number(object.sum) : 0,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: HistogramReading): unknown {
+    const obj: any = {};
+    if (message.boundaries?.length) {
+      obj.boundaries = message.boundaries.map((e) => floatToJson(e));
+    }
+    if (message.counts?.length) {
+      obj.counts = message.counts.map((e) => Math.round(e));
+    }
+    if (message.sum !== 0) {
+      obj.sum = floatToJson(message.sum);
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HistogramReading>, I>>(base?: I): HistogramReading {
+    return HistogramReading.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HistogramReading>, I>>(object: I): HistogramReading {
+    const message = createBaseHistogramReading();
+    message.boundaries = object.boundaries?.map((e) => e) || [];
+    message.counts = object.counts?.map((e) => e) || [];
+    message.sum = object.sum ?? 0;
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseCauseHistogram(): CauseHistogram {
+  return { cause: "", histogram: undefined };
+}
+
+export const CauseHistogram: MessageFns<CauseHistogram> = {
+  encode(message: CauseHistogram, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cause !== "") {
+      writer.uint32(10).string(message.cause);
+    }
+    if (message.histogram !== undefined) {
+      HistogramReading.encode(message.histogram, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CauseHistogram {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCauseHistogram();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cause = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.histogram = HistogramReading.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CauseHistogram {
+    return {
+      cause: isSet(object.cause) ? globalThis.String(object.cause) : "",
+      histogram: isSet(object.histogram) ? HistogramReading.fromJSON(object.histogram) : undefined,
+    };
+  },
+
+  toJSON(message: CauseHistogram): unknown {
+    const obj: any = {};
+    if (message.cause !== "") {
+      obj.cause = message.cause;
+    }
+    if (message.histogram !== undefined) {
+      obj.histogram = HistogramReading.toJSON(message.histogram);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CauseHistogram>, I>>(base?: I): CauseHistogram {
+    return CauseHistogram.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CauseHistogram>, I>>(object: I): CauseHistogram {
+    const message = createBaseCauseHistogram();
+    message.cause = object.cause ?? "";
+    message.histogram = (object.histogram !== undefined && object.histogram !== null)
+      ? HistogramReading.fromPartial(object.histogram)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseKindCounter(): KindCounter {
+  return { kind: "", total: 0, perSecond: 0, windowMs: 0 };
+}
+
+export const KindCounter: MessageFns<KindCounter> = {
+  encode(message: KindCounter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).uint64(message.total);
+    }
+    if (message.perSecond !== 0) {
+      writer.uint32(25).double(message.perSecond);
+    }
+    if (message.windowMs !== 0) {
+      writer.uint32(32).uint64(message.windowMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KindCounter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKindCounter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.perSecond = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.windowMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KindCounter {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      perSecond: isSet(object.perSecond)
+        ? globalThis.Number(object.perSecond)
+        : isSet(object.per_second)
+        ? globalThis.Number(object.per_second)
+        : 0,
+      windowMs: isSet(object.windowMs)
+        ? globalThis.Number(object.windowMs)
+        : isSet(object.window_ms)
+        ? globalThis.Number(object.window_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: KindCounter): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.perSecond !== 0) {
+      obj.perSecond = floatToJson(message.perSecond);
+    }
+    if (message.windowMs !== 0) {
+      obj.windowMs = Math.round(message.windowMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KindCounter>, I>>(base?: I): KindCounter {
+    return KindCounter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KindCounter>, I>>(object: I): KindCounter {
+    const message = createBaseKindCounter();
+    message.kind = object.kind ?? "";
+    message.total = object.total ?? 0;
+    message.perSecond = object.perSecond ?? 0;
+    message.windowMs = object.windowMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseAuthorityMetricsReply(): AuthorityMetricsReply {
+  return { authorityId: "", detectionLatency: [], fanOut: [], startedAtUnixMs: 0 };
+}
+
+export const AuthorityMetricsReply: MessageFns<AuthorityMetricsReply> = {
+  encode(message: AuthorityMetricsReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.authorityId !== "") {
+      writer.uint32(10).string(message.authorityId);
+    }
+    for (const v of message.detectionLatency) {
+      CauseHistogram.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.fanOut) {
+      KindCounter.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.startedAtUnixMs !== 0) {
+      writer.uint32(32).uint64(message.startedAtUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorityMetricsReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorityMetricsReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.authorityId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.detectionLatency.push(CauseHistogram.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fanOut.push(KindCounter.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.startedAtUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthorityMetricsReply {
+    return {
+      authorityId: isSet(object.authorityId)
+        ? globalThis.String(object.authorityId)
+        : isSet(object.authority_id)
+        ? globalThis.String(object.authority_id)
+        : "",
+      detectionLatency: globalThis.Array.isArray(object?.detectionLatency)
+        ? object.detectionLatency.map((e: any) => CauseHistogram.fromJSON(e))
+        : globalThis.Array.isArray(object?.detection_latency)
+        ? object.detection_latency.map((e: any) => CauseHistogram.fromJSON(e))
+        : [],
+      fanOut: globalThis.Array.isArray(object?.fanOut)
+        ? object.fanOut.map((e: any) => KindCounter.fromJSON(e))
+        : globalThis.Array.isArray(object?.fan_out)
+        ? object.fan_out.map((e: any) => KindCounter.fromJSON(e))
+        : [],
+      startedAtUnixMs: isSet(object.startedAtUnixMs)
+        ? globalThis.Number(object.startedAtUnixMs)
+        : isSet(object.started_at_unix_ms)
+        ? globalThis.Number(object.started_at_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: AuthorityMetricsReply): unknown {
+    const obj: any = {};
+    if (message.authorityId !== "") {
+      obj.authorityId = message.authorityId;
+    }
+    if (message.detectionLatency?.length) {
+      obj.detectionLatency = message.detectionLatency.map((e) => CauseHistogram.toJSON(e));
+    }
+    if (message.fanOut?.length) {
+      obj.fanOut = message.fanOut.map((e) => KindCounter.toJSON(e));
+    }
+    if (message.startedAtUnixMs !== 0) {
+      obj.startedAtUnixMs = Math.round(message.startedAtUnixMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthorityMetricsReply>, I>>(base?: I): AuthorityMetricsReply {
+    return AuthorityMetricsReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthorityMetricsReply>, I>>(object: I): AuthorityMetricsReply {
+    const message = createBaseAuthorityMetricsReply();
+    message.authorityId = object.authorityId ?? "";
+    message.detectionLatency = object.detectionLatency?.map((e) => CauseHistogram.fromPartial(e)) || [];
+    message.fanOut = object.fanOut?.map((e) => KindCounter.fromPartial(e)) || [];
+    message.startedAtUnixMs = object.startedAtUnixMs ?? 0;
+    return message;
+  },
+};
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

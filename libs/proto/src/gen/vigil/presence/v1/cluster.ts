@@ -136,6 +136,129 @@ export interface ListShardsResponse {
   owners: string[];
 }
 
+/**
+ * A histogram as OpenTelemetry aggregates it, cumulative since each replica
+ * started: the numbers /metrics shows as _bucket (made cumulative over le),
+ * _sum and _count.
+ */
+export interface Histogram {
+  /** Inclusive upper bounds of the buckets in seconds, ascending. */
+  boundsSeconds: number[];
+  /**
+   * Observations per bucket, not cumulative: counts[i] lies in
+   * (bounds_seconds[i-1], bounds_seconds[i]]; the last entry counts those
+   * above the last bound, so there is one more count than bounds.
+   */
+  counts: number[];
+  sumSeconds: number;
+  count: number;
+}
+
+export interface DetectionLatency {
+  /**
+   * Why the sessions ended: graceful, client-lost, node-lost or kicked (the
+   * metric's cause label). From the evidence of a death (the lost node's last
+   * heartbeat, or the arrival of the node's end event) to the end of its
+   * unavailable fan-out.
+   */
+  cause: string;
+  histogram: Histogram | undefined;
+}
+
+export interface FanOutCounter {
+  /** available or unavailable (the metric's kind label). */
+  kind: string;
+  /** Presence stanzas published to recipients, summed over the replicas. */
+  total: number;
+  /**
+   * Stanzas per second over each replica's recent window, summed; replicas
+   * with no rate yet (rate_window_ms 0) add nothing.
+   */
+  perSecond: number;
+}
+
+/** One replica's own numbers (its share of the sums). */
+export interface AuthorityMetrics {
+  authorityId: string;
+  /** Deaths timed, all causes. */
+  detections: number;
+  unavailableStanzas: number;
+  unavailablePerSecond: number;
+  /**
+   * The interval the rate is over: at least 10 s once the replica has been
+   * asked that long, at most a minute; 0 when it has no earlier reading.
+   */
+  rateWindowMs: number;
+  /** When its counters started (its process start, ms since the Unix epoch). */
+  startedAtUnixMs: number;
+  /**
+   * Its histogram bounds differ from the serving replica's (another
+   * version): its detections are not in detection_latency.
+   */
+  incompatible: boolean;
+}
+
+export interface GetDetectionMetricsRequest {
+}
+
+export interface GetDetectionMetricsResponse {
+  /** Per cause seen, ordered by cause. */
+  detectionLatency: DetectionLatency[];
+  /** Per kind, ordered by kind. */
+  fanOut: FanOutCounter[];
+  /** The replicas whose numbers are summed, ordered by id. */
+  authorities: AuthorityMetrics[];
+  /**
+   * Replicas alive by their heartbeats that did not answer in time: their
+   * numbers are missing from the sums.
+   */
+  unanswered: string[];
+  /** Wall clock of the serving replica (ms since the Unix epoch). */
+  readAtUnixMs: number;
+}
+
+export interface NatsServer {
+  /** host:port, without credentials. */
+  address: string;
+  /** In the serving replica's own configuration (VIGIL_NATS_URL). */
+  configured: boolean;
+  /**
+   * Announced by the cluster (the servers' connect_urls, or gossiped into
+   * the client's server pool).
+   */
+  discovered: boolean;
+  /** It answered a fresh TCP connection with its INFO just now. */
+  reachable: boolean;
+  /** The serving replica's NATS connection is to this server. */
+  connected: boolean;
+  /** From its INFO, when reachable. */
+  serverName: string;
+  serverId: string;
+  version: string;
+  /** Connect to INFO, when reachable. */
+  probeMs: number;
+  /** Why it is not reachable (refused, timeout, not a NATS server, …). */
+  error: string;
+}
+
+export interface ListNatsServersRequest {
+}
+
+export interface ListNatsServersResponse {
+  /**
+   * Ordered by address; one entry per server (addresses that reach the same
+   * server id are one entry).
+   */
+  servers: NatsServer[];
+  /** The replica that looked. */
+  authorityId: string;
+  /**
+   * The NATS cluster's name, from the connected server's INFO; empty for a
+   * single server.
+   */
+  clusterName: string;
+}
+
 function createBaseNode(): Node {
   return { nodeId: "", incarnation: "", leaseState: 0, lastHeartbeatAgeMs: 0, sessions: 0, shards: 0 };
 }
@@ -678,6 +801,1142 @@ export const ListShardsResponse: MessageFns<ListShardsResponse> = {
   },
 };
 
+function createBaseHistogram(): Histogram {
+  return { boundsSeconds: [], counts: [], sumSeconds: 0, count: 0 };
+}
+
+export const Histogram: MessageFns<Histogram> = {
+  encode(message: Histogram, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.boundsSeconds.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.boundsSeconds) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.counts.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.counts) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.sumSeconds !== 0) {
+      writer.uint32(25).double(message.sumSeconds);
+    }
+    if (message.count !== 0) {
+      writer.uint32(32).uint64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Histogram {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHistogram();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 9) {
+              message.boundsSeconds.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.boundsSeconds.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.counts.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.counts.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.sumSeconds = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Histogram {
+    return {
+      boundsSeconds: globalThis.Array.isArray(object?.boundsSeconds)
+        ? object.boundsSeconds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.bounds_seconds)
+        ? object.bounds_seconds.map((e: any) => globalThis.Number(e))
+        : [],
+      counts: globalThis.Array.isArray(object?.counts) ? object.counts.map((e: any) => globalThis.Number(e)) : [],
+      sumSeconds: isSet(object.sumSeconds)
+        ? globalThis.Number(object.sumSeconds)
+        : isSet(object.sum_seconds)
+        ? globalThis.Number(object.sum_seconds)
+        : 0,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: Histogram): unknown {
+    const obj: any = {};
+    if (message.boundsSeconds?.length) {
+      obj.boundsSeconds = message.boundsSeconds.map((e) => floatToJson(e));
+    }
+    if (message.counts?.length) {
+      obj.counts = message.counts.map((e) => Math.round(e));
+    }
+    if (message.sumSeconds !== 0) {
+      obj.sumSeconds = floatToJson(message.sumSeconds);
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Histogram>, I>>(base?: I): Histogram {
+    return Histogram.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Histogram>, I>>(object: I): Histogram {
+    const message = createBaseHistogram();
+    message.boundsSeconds = object.boundsSeconds?.map((e) => e) || [];
+    message.counts = object.counts?.map((e) => e) || [];
+    message.sumSeconds = object.sumSeconds ?? 0;
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseDetectionLatency(): DetectionLatency {
+  return { cause: "", histogram: undefined };
+}
+
+export const DetectionLatency: MessageFns<DetectionLatency> = {
+  encode(message: DetectionLatency, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cause !== "") {
+      writer.uint32(10).string(message.cause);
+    }
+    if (message.histogram !== undefined) {
+      Histogram.encode(message.histogram, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DetectionLatency {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDetectionLatency();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cause = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.histogram = Histogram.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DetectionLatency {
+    return {
+      cause: isSet(object.cause) ? globalThis.String(object.cause) : "",
+      histogram: isSet(object.histogram) ? Histogram.fromJSON(object.histogram) : undefined,
+    };
+  },
+
+  toJSON(message: DetectionLatency): unknown {
+    const obj: any = {};
+    if (message.cause !== "") {
+      obj.cause = message.cause;
+    }
+    if (message.histogram !== undefined) {
+      obj.histogram = Histogram.toJSON(message.histogram);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DetectionLatency>, I>>(base?: I): DetectionLatency {
+    return DetectionLatency.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DetectionLatency>, I>>(object: I): DetectionLatency {
+    const message = createBaseDetectionLatency();
+    message.cause = object.cause ?? "";
+    message.histogram = (object.histogram !== undefined && object.histogram !== null)
+      ? Histogram.fromPartial(object.histogram)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseFanOutCounter(): FanOutCounter {
+  return { kind: "", total: 0, perSecond: 0 };
+}
+
+export const FanOutCounter: MessageFns<FanOutCounter> = {
+  encode(message: FanOutCounter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).uint64(message.total);
+    }
+    if (message.perSecond !== 0) {
+      writer.uint32(25).double(message.perSecond);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FanOutCounter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFanOutCounter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.perSecond = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FanOutCounter {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      perSecond: isSet(object.perSecond)
+        ? globalThis.Number(object.perSecond)
+        : isSet(object.per_second)
+        ? globalThis.Number(object.per_second)
+        : 0,
+    };
+  },
+
+  toJSON(message: FanOutCounter): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.perSecond !== 0) {
+      obj.perSecond = floatToJson(message.perSecond);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FanOutCounter>, I>>(base?: I): FanOutCounter {
+    return FanOutCounter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FanOutCounter>, I>>(object: I): FanOutCounter {
+    const message = createBaseFanOutCounter();
+    message.kind = object.kind ?? "";
+    message.total = object.total ?? 0;
+    message.perSecond = object.perSecond ?? 0;
+    return message;
+  },
+};
+
+function createBaseAuthorityMetrics(): AuthorityMetrics {
+  return {
+    authorityId: "",
+    detections: 0,
+    unavailableStanzas: 0,
+    unavailablePerSecond: 0,
+    rateWindowMs: 0,
+    startedAtUnixMs: 0,
+    incompatible: false,
+  };
+}
+
+export const AuthorityMetrics: MessageFns<AuthorityMetrics> = {
+  encode(message: AuthorityMetrics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.authorityId !== "") {
+      writer.uint32(10).string(message.authorityId);
+    }
+    if (message.detections !== 0) {
+      writer.uint32(16).uint64(message.detections);
+    }
+    if (message.unavailableStanzas !== 0) {
+      writer.uint32(24).uint64(message.unavailableStanzas);
+    }
+    if (message.unavailablePerSecond !== 0) {
+      writer.uint32(33).double(message.unavailablePerSecond);
+    }
+    if (message.rateWindowMs !== 0) {
+      writer.uint32(40).uint64(message.rateWindowMs);
+    }
+    if (message.startedAtUnixMs !== 0) {
+      writer.uint32(48).uint64(message.startedAtUnixMs);
+    }
+    if (message.incompatible !== false) {
+      writer.uint32(56).bool(message.incompatible);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorityMetrics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorityMetrics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.authorityId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.detections = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.unavailableStanzas = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.unavailablePerSecond = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rateWindowMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.startedAtUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.incompatible = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthorityMetrics {
+    return {
+      authorityId: isSet(object.authorityId)
+        ? globalThis.String(object.authorityId)
+        : isSet(object.authority_id)
+        ? globalThis.String(object.authority_id)
+        : "",
+      detections: isSet(object.detections) ? globalThis.Number(object.detections) : 0,
+      unavailableStanzas: isSet(object.unavailableStanzas)
+        ? globalThis.Number(object.unavailableStanzas)
+        : isSet(object.unavailable_stanzas)
+        ? globalThis.Number(object.unavailable_stanzas)
+        : 0,
+      unavailablePerSecond: isSet(object.unavailablePerSecond)
+        ? globalThis.Number(object.unavailablePerSecond)
+        : isSet(object.unavailable_per_second)
+        ? globalThis.Number(object.unavailable_per_second)
+        : 0,
+      rateWindowMs: isSet(object.rateWindowMs)
+        ? globalThis.Number(object.rateWindowMs)
+        : isSet(object.rate_window_ms)
+        ? globalThis.Number(object.rate_window_ms)
+        : 0,
+      startedAtUnixMs: isSet(object.startedAtUnixMs)
+        ? globalThis.Number(object.startedAtUnixMs)
+        : isSet(object.started_at_unix_ms)
+        ? globalThis.Number(object.started_at_unix_ms)
+        : 0,
+      incompatible: isSet(object.incompatible) ? globalThis.Boolean(object.incompatible) : false,
+    };
+  },
+
+  toJSON(message: AuthorityMetrics): unknown {
+    const obj: any = {};
+    if (message.authorityId !== "") {
+      obj.authorityId = message.authorityId;
+    }
+    if (message.detections !== 0) {
+      obj.detections = Math.round(message.detections);
+    }
+    if (message.unavailableStanzas !== 0) {
+      obj.unavailableStanzas = Math.round(message.unavailableStanzas);
+    }
+    if (message.unavailablePerSecond !== 0) {
+      obj.unavailablePerSecond = floatToJson(message.unavailablePerSecond);
+    }
+    if (message.rateWindowMs !== 0) {
+      obj.rateWindowMs = Math.round(message.rateWindowMs);
+    }
+    if (message.startedAtUnixMs !== 0) {
+      obj.startedAtUnixMs = Math.round(message.startedAtUnixMs);
+    }
+    if (message.incompatible !== false) {
+      obj.incompatible = message.incompatible;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthorityMetrics>, I>>(base?: I): AuthorityMetrics {
+    return AuthorityMetrics.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthorityMetrics>, I>>(object: I): AuthorityMetrics {
+    const message = createBaseAuthorityMetrics();
+    message.authorityId = object.authorityId ?? "";
+    message.detections = object.detections ?? 0;
+    message.unavailableStanzas = object.unavailableStanzas ?? 0;
+    message.unavailablePerSecond = object.unavailablePerSecond ?? 0;
+    message.rateWindowMs = object.rateWindowMs ?? 0;
+    message.startedAtUnixMs = object.startedAtUnixMs ?? 0;
+    message.incompatible = object.incompatible ?? false;
+    return message;
+  },
+};
+
+function createBaseGetDetectionMetricsRequest(): GetDetectionMetricsRequest {
+  return {};
+}
+
+export const GetDetectionMetricsRequest: MessageFns<GetDetectionMetricsRequest> = {
+  encode(_: GetDetectionMetricsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDetectionMetricsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDetectionMetricsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetDetectionMetricsRequest {
+    return {};
+  },
+
+  toJSON(_: GetDetectionMetricsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDetectionMetricsRequest>, I>>(base?: I): GetDetectionMetricsRequest {
+    return GetDetectionMetricsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDetectionMetricsRequest>, I>>(_: I): GetDetectionMetricsRequest {
+    const message = createBaseGetDetectionMetricsRequest();
+    return message;
+  },
+};
+
+function createBaseGetDetectionMetricsResponse(): GetDetectionMetricsResponse {
+  return { detectionLatency: [], fanOut: [], authorities: [], unanswered: [], readAtUnixMs: 0 };
+}
+
+export const GetDetectionMetricsResponse: MessageFns<GetDetectionMetricsResponse> = {
+  encode(message: GetDetectionMetricsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.detectionLatency) {
+      DetectionLatency.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.fanOut) {
+      FanOutCounter.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.authorities) {
+      AuthorityMetrics.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.unanswered) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.readAtUnixMs !== 0) {
+      writer.uint32(40).uint64(message.readAtUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDetectionMetricsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDetectionMetricsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.detectionLatency.push(DetectionLatency.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fanOut.push(FanOutCounter.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.authorities.push(AuthorityMetrics.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.unanswered.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.readAtUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDetectionMetricsResponse {
+    return {
+      detectionLatency: globalThis.Array.isArray(object?.detectionLatency)
+        ? object.detectionLatency.map((e: any) => DetectionLatency.fromJSON(e))
+        : globalThis.Array.isArray(object?.detection_latency)
+        ? object.detection_latency.map((e: any) => DetectionLatency.fromJSON(e))
+        : [],
+      fanOut: globalThis.Array.isArray(object?.fanOut)
+        ? object.fanOut.map((e: any) => FanOutCounter.fromJSON(e))
+        : globalThis.Array.isArray(object?.fan_out)
+        ? object.fan_out.map((e: any) => FanOutCounter.fromJSON(e))
+        : [],
+      authorities: globalThis.Array.isArray(object?.authorities)
+        ? object.authorities.map((e: any) => AuthorityMetrics.fromJSON(e))
+        : [],
+      unanswered: globalThis.Array.isArray(object?.unanswered)
+        ? object.unanswered.map((e: any) => globalThis.String(e))
+        : [],
+      readAtUnixMs: isSet(object.readAtUnixMs)
+        ? globalThis.Number(object.readAtUnixMs)
+        : isSet(object.read_at_unix_ms)
+        ? globalThis.Number(object.read_at_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetDetectionMetricsResponse): unknown {
+    const obj: any = {};
+    if (message.detectionLatency?.length) {
+      obj.detectionLatency = message.detectionLatency.map((e) => DetectionLatency.toJSON(e));
+    }
+    if (message.fanOut?.length) {
+      obj.fanOut = message.fanOut.map((e) => FanOutCounter.toJSON(e));
+    }
+    if (message.authorities?.length) {
+      obj.authorities = message.authorities.map((e) => AuthorityMetrics.toJSON(e));
+    }
+    if (message.unanswered?.length) {
+      obj.unanswered = message.unanswered;
+    }
+    if (message.readAtUnixMs !== 0) {
+      obj.readAtUnixMs = Math.round(message.readAtUnixMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDetectionMetricsResponse>, I>>(base?: I): GetDetectionMetricsResponse {
+    return GetDetectionMetricsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDetectionMetricsResponse>, I>>(object: I): GetDetectionMetricsResponse {
+    const message = createBaseGetDetectionMetricsResponse();
+    message.detectionLatency = object.detectionLatency?.map((e) => DetectionLatency.fromPartial(e)) || [];
+    message.fanOut = object.fanOut?.map((e) => FanOutCounter.fromPartial(e)) || [];
+    message.authorities = object.authorities?.map((e) => AuthorityMetrics.fromPartial(e)) || [];
+    message.unanswered = object.unanswered?.map((e) => e) || [];
+    message.readAtUnixMs = object.readAtUnixMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseNatsServer(): NatsServer {
+  return {
+    address: "",
+    configured: false,
+    discovered: false,
+    reachable: false,
+    connected: false,
+    serverName: "",
+    serverId: "",
+    version: "",
+    probeMs: 0,
+    error: "",
+  };
+}
+
+export const NatsServer: MessageFns<NatsServer> = {
+  encode(message: NatsServer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    if (message.configured !== false) {
+      writer.uint32(16).bool(message.configured);
+    }
+    if (message.discovered !== false) {
+      writer.uint32(24).bool(message.discovered);
+    }
+    if (message.reachable !== false) {
+      writer.uint32(32).bool(message.reachable);
+    }
+    if (message.connected !== false) {
+      writer.uint32(40).bool(message.connected);
+    }
+    if (message.serverName !== "") {
+      writer.uint32(50).string(message.serverName);
+    }
+    if (message.serverId !== "") {
+      writer.uint32(58).string(message.serverId);
+    }
+    if (message.version !== "") {
+      writer.uint32(66).string(message.version);
+    }
+    if (message.probeMs !== 0) {
+      writer.uint32(72).uint32(message.probeMs);
+    }
+    if (message.error !== "") {
+      writer.uint32(82).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NatsServer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNatsServer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.configured = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.discovered = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.reachable = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.connected = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.serverName = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.serverId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.probeMs = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NatsServer {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      configured: isSet(object.configured) ? globalThis.Boolean(object.configured) : false,
+      discovered: isSet(object.discovered) ? globalThis.Boolean(object.discovered) : false,
+      reachable: isSet(object.reachable) ? globalThis.Boolean(object.reachable) : false,
+      connected: isSet(object.connected) ? globalThis.Boolean(object.connected) : false,
+      serverName: isSet(object.serverName)
+        ? globalThis.String(object.serverName)
+        : isSet(object.server_name)
+        ? globalThis.String(object.server_name)
+        : "",
+      serverId: isSet(object.serverId)
+        ? globalThis.String(object.serverId)
+        : isSet(object.server_id)
+        ? globalThis.String(object.server_id)
+        : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      probeMs: isSet(object.probeMs)
+        ? globalThis.Number(object.probeMs)
+        : isSet(object.probe_ms)
+        ? globalThis.Number(object.probe_ms)
+        : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: NatsServer): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.configured !== false) {
+      obj.configured = message.configured;
+    }
+    if (message.discovered !== false) {
+      obj.discovered = message.discovered;
+    }
+    if (message.reachable !== false) {
+      obj.reachable = message.reachable;
+    }
+    if (message.connected !== false) {
+      obj.connected = message.connected;
+    }
+    if (message.serverName !== "") {
+      obj.serverName = message.serverName;
+    }
+    if (message.serverId !== "") {
+      obj.serverId = message.serverId;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.probeMs !== 0) {
+      obj.probeMs = Math.round(message.probeMs);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NatsServer>, I>>(base?: I): NatsServer {
+    return NatsServer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NatsServer>, I>>(object: I): NatsServer {
+    const message = createBaseNatsServer();
+    message.address = object.address ?? "";
+    message.configured = object.configured ?? false;
+    message.discovered = object.discovered ?? false;
+    message.reachable = object.reachable ?? false;
+    message.connected = object.connected ?? false;
+    message.serverName = object.serverName ?? "";
+    message.serverId = object.serverId ?? "";
+    message.version = object.version ?? "";
+    message.probeMs = object.probeMs ?? 0;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseListNatsServersRequest(): ListNatsServersRequest {
+  return {};
+}
+
+export const ListNatsServersRequest: MessageFns<ListNatsServersRequest> = {
+  encode(_: ListNatsServersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNatsServersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNatsServersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListNatsServersRequest {
+    return {};
+  },
+
+  toJSON(_: ListNatsServersRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListNatsServersRequest>, I>>(base?: I): ListNatsServersRequest {
+    return ListNatsServersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListNatsServersRequest>, I>>(_: I): ListNatsServersRequest {
+    const message = createBaseListNatsServersRequest();
+    return message;
+  },
+};
+
+function createBaseListNatsServersResponse(): ListNatsServersResponse {
+  return { servers: [], authorityId: "", clusterName: "" };
+}
+
+export const ListNatsServersResponse: MessageFns<ListNatsServersResponse> = {
+  encode(message: ListNatsServersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.servers) {
+      NatsServer.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.authorityId !== "") {
+      writer.uint32(18).string(message.authorityId);
+    }
+    if (message.clusterName !== "") {
+      writer.uint32(26).string(message.clusterName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNatsServersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNatsServersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.servers.push(NatsServer.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.authorityId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clusterName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNatsServersResponse {
+    return {
+      servers: globalThis.Array.isArray(object?.servers) ? object.servers.map((e: any) => NatsServer.fromJSON(e)) : [],
+      authorityId: isSet(object.authorityId)
+        ? globalThis.String(object.authorityId)
+        : isSet(object.authority_id)
+        ? globalThis.String(object.authority_id)
+        : "",
+      clusterName: isSet(object.clusterName)
+        ? globalThis.String(object.clusterName)
+        : isSet(object.cluster_name)
+        ? globalThis.String(object.cluster_name)
+        : "",
+    };
+  },
+
+  toJSON(message: ListNatsServersResponse): unknown {
+    const obj: any = {};
+    if (message.servers?.length) {
+      obj.servers = message.servers.map((e) => NatsServer.toJSON(e));
+    }
+    if (message.authorityId !== "") {
+      obj.authorityId = message.authorityId;
+    }
+    if (message.clusterName !== "") {
+      obj.clusterName = message.clusterName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListNatsServersResponse>, I>>(base?: I): ListNatsServersResponse {
+    return ListNatsServersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListNatsServersResponse>, I>>(object: I): ListNatsServersResponse {
+    const message = createBaseListNatsServersResponse();
+    message.servers = object.servers?.map((e) => NatsServer.fromPartial(e)) || [];
+    message.authorityId = object.authorityId ?? "";
+    message.clusterName = object.clusterName ?? "";
+    return message;
+  },
+};
+
 export type ClusterServiceService = typeof ClusterServiceService;
 export const ClusterServiceService = {
   /** Connection nodes heard from recently. Scope: read. */
@@ -700,6 +1959,39 @@ export const ClusterServiceService = {
     responseSerialize: (value: ListShardsResponse): Buffer => Buffer.from(ListShardsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListShardsResponse => ListShardsResponse.decode(value),
   },
+  /**
+   * How fast deaths are announced and how much presence goes out: the
+   * detection-latency histogram and fan-out counters every authority replica
+   * exports on /metrics (vigil_authority_detection_latency_seconds,
+   * vigil_authority_fanout_stanzas_total), read from the same aggregation and
+   * summed over the replicas that answer within a second. Scope: read.
+   */
+  getDetectionMetrics: {
+    path: "/vigil.presence.v1.ClusterService/GetDetectionMetrics" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetDetectionMetricsRequest): Buffer =>
+      Buffer.from(GetDetectionMetricsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetDetectionMetricsRequest => GetDetectionMetricsRequest.decode(value),
+    responseSerialize: (value: GetDetectionMetricsResponse): Buffer =>
+      Buffer.from(GetDetectionMetricsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetDetectionMetricsResponse => GetDetectionMetricsResponse.decode(value),
+  },
+  /**
+   * The cluster's NATS servers as the serving replica knows them (its
+   * configured URLs and those the servers announce), each probed now. Scope: read.
+   */
+  listNatsServers: {
+    path: "/vigil.presence.v1.ClusterService/ListNatsServers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListNatsServersRequest): Buffer =>
+      Buffer.from(ListNatsServersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListNatsServersRequest => ListNatsServersRequest.decode(value),
+    responseSerialize: (value: ListNatsServersResponse): Buffer =>
+      Buffer.from(ListNatsServersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListNatsServersResponse => ListNatsServersResponse.decode(value),
+  },
 } as const;
 
 export interface ClusterServiceServer extends UntypedServiceImplementation {
@@ -707,6 +1999,19 @@ export interface ClusterServiceServer extends UntypedServiceImplementation {
   listNodes: handleUnaryCall<ListNodesRequest, ListNodesResponse>;
   /** Every shard with its owner. Scope: read. */
   listShards: handleUnaryCall<ListShardsRequest, ListShardsResponse>;
+  /**
+   * How fast deaths are announced and how much presence goes out: the
+   * detection-latency histogram and fan-out counters every authority replica
+   * exports on /metrics (vigil_authority_detection_latency_seconds,
+   * vigil_authority_fanout_stanzas_total), read from the same aggregation and
+   * summed over the replicas that answer within a second. Scope: read.
+   */
+  getDetectionMetrics: handleUnaryCall<GetDetectionMetricsRequest, GetDetectionMetricsResponse>;
+  /**
+   * The cluster's NATS servers as the serving replica knows them (its
+   * configured URLs and those the servers announce), each probed now. Scope: read.
+   */
+  listNatsServers: handleUnaryCall<ListNatsServersRequest, ListNatsServersResponse>;
 }
 
 export interface ClusterServiceClient extends Client {
@@ -742,6 +2047,47 @@ export interface ClusterServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListShardsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * How fast deaths are announced and how much presence goes out: the
+   * detection-latency histogram and fan-out counters every authority replica
+   * exports on /metrics (vigil_authority_detection_latency_seconds,
+   * vigil_authority_fanout_stanzas_total), read from the same aggregation and
+   * summed over the replicas that answer within a second. Scope: read.
+   */
+  getDetectionMetrics(
+    request: GetDetectionMetricsRequest,
+    callback: (error: ServiceError | null, response: GetDetectionMetricsResponse) => void,
+  ): ClientUnaryCall;
+  getDetectionMetrics(
+    request: GetDetectionMetricsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetDetectionMetricsResponse) => void,
+  ): ClientUnaryCall;
+  getDetectionMetrics(
+    request: GetDetectionMetricsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetDetectionMetricsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The cluster's NATS servers as the serving replica knows them (its
+   * configured URLs and those the servers announce), each probed now. Scope: read.
+   */
+  listNatsServers(
+    request: ListNatsServersRequest,
+    callback: (error: ServiceError | null, response: ListNatsServersResponse) => void,
+  ): ClientUnaryCall;
+  listNatsServers(
+    request: ListNatsServersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListNatsServersResponse) => void,
+  ): ClientUnaryCall;
+  listNatsServers(
+    request: ListNatsServersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListNatsServersResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ClusterServiceClient = makeGenericClientConstructor(
@@ -752,6 +2098,10 @@ export const ClusterServiceClient = makeGenericClientConstructor(
   service: typeof ClusterServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
