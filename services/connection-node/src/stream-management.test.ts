@@ -19,6 +19,15 @@ test('acks drop exactly the acknowledged prefix; the rest stays in order', () =>
   assert.deepEqual(q.unacked(), ['d']);
 });
 
+test('an h below the last one acknowledges nothing new and changes nothing', () => {
+  const q = new SmQueue();
+  for (const x of ['a', 'b', 'c']) q.sent(x);
+  assert.deepEqual(q.ack(2), { kind: 'ok', acknowledged: 2 });
+  assert.deepEqual(q.ack(1), { kind: 'ok', acknowledged: 0 });
+  assert.deepEqual(q.unacked(), ['c']);
+  assert.deepEqual(q.ack(3), { kind: 'ok', acknowledged: 1 });
+});
+
 test('an h beyond what was sent is refused and changes nothing', () => {
   const q = new SmQueue();
   q.sent('a');

@@ -64,6 +64,8 @@ export class SmQueue {
    */
   ack(h: number): AckOutcome {
     const n = (h - this.#acked + MOD) % MOD;
+    // More than half the counter space ahead is an 'h' behind the last one (a late or repeated <a/>).
+    if (n >= MOD / 2) return { kind: 'ok', acknowledged: 0 };
     if (n > this.unackedCount) return { kind: 'too-high', sent: this.sentCount };
     this.#head += n;
     this.#acked = h;
