@@ -4,6 +4,7 @@ export {
   StreamParser,
   type StreamParserHandlers,
   type StreamParserLimits,
+  type StreamParserOptions,
 } from './parser.js';
 export { Jid, JidError, jid, parseJid, tryParseJid } from './jid.js';
 export { SaslFailure, parsePlain, type SaslCondition } from './sasl.js';

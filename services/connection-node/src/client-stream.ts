@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import {
   el, errorReply, escapeAttr, streamErrorXml, NS, parseStanza, StanzaError,
-  type Element, type StreamError, type StreamErrorCondition, saslFailureXml,
+  type Element, type StreamError, type StreamErrorCondition, type StreamParserHandlers, saslFailureXml,
 } from '@vigil/xmpp';
 import type { AccountStore } from '@vigil/store';
 import type { Logger } from '@vigil/telemetry';
@@ -49,7 +49,7 @@ interface SessionOutput {
  * processed strictly in order, one at a time; a bounded queue with socket
  * backpressure sits in front.
  */
-export class ClientStream {
+export class ClientStream implements StreamParserHandlers {
   readonly id = randomBytes(9).toString('base64url');
   #phase: Phase = 'connected';
   #parser: FrameParser;
@@ -60,7 +60,8 @@ export class ClientStream {
    */
   #tlsPending = false;
   #username: string | undefined;
-  #sasl: SaslNegotiation;
+  /** Made when the stream offers mechanisms, dropped once authenticated (nothing of it is needed after). */
+  #sasl: SaslNegotiation | undefined;
   #saslFailures = 0;
   #registered = false;
   #registrationFailures = 0;
@@ -87,7 +88,12 @@ export class ClientStream {
   ) {
     this.#log = deps.log.child({ stream: this.id, remote: transport.remoteAddress });
     this.#parser = this.#newParser(deps.config.preAuthMaxStanzaBytes);
-    this.#sasl = new SaslNegotiation(deps.accounts, deps.config.domain, this.#mechanisms(), deps.config.scramIterations, (u) => deps.throttle.locked(u, '', performance.now()) === 'account');
+  }
+
+  /** The SASL exchange of this stream, made on first use (and again after STARTTLS: the mechanisms change). */
+  get #negotiation(): SaslNegotiation {
+    this.#sasl ??= new SaslNegotiation(this.deps.accounts, this.deps.config.domain, this.#mechanisms(), this.deps.config.scramIterations, (u) => this.deps.throttle.locked(u, '', performance.now()) === 'account');
+    return this.#sasl;
   }
 
   get phase(): Phase {
@@ -285,19 +291,30 @@ export class ClientStream {
   }
 
   #newParser(maxStanzaBytes: number): FrameParser {
-    // Events after <starttls/> (the rest of its chunk) are dropped like later input.
-    const live = <A extends unknown[]>(f: (...args: A) => void) => (...args: A): void => {
-      if (!this.#tlsPending) f(...args);
-    };
-    return this.transport.framing.parser(
-      {
-        onStreamOpen: live((attrs: Record<string, string>) => this.#onStreamOpen(attrs)),
-        onStanza: live((stanza: Element) => this.#onStanza(stanza)),
-        onStreamClose: live(() => this.#onStreamClose()),
-        onError: live((e: StreamError) => this.fail(e.condition, e.text ?? e.message)),
-      },
-      { maxStanzaBytes, maxDepth: this.deps.config.maxDepth },
-    );
+    // The stream itself takes the parser's events: no closures per connection.
+    return this.transport.framing.parser(this, { maxStanzaBytes, maxDepth: this.deps.config.maxDepth });
+  }
+
+  // Parser events. Events after <starttls/> (the rest of its chunk) are dropped like later input.
+
+  /** @internal StreamParserHandlers */
+  onStreamOpen(attrs: Record<string, string>): void {
+    if (!this.#tlsPending) this.#onStreamOpen(attrs);
+  }
+
+  /** @internal StreamParserHandlers */
+  onStanza(stanza: Element): void {
+    if (!this.#tlsPending) this.#onStanza(stanza);
+  }
+
+  /** @internal StreamParserHandlers */
+  onStreamClose(): void {
+    if (!this.#tlsPending) this.#onStreamClose();
+  }
+
+  /** @internal StreamParserHandlers */
+  onError(e: StreamError): void {
+    if (!this.#tlsPending) this.fail(e.condition, e.text ?? e.message);
   }
 
   #write(xml: string): void {
@@ -348,7 +365,7 @@ export class ClientStream {
       // RFC 6120 §5.3.1: while TLS is mandatory-to-negotiate, offer nothing else (the mechanisms depend on it).
       if (required) return el('stream:features', {}, starttls).toString();
       const register = this.deps.config.allowRegistration ? el('register', { xmlns: NS_REGISTER_FEATURE }) : undefined;
-      return el('stream:features', {}, starttls, this.#sasl.featuresElement(), register).toString();
+      return el('stream:features', {}, starttls, this.#negotiation.featuresElement(), register).toString();
     }
     return el(
       'stream:features',
@@ -458,7 +475,7 @@ export class ClientStream {
       this.#write(saslFailureXml('not-authorized', 'too many failed attempts from your address; try again later'));
       return this.fail('policy-violation', 'too many failed authentication attempts');
     }
-    const step = await this.#sasl.step(stanza);
+    const step = await this.#negotiation.step(stanza);
     if (this.#phase === 'closed') return;
     this.#write(step.xml);
     if (step.kind === 'failure') {
@@ -471,6 +488,7 @@ export class ClientStream {
       this.deps.throttle.success(step.username);
       this.#username = step.username;
       this.#phase = 'authenticated';
+      this.#sasl = undefined;
       // RFC 6120 §6.4.6: the client restarts the stream; parse it afresh with the larger limit.
       this.#parser = this.#newParser(this.deps.config.maxStanzaBytes);
       this.#log.info('authenticated', { user: step.username });
@@ -498,7 +516,7 @@ export class ClientStream {
     if (tls === undefined || this.#phase === 'closed') return;
     // RFC 6120 §5.4.3.3: a new stream over TLS; mechanisms are chosen again now that the stream is secure.
     this.#parser = this.#newParser(this.deps.config.preAuthMaxStanzaBytes);
-    this.#sasl = new SaslNegotiation(this.deps.accounts, this.deps.config.domain, this.#mechanisms(), this.deps.config.scramIterations, (u) => this.deps.throttle.locked(u, '', performance.now()) === 'account');
+    this.#sasl = undefined;
     this.#tlsPending = false;
     this.#log.info('tls established', { protocol: tls.protocol, cipher: tls.cipher });
     this.transport.resume();

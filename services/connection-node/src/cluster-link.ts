@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { NoRespondersError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { admin, cluster } from '@vigil/proto';
 import { shardOf, subjects, type Subjects } from '@vigil/cluster';
 import { droppedMessage, type Logger } from '@vigil/telemetry';
@@ -294,21 +294,21 @@ export class ClusterLink {
   }
 
   #subscribeDeliveries(bareJid: string): void {
-    const sub = this.nc.subscribe(this.#subjects.deliver(bareJid), {
-      callback: (err, msg) => {
-        if (err) return this.log.error('delivery subscription failed', { user: bareJid, err });
-        let d: cluster.Delivery;
-        try {
-          d = cluster.Delivery.decode(msg.data);
-        } catch (e) {
-          return droppedMessage(this.log, msg.subject, e);
-        }
-        const delivered = this.#deliverLocally(d);
-        if (msg.reply !== undefined && msg.reply !== '') msg.respond(delivered > 0 ? DELIVERED : NOT_DELIVERED);
-      },
-    });
-    this.#deliverySubs.set(bareJid, sub);
+    // One callback for every user's subscription: the delivery names its recipient, the closure need not.
+    this.#deliverySubs.set(bareJid, this.nc.subscribe(this.#subjects.deliver(bareJid), { callback: this.#onDelivery }));
   }
+
+  readonly #onDelivery = (err: Error | null, msg: Msg): void => {
+    if (err) return this.log.error('delivery subscription failed', { subject: msg.subject, err });
+    let d: cluster.Delivery;
+    try {
+      d = cluster.Delivery.decode(msg.data);
+    } catch (e) {
+      return droppedMessage(this.log, msg.subject, e);
+    }
+    const delivered = this.#deliverLocally(d);
+    if (msg.reply !== undefined && msg.reply !== '') msg.respond(delivered > 0 ? DELIVERED : NOT_DELIVERED);
+  };
 
   /** XEP-0191: a blocked sender's iq get/set is answered service-unavailable, as if nobody were there. */
   #refuseIq(d: cluster.Delivery): void {

@@ -42,5 +42,6 @@ export const xmlStreamFraming: Framing = {
   open: (attrs) => streamHeader({ ...attrs, lang: attrs.lang ?? 'en' }),
   element: (xml) => xml,
   close: () => STREAM_CLOSE,
-  parser: (handlers, limits) => new StreamParser(handlers, limits),
+  // Thousands of idle streams: each keeps its parser's state only while a stanza is arriving.
+  parser: (handlers, limits) => new StreamParser(handlers, limits, { releaseWhenIdle: true }),
 };
