@@ -147,6 +147,8 @@ export class StreamParser {
     if (!this.#budget.blankAfterMark()) return;
     this.#carried = this.#budget.endSlice();
     this.#sax = undefined;
+    // A used array keeps its grown backing store.
+    this.#stack = [];
   }
 
   /** True while the XML parser's state is released (see StreamParserOptions.releaseWhenIdle). */
@@ -261,7 +263,7 @@ export class StreamParser {
         return;
       }
       this.#opened = true;
-      this.#header = this.#beforeOpen.slice(0, this.#parser().position);
+      this.#header = internHeader(this.#beforeOpen.slice(0, this.#parser().position));
       this.#beforeOpen = '';
       this.#mark();
       this.#emit(() => {
@@ -397,6 +399,21 @@ export function incompleteTail(bytes: Uint8Array): number {
     if (second < lo || second > hi) return n;
   }
   return lead;
+}
+
+/**
+ * Most clients send the same few stream headers: released parsers of
+ * thousands of streams share one copy of each (a bounded table; headers
+ * beyond it are kept per stream).
+ */
+const HEADERS = new Map<string, string>();
+const MAX_HEADERS = 256;
+
+function internHeader(header: string): string {
+  const known = HEADERS.get(header);
+  if (known !== undefined) return known;
+  if (HEADERS.size < MAX_HEADERS && header.length <= 1024) HEADERS.set(header, header);
+  return header;
 }
 
 function isHighSurrogate(code: number): boolean {

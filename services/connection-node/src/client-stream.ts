@@ -75,7 +75,8 @@ export class ClientStream implements StreamParserHandlers {
   #hibernatedMs = 0;
   /** The session as the presence grace ended it, for a resumption to bring back. */
   #saved: SavedSession | undefined;
-  readonly #queue: Element[] = [];
+  /** Replaced by a fresh array when drained: a used one keeps its grown backing store. */
+  #queue: Element[] = [];
   #processing = false;
   /** The client closed its stream while stanzas were still queued: close once they are processed. */
   #closeAfterQueue = false;
@@ -417,6 +418,7 @@ export class ClientStream implements StreamParserHandlers {
         await this.#handle(stanza);
         if (this.#queue.length <= this.deps.config.maxPendingStanzas / 4) this.transport.resume();
       }
+      if (this.#queue.length === 0) this.#queue = [];
       if (this.#closeAfterQueue && this.#phase !== 'closed') {
         this.#processing = false;
         this.#onStreamClose();
