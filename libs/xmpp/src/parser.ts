@@ -142,18 +142,36 @@ export class StreamParser {
    * and the count of those whitespace bytes.
    */
   #releaseIfIdle(): void {
-    if (!this.#releaseWhenIdle || this.#sax === undefined || !this.#opened || this.#done) return;
-    if (this.#stack.length > 0 || this.#pending !== undefined || this.#utf8Tail !== undefined) return;
-    if (!this.#budget.blankAfterMark()) return;
+    if (this.#releaseWhenIdle) this.release();
+  }
+
+  /**
+   * Drops the XML parser's state now if the stream is between stanzas (see
+   * `idle`); true when it is released. For a caller that decides itself when
+   * a stream is idle enough (releaseWhenIdle does it after every write).
+   */
+  release(): boolean {
+    if (this.#sax === undefined) return true;
+    if (!this.idle) return false;
     this.#carried = this.#budget.endSlice();
     this.#sax = undefined;
     // A used array keeps its grown backing store.
     this.#stack = [];
+    return true;
   }
 
   /** True while the XML parser's state is released (see StreamParserOptions.releaseWhenIdle). */
   get released(): boolean {
     return this.#sax === undefined;
+  }
+
+  /**
+   * True between stanzas: the input so far ends after a complete stanza (or
+   * the header), with at most whitespace after it.
+   */
+  get idle(): boolean {
+    if (!this.#opened || this.#done || this.#stack.length > 0 || this.#pending !== undefined || this.#utf8Tail !== undefined) return false;
+    return this.#sax === undefined || this.#budget.blankAfterMark();
   }
 
   /** True once the stream was closed by the peer or failed; further input is ignored. */
@@ -427,13 +445,14 @@ function isHighSurrogate(code: number): boolean {
  */
 function collectAttrs(tag: SaxesTagNS): Record<string, string> {
   const attrs: Record<string, string> = {};
-  for (const attribute of Object.values(tag.attributes)) {
-    Object.defineProperty(attrs, attribute.name, {
-      value: attribute.value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+  const all = tag.attributes;
+  for (const key in all) {
+    const attribute = all[key];
+    if (attribute === undefined) continue;
+    const name = attribute.name;
+    // Plain assignment is the fast path; only `__proto__` would reach the prototype through it.
+    if (name !== '__proto__') attrs[name] = attribute.value;
+    else Object.defineProperty(attrs, name, { value: attribute.value, enumerable: true, writable: true, configurable: true });
   }
   return attrs;
 }
