@@ -21,6 +21,9 @@ import type { NodeMetrics } from './metrics.js';
 /** 'hibernating': a resumable managed stream lost its connection and waits for a `<resume/>` (XEP-0198). */
 type Phase = 'connected' | 'pre-auth' | 'authenticated' | 'bound' | 'hibernating' | 'closed';
 
+/** A stream without input for this long keeps no XML parser state (see StreamParser.release). */
+const PARSER_IDLE_MS = 1000;
+
 /** RFC 6120 §6.4.5: a few retries, then the stream ends. */
 const MAX_SASL_FAILURES = 3;
 
@@ -113,6 +116,10 @@ export class ClientStream implements StreamParserHandlers {
       if (this.#preAuthBytes > this.deps.config.preAuthMaxBytes) return this.fail('policy-violation', 'too much data before authentication');
     }
     this.#parser.write(chunk);
+    // A bound session is idle between stanzas nearly all its life: keep no parser state then. During the
+    // login's quick round trips the parser stays (rebuilding it costs more than keeping it a moment);
+    // the sweep releases it if such a stream goes quiet.
+    if (this.#phase === 'bound') this.#parser.release?.();
   }
 
   #preAuthBytes = 0;
@@ -139,6 +146,7 @@ export class ClientStream implements StreamParserHandlers {
    */
   checkLiveness(nowMs: number, idleMs: number, timeoutMs: number): void {
     if (this.#phase === 'closed') return;
+    if (nowMs - this.#lastInputMs >= PARSER_IDLE_MS) this.#parser.release?.();
     if (this.#phase === 'hibernating') return this.#checkHibernation(nowMs);
     if (this.#phase !== 'bound') {
       // Pre-authentication streams get a small time budget, checked by the same sweep (no timer per connection).
