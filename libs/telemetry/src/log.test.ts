@@ -31,3 +31,12 @@ test('a child adds its fields to its parent’s, the innermost winning, without 
   assert.equal(b?.stream, undefined);
   assert.equal(b?.node, 'n0');
 });
+
+test('a root logger’s methods work detached, as callers pass them around', () => {
+  const lines: string[] = [];
+  const log = createLogger({ service: 'x' }, { write: (l) => lines.push(l) });
+  const { info, child } = log;
+  info('detached');
+  child({ a: 1 }).info('from a detached child()');
+  assert.deepEqual(lines.map((l) => (JSON.parse(l) as { msg: string }).msg), ['detached', 'from a detached child()']);
+});

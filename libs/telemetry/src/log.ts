@@ -12,6 +12,7 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 
 export type LogFields = Record<string, unknown>;
 
+/** A child's methods must be called on it (`log.info(…)`), not detached: see createLogger. */
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;
   info(msg: string, fields?: LogFields): void;
@@ -29,8 +30,20 @@ export function isLogLevel(s: string): s is LogLevel {
   return s in RANK;
 }
 
+/**
+ * A process's logger. Its methods may be passed around detached (a root is
+ * made a few times per process, so binding costs nothing); a child's are
+ * prototype methods, to be called on the child.
+ */
 export function createLogger(base: LogFields, options: LoggerOptions = {}): Logger {
-  return new JsonLogger({ min: RANK[options.level ?? 'info'], write: options.write ?? writeStdout }, base, undefined);
+  const root = new JsonLogger({ min: RANK[options.level ?? 'info'], write: options.write ?? writeStdout }, base, undefined);
+  return {
+    debug: root.debug.bind(root),
+    info: root.info.bind(root),
+    warn: root.warn.bind(root),
+    error: root.error.bind(root),
+    child: root.child.bind(root),
+  };
 }
 
 function writeStdout(line: string): void {

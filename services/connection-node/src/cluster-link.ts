@@ -180,6 +180,7 @@ export class ClusterLink {
   }
 
   stop(): void {
+    this.#flush();
     clearTimeout(this.#heartbeat);
     clearInterval(this.#fenceTimer);
     for (const s of [...this.#subs, ...this.#deliverySubs.values()]) s.unsubscribe();
@@ -191,13 +192,13 @@ export class ClusterLink {
     if (event?.$case !== 'ended') this.sessions.announce(s);
     if (!this.#announcedAs.has(s)) this.#announcedAs.set(s, this.#incarnation);
     const msg: cluster.SessionEvent = { session: this.#ref(s), event };
-    this.nc.publish(this.#subjects.shardSession(s.shard), cluster.SessionEvent.encode(msg).finish());
+    this.#publish(this.#subjects.shardSession(s.shard), cluster.SessionEvent.encode(msg).finish());
   }
 
   /** A stanza from a local client to another user's sessions, wherever they are. */
   publishDelivery(toJid: string, bareJid: string, fromBareJid: string, kind: cluster.DeliveryKind, stanzaXml: string): void {
     const d: cluster.Delivery = { toJid, stanzaXml, shard: 0, epoch: 0, kind, fromBareJid, blockList: [] };
-    this.nc.publish(this.#subjects.deliver(bareJid), cluster.Delivery.encode(d).finish());
+    this.#publish(this.#subjects.deliver(bareJid), cluster.Delivery.encode(d).finish());
   }
 
   /**
@@ -211,11 +212,12 @@ export class ClusterLink {
   async deliverWithVerdict(toJid: string, bareJid: string, fromBareJid: string, kind: cluster.DeliveryKind, stanzaXml: string): Promise<boolean> {
     const d: cluster.Delivery = { toJid, stanzaXml, shard: 0, epoch: 0, kind, fromBareJid, blockList: [] };
     try {
-      const replies = await this.nc.requestMany(this.#subjects.deliver(bareJid), cluster.Delivery.encode(d).finish(), {
+      const data = cluster.Delivery.encode(d).finish();
+      const replies = await this.#inTurn(() => this.nc.requestMany(this.#subjects.deliver(bareJid), data, {
         strategy: 'stall',
         stall: VERDICT_STALL_MS,
         maxWait: this.config.rosterRequestTimeoutMs,
-      });
+      }));
       for await (const reply of replies) {
         if (reply.data[0] === DELIVERED[0]) return true;
       }
@@ -228,15 +230,15 @@ export class ClusterLink {
 
   /** An inbound stanza the recipient's shard owner must process (RFC 6121 §4.4.2 presence errors). */
   publishInbound(toBareJid: string, msg: cluster.InboundStanza): void {
-    this.nc.publish(this.#subjects.shardInbound(this.shardOf(toBareJid)), cluster.InboundStanza.encode(msg).finish());
+    this.#publish(this.#subjects.shardInbound(this.shardOf(toBareJid)), cluster.InboundStanza.encode(msg).finish());
   }
 
   /** Asks the owner of `aboutBareJid`'s shard to answer an iq; resolves with its reply. */
   async iq(s: LocalSession, aboutBareJid: string, stanzaXml: string): Promise<cluster.IqResponse> {
     const req = cluster.IqRequest.encode({ session: this.#ref(s), stanzaXml }).finish();
-    const reply = await this.nc.request(this.#subjects.shardIq(this.shardOf(aboutBareJid)), req, {
+    const reply = await this.#inTurn(() => this.nc.request(this.#subjects.shardIq(this.shardOf(aboutBareJid)), req, {
       timeout: this.config.rosterRequestTimeoutMs,
-    });
+    }));
     return cluster.IqResponse.decode(reply.data);
   }
 
@@ -244,7 +246,53 @@ export class ClusterLink {
     return { sessionId: s.id, fullJid: s.fullJid, nodeId: this.config.nodeId, incarnation: this.#announcedAs.get(s) ?? this.#incarnation };
   }
 
+  /**
+   * Publishes and requests leave once per event-loop turn, in the order they
+   * were made: nats.js writes to its socket at every microtask checkpoint, so
+   * the messages of many client streams handled in one turn would otherwise
+   * cost a write each. Payloads are encoded at the call, so what is sent is
+   * the state at that moment.
+   */
+  #publish(subject: string, data: Uint8Array): void {
+    this.#outbox.push(() => this.nc.publish(subject, data));
+    this.#scheduleFlush();
+  }
+
+  /** A request, made in the flush of this turn in its place among the publishes (nats.js writes it synchronously). */
+  #inTurn<T>(request: () => Promise<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.#outbox.push(() => {
+        let sent: Promise<T>;
+        try {
+          sent = request();
+        } catch (e) {
+          return reject(e);
+        }
+        sent.then(resolve, reject);
+      });
+      this.#scheduleFlush();
+    });
+  }
+
+  #outbox: (() => void)[] = [];
+  #flushScheduled = false;
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const out = this.#outbox;
+    this.#outbox = [];
+    for (const send of out) send();
+  };
+
   #sendHeartbeat(): void {
+    // Session events counted in the digest go out before it.
+    this.#flush();
     const hb: cluster.Heartbeat = {
       nodeId: this.config.nodeId,
       incarnation: this.incarnation,
