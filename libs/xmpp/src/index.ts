@@ -32,3 +32,4 @@ export {
   type StanzaErrorType,
 } from './stanzas.js';
 export { parseStanza } from './parse-stanza.js';
+export { pooledRandomBytes, randomToken } from './random-pool.js';

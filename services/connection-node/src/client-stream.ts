@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { randomBytes } from 'node:crypto';
 import {
-  el, errorReply, escapeAttr, streamErrorXml, NS, parseStanza, StanzaError,
+  el, errorReply, escapeAttr, randomToken, streamErrorXml, NS, parseStanza, StanzaError,
   type Element, type StreamError, type StreamErrorCondition, type StreamParserHandlers, saslFailureXml,
 } from '@vigil/xmpp';
 import type { AccountStore } from '@vigil/store';
@@ -53,7 +52,7 @@ interface SessionOutput {
  * backpressure sits in front.
  */
 export class ClientStream implements StreamParserHandlers {
-  readonly id = randomBytes(9).toString('base64url');
+  readonly id = randomToken(9);
   #phase: Phase = 'connected';
   #parser: FrameParser;
   /**
@@ -342,7 +341,7 @@ export class ClientStream implements StreamParserHandlers {
   #overflowed = false;
 
   #writeOpen(to?: string): void {
-    this.transport.write(this.transport.framing.open({ from: this.deps.config.domain, id: randomBytes(12).toString('base64url'), ...(to ? { to } : {}) }));
+    this.transport.write(this.transport.framing.open({ from: this.deps.config.domain, id: randomToken(12), ...(to ? { to } : {}) }));
   }
 
   #writeClose(): void {
@@ -565,7 +564,7 @@ export class ClientStream implements StreamParserHandlers {
     this.#sm = new SmQueue();
     const attrs: Record<string, string> = { xmlns: NS_SM };
     if (wantsResume && smResumeMs > 0) {
-      this.#smId = randomBytes(18).toString('base64url');
+      this.#smId = randomToken(18);
       this.deps.resumptions.set(this.#smId, this);
       const requested = parseH(stanza.attr('max'));
       const maxSeconds = Math.floor(smResumeMs / 1000);

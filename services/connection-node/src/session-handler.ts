@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import {
-  el, errorReply, iqResult, jid, tryParseJid, NS, StanzaError, JidError,
+  el, errorReply, iqResult, pooledRandomBytes, jid, tryParseJid, NS, StanzaError, JidError,
   type Element, type Jid, type StreamErrorCondition,
 } from '@vigil/xmpp';
 import { cluster } from '@vigil/proto';
@@ -35,7 +34,7 @@ const PRESENCE_TYPES = new Set(['unavailable', 'subscribe', 'subscribed', 'unsub
 
 /** RFC 6120 §7.7: a resource of the server's choosing when the client asks for none. */
 function generatedResource(): string {
-  return `vigil-${randomBytes(6).toString('hex')}`;
+  return `vigil-${pooledRandomBytes(6).toString('hex')}`;
 }
 
 /**
