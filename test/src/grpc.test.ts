@@ -245,6 +245,9 @@ describe('gRPC API', () => {
     assert.deepEqual(sessions.sessions.map((s) => s.fullJid).sort(), ['alice@localhost/desk', 'alice@localhost/phone']);
     assert.ok(sessions.sessions.every((s) => s.available && s.sessionId !== '' && s.nodeIncarnation !== ''));
     await rejects(call(presence.listSessions.bind(presence), { jid: 'alice@localhost/phone' }, reader()), status.INVALID_ARGUMENT, 'jid');
+    // PRECIS (RFC 8265): a compatibility character is refused, and the details say which and why.
+    const ligature = await rejects(call(presence.listSessions.bind(presence), { jid: '\ufb01@localhost' }, reader()), status.INVALID_ARGUMENT, 'jid');
+    assert.match(ligature.details, /localpart contains a compatibility character .*U\+FB01/);
 
     const online = await call(presence.getLastSeen.bind(presence), { jid: 'alice@localhost' }, reader());
     assert.equal(online.online, true);
@@ -263,6 +266,8 @@ describe('gRPC API', () => {
     assert.equal(created.jid, 'grace@localhost');
     await rejects(call(accounts.createAccount.bind(accounts), { username: 'grace', password: 'other-pass' }, admin()), status.ALREADY_EXISTS);
     await rejects(call(accounts.createAccount.bind(accounts), { username: 'bad@name', password: 'grace-pass' }, admin()), status.INVALID_ARGUMENT, 'username');
+    const emoji = await rejects(call(accounts.createAccount.bind(accounts), { username: 'king\u265a', password: 'grace-pass' }, admin()), status.INVALID_ARGUMENT, 'username');
+    assert.match(emoji.details, /localpart contains a symbol: U\+265A/);
     await rejects(call(accounts.createAccount.bind(accounts), { username: 'heidi', password: 'x' }, admin()), status.INVALID_ARGUMENT, 'password');
     await call(accounts.setPassword.bind(accounts), { username: 'grace', password: 'new-grace-pass' }, admin());
     await rejects(call(accounts.setPassword.bind(accounts), { username: 'nobody', password: 'whatever' }, admin()), status.NOT_FOUND);

@@ -14,7 +14,7 @@ async function opened(port: number): Promise<RawConnection> {
   return raw;
 }
 
-const bound = (port: number, username: string, resource: string) => rawSession(port, username, 'pw', resource, DEADLINE_MS);
+const bound = (port: number, username: string, resource: string | undefined) => rawSession(port, username, 'pw', resource, DEADLINE_MS);
 
 async function endsWith(raw: RawConnection, condition: string): Promise<void> {
   await raw.waitFor(new RegExp(`<stream:error><${condition} xmlns='${STREAMS}'/>`), DEADLINE_MS);
@@ -113,6 +113,22 @@ describe('hostile input', () => {
     }
     raw.send(`<iq type='get' id='ok'><ping xmlns='urn:xmpp:ping'/></iq>`);
     await raw.waitFor(/<iq (?=[^>]*id='ok')(?=[^>]*type='result')/, DEADLINE_MS);
+    assert.equal(raw.isClosed, false);
+  });
+
+  test('a compatibility character (U+FB01 \'ﬁ\') in a localpart is <jid-malformed/>, and the text names it', async () => {
+    const raw = await bound(port, 'eve', 'compat');
+    raws.push(raw);
+    raw.send(`<message type='chat' id='lig' to='\ufb01le@localhost'><body>hi</body></message>`);
+    await raw.waitFor(/<message (?=[^>]*id='lig')(?=[^>]*type='error')[^>]*>(?:(?!<\/message>).)*<jid-malformed (?:(?!<\/message>).)*U\+FB01/, DEADLINE_MS);
+    assert.equal(raw.isClosed, false);
+  });
+
+  test('a resource with a default-ignorable character (U+200B) is refused at bind with <bad-request/> naming it', async () => {
+    const raw = await bound(port, 'eve', undefined);
+    raws.push(raw);
+    raw.send(`<iq type='set' id='zw'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>lap\u200btop</resource></bind></iq>`);
+    await raw.waitFor(/<iq (?=[^>]*id='zw')(?=[^>]*type='error')[^>]*>(?:(?!<\/iq>).)*<bad-request (?:(?!<\/iq>).)*resourcepart contains a default-ignorable (?:(?!<\/iq>).)*U\+200B/, DEADLINE_MS);
     assert.equal(raw.isClosed, false);
   });
 

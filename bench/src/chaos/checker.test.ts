@@ -55,3 +55,11 @@ test('an observer whose final view disagrees with the truth has not converged', 
   const r = checkTrial(base([un('b@x', 'a@x/r', 1500), un('c@x', 'a@x/r', 1500)], { finalView: new Map([['b@x', new Map([['a@x/r', 'available']])]]) }));
   assert.equal(r.unconverged, 1);
 });
+
+test('a user of the fault told offline before the fault happened is a false offline, and no negative latency', () => {
+  const r = checkTrial(base([un('b@x', 'a@x/r', 400), un('c@x', 'a@x/r', 1600)]));
+  assert.equal(r.falseOffline, 1);
+  assert.equal(r.missing, 0);
+  assert.deepEqual(r.latenciesMs, [600]);
+  assert.match(r.examples.join('\n'), /b@x was told a@x\/r left 600 ms before the fault/);
+});

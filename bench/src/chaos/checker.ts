@@ -81,6 +81,10 @@ export function checkTrial(t: TrialInput): TrialResult {
     if (t.live.has(sender) && o.from === t.fullJid.get(sender)) {
       falseOffline++;
       note(`false offline: ${o.observer} was told ${o.from} left`);
+    } else if (t.dead.has(sender) && o.from === t.fullJid.get(sender) && o.at < t.faultAt) {
+      // A scenario that works before its fault (a rolling restart): the user was still alive then.
+      falseOffline++;
+      note(`false offline: ${o.observer} was told ${o.from} left ${Math.round(t.faultAt - o.at)} ms before the fault`);
     }
   }
   let expected = 0;
@@ -94,7 +98,9 @@ export function checkTrial(t: TrialInput): TrialResult {
     for (const observer of t.contacts.get(d) ?? []) {
       if (!t.live.has(observer)) continue;
       expected++;
-      const times = unavailable.get(`${observer}|${jid}`) ?? [];
+      const all = unavailable.get(`${observer}|${jid}`) ?? [];
+      const times = all.filter((at) => at >= t.faultAt);
+      if (all.length > 0 && times.length === 0) continue; // told too early: counted as a false offline above
       if (times.length === 0) {
         missing++;
         note(`ghost: ${observer} never told ${jid} left`);

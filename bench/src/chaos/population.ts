@@ -72,14 +72,24 @@ export async function loginAll(cluster: Cluster, members: Member[], presencesKep
 /** Every live member has seen every live contact's current resource available. */
 export async function waitConverged(members: Member[], contacts: Map<string, Set<string>>, timeoutMs: number): Promise<void> {
   const byBare = new Map(members.map((m) => [m.bare, m]));
-  const waits: Promise<unknown>[] = [];
+  const waits: Promise<string | undefined>[] = [];
   for (const m of members) {
     if (m.client?.phase !== 'live') continue;
     for (const c of contacts.get(m.bare) ?? []) {
       const other = byBare.get(c);
       if (other?.client?.phase !== 'live') continue;
-      waits.push(m.client.waitForPresence(other.client.jid, 'available', timeoutMs));
+      const pair = `${m.bare} (node ${m.node + 1}) never saw ${other.client.jid} (node ${other.node + 1})`;
+      waits.push(m.client.waitForPresence(other.client.jid, 'available', timeoutMs).then(() => undefined, () => pair));
     }
   }
-  await Promise.all(waits);
+  const missed = (await Promise.all(waits)).filter((p) => p !== undefined);
+  if (missed.length > 0) throw new UnconvergedError(missed, timeoutMs);
+}
+
+/** Live contacts that did not see each other available before a trial: the cluster did not converge. */
+export class UnconvergedError extends Error {
+  constructor(readonly pairs: readonly string[], timeoutMs: number) {
+    super(`${pairs.length} pairs of live contacts not converged within ${timeoutMs} ms, e.g. ${pairs.slice(0, 5).join('; ')}`);
+    this.name = 'UnconvergedError';
+  }
 }

@@ -31,6 +31,8 @@ export interface Subjects {
   nodeSessions(nodeId: string): string;
   /** An owner's request that a node end one session (request/reply): `<p>.node.<nodeId>.kick`. */
   nodeKick(nodeId: string): string;
+  /** An authority declared this node's incarnation dead and heard from it since: `<p>.node.<nodeId>.retired`. */
+  nodeRetired(nodeId: string): string;
   /** Presence changes of one user for WatchPresence, from its shard owner: `<p>.watch.<hash>`. */
   watch(bareJid: string): string;
   /** Every subject of one shard, for its owner: `<p>.shard.<n>.>`. */
@@ -76,6 +78,7 @@ export function subjects(prefix = 'vigil'): Subjects {
     fanOut: `${prefix}.fanout`,
     nodeSessions: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.sessions`,
     nodeKick: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.kick`,
+    nodeRetired: (nodeId) => `${prefix}.node.${token('node id', nodeId)}.retired`,
     watch: (bareJid) => `${prefix}.watch.${deliveryToken(bareJid)}`,
     shardAll: (shard) => `${prefix}.shard.${shard}.>`,
     authorityHeartbeat: (id) => `${prefix}.authority.hb.${token('authority id', id)}`,

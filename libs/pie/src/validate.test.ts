@@ -43,6 +43,14 @@ describe('import validation', () => {
     );
   });
 
+  test('a JID refused by PRECIS is an error on its field that says why', () => {
+    const { problems } = validateAccounts([acct('\ufb01x'), acct('ok', { items: [item('x@localhost/a\u200bb')], blocked: ['\u265a@localhost'] })], O);
+    const byField = new Map(problems.map((p) => [`${p.account} ${p.field}`, p.message]));
+    assert.match(byField.get('0 username') ?? '', /not a valid JID localpart: localpart contains a compatibility character .*U\+FB01/);
+    assert.match(byField.get('1 items[0].jid') ?? '', /not a valid JID: resourcepart contains a default-ignorable .*U\+200B/);
+    assert.match(byField.get('1 blocked[0]') ?? '', /not a valid JID: localpart contains a symbol: U\+265A/);
+  });
+
   test('an account without credentials is a warning, not an error', () => {
     const { invalid, problems } = validateAccounts([{ ...acct('nokeys'), password: undefined } as PieAccount], O);
     assert.equal(invalid.size, 0);

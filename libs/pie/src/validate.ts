@@ -4,7 +4,7 @@
  * JIDs normalized (RFC 7622), the roster limits of the XMPP path, credentials
  * usable, and rosters of users in the same import consistent both ways.
  */
-import { jid, JidError, tryParseJid, type Jid } from '@vigil/xmpp';
+import { jid, JidError, parseJidOrError, type Jid } from '@vigil/xmpp';
 import { HASH_BYTES, type Location, type PieAccount, type PieItem, type PiePending, type Problem } from './model.js';
 
 export interface ValidateOptions {
@@ -28,15 +28,16 @@ export interface Validated {
 }
 
 /**
- * tryParseJid with memory: in an import every user's JID comes back as a
+ * parseJidOrError with memory: in an import every user's JID comes back as a
  * contact of each of their contacts, and RFC 7622 preparation is the
  * costly part of validation. Bounded: past the limit it stops remembering.
  */
-function jidCache(limit = 1_000_000): (raw: string) => Jid | undefined {
-  const known = new Map<string, Jid | undefined>();
+function jidCache(limit = 1_000_000): (raw: string) => Jid | JidError {
+  const known = new Map<string, Jid | JidError>();
   return (raw) => {
-    if (known.has(raw)) return known.get(raw);
-    const parsed = tryParseJid(raw);
+    const cached = known.get(raw);
+    if (cached !== undefined) return cached;
+    const parsed = parseJidOrError(raw);
     if (known.size < limit) known.set(raw, parsed);
     return parsed;
   };
@@ -68,14 +69,14 @@ export function validateAccounts(input: readonly PieAccount[], options: Validate
 
 type Report = (severity: Problem['severity'], field: string, message: string, at: Location | undefined) => void;
 
-function normalizeAccount(a: PieAccount, o: ValidateOptions, report: Report, parse: (raw: string) => Jid | undefined): PieAccount {
+function normalizeAccount(a: PieAccount, o: ValidateOptions, report: Report, parse: (raw: string) => Jid | JidError): PieAccount {
   let username = '';
   try {
     if (a.username === '') throw new JidError('empty', a.username);
     username = jid(a.username, o.domain).local;
   } catch (e) {
     if (!(e instanceof JidError)) throw e;
-    report('error', 'username', `${JSON.stringify(a.username)} is not a valid JID localpart`, a.at);
+    report('error', 'username', `${JSON.stringify(a.username)} is not a valid JID localpart: ${e.message}`, a.at);
   }
   const self = username === '' ? '' : `${username}@${o.domain}`;
   if (a.password !== undefined) {
@@ -101,7 +102,7 @@ function normalizeAccount(a: PieAccount, o: ValidateOptions, report: Report, par
   const blocked = new Set<string>();
   for (const [j, b] of a.blocked.entries()) {
     const parsed = parse(b);
-    if (parsed === undefined) report('error', `blocked[${j}]`, `${JSON.stringify(b.slice(0, 80))} is not a valid JID`, a.at);
+    if (parsed instanceof JidError) report('error', `blocked[${j}]`, `${JSON.stringify(b.slice(0, 80))} is not a valid JID: ${parsed.message}`, a.at);
     else if (blocked.has(parsed.toString())) report('warning', `blocked[${j}]`, `${parsed.toString()} is blocked twice: once is kept`, a.at);
     else blocked.add(parsed.toString());
   }
@@ -109,7 +110,7 @@ function normalizeAccount(a: PieAccount, o: ValidateOptions, report: Report, par
   return { username, ...(a.password !== undefined ? { password: a.password } : {}), scram: a.password !== undefined ? [] : a.scram, items, pendingIn, blocked: [...blocked], ...(a.at !== undefined ? { at: a.at } : {}) };
 }
 
-function normalizeItems(input: readonly PieItem[], self: string, o: ValidateOptions, report: Report, parse: (raw: string) => Jid | undefined): PieItem[] {
+function normalizeItems(input: readonly PieItem[], self: string, o: ValidateOptions, report: Report, parse: (raw: string) => Jid | JidError): PieItem[] {
   const items: PieItem[] = [];
   const seen = new Set<string>();
   for (const [j, item] of input.entries()) {
@@ -120,7 +121,7 @@ function normalizeItems(input: readonly PieItem[], self: string, o: ValidateOpti
       ok = false;
       report('error', `${f}.${field}`, message, item.at);
     };
-    if (parsed === undefined) bad('jid', `${JSON.stringify(item.jid.slice(0, 80))} is not a valid JID`);
+    if (parsed instanceof JidError) bad('jid', `${JSON.stringify(item.jid.slice(0, 80))} is not a valid JID: ${parsed.message}`);
     else if (!parsed.isBare()) bad('jid', `${parsed.toString()} has a resource: a roster item is a bare JID`);
     else if (parsed.toString() === self) bad('jid', 'the account itself cannot be a roster item');
     else if (seen.has(parsed.toString())) bad('jid', `${parsed.toString()} is in the roster twice`);
@@ -129,7 +130,7 @@ function normalizeItems(input: readonly PieItem[], self: string, o: ValidateOpti
     if (groups.length !== item.groups.length) report('warning', `${f}.groups`, 'a group is named twice: once is kept', item.at);
     if (groups.length > LIMITS.maxGroups) bad('groups', `more than ${LIMITS.maxGroups} groups`);
     for (const g of groups) if (g.length === 0 || g.length > LIMITS.maxGroupLength) bad('groups', `a group name has 1 to ${LIMITS.maxGroupLength} characters`);
-    if (!ok || parsed === undefined) continue;
+    if (!ok || parsed instanceof JidError) continue;
     seen.add(parsed.toString());
     items.push({ ...item, jid: parsed.toString(), groups });
   }
@@ -137,12 +138,12 @@ function normalizeItems(input: readonly PieItem[], self: string, o: ValidateOpti
   return items;
 }
 
-function normalizePending(input: readonly PiePending[], self: string, report: Report, parse: (raw: string) => Jid | undefined): PiePending[] {
+function normalizePending(input: readonly PiePending[], self: string, report: Report, parse: (raw: string) => Jid | JidError): PiePending[] {
   const out: PiePending[] = [];
   for (const [j, p] of input.entries()) {
     const parsed = parse(p.from);
-    if (parsed === undefined) {
-      report('error', `pending_in[${j}].from`, `${JSON.stringify(p.from.slice(0, 80))} is not a valid JID`, p.at);
+    if (parsed instanceof JidError) {
+      report('error', `pending_in[${j}].from`, `${JSON.stringify(p.from.slice(0, 80))} is not a valid JID: ${parsed.message}`, p.at);
       continue;
     }
     const from = parsed.toBareString();

@@ -3,7 +3,7 @@
  * planRosterSet validates one client request against the current roster and
  * names the edit or the stanza error; applyEdit produces the next roster.
  */
-import { tryParseJid, type StanzaErrorCondition } from '@vigil/xmpp';
+import { JidError, parseJidOrError, tryParseJid, type StanzaErrorCondition } from '@vigil/xmpp';
 import type { SubscriptionState } from './subscription-state.js';
 import type { SubscriptionStanza } from './subscription.js';
 import type { Roster, RosterItem } from './types.js';
@@ -115,9 +115,11 @@ export function planRosterSet(
 function parseItemJid(raw: string): { ok: true; jid: string } | { ok: false; error: RosterEditError } {
   // §2.1.2.3: 'jid' is REQUIRED.
   if (raw === '') return { ok: false, error: { condition: 'bad-request', text: "the item has no 'jid'" } };
-  const parsed = tryParseJid(raw);
+  const parsed = parseJidOrError(raw);
   // RFC 6120 §8.3.3.8: an address that does not adhere to RFC 7622.
-  if (parsed === undefined) return { ok: false, error: { condition: 'jid-malformed', text: `'${raw}' is not a valid JID` } };
+  if (parsed instanceof JidError) {
+    return { ok: false, error: { condition: 'jid-malformed', text: `item 'jid' ${JSON.stringify(raw.slice(0, 80))} is not a valid JID: ${parsed.message}` } };
+  }
   // Subscriptions and presence are kept per bare JID (§3.1.1); a full JID is
   // well-formed but not something a roster item can name.
   if (!parsed.isBare()) return { ok: false, error: { condition: 'bad-request', text: 'a roster item is a bare JID, without resource' } };

@@ -1,4 +1,5 @@
 import { Kvm, type KV } from '@nats-io/kv';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS } from '@vigil/cluster';
 import { AccountStore } from './accounts.js';
@@ -53,15 +54,17 @@ export async function openStores(nc: NatsConnection, options: OpenStoresOptions 
     ])
     : await Promise.all([
     kvm.create(BUCKETS.accounts, { history: 1, replicas, storage: 'file', description: 'Vigil accounts: SCRAM keys only' }),
-    kvm.create(BUCKETS.rosters, { history: 1, replicas, storage: 'file', description: 'Vigil rosters (RFC 6121 §2)' }),
+    // The authorities' own state is read from the stream leader (allow_direct off): a replica that is behind must not
+    // hand a new shard owner an older roster or session entry.
+    kvm.create(BUCKETS.rosters, { history: 1, replicas, storage: 'file', allow_direct: false, description: 'Vigil rosters (RFC 6121 §2)' }),
     kvm.create(BUCKETS.lastSeen, { history: 1, replicas, storage: 'file', description: 'Vigil last activity (XEP-0012)' }),
-    kvm.create(BUCKETS.sessions, { history: 1, replicas, storage: 'file', description: 'Vigil session registry, written by shard owners' }),
+    kvm.create(BUCKETS.sessions, { history: 1, replicas, storage: 'file', allow_direct: false, description: 'Vigil session registry, written by shard owners' }),
   ]);
   return {
     accounts: new AccountStore(accounts, BUCKETS.accounts),
     rosters: new RosterStore(rosters, BUCKETS.rosters),
     lastSeen: new LastSeenStore(lastSeen),
-    sessions: new SessionStore(sessions, BUCKETS.sessions),
+    sessions: new SessionStore(sessions, BUCKETS.sessions, await jetstreamManager(nc)),
   };
 }
 

@@ -55,6 +55,12 @@ export interface ClusterOptions {
    * these (nodes first, then authorities). Each handle's `metricsUrl` says where; restarts keep the port.
    */
   readonly metrics?: boolean | readonly number[];
+  /**
+   * Start every connection node with the V8 inspector on a free loopback port
+   * (`--inspect=127.0.0.1:<port>`, NodeHandle.inspectPort), for tests that
+   * force a garbage collection and read the live heap (testkit's Inspector).
+   */
+  readonly inspect?: boolean;
 }
 
 export interface NodeHandle {
@@ -66,6 +72,8 @@ export interface NodeHandle {
   readonly wsUrl?: string;
   /** http://host:port of the node's /metrics, /livez and /readyz, when the cluster has `metrics`. */
   readonly metricsUrl?: string;
+  /** The node's V8 inspector port on 127.0.0.1, when the cluster has `inspect`. */
+  readonly inspectPort?: number;
   service: ChildService;
 }
 
@@ -81,6 +89,8 @@ export class Cluster {
   readonly authorityMetricsUrls: string[] = [];
   /** Environment of each node beyond its id and client port (TLS, WebSocket), kept for restarts. */
   readonly #nodeEnv = new Map<string, Readonly<Record<string, string>>>();
+  /** Extra node command-line arguments per node (the inspector), kept for restarts. */
+  readonly #nodeArgs = new Map<string, readonly string[]>();
   readonly #partitions = new Map<number, NatsPartition>();
 
   private constructor(
@@ -124,6 +134,11 @@ export class Cluster {
         const port = options.nodePorts?.[i] ?? (await freePort());
         const nodeId = `node-${i + 1}`;
         const extra = await cluster.#extraPorts(i);
+        if (options.inspect) {
+          const inspectPort = await freePort();
+          cluster.#nodeArgs.set(nodeId, [`--inspect=127.0.0.1:${inspectPort}`]);
+          extra.handle.inspectPort = inspectPort;
+        }
         if (options.partitionable?.includes(i)) {
           const partition = await NatsPartition.start(cluster.natsUrl);
           cluster.#partitions.set(i, partition);
@@ -222,14 +237,14 @@ export class Cluster {
       VIGIL_C2S_PORT: String(port),
       VIGIL_C2S_HOST: this.options.c2sHost ?? '127.0.0.1',
       ...extraEnv,
-    });
+    }, this.#nodeArgs.get(nodeId) ?? []);
   }
 
   /** TLS and WebSocket settings of node i: its environment and what its handle shows. */
-  async #extraPorts(i: number): Promise<{ env: Record<string, string>; handle: { tlsPort?: number; wsUrl?: string; metricsUrl?: string } }> {
+  async #extraPorts(i: number): Promise<{ env: Record<string, string>; handle: { tlsPort?: number; wsUrl?: string; metricsUrl?: string; inspectPort?: number } }> {
     const { tls, directTls, webSocket, metrics } = this.options;
     const env: Record<string, string> = {};
-    const handle: { tlsPort?: number; wsUrl?: string; metricsUrl?: string } = {};
+    const handle: { tlsPort?: number; wsUrl?: string; metricsUrl?: string; inspectPort?: number } = {};
     if (metrics) {
       const port = await this.#metricsPort(i);
       env.VIGIL_METRICS_PORT = String(port);
@@ -259,11 +274,11 @@ export class Cluster {
     return { env, handle };
   }
 
-  #spawn(name: string, main: string, env: Record<string, string>): ChildService {
+  #spawn(name: string, main: string, env: Record<string, string>, nodeArgs: readonly string[] = []): ChildService {
     return ChildService.spawn(
       name,
       process.execPath,
-      ['--enable-source-maps', ...(process.env.VIGIL_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? []), main],
+      ['--enable-source-maps', ...(process.env.VIGIL_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? []), ...nodeArgs, main],
       {
         PATH: process.env.PATH,
         VIGIL_NATS_URL: this.natsUrl,
@@ -272,6 +287,7 @@ export class Cluster {
         VIGIL_SCRAM_ITERATIONS: String(this.scramIterations),
         ...this.options.env,
         ...env,
+        ...childEnvFromProcess(),
       },
       this.options.echo ?? false,
       this.options.detached ?? false,
@@ -281,6 +297,16 @@ export class Cluster {
   #ready(s: ChildService): Promise<unknown> {
     return s.waitForLog((r) => r.msg === 'ready', this.options.readyTimeoutMs ?? 20_000, 'ready');
   }
+}
+
+/** `VIGIL_CHILD_ENV="K=V K=V"`: settings for every child, for experiments (like VIGIL_CHILD_NODE_ARGS). */
+function childEnvFromProcess(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of process.env.VIGIL_CHILD_ENV?.split(' ') ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
 }
 
 /** Retries an operation that fails while a fresh cluster settles; bounded in attempts. */

@@ -1,4 +1,4 @@
-export { DeadlineError, withDeadline } from './wait.js';
+export { DeadlineError, eventually, withDeadline } from './wait.js';
 export { freePort } from './ports.js';
 export { type LogRecord, ChildService } from './child.js';
 export { type NatsServer, type NatsServerOptions, type NatsCluster, NatsServerNotFoundError, findNatsServer, startNatsServer, startNatsCluster } from './nats-server.js';
@@ -6,6 +6,7 @@ export { type ClusterOptions, type NodeHandle, Cluster, mutualContacts } from '.
 export { type GrpcOptions, GrpcAccess } from './grpc-access.js';
 export { type Mark, type Stanza, type TestClientOptions, TestClient, errorCondition, is, xml } from './xmpp-client.js';
 export { FakeClock } from './fake-clock.js';
+export { type HeapUsage, Inspector } from './inspector.js';
 export { RawConnection, clientStreamHeader, rawSession } from './raw-client.js';
 export { PresenceModel, type Received } from './presence-model.js';
 export { type SelfSignedCert, type SelfSignedCertOptions, OpensslNotFoundError, createSelfSignedCert } from './certs.js';

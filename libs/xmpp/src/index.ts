@@ -6,7 +6,7 @@ export {
   type StreamParserLimits,
   type StreamParserOptions,
 } from './parser.js';
-export { Jid, JidError, jid, parseJid, tryParseJid } from './jid.js';
+export { Jid, JidError, jid, parseJid, parseJidOrError, tryParseJid } from './jid.js';
 export { SaslFailure, parsePlain, type SaslCondition } from './sasl.js';
 export {
   deriveScramCredential,

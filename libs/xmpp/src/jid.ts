@@ -1,9 +1,11 @@
 /**
- * JIDs per RFC 7622, pragmatically: NFC plus lower-casing stand in for the
- * PRECIS UsernameCaseMapped profile and IDNA mapping, and the forbidden
- * characters are checked explicitly instead of through the full PRECIS
- * tables.
+ * JIDs per RFC 7622: the localpart is enforced with the PRECIS
+ * UsernameCaseMapped profile (RFC 8265 §3), the resourcepart with the
+ * OpaqueString profile (RFC 8265 §4), the domainpart with UTS #46 / IDNA2008
+ * (RFC 7622 §3.2). See ./precis/ for the framework (RFC 8264).
  */
+import { enforceDomainpart } from './precis/domainpart.js';
+import { PrecisError, enforceOpaqueString, enforceUsernameCaseMapped } from './precis/profiles.js';
 
 export class JidError extends Error {
   constructor(
@@ -20,9 +22,6 @@ const MAX_PART_BYTES = 1023;
 
 // RFC 7622 §3.3.1: these are disallowed in a localpart (besides what PRECIS already forbids).
 const LOCAL_FORBIDDEN = /["&'/:<>@]/u;
-const WHITESPACE = /\s/u;
-const CONTROL = /\p{Cc}/u;
-const LONE_SURROGATE = /\p{Cs}/u;
 
 export class Jid {
   readonly local: string;
@@ -91,6 +90,16 @@ export function tryParseJid(input: string): Jid | undefined {
   }
 }
 
+/** parseJid without throwing: the JID, or the JidError that says what is wrong with it. */
+export function parseJidOrError(input: string): Jid | JidError {
+  try {
+    return parseJid(input);
+  } catch (error: unknown) {
+    if (error instanceof JidError) return error;
+    throw error;
+  }
+}
+
 export function jid(local: string, domain: string, resource?: string): Jid {
   return new Jid(local, domain, resource ?? '');
 }
@@ -105,45 +114,38 @@ function construct(local: string, domain: string, resource: string, input: strin
   }
 }
 
-function checkLength(part: string, what: string, input: string): void {
-  if (part === '') throw new JidError(`empty ${what}`, input);
-  // Unpaired surrogates cannot be encoded as UTF-8 and would not survive the wire.
-  if (LONE_SURROGATE.test(part)) throw new JidError(`${what} is not valid Unicode`, input);
-  if (Buffer.byteLength(part, 'utf8') > MAX_PART_BYTES) {
+function checkLength(prepared: string, what: string, input: string): void {
+  if (Buffer.byteLength(prepared, 'utf8') > MAX_PART_BYTES) {
     throw new JidError(`${what} longer than ${MAX_PART_BYTES} bytes`, input);
   }
 }
 
+/** Runs a PRECIS enforcement step, turning its error into a JidError naming the part. */
+function enforcePart(enforce: (raw: string) => string, raw: string, what: string, input: string): string {
+  // Refuse absurd inputs before spending Unicode work on them: no mapping
+  // shrinks a string to a quarter of its UTF-16 length.
+  if (raw.length > MAX_PART_BYTES * 4) throw new JidError(`${what} longer than ${MAX_PART_BYTES} bytes`, input);
+  try {
+    const prepared = enforce(raw);
+    checkLength(prepared, what, input);
+    return prepared;
+  } catch (error: unknown) {
+    if (error instanceof PrecisError) throw new JidError(`${what} ${error.message}`, input);
+    throw error;
+  }
+}
+
 function prepareLocal(raw: string, input: string): string {
-  // Lower-case first, then NFC, so the result is stable under a second pass.
-  const local = raw.toLowerCase().normalize('NFC');
-  checkLength(local, 'localpart', input);
+  const local = enforcePart(enforceUsernameCaseMapped, raw, 'localpart', input);
   const bad = LOCAL_FORBIDDEN.exec(local);
   if (bad !== null) throw new JidError(`localpart contains forbidden character ${bad[0]}`, input);
-  if (WHITESPACE.test(local)) throw new JidError('localpart contains whitespace', input);
-  if (CONTROL.test(local)) throw new JidError('localpart contains a control character', input);
   return local;
 }
 
 function prepareDomain(raw: string, input: string): string {
-  let domain = raw.toLowerCase().normalize('NFC');
-  // RFC 7622 §3.2: a trailing dot (fully qualified form) is stripped before comparison.
-  if (domain.endsWith('.')) domain = domain.slice(0, -1);
-  checkLength(domain, 'domainpart', input);
-  if (domain.includes('@')) throw new JidError('domainpart contains "@"', input);
-  if (domain.includes('/')) throw new JidError('domainpart contains "/"', input);
-  if (WHITESPACE.test(domain)) throw new JidError('domainpart contains whitespace', input);
-  if (CONTROL.test(domain)) throw new JidError('domainpart contains a control character', input);
-  if (!domain.startsWith('[') && domain.split('.').includes('')) {
-    throw new JidError('domainpart has an empty label', input);
-  }
-  return domain;
+  return enforcePart(enforceDomainpart, raw, 'domainpart', input);
 }
 
 function prepareResource(raw: string, input: string): string {
-  // RFC 7622 §3.4: OpaqueString profile — case is preserved.
-  const resource = raw.normalize('NFC');
-  checkLength(resource, 'resourcepart', input);
-  if (CONTROL.test(resource)) throw new JidError('resourcepart contains a control character', input);
-  return resource;
+  return enforcePart(enforceOpaqueString, raw, 'resourcepart', input);
 }

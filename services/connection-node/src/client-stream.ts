@@ -74,6 +74,8 @@ export class ClientStream implements StreamParserHandlers {
   /** Set when the managed stream may be resumed. */
   #smId: string | undefined;
   #ackRequested = false;
+  /** When the outstanding `<r/>` was written (monotonic ms); undefined when none is outstanding. */
+  #ackRequestedMs: number | undefined;
   #hibernatedMs = 0;
   /** The session as the presence grace ended it, for a resumption to bring back. */
   #saved: SavedSession | undefined;
@@ -151,6 +153,12 @@ export class ClientStream implements StreamParserHandlers {
       // Pre-authentication streams get a small time budget, checked by the same sweep (no timer per connection).
       if (nowMs - this.#openedMs >= this.deps.config.authTimeoutMs) this.fail('connection-timeout', 'no resource bound in time');
       return;
+    }
+    const ackTimeoutMs = this.deps.config.smAckTimeoutMs;
+    if (ackTimeoutMs > 0 && this.#ackRequestedMs !== undefined && nowMs - this.#ackRequestedMs >= ackTimeoutMs) {
+      // XEP-0198 sets no limit; a client that reads answers an <r/> within a round trip. One that does not is gone
+      // (its TCP not yet seen dead) or stuck, and what is sent to it only piles up: lost, like a ping timeout.
+      return this.fail('connection-timeout', `no <a/> within ${ackTimeoutMs} ms of the server's <r/>`, cluster.EndCause.END_CAUSE_CLIENT_LOST, true);
     }
     if (this.#pingSentMs !== undefined) {
       if (nowMs - this.#pingSentMs >= timeoutMs) this.fail('connection-timeout', `no answer to a ping within ${timeoutMs} ms`, cluster.EndCause.END_CAUSE_CLIENT_LOST, true);
@@ -289,7 +297,9 @@ export class ClientStream implements StreamParserHandlers {
     if (this.#ackRequested) return;
     this.#ackRequested = true;
     setImmediate(() => {
-      if (this.#phase === 'bound') this.#write(`<r xmlns='${NS_SM}'/>`);
+      if (this.#phase !== 'bound') return;
+      this.#write(`<r xmlns='${NS_SM}'/>`);
+      this.#ackRequestedMs = performance.now();
     });
   }
 
@@ -550,6 +560,7 @@ export class ClientStream implements StreamParserHandlers {
         // The next stanza sent asks again. Not at once: a client whose count lags (some start counting late)
         // would otherwise answer every <r/> with the same <a/>, in a loop.
         this.#ackRequested = false;
+        this.#ackRequestedMs = undefined;
         return;
       }
       default:

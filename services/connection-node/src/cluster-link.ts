@@ -119,6 +119,21 @@ export class ClusterLink {
         },
       }),
     );
+    this.#subs.push(
+      this.nc.subscribe(this.#subjects.nodeRetired(this.config.nodeId), {
+        callback: (err, msg) => {
+          if (err) return this.log.error('retirement subscription failed', { err });
+          let notice: cluster.IncarnationRetired;
+          try {
+            notice = cluster.IncarnationRetired.decode(msg.data);
+          } catch (e) {
+            return droppedMessage(this.log, msg.subject, e);
+          }
+          // A notice about an incarnation already left behind (we fenced or restarted since) changes nothing.
+          if (notice.incarnation === this.#incarnation) this.#fence(`declared dead by ${notice.authorityId}`);
+        },
+      }),
+    );
     this.#sendHeartbeat();
     const fencePeriod = Math.max(20, Math.floor(this.config.timings.selfFenceMs / 10));
     this.#lastCheckMs = performance.now();
@@ -330,10 +345,14 @@ export class ClusterLink {
     const silentMs = now - this.#confirmedMs;
     const limit = this.config.timings.selfFenceMs;
     if (stalledMs < limit && silentMs < limit) return;
+    this.#fence(stalledMs >= limit ? `event loop stalled for ${Math.round(stalledMs)} ms` : `no heartbeat confirmed for ${Math.round(silentMs)} ms`);
+  }
+
+  /** Ends every client stream and starts a new incarnation (the old one's sessions are, or will be, announced). */
+  #fence(reason: string): void {
     // A fresh grace period, so a still-absent server does not fence in a loop.
-    this.#confirmedMs = now;
+    this.#confirmedMs = performance.now();
     if (this.sessions.size === 0) return; // nothing anyone could be misled about
-    const reason = stalledMs >= limit ? `event loop stalled for ${Math.round(stalledMs)} ms` : `no heartbeat confirmed for ${Math.round(silentMs)} ms`;
     const previous = this.#incarnation;
     this.#incarnation = randomBytes(8).toString('hex');
     this.log.error('node fenced itself', { reason, previous, incarnation: this.#incarnation, sessions: this.sessions.size });

@@ -14,3 +14,10 @@ test('a bad value is refused with the variable named', () => {
   assert.throws(() => readNodeConfig({ VIGIL_SHARD_COUNT: 'many' }), (e: unknown) => e instanceof ConfigError && e.setting === 'VIGIL_SHARD_COUNT');
   assert.throws(() => readNodeConfig({ VIGIL_LOG_LEVEL: 'chatty' }), (e: unknown) => e instanceof ConfigError && e.setting === 'VIGIL_LOG_LEVEL');
 });
+
+test('the XEP-0198 ack timeout defaults to 30 s, may be 0 (off), and refuses values a sweep could not honour', () => {
+  assert.equal(readNodeConfig({}).smAckTimeoutMs, 30_000);
+  assert.equal(readNodeConfig({ VIGIL_SM_ACK_TIMEOUT_MS: '0' }).smAckTimeoutMs, 0);
+  assert.throws(() => readNodeConfig({ VIGIL_SM_ACK_TIMEOUT_MS: '50' }), (e: unknown) => e instanceof ConfigError && e.setting === 'VIGIL_SM_ACK_TIMEOUT_MS');
+  assert.throws(() => readNodeConfig({ VIGIL_SM_ACK_TIMEOUT_MS: '-1' }), (e: unknown) => e instanceof ConfigError && e.setting === 'VIGIL_SM_ACK_TIMEOUT_MS');
+});

@@ -61,6 +61,8 @@ export interface NodeConfig {
   readonly smPresenceGraceMs: number;
   /** XEP-0198: unacknowledged stanzas kept per session; beyond it the stream is closed. */
   readonly smMaxUnacked: number;
+  /** XEP-0198: a client that has not answered the server's `<r/>` with an `<a/>` this long is declared lost; 0: never. */
+  readonly smAckTimeoutMs: number;
   readonly rosterRequestTimeoutMs: number;
   readonly timings: ClusterTimings;
   readonly logLevel: LogLevel;
@@ -109,17 +111,19 @@ export function readNodeConfig(envVars: Env, env: EnvReader = new EnvReader(envV
   };
 }
 
-type StreamManagementConfig = Pick<NodeConfig, 'smResumeMs' | 'smPresenceGraceMs' | 'smMaxUnacked'>;
+type StreamManagementConfig = Pick<NodeConfig, 'smResumeMs' | 'smPresenceGraceMs' | 'smMaxUnacked' | 'smAckTimeoutMs'>;
 
 /** XEP-0198 settings; the reasons for the defaults are in docs/decisions.md ("Stream management"). */
 function readStreamManagementConfig(env: EnvReader): StreamManagementConfig {
   const smResumeMs = env.int('VIGIL_SM_RESUME_MS', 300_000, 'XEP-0198 resumption window of a managed stream that lost its connection; 0: no resumption', { min: 0 });
   const smPresenceGraceMs = env.int('VIGIL_SM_PRESENCE_GRACE_MS', 3000, 'a resumable session that lost its connection is announced unavailable after this (shorter than the resumption window)', { min: 0 });
   const smMaxUnacked = env.int('VIGIL_SM_MAX_UNACKED', 1000, 'unacknowledged stanzas kept per managed stream before it is closed', { min: 16 });
+  const smAckTimeoutMs = env.int('VIGIL_SM_ACK_TIMEOUT_MS', 30_000, "a managed stream whose client has not answered the server's <r/> within this is declared lost; 0: no limit", { min: 0 });
+  if (smAckTimeoutMs > 0 && smAckTimeoutMs < 100) throw new ConfigError('VIGIL_SM_ACK_TIMEOUT_MS', `must be 0 (off) or at least 100, got ${smAckTimeoutMs}`);
   if (smResumeMs > 0 && smPresenceGraceMs >= smResumeMs) {
     throw new ConfigError('VIGIL_SM_PRESENCE_GRACE_MS', `must be shorter than VIGIL_SM_RESUME_MS (${smResumeMs}), got ${smPresenceGraceMs}`);
   }
-  return { smResumeMs, smPresenceGraceMs, smMaxUnacked };
+  return { smResumeMs, smPresenceGraceMs, smMaxUnacked, smAckTimeoutMs };
 }
 
 type TransportConfig = Pick<NodeConfig, 'c2sTlsPort' | 'tls' | 'tlsRequired' | 'startTls' | 'wsPort' | 'wsPath' | 'wsTls'>;

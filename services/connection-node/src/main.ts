@@ -75,8 +75,8 @@ async function main(): Promise<void> {
   });
 
   // One sweep for every stream of the node (no timer per session): idle pings and their timeouts, the
-  // authentication timeout, and the presence grace and resumption window of hibernating managed streams.
-  const shortest = Math.min(config.clientIdlePingMs, config.clientPingTimeoutMs, config.authTimeoutMs, config.smPresenceGraceMs || Infinity);
+  // authentication timeout, XEP-0198 ack timeouts, and the presence grace and resumption window of hibernating managed streams.
+  const shortest = Math.min(config.clientIdlePingMs, config.clientPingTimeoutMs, config.authTimeoutMs, config.smPresenceGraceMs || Infinity, config.smAckTimeoutMs || Infinity);
   const sweepMs = Math.max(50, Math.min(1000, Math.floor(shortest / 4)));
   const sweep = setInterval(() => streams.sweep(performance.now(), config.clientIdlePingMs, config.clientPingTimeoutMs), sweepMs);
   sweep.unref();

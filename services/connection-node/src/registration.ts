@@ -44,7 +44,7 @@ export async function handleRegistration(
     try {
       local = jid(username, domain).local;
     } catch (e) {
-      if (e instanceof JidError) throw new StanzaError('jid-malformed', 'modify', 'not a valid username');
+      if (e instanceof JidError) throw new StanzaError('jid-malformed', 'modify', `not a valid username: ${e.message}`);
       throw e;
     }
     if (authenticatedAs !== undefined) {

@@ -1,5 +1,5 @@
 import {
-  el, errorReply, iqResult, pooledRandomBytes, jid, tryParseJid, NS, StanzaError, JidError,
+  el, errorReply, iqResult, pooledRandomBytes, jid, parseJidOrError, NS, StanzaError, JidError,
   type Element, type Jid, type StreamErrorCondition,
 } from '@vigil/xmpp';
 import { cluster } from '@vigil/proto';
@@ -319,8 +319,8 @@ export class SessionHandler {
   }
 
   #parseTo(value: string): Jid {
-    const to = tryParseJid(value);
-    if (to === undefined) throw new StanzaError('jid-malformed', 'modify', `'to' is not a valid JID`);
+    const to = parseJidOrError(value);
+    if (to instanceof JidError) throw new StanzaError('jid-malformed', 'modify', `'to' is not a valid JID: ${to.message}`);
     return to;
   }
 }

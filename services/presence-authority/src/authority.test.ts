@@ -155,6 +155,41 @@ describe('presence authority', () => {
     node.stop();
   });
 
+  test('a node declared dead that turns out alive is told to fence, at expiry and again at its next heartbeat', async () => {
+    const notices: cluster.IncarnationRetired[] = [];
+    const noticed: (() => void)[] = [];
+    const sub = nc.subscribe(S.nodeRetired('n5'), {
+      callback: (_e, m) => {
+        notices.push(cluster.IncarnationRetired.decode(m.data));
+        noticed.splice(0).forEach((f) => f());
+      },
+    });
+    const noticeCount = (n: number, what: string) =>
+      withDeadline(new Promise<void>((resolve) => {
+        const check = () => (notices.length >= n ? resolve() : void noticed.push(check));
+        check();
+      }), 5000, what);
+    await nc.flush();
+    const node = fakeNode('n5', 'slow');
+    await node.heartbeat();
+    authority.tick();
+    await node.available('s6', 'alice@localhost/boat');
+    await bobGets(/from='alice@localhost\/boat'\/>/, 'alice/boat available');
+    await authority.idle();
+    for (let step = 0; step < 8; step++) {
+      clock.advance(50);
+      authority.tick();
+    }
+    await bobGets(/from='alice@localhost\/boat' type='unavailable'/, 'unavailable after the lease');
+    await noticeCount(1, 'a notice when the lease ran out');
+    assert.deepEqual({ ...notices[0] }, { nodeId: 'n5', incarnation: 'slow', authorityId: config.authorityId });
+    await node.heartbeat(); // its heartbeats were only late: the node is alive, its sessions announced
+    await noticeCount(2, 'a notice answering the late heartbeat');
+    assert.equal(notices[1]?.incarnation, 'slow');
+    sub.unsubscribe();
+    node.stop();
+  });
+
   test('a new incarnation of a node ends the old incarnation\'s sessions at once', async () => {
     const old = fakeNode('n3', 'old');
     await old.heartbeat();

@@ -193,6 +193,8 @@ export class Authority {
 
   async #takeShard(shard: number, epoch: number): Promise<void> {
     const entries = await this.deps.stores.sessions.load(shard);
+    // Lost (or lost and taken again) while loading: this load is not the owner's view any more.
+    if (this.#shards.epochOf(shard) !== epoch) return;
     const now = this.#now();
     for (const entry of entries) {
       const ref = entry.value.session;
@@ -284,7 +286,9 @@ export class Authority {
     const outcome = this.#leases.heartbeat(hb.nodeId, hb.incarnation, now);
     switch (outcome.kind) {
       case 'stale':
-        this.deps.log.warn('heartbeat from an ended incarnation ignored', { node: hb.nodeId, incarnation: hb.incarnation });
+        // Alive after all (slow, not dead), but its sessions here were announced unavailable: it must fence.
+        this.deps.log.warn('heartbeat from an ended incarnation; telling the node to fence', { node: hb.nodeId, incarnation: hb.incarnation });
+        this.#retired(hb.nodeId, hb.incarnation);
         return;
       case 'replaced':
         this.deps.log.info('node restarted: new incarnation', { node: hb.nodeId, incarnation: hb.incarnation, previous: outcome.previous.incarnation });
@@ -322,7 +326,15 @@ export class Authority {
     for (const lease of this.#leases.expire(now)) {
       this.deps.log.warn('node lease expired', { node: lease.nodeId, incarnation: lease.incarnation, silentMs: Math.round(now - lease.lastHeardMs) });
       this.#expireIncarnation(lease.nodeId, lease.incarnation, 'lease-expired', lease.lastHeardMs);
+      // Should the node be alive and only slow to reach us, it learns now rather than at its next heartbeat.
+      this.#retired(lease.nodeId, lease.incarnation);
     }
+  }
+
+  /** Tells a node that this replica ended its incarnation (DESIGN.md invariant 5: no zombie streams). */
+  #retired(nodeId: string, incarnation: string): void {
+    const notice = cluster.IncarnationRetired.encode({ nodeId, incarnation, authorityId: this.deps.config.authorityId }).finish();
+    this.deps.nc.publish(this.#subjects.nodeRetired(nodeId), notice);
   }
 
   async #watchConnection(): Promise<void> {

@@ -18,6 +18,8 @@ export interface AuthorityConfig {
   readonly kvReplicas: number;
   /** Sessions ended per event-loop turn during a mass expiry, so heartbeats stay prompt. */
   readonly expiryBatchSize: number;
+  /** Shard acquisitions and releases in flight at once during a rebalance. */
+  readonly takeoverConcurrency: number;
   readonly timings: ClusterTimings;
   readonly logLevel: LogLevel;
   /** PBKDF2 iterations of accounts created or re-keyed through the gRPC API. */
@@ -69,6 +71,7 @@ export function readAuthorityConfig(envVars: Env, env: EnvReader = new EnvReader
     maxRosterItems: env.int('VIGIL_MAX_ROSTER_ITEMS', 1000, 'roster size limit; adding beyond it is a policy-violation', { min: 1 }),
     kvReplicas: env.int('VIGIL_KV_REPLICAS', 1, 'replicas of the durable KV buckets', { min: 1, max: 5 }),
     expiryBatchSize: env.int('VIGIL_EXPIRY_BATCH_SIZE', 200, 'sessions expired per event-loop turn', { min: 1 }),
+    takeoverConcurrency: env.int('VIGIL_SHARD_TAKEOVER_CONCURRENCY', 16, 'shard takeovers and hand-overs run at once during a rebalance; more owns a dead replica\'s shards sooner', { min: 1, max: 256 }),
     timings,
     logLevel,
     scramIterations: env.int('VIGIL_SCRAM_ITERATIONS', 10_000, 'PBKDF2 iterations of SCRAM credentials created here and shown for unknown users', { min: 4096 }),

@@ -1,6 +1,6 @@
 import { cluster } from '@vigil/proto';
 import { bareOf, isBlocked, isSubscribedTo, isSubscriber, findItem } from '@vigil/roster';
-import { el, errorReply, iqResult, parseStanza, tryParseJid, NS, StanzaError, type Element } from '@vigil/xmpp';
+import { el, errorReply, iqResult, parseStanza, parseJidOrError, JidError, NS, StanzaError, type Element } from '@vigil/xmpp';
 import type { AuthorityContext } from './context.js';
 import type { PresenceCore } from './presence.js';
 import type { RosterEditor } from './roster-editor.js';
@@ -50,8 +50,8 @@ export class IqCore {
     }
     if (type !== 'set' || (payload.name !== 'block' && payload.name !== 'unblock')) throw new StanzaError('bad-request', 'modify');
     const jids = payload.getChildren('item').map((i) => {
-      const j = tryParseJid(i.attr('jid') ?? '');
-      if (j === undefined) throw new StanzaError('jid-malformed', 'modify', `not a JID: ${i.attr('jid') ?? ''}`);
+      const j = parseJidOrError(i.attr('jid') ?? '');
+      if (j instanceof JidError) throw new StanzaError('jid-malformed', 'modify', `item 'jid' is not a valid JID: ${j.message}`);
       return j.toString();
     });
     // XEP-0191 §3.3: a block without items is a bad request; §3.4: an unblock without items unblocks all.

@@ -64,11 +64,30 @@ export class Outbox implements OutboxPort {
     });
   }
 
-  /** A stanza serialized without 'to', addressed here to `to` (full or bare JID). */
+  /**
+   * A stanza serialized without 'to', addressed here to `to` (full or bare
+   * JID). It is stamped with the shard this replica decided for: the
+   * sender's when it owns it (a probe answer, its own presence), otherwise
+   * the recipient's (an inbound subscription request, handled by the
+   * recipient's owner).
+   *
+   * Presence to one session goes on the fan-out subject, which every node
+   * has listened on since it started. On its user's delivery subject it
+   * could be lost: in a NATS cluster a node's new subscription reaches the
+   * other servers over the routes on its own path, so the answer to the
+   * probe a session sends at login can get to a server that does not yet
+   * know the session is there.
+   */
   deliver(to: string, stanzaXml: string, fromBareJid: string, kind: cluster.DeliveryKind = K.DELIVERY_KIND_PRESENCE): void {
-    this.#publishDelivery(fromBareJid || bareOf(to), {
+    const about = fromBareJid !== '' && this.#owns(fromBareJid) ? fromBareJid : bareOf(to);
+    if (kind === K.DELIVERY_KIND_PRESENCE && to.includes('/')) return this.#fanOutAs(about, [to], stanzaXml, fromBareJid);
+    this.#publishDelivery(about, {
       toJid: to, stanzaXml: withTo(stanzaXml, to), shard: 0, epoch: 0, kind, fromBareJid, blockList: [],
     });
+  }
+
+  #owns(bareJid: string): boolean {
+    return this.epochOf(shardOf(bareJid, this.shardCount)) !== undefined;
   }
 
   /** A server push (roster or block list) to the user's interested resources. */
@@ -85,8 +104,13 @@ export class Outbox implements OutboxPort {
    * recipients.
    */
   fanOut(to: readonly string[], stanzaXml: string, fromBareJid: string): void {
+    this.#fanOutAs(fromBareJid, to, stanzaXml, fromBareJid);
+  }
+
+  /** A fan-out stamped with the shard of `aboutBareJid` (its owner decided it). */
+  #fanOutAs(aboutBareJid: string, to: readonly string[], stanzaXml: string, fromBareJid: string): void {
     if (to.length === 0) return;
-    const shard = shardOf(fromBareJid, this.shardCount);
+    const shard = shardOf(aboutBareJid, this.shardCount);
     const epoch = this.epochOf(shard);
     if (epoch === undefined) {
       this.log.debug('fan-out dropped: shard not owned here', { shard, from: fromBareJid });

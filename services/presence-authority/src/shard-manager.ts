@@ -27,15 +27,6 @@ interface Owned {
 
 const lockKey = (shard: number): string => `shard.${shard}`;
 /**
- * Shard acquisitions and releases in flight at once during a rebalance. One:
- * with 16, takeovers after an authority crash finished within 5 s, but the
- * default-size chaos run then missed announcements in every trial of
- * kill-node-and-authority (sessions never loaded from the registry, it
- * seems); see docs/performance.md. Kept as a knob for that investigation.
- */
-const TAKEOVER_CONCURRENCY = 1;
-
-/**
  * Shard ownership for one authority replica (DESIGN.md "Sharding"): a lock
  * per shard in KV, created or updated only by compare-and-set, renewed every
  * third of its TTL; the revision at which a replica took the lock is the
@@ -50,6 +41,9 @@ export class ShardManager {
   readonly #members: LeaseTable;
   readonly #leaving = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
+  /** The renewal round in flight; renewals never overlap (two CAS writes of one lock would depose ourselves). */
+  #renewing: Promise<void> | undefined;
   #hbTimer: NodeJS.Timeout | undefined;
   #sub: Subscription | undefined;
   #stopped = false;
@@ -113,6 +107,8 @@ export class ShardManager {
     this.#stallTimer = setInterval(() => this.#checkStall(), 100);
     await this.tick();
     const period = Math.max(50, Math.floor(this.deps.config.timings.shardLockTtlMs / 3));
+    // Renewal runs on its own clock: a long rebalance (a takeover loading many shards) must not hold it up.
+    this.#renewTimer = setInterval(() => void this.#renewAll(), period);
     const loop = () => {
       this.#timer = setTimeout(() => {
         void this.tick().finally(() => {
@@ -127,9 +123,11 @@ export class ShardManager {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#renewTimer);
     clearInterval(this.#hbTimer);
     clearInterval(this.#stallTimer);
     await this.#ticking;
+    await this.#renewing;
     for (const shard of [...this.#owned.keys()]) await this.#release(shard);
     this.#heartbeat(true);
     this.#sub?.unsubscribe();
@@ -145,15 +143,26 @@ export class ShardManager {
     return this.#ticking;
   }
 
+  /** Renews every owned lock, then fences what could not be renewed in time. One round at a time. */
+  #renewAll(): Promise<void> {
+    this.#renewing ??= (async () => {
+      const ttl = this.deps.config.timings.shardLockTtlMs;
+      await Promise.all([...this.#owned.keys()].map((shard) => this.#renew(shard)));
+      for (const [shard, o] of this.#owned) {
+        // Cut off from NATS: others may be taking the shard right now. Stop acting well before they may.
+        // (While connected, a failed renewal means JetStream itself is electing a leader: nobody else
+        // can write the lock either, and others wait a whole TTL of working KV before they may.)
+        if (!this.#connected && this.#now() - o.renewedAtMs > ttl * 0.75) this.#lose(shard, 'lock not renewed while disconnected');
+      }
+    })().finally(() => {
+      this.#renewing = undefined;
+    });
+    return this.#renewing;
+  }
+
   async #round(): Promise<void> {
     const ttl = this.deps.config.timings.shardLockTtlMs;
-    await Promise.all([...this.#owned.keys()].map((shard) => this.#renew(shard)));
-    for (const [shard, o] of this.#owned) {
-      // Cut off from NATS: others may be taking the shard right now. Stop acting well before they may.
-      // (While connected, a failed renewal means JetStream itself is electing a leader: nobody else
-      // can write the lock either, and others wait a whole TTL of working KV before they may.)
-      if (!this.#connected && this.#now() - o.renewedAtMs > ttl * 0.75) this.#lose(shard, 'lock not renewed while disconnected');
-    }
+    await this.#renewAll();
     if (this.#stopped) return;
     this.#members.expire(this.#now());
     const members = new Set(this.#members.list().map((l) => l.nodeId));
@@ -174,7 +183,6 @@ export class ShardManager {
       lockTtlMs: ttl,
     });
     const before = this.#owned.size;
-    // Shards are independent, but takeovers go one at a time for now (TAKEOVER_CONCURRENCY).
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < actions.length && !this.#stopped) {
@@ -184,7 +192,7 @@ export class ShardManager {
         else await this.#release(a.shard);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(TAKEOVER_CONCURRENCY, actions.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.deps.config.takeoverConcurrency, actions.length) }, worker));
     if (this.#stopped) return;
     if (actions.length > 0) {
       this.deps.log.info('shard ownership changed', { owned: this.#owned.size, before, members: members.size });
@@ -240,6 +248,8 @@ export class ShardManager {
       this.#owned.delete(shard);
       this.deps.metrics?.shardChanged('released');
     }
+    // A renewal in flight would move the revision the delete below expects.
+    await this.#renewing;
     try {
       await this.deps.kv.delete(lockKey(shard), { previousSeq: o.revision });
       this.deps.log.debug('shard released', { shard, epoch: o.epoch });

@@ -47,7 +47,7 @@ test('a file with errors is reported line by line and refused before any token o
     const r = await vigil(['import', file]);
     assert.equal(r.code, Exit.USAGE);
     assert.deepEqual(r.stderr.trimEnd().split('\n').map((l) => l.replace(dir, 'DIR')), [
-      'DIR/f.xml:3:1: error: username: "a b" is not a valid JID localpart',
+      'DIR/f.xml:3:1: error: username: "a b" is not a valid JID localpart: localpart contains whitespace: U+0020, which the IdentifierClass does not allow',
       'DIR/f.xml:4:1: error: password: a password has 4 to 1024 characters',
       'DIR/f.xml: 2 errors, 0 warnings: nothing imported (--skip-invalid imports the valid accounts)',
     ]);

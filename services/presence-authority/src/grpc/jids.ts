@@ -1,4 +1,4 @@
-import { tryParseJid, type Jid } from '@vigil/xmpp';
+import { JidError, parseJidOrError, type Jid } from '@vigil/xmpp';
 import { ApiError } from './errors.js';
 
 /** Most JIDs one BatchGetPresence or WatchPresence takes (documented in presence.proto). */
@@ -9,13 +9,18 @@ export type ResourceRule = 'bare' | 'full' | 'either';
 /** A JID of an account of `domain`, or INVALID_ARGUMENT naming `field`. */
 export function accountJid(raw: string, field: string, domain: string, rule: ResourceRule): Jid {
   if (raw === '') throw ApiError.invalid(field, 'a JID is required');
-  const j = tryParseJid(raw);
-  if (j === undefined) throw ApiError.invalid(field, `not a valid JID: ${JSON.stringify(raw.slice(0, 80))}`);
+  const j = parseJidOrError(raw);
+  if (j instanceof JidError) throw ApiError.invalid(field, invalidJidText(raw, j));
   if (j.local === '') throw ApiError.invalid(field, 'a user JID (user@domain) is required, not a server');
   if (j.domain !== domain) throw ApiError.invalid(field, `the domain ${j.domain} is not served here (only ${domain})`);
   if (rule === 'bare' && !j.isBare()) throw ApiError.invalid(field, 'a bare JID (without resource) is required');
   if (rule === 'full' && j.isBare()) throw ApiError.invalid(field, 'a full JID (with resource) is required');
   return j;
+}
+
+/** The API's text for a JID that fails RFC 7622: the input (cut) and why. */
+export function invalidJidText(raw: string, error: JidError): string {
+  return `not a valid JID: ${JSON.stringify(raw.slice(0, 80))}: ${error.message}`;
 }
 
 /** A list of 1 to MAX_BATCH_JIDS entries, or INVALID_ARGUMENT naming `field`. */

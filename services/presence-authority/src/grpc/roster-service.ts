@@ -1,8 +1,8 @@
 import { api, type cluster } from '@vigil/proto';
-import { tryParseJid } from '@vigil/xmpp';
+import { JidError, parseJidOrError } from '@vigil/xmpp';
 import { ApiError } from './errors.js';
 import { unary, type HandlerContext } from './handlers.js';
-import { accountJid } from './jids.js';
+import { accountJid, invalidJidText } from './jids.js';
 import type { OwnerClient } from './owner-client.js';
 
 export interface RosterServiceDeps extends HandlerContext {
@@ -21,8 +21,8 @@ function item(i: cluster.RosterItem): api.roster.RosterItem {
 /** A contact's bare JID: any domain for the item itself, this domain for subscription actions (no federation). */
 function contactJid(raw: string, domain: string, local: boolean): string {
   if (raw === '') throw ApiError.invalid('contact_jid', 'a JID is required');
-  const j = tryParseJid(raw);
-  if (j === undefined) throw ApiError.invalid('contact_jid', `not a valid JID: ${JSON.stringify(raw.slice(0, 80))}`);
+  const j = parseJidOrError(raw);
+  if (j instanceof JidError) throw ApiError.invalid('contact_jid', invalidJidText(raw, j));
   if (!j.isBare()) throw ApiError.invalid('contact_jid', 'a roster item is a bare JID, without resource');
   if (local && j.domain !== domain) throw ApiError.invalid('contact_jid', `subscriptions reach only ${domain}: this server does not federate`);
   return j.toString();

@@ -530,6 +530,18 @@ export interface AuthorityHeartbeat {
   leaving: boolean;
 }
 
+/**
+ * Published by an authority replica on <prefix>.node.<node_id>.retired when it
+ * has declared a node incarnation dead (its lease ran out) and then hears from
+ * it again: the node is alive but its sessions were announced unavailable, so
+ * it must fence itself at once instead of keeping zombie streams.
+ */
+export interface IncarnationRetired {
+  nodeId: string;
+  incarnation: string;
+  authorityId: string;
+}
+
 function createBaseHeartbeat(): Heartbeat {
   return { nodeId: "", incarnation: "", seq: 0, shards: [], sentAtUnixMs: 0 };
 }
@@ -3057,6 +3069,115 @@ export const AuthorityHeartbeat: MessageFns<AuthorityHeartbeat> = {
     message.incarnation = object.incarnation ?? "";
     message.shardsOwned = object.shardsOwned ?? 0;
     message.leaving = object.leaving ?? false;
+    return message;
+  },
+};
+
+function createBaseIncarnationRetired(): IncarnationRetired {
+  return { nodeId: "", incarnation: "", authorityId: "" };
+}
+
+export const IncarnationRetired: MessageFns<IncarnationRetired> = {
+  encode(message: IncarnationRetired, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.incarnation !== "") {
+      writer.uint32(18).string(message.incarnation);
+    }
+    if (message.authorityId !== "") {
+      writer.uint32(26).string(message.authorityId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IncarnationRetired {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIncarnationRetired();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.incarnation = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.authorityId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IncarnationRetired {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      incarnation: isSet(object.incarnation) ? globalThis.String(object.incarnation) : "",
+      authorityId: isSet(object.authorityId)
+        ? globalThis.String(object.authorityId)
+        : isSet(object.authority_id)
+        ? globalThis.String(object.authority_id)
+        : "",
+    };
+  },
+
+  toJSON(message: IncarnationRetired): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.incarnation !== "") {
+      obj.incarnation = message.incarnation;
+    }
+    if (message.authorityId !== "") {
+      obj.authorityId = message.authorityId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IncarnationRetired>, I>>(base?: I): IncarnationRetired {
+    return IncarnationRetired.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IncarnationRetired>, I>>(object: I): IncarnationRetired {
+    const message = createBaseIncarnationRetired();
+    message.nodeId = object.nodeId ?? "";
+    message.incarnation = object.incarnation ?? "";
+    message.authorityId = object.authorityId ?? "";
     return message;
   },
 };
