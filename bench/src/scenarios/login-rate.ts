@@ -12,13 +12,20 @@ import { runPool } from '../pool.js';
 import { describeLatency, machine, roundMs, summarize, type BenchReport, type LatencySummary } from '../report.js';
 import { provisionRing, ringContacts } from '../chaos/population.js';
 import { benchPassword } from './population.js';
-import { rss } from './process-stats.js';
+import { cpuTimeMs, loadAverage, rss } from './process-stats.js';
 
 type Params = { users: number; contacts: number; concurrency: number; mechanism: string; storedIterations: number };
 type Metrics = {
   loginsPerSecond: number; latency: LatencySummary | null; failed: number; wallSeconds: number;
   /** RSS growth of the connection nodes and the authority per logged-in session (bytes), after GC had a chance. */
   nodeBytesPerSession: number | null; authorityBytesPerSession: number | null;
+  /**
+   * CPU time (user + system, from /proc) each process spent during the
+   * logins, per login, in ms: where a login's cost goes, whatever else
+   * shares the machine. Nodes together (each serves half the logins).
+   */
+  cpuMsPerLogin: { nodes: number; authority: number; nats: number | null; loadGenerator: number; total: number } | null;
+  loadAverage: readonly number[];
 };
 export type LoginRateReport = BenchReport<Params, Metrics>;
 
@@ -37,6 +44,12 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
     const nodePids = cluster.nodes.map((n) => n.service.pid ?? 0);
     const authPid = cluster.authority.pid ?? 0;
     const before = { nodes: nodePids.map(rss), authority: rss(authPid) };
+    const natsPid = cluster.nats?.process.pid;
+    const cpu = () => ({
+      nodes: nodePids.reduce((n, pid) => n + cpuTimeMs(pid), 0), authority: cpuTimeMs(authPid),
+      nats: natsPid === undefined ? NaN : cpuTimeMs(natsPid), loadGenerator: cpuTimeMs(process.pid),
+    });
+    const cpu0 = cpu();
     const t0 = performance.now();
     const { errors } = await runPool(names.length, { concurrency, deadline: t0 + 600_000, ...(o.signal ? { signal: o.signal } : {}) }, async (i) => {
       const username = names[i] as string;
@@ -49,6 +62,12 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
       latencies.push(performance.now() - start);
     });
     const wall = (performance.now() - t0) / 1000;
+    const cpu1 = cpu();
+    const per = (k: keyof typeof cpu0) => Math.round(((cpu1[k] - cpu0[k]) / Math.max(1, latencies.length)) * 1000) / 1000;
+    const cpuMsPerLogin = latencies.length === 0 ? null : {
+      nodes: per('nodes'), authority: per('authority'), nats: natsPid === undefined ? null : per('nats'), loadGenerator: per('loadGenerator'),
+      total: Math.round((per('nodes') + per('authority') + (natsPid === undefined ? 0 : per('nats')) + per('loadGenerator')) * 1000) / 1000,
+    };
     // Idle for a moment so the processes settle, then read RSS again (memory per idle session).
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const after = { nodes: nodePids.map(rss), authority: rss(authPid) };
@@ -57,12 +76,16 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
     const authorityBytesPerSession = latencies.length > 0 ? Math.round((after.authority - before.authority) / latencies.length) : null;
     const lat = summarize(latencies) ?? null;
     const rate = Math.round(latencies.length / wall);
-    const metrics: Metrics = { loginsPerSecond: rate, latency: lat, failed: errors.length, wallSeconds: roundMs(wall), nodeBytesPerSession, authorityBytesPerSession };
+    const metrics: Metrics = {
+      loginsPerSecond: rate, latency: lat, failed: errors.length, wallSeconds: roundMs(wall), nodeBytesPerSession, authorityBytesPerSession, cpuMsPerLogin, loadAverage: loadAverage(),
+    };
+    const cpuText = cpuMsPerLogin === null ? '' :
+      `; CPU per login: nodes ${cpuMsPerLogin.nodes} ms, authority ${cpuMsPerLogin.authority} ms, nats-server ${cpuMsPerLogin.nats ?? '–'} ms, load generator ${cpuMsPerLogin.loadGenerator} ms (total ${cpuMsPerLogin.total} ms)`;
     return {
       scenario: 'login-rate', startedAt, machine: machine(),
       params: { users, contacts, concurrency, mechanism: 'SCRAM-SHA-256', storedIterations: cluster.scramIterations },
       metrics,
-      summary: `login-rate: ${latencies.length} full logins (SCRAM-SHA-256, roster of ${contacts}, initial presence) in ${wall.toFixed(2)} s = ${rate}/s at concurrency ${concurrency}, ${errors.length} failed; per login ${describeLatency(lat ?? undefined)}; RSS per idle session: nodes ${nodeBytesPerSession ?? '–'} B, authority ${authorityBytesPerSession ?? '–'} B`,
+      summary: `login-rate: ${latencies.length} full logins (SCRAM-SHA-256, roster of ${contacts}, initial presence) in ${wall.toFixed(2)} s = ${rate}/s at concurrency ${concurrency}, ${errors.length} failed; per login ${describeLatency(lat ?? undefined)}; RSS per idle session: nodes ${nodeBytesPerSession ?? '–'} B, authority ${authorityBytesPerSession ?? '–'} B${cpuText}`,
     };
   } finally {
     for (const c of clients) c.destroy();

@@ -12,6 +12,7 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 
 export type LogFields = Record<string, unknown>;
 
+/** A child's methods must be called on it (`log.info(…)`), not detached: see createLogger. */
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;
   info(msg: string, fields?: LogFields): void;
@@ -29,24 +30,77 @@ export function isLogLevel(s: string): s is LogLevel {
   return s in RANK;
 }
 
+/**
+ * A process's logger. Its methods may be passed around detached (a root is
+ * made a few times per process, so binding costs nothing); a child's are
+ * prototype methods, to be called on the child.
+ */
 export function createLogger(base: LogFields, options: LoggerOptions = {}): Logger {
-  const min = RANK[options.level ?? 'info'];
-  const write = options.write ?? ((line: string) => process.stdout.write(line));
-  const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
-    if (RANK[level] < min) return;
-    const record: LogFields = { time: new Date().toISOString(), level, msg, ...base };
+  const root = new JsonLogger({ min: RANK[options.level ?? 'info'], write: options.write ?? writeStdout }, base, undefined);
+  return {
+    debug: root.debug.bind(root),
+    info: root.info.bind(root),
+    warn: root.warn.bind(root),
+    error: root.error.bind(root),
+    child: root.child.bind(root),
+  };
+}
+
+function writeStdout(line: string): void {
+  process.stdout.write(line);
+}
+
+interface Sink {
+  readonly min: number;
+  readonly write: (line: string) => void;
+}
+
+/**
+ * Methods on the prototype and a child that only points at its parent: a
+ * server makes a child per connection and per session, so a child must cost
+ * one small object, not a set of closures and a copy of every field.
+ */
+class JsonLogger implements Logger {
+  constructor(
+    private readonly sink: Sink,
+    private readonly fields: LogFields,
+    private readonly parent: JsonLogger | undefined,
+  ) {}
+
+  debug(msg: string, fields?: LogFields): void {
+    if (RANK.debug >= this.sink.min) this.#emit('debug', msg, fields);
+  }
+
+  info(msg: string, fields?: LogFields): void {
+    if (RANK.info >= this.sink.min) this.#emit('info', msg, fields);
+  }
+
+  warn(msg: string, fields?: LogFields): void {
+    if (RANK.warn >= this.sink.min) this.#emit('warn', msg, fields);
+  }
+
+  error(msg: string, fields?: LogFields): void {
+    if (RANK.error >= this.sink.min) this.#emit('error', msg, fields);
+  }
+
+  child(fields: LogFields): Logger {
+    return new JsonLogger(this.sink, fields, this);
+  }
+
+  /** The outermost logger's fields first, as a child's spread over its parent's would be. */
+  #addFields(record: LogFields): void {
+    if (this.parent !== undefined) this.parent.#addFields(record);
+    Object.assign(record, this.fields);
+  }
+
+  #emit(level: LogLevel, msg: string, fields?: LogFields): void {
+    const record: LogFields = { time: new Date().toISOString(), level, msg };
+    this.#addFields(record);
     if (fields) for (const [k, v] of Object.entries(fields)) record[k] = v instanceof Error ? errorFields(v) : v;
     const ids = activeTraceIds();
     if (ids) Object.assign(record, ids);
-    write(`${JSON.stringify(record)}\n`);
-  };
-  return {
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
-    child: (fields) => createLogger({ ...base, ...fields }, options),
-  };
+    this.sink.write(`${JSON.stringify(record)}\n`);
+  }
 }
 
 function errorFields(e: Error): LogFields {

@@ -4,6 +4,7 @@ export {
   StreamParser,
   type StreamParserHandlers,
   type StreamParserLimits,
+  type StreamParserOptions,
 } from './parser.js';
 export { Jid, JidError, jid, parseJid, parseJidOrError, tryParseJid } from './jid.js';
 export { SaslFailure, parsePlain, type SaslCondition } from './sasl.js';
@@ -31,3 +32,4 @@ export {
   type StanzaErrorType,
 } from './stanzas.js';
 export { parseStanza } from './parse-stanza.js';
+export { pooledRandomBytes, randomToken } from './random-pool.js';

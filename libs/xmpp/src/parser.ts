@@ -3,6 +3,7 @@
  * from untrusted peers. A stream restart (after STARTTLS or SASL, RFC 6120
  * §5.4.3.3 / §6.4.6) needs a new StreamParser.
  */
+import { isUtf8 } from 'node:buffer';
 import { SaxesParser, type SaxesTagNS, type XMLDecl } from 'saxes';
 import { Element } from './element.js';
 import { InputBudget } from './input-budget.js';
@@ -32,6 +33,17 @@ export interface StreamParserLimits {
   maxDepth: number;
 }
 
+export interface StreamParserOptions {
+  /**
+   * Drop the XML parser's state whenever the input written so far ends
+   * between stanzas (only whitespace after the last one), and rebuild it from
+   * the stream header when more input comes. An idle stream then costs a few
+   * hundred bytes instead of a few kilobytes, for about ten microseconds per
+   * write that follows an idle moment. For servers holding many idle streams.
+   */
+  readonly releaseWhenIdle?: boolean;
+}
+
 export interface StreamParserHandlers {
   onStreamOpen(attrs: Record<string, string>, ns: string): void;
   onStanza(stanza: Element): void;
@@ -42,9 +54,19 @@ export interface StreamParserHandlers {
 export class StreamParser {
   readonly #handlers: StreamParserHandlers;
   readonly #limits: StreamParserLimits;
-  // fatal: ill-formed UTF-8 is a well-formedness error (XML 1.0 §4.3.3, RFC 6120 §11.6), not U+FFFD.
-  readonly #decoder = new TextDecoder('utf-8', { fatal: true });
-  readonly #sax = new SaxesParser(SAX_OPTIONS);
+  readonly #releaseWhenIdle: boolean;
+  /** Undefined while released (see StreamParserOptions.releaseWhenIdle). */
+  #sax: SaxesParser | undefined;
+  /** The text of the stream up to the end of its header, kept to rebuild a released parser. */
+  #header = '';
+  /** Input before the header completed (bounded by the size limit, checked after each slice). */
+  #beforeOpen = '';
+  /** Whitespace bytes after the last stanza that a released parser had seen; they still count. */
+  #carried = 0;
+  /** The first bytes of a UTF-8 sequence split across writes. */
+  #utf8Tail: Buffer | undefined;
+  /** True while a rebuilt parser reads the saved header: its events were handled already. */
+  #replaying = false;
   #opened = false;
   #done = false;
   /** Open elements of the stanza being built; empty between stanzas. */
@@ -63,10 +85,15 @@ export class StreamParser {
    */
   readonly #budget = new InputBudget();
 
-  constructor(handlers: StreamParserHandlers, limits: StreamParserLimits) {
+  constructor(handlers: StreamParserHandlers, limits: StreamParserLimits, options: StreamParserOptions = {}) {
     this.#handlers = handlers;
     this.#limits = limits;
-    const sax = this.#sax;
+    this.#releaseWhenIdle = options.releaseWhenIdle === true;
+    this.#sax = this.#newSax();
+  }
+
+  #newSax(): SaxesParser {
+    const sax = new SaxesParser(SAX_OPTIONS);
     const restricted = (what: string) => (): void => {
       if (this.#ready()) this.#fail('restricted-xml', `${what} are not allowed (RFC 6120 §11.1)`);
     };
@@ -87,7 +114,64 @@ export class StreamParser {
     };
     sax.on('text', onText);
     sax.on('cdata', onText);
-    sax.on('error', (error) => this.#onSaxError(error));
+    sax.on('error', (error) => {
+      if (!this.#replaying) this.#onSaxError(error);
+    });
+    return sax;
+  }
+
+  /** The XML parser, rebuilt from the saved stream header after a release. */
+  #parser(): SaxesParser {
+    if (this.#sax !== undefined) return this.#sax;
+    const sax = this.#newSax();
+    this.#replaying = true;
+    try {
+      sax.write(this.#header);
+    } finally {
+      this.#replaying = false;
+    }
+    this.#budget.restart(this.#header.length, this.#carried);
+    this.#carried = 0;
+    this.#sax = sax;
+    return sax;
+  }
+
+  /**
+   * Between stanzas with nothing but whitespace pending, nothing of the
+   * parser's state matters except the stream header (namespaces in scope)
+   * and the count of those whitespace bytes.
+   */
+  #releaseIfIdle(): void {
+    if (this.#releaseWhenIdle) this.release();
+  }
+
+  /**
+   * Drops the XML parser's state now if the stream is between stanzas (see
+   * `idle`); true when it is released. For a caller that decides itself when
+   * a stream is idle enough (releaseWhenIdle does it after every write).
+   */
+  release(): boolean {
+    if (this.#sax === undefined) return true;
+    if (!this.idle) return false;
+    this.#carried = this.#budget.endSlice();
+    this.#sax = undefined;
+    // A used array keeps its grown backing store.
+    this.#stack = [];
+    return true;
+  }
+
+  /** True while the XML parser's state is released (see StreamParserOptions.releaseWhenIdle). */
+  get released(): boolean {
+    return this.#sax === undefined;
+  }
+
+  /**
+   * True between stanzas: the input so far ends after a complete stanza (or
+   * the header), with at most whitespace after it.
+   */
+  get idle(): boolean {
+    if (!this.#opened || this.#done || this.#stack.length > 0 || this.#pending !== undefined || this.#utf8Tail !== undefined) return false;
+    return this.#sax === undefined || this.#budget.blankAfterMark();
   }
 
   /** True once the stream was closed by the peer or failed; further input is ignored. */
@@ -108,13 +192,13 @@ export class StreamParser {
     if (typeof chunk === 'string') {
       text = chunk;
     } else {
-      try {
-        text = this.#decoder.decode(chunk, { stream: true });
-      } catch {
+      const decoded = this.#decode(chunk);
+      if (decoded === undefined) {
         this.#fail('not-well-formed', 'invalid UTF-8 (RFC 6120 §11.6)');
         this.#rethrowHandlerFailure();
         return;
       }
+      text = decoded;
     }
     for (let offset = 0; offset < text.length && !this.closed; ) {
       let end = Math.min(offset + SLICE_UNITS, text.length);
@@ -123,13 +207,31 @@ export class StreamParser {
       this.#feed(text.slice(offset, end));
       offset = end;
     }
+    this.#releaseIfIdle();
     this.#rethrowHandlerFailure();
   }
 
+  /**
+   * Bytes to text; an incomplete sequence at the end waits for the next
+   * write. Undefined when the input is not UTF-8 (ill-formed, overlong,
+   * surrogates, beyond U+10FFFF), or when the held back end cannot begin a
+   * well-formed sequence.
+   */
+  #decode(chunk: Buffer): string | undefined {
+    const bytes = this.#utf8Tail === undefined ? chunk : Buffer.concat([this.#utf8Tail, chunk]);
+    const cut = incompleteTail(bytes);
+    const whole = cut === bytes.length ? bytes : bytes.subarray(0, cut);
+    if (!isUtf8(whole)) return undefined;
+    this.#utf8Tail = cut === bytes.length ? undefined : Buffer.from(bytes.subarray(cut));
+    return whole.toString('utf8');
+  }
+
   #feed(slice: string): void {
+    const sax = this.#parser();
+    if (!this.#opened) this.#beforeOpen += slice;
     this.#budget.beginSlice(slice);
     try {
-      this.#sax.write(slice);
+      sax.write(slice);
     } catch (error: unknown) {
       // saxes throws only if no error handler is set or on an internal invariant; never let it escape.
       this.#fail('not-well-formed', error instanceof Error ? error.message : 'parser failure');
@@ -143,11 +245,11 @@ export class StreamParser {
 
   /** Bytes since the mark, up to where saxes is now (just past a '>'). */
   #bytesSoFar(): number {
-    return this.#budget.bytesUpTo(this.#sax.position);
+    return this.#budget.bytesUpTo(this.#parser().position);
   }
 
   #mark(): void {
-    this.#budget.markAt(this.#sax.position);
+    this.#budget.markAt(this.#parser().position);
   }
 
   #failTooBig(bytes: number): void {
@@ -179,6 +281,8 @@ export class StreamParser {
         return;
       }
       this.#opened = true;
+      this.#header = internHeader(this.#beforeOpen.slice(0, this.#parser().position));
+      this.#beforeOpen = '';
       this.#mark();
       this.#emit(() => {
         this.#handlers.onStreamOpen(attrs, tag.uri);
@@ -254,6 +358,7 @@ export class StreamParser {
 
   /** Deliver what saxes has confirmed, then report whether events are still wanted. */
   #ready(): boolean {
+    if (this.#replaying) return false;
     this.#commit();
     return !this.#done;
   }
@@ -292,6 +397,43 @@ export class StreamParser {
   }
 }
 
+/**
+ * Where an incomplete UTF-8 sequence at the end of `bytes` begins (its
+ * length when there is none). Only a well-formed beginning is held back
+ * (RFC 3629 §4): anything else is left in, so validation refuses it now.
+ */
+export function incompleteTail(bytes: Uint8Array): number {
+  const n = bytes.length;
+  let lead = n - 1;
+  while (lead >= 0 && lead > n - 4 && ((bytes[lead] ?? 0) & 0xc0) === 0x80) lead--;
+  if (lead < 0) return n;
+  const b = bytes[lead] ?? 0;
+  const need = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+  const have = n - lead;
+  if (need === 0 || have >= need) return n;
+  if (have >= 2) {
+    const second = bytes[lead + 1] ?? 0;
+    const [lo, hi] = b === 0xe0 ? [0xa0, 0xbf] : b === 0xed ? [0x80, 0x9f] : b === 0xf0 ? [0x90, 0xbf] : b === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf];
+    if (second < lo || second > hi) return n;
+  }
+  return lead;
+}
+
+/**
+ * Most clients send the same few stream headers: released parsers of
+ * thousands of streams share one copy of each (a bounded table; headers
+ * beyond it are kept per stream).
+ */
+const HEADERS = new Map<string, string>();
+const MAX_HEADERS = 256;
+
+function internHeader(header: string): string {
+  const known = HEADERS.get(header);
+  if (known !== undefined) return known;
+  if (HEADERS.size < MAX_HEADERS && header.length <= 1024) HEADERS.set(header, header);
+  return header;
+}
+
 function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
@@ -303,13 +445,14 @@ function isHighSurrogate(code: number): boolean {
  */
 function collectAttrs(tag: SaxesTagNS): Record<string, string> {
   const attrs: Record<string, string> = {};
-  for (const attribute of Object.values(tag.attributes)) {
-    Object.defineProperty(attrs, attribute.name, {
-      value: attribute.value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+  const all = tag.attributes;
+  for (const key in all) {
+    const attribute = all[key];
+    if (attribute === undefined) continue;
+    const name = attribute.name;
+    // Plain assignment is the fast path; only `__proto__` would reach the prototype through it.
+    if (name !== '__proto__') attrs[name] = attribute.value;
+    else Object.defineProperty(attrs, name, { value: attribute.value, enumerable: true, writable: true, configurable: true });
   }
   return attrs;
 }

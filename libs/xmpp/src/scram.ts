@@ -3,6 +3,7 @@
  * without channel binding: only the non-PLUS mechanisms are offered.
  */
 import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from './random-pool.js';
 import { SaslFailure, decodeUtf8 } from './sasl.js';
 import {
   HASH_BYTES,
@@ -109,7 +110,7 @@ export class ScramServerSession {
     const credential = found !== undefined && found.hash === this.#hash ? found : undefined;
     const salt = credential?.salt ?? this.#fakeSalt(first.username);
     const iterations = credential?.iterations ?? this.#options.fakeIterations ?? DEFAULT_FAKE_ITERATIONS;
-    const serverPart = this.#options.serverNonce ?? randomBytes(this.#nonceBytes).toString('base64');
+    const serverPart = this.#options.serverNonce ?? pooledRandomBytes(this.#nonceBytes).toString('base64');
     const nonce = first.clientNonce + serverPart;
     const serverFirst = `r=${nonce},s=${salt.toString('base64')},i=${iterations}`;
     this.#exchange = { ...first, nonce, serverFirst, credential };

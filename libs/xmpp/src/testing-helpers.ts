@@ -4,7 +4,7 @@
  */
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import type { Element } from './element.js';
-import { StreamParser, type StreamParserLimits } from './parser.js';
+import { StreamParser, type StreamParserLimits, type StreamParserOptions } from './parser.js';
 import type { ScramHash } from './scram-credential.js';
 import type { StreamError } from './stream-error.js';
 
@@ -27,6 +27,18 @@ export interface Recorder {
   errors(): StreamError[];
 }
 
+/** Options of every parser record() makes; suites run once per mode (node:test runs them in order). */
+let parserOptions: StreamParserOptions = {};
+
+export const PARSER_MODES: readonly { readonly name: string; readonly options: StreamParserOptions }[] = [
+  { name: 'parser kept', options: {} },
+  { name: 'parser released when idle', options: { releaseWhenIdle: true } },
+];
+
+export function setParserOptions(options: StreamParserOptions): void {
+  parserOptions = options;
+}
+
 export function record(limits: StreamParserLimits = GENEROUS_LIMITS): Recorder {
   const events: ParseEvent[] = [];
   const parser = new StreamParser(
@@ -37,6 +49,7 @@ export function record(limits: StreamParserLimits = GENEROUS_LIMITS): Recorder {
       onError: (error) => events.push({ kind: 'error', error }),
     },
     limits,
+    parserOptions,
   );
   return {
     parser,

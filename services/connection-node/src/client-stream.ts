@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { randomBytes } from 'node:crypto';
 import {
-  el, errorReply, escapeAttr, streamErrorXml, NS, parseStanza, StanzaError,
-  type Element, type StreamError, type StreamErrorCondition, saslFailureXml,
+  el, errorReply, escapeAttr, randomToken, streamErrorXml, NS, parseStanza, StanzaError,
+  type Element, type StreamError, type StreamErrorCondition, type StreamParserHandlers, saslFailureXml,
 } from '@vigil/xmpp';
 import type { AccountStore } from '@vigil/store';
 import type { Logger } from '@vigil/telemetry';
@@ -20,6 +19,9 @@ import type { NodeMetrics } from './metrics.js';
 
 /** 'hibernating': a resumable managed stream lost its connection and waits for a `<resume/>` (XEP-0198). */
 type Phase = 'connected' | 'pre-auth' | 'authenticated' | 'bound' | 'hibernating' | 'closed';
+
+/** A stream without input for this long keeps no XML parser state (see StreamParser.release). */
+const PARSER_IDLE_MS = 1000;
 
 /** RFC 6120 §6.4.5: a few retries, then the stream ends. */
 const MAX_SASL_FAILURES = 3;
@@ -49,8 +51,8 @@ interface SessionOutput {
  * processed strictly in order, one at a time; a bounded queue with socket
  * backpressure sits in front.
  */
-export class ClientStream {
-  readonly id = randomBytes(9).toString('base64url');
+export class ClientStream implements StreamParserHandlers {
+  readonly id = randomToken(9);
   #phase: Phase = 'connected';
   #parser: FrameParser;
   /**
@@ -60,7 +62,8 @@ export class ClientStream {
    */
   #tlsPending = false;
   #username: string | undefined;
-  #sasl: SaslNegotiation;
+  /** Made when the stream offers mechanisms, dropped once authenticated (nothing of it is needed after). */
+  #sasl: SaslNegotiation | undefined;
   #saslFailures = 0;
   #registered = false;
   #registrationFailures = 0;
@@ -76,7 +79,8 @@ export class ClientStream {
   #hibernatedMs = 0;
   /** The session as the presence grace ended it, for a resumption to bring back. */
   #saved: SavedSession | undefined;
-  readonly #queue: Element[] = [];
+  /** Replaced by a fresh array when drained: a used one keeps its grown backing store. */
+  #queue: Element[] = [];
   #processing = false;
   /** The client closed its stream while stanzas were still queued: close once they are processed. */
   #closeAfterQueue = false;
@@ -89,7 +93,12 @@ export class ClientStream {
   ) {
     this.#log = deps.log.child({ stream: this.id, remote: transport.remoteAddress });
     this.#parser = this.#newParser(deps.config.preAuthMaxStanzaBytes);
-    this.#sasl = new SaslNegotiation(deps.accounts, deps.config.domain, this.#mechanisms(), deps.config.scramIterations, (u) => deps.throttle.locked(u, '', performance.now()) === 'account');
+  }
+
+  /** The SASL exchange of this stream, made on first use (and again after STARTTLS: the mechanisms change). */
+  get #negotiation(): SaslNegotiation {
+    this.#sasl ??= new SaslNegotiation(this.deps.accounts, this.deps.config.domain, this.#mechanisms(), this.deps.config.scramIterations, (u) => this.deps.throttle.locked(u, '', performance.now()) === 'account');
+    return this.#sasl;
   }
 
   get phase(): Phase {
@@ -108,6 +117,10 @@ export class ClientStream {
       if (this.#preAuthBytes > this.deps.config.preAuthMaxBytes) return this.fail('policy-violation', 'too much data before authentication');
     }
     this.#parser.write(chunk);
+    // A bound session is idle between stanzas nearly all its life: keep no parser state then. During the
+    // login's quick round trips the parser stays (rebuilding it costs more than keeping it a moment);
+    // the sweep releases it if such a stream goes quiet.
+    if (this.#phase === 'bound') this.#parser.release?.();
   }
 
   #preAuthBytes = 0;
@@ -134,6 +147,7 @@ export class ClientStream {
    */
   checkLiveness(nowMs: number, idleMs: number, timeoutMs: number): void {
     if (this.#phase === 'closed') return;
+    if (nowMs - this.#lastInputMs >= PARSER_IDLE_MS) this.#parser.release?.();
     if (this.#phase === 'hibernating') return this.#checkHibernation(nowMs);
     if (this.#phase !== 'bound') {
       // Pre-authentication streams get a small time budget, checked by the same sweep (no timer per connection).
@@ -295,19 +309,30 @@ export class ClientStream {
   }
 
   #newParser(maxStanzaBytes: number): FrameParser {
-    // Events after <starttls/> (the rest of its chunk) are dropped like later input.
-    const live = <A extends unknown[]>(f: (...args: A) => void) => (...args: A): void => {
-      if (!this.#tlsPending) f(...args);
-    };
-    return this.transport.framing.parser(
-      {
-        onStreamOpen: live((attrs: Record<string, string>) => this.#onStreamOpen(attrs)),
-        onStanza: live((stanza: Element) => this.#onStanza(stanza)),
-        onStreamClose: live(() => this.#onStreamClose()),
-        onError: live((e: StreamError) => this.fail(e.condition, e.text ?? e.message)),
-      },
-      { maxStanzaBytes, maxDepth: this.deps.config.maxDepth },
-    );
+    // The stream itself takes the parser's events: no closures per connection.
+    return this.transport.framing.parser(this, { maxStanzaBytes, maxDepth: this.deps.config.maxDepth });
+  }
+
+  // Parser events. Events after <starttls/> (the rest of its chunk) are dropped like later input.
+
+  /** @internal StreamParserHandlers */
+  onStreamOpen(attrs: Record<string, string>): void {
+    if (!this.#tlsPending) this.#onStreamOpen(attrs);
+  }
+
+  /** @internal StreamParserHandlers */
+  onStanza(stanza: Element): void {
+    if (!this.#tlsPending) this.#onStanza(stanza);
+  }
+
+  /** @internal StreamParserHandlers */
+  onStreamClose(): void {
+    if (!this.#tlsPending) this.#onStreamClose();
+  }
+
+  /** @internal StreamParserHandlers */
+  onError(e: StreamError): void {
+    if (!this.#tlsPending) this.fail(e.condition, e.text ?? e.message);
   }
 
   #write(xml: string): void {
@@ -326,7 +351,7 @@ export class ClientStream {
   #overflowed = false;
 
   #writeOpen(to?: string): void {
-    this.transport.write(this.transport.framing.open({ from: this.deps.config.domain, id: randomBytes(12).toString('base64url'), ...(to ? { to } : {}) }));
+    this.transport.write(this.transport.framing.open({ from: this.deps.config.domain, id: randomToken(12), ...(to ? { to } : {}) }));
   }
 
   #writeClose(): void {
@@ -358,7 +383,7 @@ export class ClientStream {
       // RFC 6120 §5.3.1: while TLS is mandatory-to-negotiate, offer nothing else (the mechanisms depend on it).
       if (required) return el('stream:features', {}, starttls).toString();
       const register = this.deps.config.allowRegistration ? el('register', { xmlns: NS_REGISTER_FEATURE }) : undefined;
-      return el('stream:features', {}, starttls, this.#sasl.featuresElement(), register).toString();
+      return el('stream:features', {}, starttls, this.#negotiation.featuresElement(), register).toString();
     }
     return el(
       'stream:features',
@@ -410,6 +435,7 @@ export class ClientStream {
         await this.#handle(stanza);
         if (this.#queue.length <= this.deps.config.maxPendingStanzas / 4) this.transport.resume();
       }
+      if (this.#queue.length === 0) this.#queue = [];
       if (this.#closeAfterQueue && this.#phase !== 'closed') {
         this.#processing = false;
         this.#onStreamClose();
@@ -468,7 +494,7 @@ export class ClientStream {
       this.#write(saslFailureXml('not-authorized', 'too many failed attempts from your address; try again later'));
       return this.fail('policy-violation', 'too many failed authentication attempts');
     }
-    const step = await this.#sasl.step(stanza);
+    const step = await this.#negotiation.step(stanza);
     if (this.#phase === 'closed') return;
     this.#write(step.xml);
     if (step.kind === 'failure') {
@@ -481,6 +507,7 @@ export class ClientStream {
       this.deps.throttle.success(step.username);
       this.#username = step.username;
       this.#phase = 'authenticated';
+      this.#sasl = undefined;
       // RFC 6120 §6.4.6: the client restarts the stream; parse it afresh with the larger limit.
       this.#parser = this.#newParser(this.deps.config.maxStanzaBytes);
       this.#log.info('authenticated', { user: step.username });
@@ -508,7 +535,7 @@ export class ClientStream {
     if (tls === undefined || this.#phase === 'closed') return;
     // RFC 6120 §5.4.3.3: a new stream over TLS; mechanisms are chosen again now that the stream is secure.
     this.#parser = this.#newParser(this.deps.config.preAuthMaxStanzaBytes);
-    this.#sasl = new SaslNegotiation(this.deps.accounts, this.deps.config.domain, this.#mechanisms(), this.deps.config.scramIterations, (u) => this.deps.throttle.locked(u, '', performance.now()) === 'account');
+    this.#sasl = undefined;
     this.#tlsPending = false;
     this.#log.info('tls established', { protocol: tls.protocol, cipher: tls.cipher });
     this.transport.resume();
@@ -548,7 +575,7 @@ export class ClientStream {
     this.#sm = new SmQueue();
     const attrs: Record<string, string> = { xmlns: NS_SM };
     if (wantsResume && smResumeMs > 0) {
-      this.#smId = randomBytes(18).toString('base64url');
+      this.#smId = randomToken(18);
       this.deps.resumptions.set(this.#smId, this);
       const requested = parseH(stanza.attr('max'));
       const maxSeconds = Math.floor(smResumeMs / 1000);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { NoRespondersError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { admin, cluster } from '@vigil/proto';
 import { shardOf, subjects, type Subjects } from '@vigil/cluster';
 import { droppedMessage, type Logger } from '@vigil/telemetry';
@@ -195,6 +195,7 @@ export class ClusterLink {
   }
 
   stop(): void {
+    this.#flush();
     clearTimeout(this.#heartbeat);
     clearInterval(this.#fenceTimer);
     for (const s of [...this.#subs, ...this.#deliverySubs.values()]) s.unsubscribe();
@@ -206,13 +207,13 @@ export class ClusterLink {
     if (event?.$case !== 'ended') this.sessions.announce(s);
     if (!this.#announcedAs.has(s)) this.#announcedAs.set(s, this.#incarnation);
     const msg: cluster.SessionEvent = { session: this.#ref(s), event };
-    this.nc.publish(this.#subjects.shardSession(s.shard), cluster.SessionEvent.encode(msg).finish());
+    this.#publish(this.#subjects.shardSession(s.shard), cluster.SessionEvent.encode(msg).finish());
   }
 
   /** A stanza from a local client to another user's sessions, wherever they are. */
   publishDelivery(toJid: string, bareJid: string, fromBareJid: string, kind: cluster.DeliveryKind, stanzaXml: string): void {
     const d: cluster.Delivery = { toJid, stanzaXml, shard: 0, epoch: 0, kind, fromBareJid, blockList: [] };
-    this.nc.publish(this.#subjects.deliver(bareJid), cluster.Delivery.encode(d).finish());
+    this.#publish(this.#subjects.deliver(bareJid), cluster.Delivery.encode(d).finish());
   }
 
   /**
@@ -226,11 +227,12 @@ export class ClusterLink {
   async deliverWithVerdict(toJid: string, bareJid: string, fromBareJid: string, kind: cluster.DeliveryKind, stanzaXml: string): Promise<boolean> {
     const d: cluster.Delivery = { toJid, stanzaXml, shard: 0, epoch: 0, kind, fromBareJid, blockList: [] };
     try {
-      const replies = await this.nc.requestMany(this.#subjects.deliver(bareJid), cluster.Delivery.encode(d).finish(), {
+      const data = cluster.Delivery.encode(d).finish();
+      const replies = await this.#inTurn(() => this.nc.requestMany(this.#subjects.deliver(bareJid), data, {
         strategy: 'stall',
         stall: VERDICT_STALL_MS,
         maxWait: this.config.rosterRequestTimeoutMs,
-      });
+      }));
       for await (const reply of replies) {
         if (reply.data[0] === DELIVERED[0]) return true;
       }
@@ -243,15 +245,15 @@ export class ClusterLink {
 
   /** An inbound stanza the recipient's shard owner must process (RFC 6121 §4.4.2 presence errors). */
   publishInbound(toBareJid: string, msg: cluster.InboundStanza): void {
-    this.nc.publish(this.#subjects.shardInbound(this.shardOf(toBareJid)), cluster.InboundStanza.encode(msg).finish());
+    this.#publish(this.#subjects.shardInbound(this.shardOf(toBareJid)), cluster.InboundStanza.encode(msg).finish());
   }
 
   /** Asks the owner of `aboutBareJid`'s shard to answer an iq; resolves with its reply. */
   async iq(s: LocalSession, aboutBareJid: string, stanzaXml: string): Promise<cluster.IqResponse> {
     const req = cluster.IqRequest.encode({ session: this.#ref(s), stanzaXml }).finish();
-    const reply = await this.nc.request(this.#subjects.shardIq(this.shardOf(aboutBareJid)), req, {
+    const reply = await this.#inTurn(() => this.nc.request(this.#subjects.shardIq(this.shardOf(aboutBareJid)), req, {
       timeout: this.config.rosterRequestTimeoutMs,
-    });
+    }));
     return cluster.IqResponse.decode(reply.data);
   }
 
@@ -259,7 +261,53 @@ export class ClusterLink {
     return { sessionId: s.id, fullJid: s.fullJid, nodeId: this.config.nodeId, incarnation: this.#announcedAs.get(s) ?? this.#incarnation };
   }
 
+  /**
+   * Publishes and requests leave once per event-loop turn, in the order they
+   * were made: nats.js writes to its socket at every microtask checkpoint, so
+   * the messages of many client streams handled in one turn would otherwise
+   * cost a write each. Payloads are encoded at the call, so what is sent is
+   * the state at that moment.
+   */
+  #publish(subject: string, data: Uint8Array): void {
+    this.#outbox.push(() => this.nc.publish(subject, data));
+    this.#scheduleFlush();
+  }
+
+  /** A request, made in the flush of this turn in its place among the publishes (nats.js writes it synchronously). */
+  #inTurn<T>(request: () => Promise<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.#outbox.push(() => {
+        let sent: Promise<T>;
+        try {
+          sent = request();
+        } catch (e) {
+          return reject(e);
+        }
+        sent.then(resolve, reject);
+      });
+      this.#scheduleFlush();
+    });
+  }
+
+  #outbox: (() => void)[] = [];
+  #flushScheduled = false;
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const out = this.#outbox;
+    this.#outbox = [];
+    for (const send of out) send();
+  };
+
   #sendHeartbeat(): void {
+    // Session events counted in the digest go out before it.
+    this.#flush();
     const hb: cluster.Heartbeat = {
       nodeId: this.config.nodeId,
       incarnation: this.incarnation,
@@ -313,21 +361,21 @@ export class ClusterLink {
   }
 
   #subscribeDeliveries(bareJid: string): void {
-    const sub = this.nc.subscribe(this.#subjects.deliver(bareJid), {
-      callback: (err, msg) => {
-        if (err) return this.log.error('delivery subscription failed', { user: bareJid, err });
-        let d: cluster.Delivery;
-        try {
-          d = cluster.Delivery.decode(msg.data);
-        } catch (e) {
-          return droppedMessage(this.log, msg.subject, e);
-        }
-        const delivered = this.#deliverLocally(d);
-        if (msg.reply !== undefined && msg.reply !== '') msg.respond(delivered > 0 ? DELIVERED : NOT_DELIVERED);
-      },
-    });
-    this.#deliverySubs.set(bareJid, sub);
+    // One callback for every user's subscription: the delivery names its recipient, the closure need not.
+    this.#deliverySubs.set(bareJid, this.nc.subscribe(this.#subjects.deliver(bareJid), { callback: this.#onDelivery }));
   }
+
+  readonly #onDelivery = (err: Error | null, msg: Msg): void => {
+    if (err) return this.log.error('delivery subscription failed', { subject: msg.subject, err });
+    let d: cluster.Delivery;
+    try {
+      d = cluster.Delivery.decode(msg.data);
+    } catch (e) {
+      return droppedMessage(this.log, msg.subject, e);
+    }
+    const delivered = this.#deliverLocally(d);
+    if (msg.reply !== undefined && msg.reply !== '') msg.respond(delivered > 0 ? DELIVERED : NOT_DELIVERED);
+  };
 
   /** XEP-0191: a blocked sender's iq get/set is answered service-unavailable, as if nobody were there. */
   #refuseIq(d: cluster.Delivery): void {

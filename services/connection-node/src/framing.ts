@@ -14,6 +14,8 @@ export interface StreamOpenAttrs {
 /** Reads one stream's input; a stream restart gets a new one. */
 export interface FrameParser {
   write(chunk: Buffer | string): void;
+  /** Drops parser state kept between stanzas, if any; true when nothing is kept now. */
+  release?(): boolean;
 }
 
 /**
@@ -42,5 +44,6 @@ export const xmlStreamFraming: Framing = {
   open: (attrs) => streamHeader({ ...attrs, lang: attrs.lang ?? 'en' }),
   element: (xml) => xml,
   close: () => STREAM_CLOSE,
+  // Thousands of idle streams: the stream releases its parser's state when idle (ClientStream.receive, sweep).
   parser: (handlers, limits) => new StreamParser(handlers, limits),
 };

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomToken } from '@vigil/xmpp';
 import { digestAdd, digestKey, digestRemove, EMPTY_DIGEST, type SessionDigest } from '@vigil/cluster';
 
 /** What a connection node keeps of each bound session: it owns live presence (DESIGN.md). */
@@ -46,7 +46,7 @@ export class LocalSessions {
   constructor(private readonly events: LocalSessionsEvents) {}
 
   static newId(): string {
-    return randomBytes(12).toString('base64url');
+    return randomToken(12);
   }
 
   get size(): number {

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import {
-  el, errorReply, iqResult, jid, parseJidOrError, NS, StanzaError, JidError,
+  el, errorReply, iqResult, pooledRandomBytes, jid, parseJidOrError, NS, StanzaError, JidError,
   type Element, type Jid, type StreamErrorCondition,
 } from '@vigil/xmpp';
 import { cluster } from '@vigil/proto';
@@ -35,7 +34,7 @@ const PRESENCE_TYPES = new Set(['unavailable', 'subscribe', 'subscribed', 'unsub
 
 /** RFC 6120 §7.7: a resource of the server's choosing when the client asks for none. */
 function generatedResource(): string {
-  return `vigil-${randomBytes(6).toString('hex')}`;
+  return `vigil-${pooledRandomBytes(6).toString('hex')}`;
 }
 
 /**
@@ -45,13 +44,15 @@ function generatedResource(): string {
 export class SessionHandler {
   #ended = false;
   readonly iqs: IqHandler;
+  readonly #log: Logger;
 
   private constructor(
     readonly session: LocalSession,
     readonly jid: Jid,
     private readonly deps: SessionHandlerDeps,
   ) {
-    this.iqs = new IqHandler(session, deps.config, deps.link, deps.log, deps.accounts);
+    this.#log = deps.log.child({ user: session.fullJid, session: session.id });
+    this.iqs = new IqHandler(session, deps.config, deps.link, this.#log, deps.accounts);
   }
 
   /** RFC 6120 §7: binds a resource, or replies with an error and returns undefined. */
@@ -73,7 +74,7 @@ export class SessionHandler {
       return undefined;
     }
     deps.send(iqResult(iq, el('bind', { xmlns: NS.bind }, el('jid', {}, full.toString()))).toString());
-    handler.deps.log.info('session bound');
+    handler.#log.info('session bound');
     return handler;
   }
 
@@ -91,7 +92,7 @@ export class SessionHandler {
     handler.session.rosterInterested = saved.rosterInterested;
     handler.session.blocklistInterested = saved.blocklistInterested;
     if (saved.available) handler.#announce(saved.presenceXml, true, saved.priority);
-    handler.deps.log.info('session restored by resumption', { reannounced: saved.available });
+    handler.#log.info('session restored by resumption', { reannounced: saved.available });
     return handler;
   }
 
@@ -111,10 +112,10 @@ export class SessionHandler {
       rosterInterested: false,
       blocklistInterested: false,
       send: deps.send,
-      kick: (condition, text) => deps.kick(condition, text),
+      kick: deps.kick,
     };
     link.sessions.add(session);
-    const handler = new SessionHandler(session, full, { ...deps, log: deps.log.child({ user: fullJid, session: session.id }) });
+    const handler = new SessionHandler(session, full, deps);
     try {
       await handler.iqs.loadBlockList();
     } catch (e) {
@@ -145,7 +146,7 @@ export class SessionHandler {
     const { link } = this.deps;
     if (this.session.announced) link.publishEvent(this.session, { $case: 'ended', ended: { cause } });
     link.sessions.remove(this.session);
-    this.deps.log.info('session closed', { reason });
+    this.#log.info('session closed', { reason });
   }
 
   async handle(stanza: Element): Promise<void> {
@@ -289,7 +290,7 @@ export class SessionHandler {
     if (answered) return this.deps.link.publishDelivery(to.toString(), to.bare().toString(), this.session.bareJid, kind, stanza.toString());
     // The verdict arrives later; the next stanza need not wait for it.
     void this.#deliverOrBounce(stanza, to, kind).catch((e: unknown) => {
-      this.deps.log.warn('no delivery verdict; the stanza may or may not have arrived', { err: e, to: to.toString() });
+      this.#log.warn('no delivery verdict; the stanza may or may not have arrived', { err: e, to: to.toString() });
     });
   }
 
@@ -310,10 +311,10 @@ export class SessionHandler {
       if (await link.deliverWithVerdict(bare, bare, this.session.bareJid, kind, xml)) return;
     }
     if (kind === cluster.DeliveryKind.DELIVERY_KIND_MESSAGE && type === 'headline') {
-      this.deps.log.debug('headline dropped: no available resource', { to: to.toString() });
+      this.#log.debug('headline dropped: no available resource', { to: to.toString() });
       return;
     }
-    this.deps.log.debug('stanza bounced: recipient not available', { to: to.toString(), kind });
+    this.#log.debug('stanza bounced: recipient not available', { to: to.toString(), kind });
     this.#reply(errorReply(stanza, new StanzaError('service-unavailable', 'cancel')));
   }
 

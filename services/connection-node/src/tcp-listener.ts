@@ -51,12 +51,27 @@ export class TcpListener {
     await closed;
   }
 
+  /** Shared by every stream of this listener (no closure per connection). */
+  readonly #streamClosed = (stream: ClientStream): void => {
+    this.deps.streams.delete(stream);
+  };
+
+  /** @internal A connection is gone (TcpConnection calls it once). */
+  connectionClosed(connection: TcpConnection, hadError: boolean): void {
+    this.#connections.delete(connection);
+    connection.stream?.transportClosed(hadError ? 'socket error' : 'socket closed');
+  }
+
+  /** @internal A socket error (the close that follows ends the stream). */
+  connectionError(connection: TcpConnection, err: Error): void {
+    this.deps.log.debug('socket error', { err, stream: connection.stream?.id });
+  }
+
   #accept(socket: Socket): void {
     socket.setKeepAlive(true, 30_000);
     this.deps.metrics?.accepted(this.options.directTls === true ? 'direct-tls' : 'tcp');
-    const connection = new TcpConnection(socket, this.options.tls);
+    const connection = new TcpConnection(socket, this.options.tls, this);
     this.#connections.add(connection);
-    connection.onClose = () => this.#connections.delete(connection);
     if (this.options.directTls !== true) return this.#startStream(connection);
     // XEP-0368: nothing is read before the handshake; a client that never finishes it gets the auth timeout.
     const timer = setTimeout(() => connection.destroy(), this.deps.config.authTimeoutMs);
@@ -75,15 +90,27 @@ export class TcpListener {
   }
 
   #startStream(connection: TcpConnection): void {
-    const stream = new ClientStream(connection, this.deps, (s) => this.deps.streams.delete(s));
+    const stream = new ClientStream(connection, this.deps, this.#streamClosed);
     this.deps.streams.add(stream);
-    connection.onData = (chunk) => stream.receive(chunk);
-    connection.onError = (err) => this.deps.log.debug('socket error', { err, stream: stream.id });
-    connection.onClose = (hadError) => {
-      this.#connections.delete(connection);
-      stream.transportClosed(hadError ? 'socket error' : 'socket closed');
-    };
+    connection.stream = stream;
   }
+}
+
+/** The TcpConnection behind a socket, for the listener functions every socket shares. */
+const CONNECTION = Symbol('vigil.connection');
+type OwnedSocket = Socket & { [CONNECTION]?: TcpConnection };
+
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[CONNECTION]?.stream?.receive(chunk);
+}
+
+function onSocketError(this: OwnedSocket, err: Error): void {
+  const connection = this[CONNECTION];
+  if (connection !== undefined) connection.listener.connectionError(connection, err);
+}
+
+function onSocketClose(this: OwnedSocket, hadError: boolean): void {
+  this[CONNECTION]?.socketClosed(this, hadError);
 }
 
 /**
@@ -94,9 +121,8 @@ export class TcpListener {
 class TcpConnection implements Transport {
   readonly framing = xmlStreamFraming;
   readonly remoteAddress: string;
-  onData: (chunk: Buffer) => void = () => undefined;
-  onClose: (hadError: boolean) => void = () => undefined;
-  onError: (err: Error) => void = () => undefined;
+  /** The XMPP stream on this connection, once it started (after the handshake for direct TLS). */
+  stream: ClientStream | undefined;
   #socket: Socket;
   #secure = false;
   #upgrading = false;
@@ -105,6 +131,7 @@ class TcpConnection implements Transport {
   constructor(
     private readonly raw: Socket,
     private readonly tls: TlsCredentials | undefined,
+    readonly listener: TcpListener,
   ) {
     this.#socket = raw;
     this.remoteAddress = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? 0}`;
@@ -124,7 +151,7 @@ class TcpConnection implements Transport {
     if (tls === undefined || !this.canStartTls) return Promise.reject(new Error('TLS is not available on this connection'));
     this.#upgrading = true;
     // Plaintext the client sent after <starttls/> is never read as XMPP: from here the TLS socket owns the bytes.
-    this.raw.removeAllListeners('data');
+    this.raw.removeListener('data', onSocketData);
     this.raw.pause();
     // Each new connection takes the context current now, so a SIGHUP reload applies from the next one on.
     const socket = new TLSSocket(this.raw, { isServer: true, secureContext: tls.context, requestCert: false });
@@ -201,16 +228,20 @@ class TcpConnection implements Transport {
     this.#socket.resume();
   }
 
-  #listen(socket: Socket): void {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+  #listen(socket: OwnedSocket): void {
+    socket[CONNECTION] = this;
+    socket.on('data', onSocketData);
     // An error always has a listener: an unhandled TLS error would end the process.
-    socket.on('error', (err) => this.onError(err));
-    socket.on('close', (hadError) => {
-      // Closing the TLS socket releases the TCP socket under it too.
-      if (socket !== this.raw) this.raw.destroy();
-      if (this.#closed) return;
-      this.#closed = true;
-      this.onClose(hadError);
-    });
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+  }
+
+  /** @internal The raw socket or the TLS socket over it closed. */
+  socketClosed(socket: Socket, hadError: boolean): void {
+    // Closing the TLS socket releases the TCP socket under it too.
+    if (socket !== this.raw) this.raw.destroy();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.listener.connectionClosed(this, hadError);
   }
 }
