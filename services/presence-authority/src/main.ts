@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const shardLocks = await openShardLocks(nc, { replicas: config.kvReplicas, lockTtlMs: config.timings.shardLockTtlMs });
   const authority = new Authority({ nc, stores, config, log, shardLocks, metrics });
   await authority.start();
-  const api = config.grpc.port > 0 ? new GrpcApi({ nc, stores, shardLocks, config, log, metrics }) : undefined;
+  const api = config.grpc.port > 0 ? new GrpcApi({ nc, stores, shardLocks, config, log, metrics, local: authority.localOwner }) : undefined;
   const grpcPort = await api?.start();
   // Ready = can do its job now: NATS connected and the API (when configured) listening. Owning shards is not
   // required: a replica whose peers own every shard still serves the API and takes shards over when they fail.

@@ -34,6 +34,8 @@ const lockKey = (shard: number): string => `shard.${shard}`;
  * seems); see docs/performance.md. Kept as a knob for that investigation.
  */
 const TAKEOVER_CONCURRENCY = 1;
+/** Lock renewals issued in one turn of the event loop (see #renewAll). */
+const RENEWAL_CHUNK = 16;
 
 /**
  * Shard ownership for one authority replica (DESIGN.md "Sharding"): a lock
@@ -147,7 +149,7 @@ export class ShardManager {
 
   async #round(): Promise<void> {
     const ttl = this.deps.config.timings.shardLockTtlMs;
-    await Promise.all([...this.#owned.keys()].map((shard) => this.#renew(shard)));
+    await this.#renewAll();
     for (const [shard, o] of this.#owned) {
       // Cut off from NATS: others may be taking the shard right now. Stop acting well before they may.
       // (While connected, a failed renewal means JetStream itself is electing a leader: nobody else
@@ -189,6 +191,21 @@ export class ShardManager {
     if (actions.length > 0) {
       this.deps.log.info('shard ownership changed', { owned: this.#owned.size, before, members: members.size });
     }
+  }
+
+  /**
+   * Renews every owned lock, RENEWAL_CHUNK at a time with a turn of the
+   * event loop in between: issuing all 256 at once held the loop for about
+   * 11 ms every second, long enough to be the API's p99.
+   */
+  async #renewAll(): Promise<void> {
+    const shards = [...this.#owned.keys()];
+    const renewals: Promise<void>[] = [];
+    for (let i = 0; i < shards.length; i += RENEWAL_CHUNK) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      for (const shard of shards.slice(i, i + RENEWAL_CHUNK)) renewals.push(this.#renew(shard));
+    }
+    await Promise.all(renewals);
   }
 
   async #acquire(shard: number, expectedRevision: number): Promise<void> {
