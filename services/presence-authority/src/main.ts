@@ -7,10 +7,12 @@ import { readAuthorityConfig } from './config.js';
 import { Authority } from './authority.js';
 import { GrpcApi } from './grpc/server.js';
 import { AuthorityMetrics } from './metrics.js';
+import { skipErrorsOfAnsweredRequests } from './nats-requests.js';
 
 const bootLog = createLogger({ service: 'presence-authority' });
 
 async function main(): Promise<void> {
+  skipErrorsOfAnsweredRequests();
   const config = readAuthorityConfig(process.env);
   const log = createLogger({ service: 'presence-authority', authority: config.authorityId }, { level: config.logLevel });
   // The SDK first: instruments created before it would stay no-ops. /readyz answers 503 until the end of the start.
