@@ -12,7 +12,6 @@ import type { AuthorityConfig } from './config.js';
 import type { AuthorityContext } from './context.js';
 import { IqCore } from './iq.js';
 import { KeyedQueue } from './keyed-queue.js';
-import { BackgroundWrites } from './background-writes.js';
 import { Outbox } from './outbox.js';
 import { END_CAUSE_NAME, PresenceCore } from './presence.js';
 import { SessionRegistry, type SessionRecord } from './registry.js';
@@ -30,11 +29,6 @@ import { AuthorityMetrics } from './metrics.js';
 
 const { EndCause } = cluster;
 type EndCause = cluster.EndCause;
-
-/** Registry writes in flight at once. */
-const JOURNAL_WRITE_CONCURRENCY = 64;
-/** Users with presence work queued from which the authority counts as busy (a burst of session ends, a login storm). */
-const BUSY_USERS = 32;
 
 export interface AuthorityDeps {
   readonly nc: NatsConnection;
@@ -85,8 +79,6 @@ export class Authority {
     this.#metrics = deps.metrics ?? new AuthorityMetrics({ shardCount: deps.config.shardCount, nodeLeaseMs: deps.config.timings.nodeLeaseMs });
     this.#leases = new LeaseTable({ leaseMs: deps.config.timings.nodeLeaseMs });
     this.#queue = new KeyedQueue((user, error) => deps.log.error('presence task failed', { user, err: error }));
-    // Registry and last-seen writes wait while unavailable stanzas are still to be announced (BackgroundWrites).
-    const busy = (): boolean => this.#expiryBacklog > 0 || this.#queue.size >= BUSY_USERS;
     this.#shards = new ShardManager({
       nc: deps.nc,
       kv: deps.shardLocks,
@@ -107,7 +99,6 @@ export class Authority {
         this.#metrics.kvError('sessions', 'write');
         deps.log.warn('session registry write failed', { user: record.bareJid, session: record.sessionId, shard: record.shard, err });
       },
-      new BackgroundWrites(JOURNAL_WRITE_CONCURRENCY, busy),
     );
     this.#outbox = new Outbox(deps.nc, this.#subjects, deps.config.shardCount, (shard) => this.#shards.epochOf(shard), deps.log);
     const watch = new WatchPublisher(deps.nc, this.#subjects, (shard) => this.#shards.epochOf(shard), () => Date.now(), deps.log);
@@ -124,7 +115,7 @@ export class Authority {
       wallNowMs: () => Date.now(),
       metrics: this.#metrics,
     };
-    this.#presence = new PresenceCore(ctx, busy);
+    this.#presence = new PresenceCore(ctx);
     this.#subscriptions = new SubscriptionCore(ctx, this.#presence, (local) => deps.stores.accounts.exists(local));
     this.#iqs = new IqCore(ctx, this.#presence, new RosterEditor(ctx, this.#presence, this.#subscriptions));
     this.#admin = new AdminHandler({

@@ -6,7 +6,7 @@ import { escapeAttr, parseStanza } from '@vigil/xmpp';
 import type { RosterRecord } from '@vigil/store';
 import type { AuthorityContext } from './context.js';
 import { jidsWith, jidsWithout, NO_JIDS, type SessionRecord } from './registry.js';
-import { BackgroundWrites, type Busy } from './background-writes.js';
+import { BackgroundWrites } from './background-writes.js';
 import { domainOf, localpartOf, unavailableFrom } from './stanza-text.js';
 
 const { EndCause } = cluster;
@@ -27,12 +27,9 @@ export const END_CAUSE_NAME: Record<number, string> = {
  */
 export class PresenceCore {
   /** Last-seen writes, after fan-out and bounded (see BackgroundWrites). */
-  readonly #writes: BackgroundWrites;
+  readonly #writes = new BackgroundWrites(32);
 
-  /** `busy`: presence work is piling up, and last-seen writes had better wait (BackgroundWrites). */
-  constructor(private readonly ctx: AuthorityContext, busy?: Busy) {
-    this.#writes = new BackgroundWrites(32, busy);
-  }
+  constructor(private readonly ctx: AuthorityContext) {}
 
   recordFor(ref: cluster.SessionRef): SessionRecord {
     const existing = this.ctx.registry.get(ref.sessionId);
