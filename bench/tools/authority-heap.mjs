@@ -4,7 +4,7 @@
 // nodes, empty rosters); the authority collects garbage before each reading
 // (heap-after-gc.mjs). Prints heap used before and after the logins, and the
 // RSS growth the memory scenario would report.
-import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,9 +14,8 @@ import { rss } from '../dist/scenarios/process-stats.js';
 
 const sessions = Number(process.argv[2] ?? 10_000);
 if (!Number.isSafeInteger(sessions) || sessions < 1) throw new RangeError(`sessions must be an integer ≥ 1, got ${process.argv[2]}`);
-const dir = mkdtempSync(join(tmpdir(), 'vigil-heap-'));
+const dir = tmpdir();
 const here = dirname(fileURLToPath(import.meta.url));
-process.env.VIGIL_HEAP_DIR = dir;
 process.env.VIGIL_CHILD_NODE_ARGS = `--expose-gc --import ${join(here, 'heap-after-gc.mjs')}`;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -24,13 +23,16 @@ const cluster = await Cluster.start({ nodes: 2, readyTimeoutMs: 60_000 });
 const clients = [];
 const pid = cluster.authority.pid ?? 0;
 async function liveHeap() {
-  const seen = new Set(readdirSync(dir));
+  const mine = () => readdirSync(dir).filter((f) => f.startsWith(`vigil-heap-${pid}-`));
+  const seen = new Set(mine());
   process.kill(pid, 'SIGWINCH');
   for (let i = 0; i < 200; i++) {
-    const file = readdirSync(dir).find((f) => !seen.has(f));
+    const file = mine().find((f) => !seen.has(f));
     if (file !== undefined) {
       await sleep(50);
-      return JSON.parse(readFileSync(join(dir, file), 'utf8')).after.heapUsed;
+      const reading = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+      rmSync(join(dir, file), { force: true });
+      return reading.after.heapUsed;
     }
     await sleep(50);
   }
@@ -52,5 +54,4 @@ try {
 } finally {
   for (const c of clients) c.destroy();
   await cluster.stop();
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -2,7 +2,7 @@
 //   VIGIL_CHILD_NODE_ARGS="--expose-gc --import $PWD/bench/tools/heap-after-gc.mjs"
 // a service started by the test kit answers SIGWINCH by collecting garbage
 // and writing process.memoryUsage() before and after to
-// $VIGIL_HEAP_DIR (default: the OS temp directory) as heap-<pid>-<time>.json:
+// the OS temp directory as vigil-heap-<pid>-<time>.json:
 // the live heap, which RSS (what the memory scenario reads) only bounds.
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,5 +12,5 @@ process.on('SIGWINCH', () => {
   const before = process.memoryUsage();
   if (typeof globalThis.gc === 'function') globalThis.gc();
   const after = process.memoryUsage();
-  writeFileSync(join(process.env.VIGIL_HEAP_DIR ?? tmpdir(), `heap-${process.pid}-${Date.now()}.json`), JSON.stringify({ before, after }));
+  writeFileSync(join(tmpdir(), `vigil-heap-${process.pid}-${Date.now()}.json`), JSON.stringify({ before, after }));
 });
