@@ -1,9 +1,8 @@
 // Measuring aid, preloaded into the services a bench starts:
 //   VIGIL_CHILD_NODE_ARGS="--import $PWD/bench/tools/loop-delay.mjs" npm run bench -- grpc
 // Each child records its event-loop delay (max and p99 per second) and every
-// garbage-collection pause, and writes them at exit to
-// $VIGIL_LOOP_DELAY_DIR (default: the OS temp directory) as
-// loop-delay-<pid>-<service>.json. Not part of any service.
+// garbage-collection pause, and writes them at exit to the OS temp
+// directory as vigil-loop-delay-<pid>-<service>.json. Not part of any service.
 import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +25,7 @@ let written = false;
 function write() {
   if (written) return;
   written = true;
-  const file = join(process.env.VIGIL_LOOP_DELAY_DIR ?? tmpdir(), `loop-delay-${process.pid}-${service}.json`);
+  const file = join(tmpdir(), `vigil-loop-delay-${process.pid}-${service}.json`);
   const gcMs = pauses.reduce((n, p) => n + p.ms, 0);
   writeFileSync(file, JSON.stringify({ service, seconds, gc: { count: pauses.length, totalMs: Math.round(gcMs), over2Ms: pauses.filter((p) => p.ms > 2) } }));
 }
