@@ -1,6 +1,8 @@
 import { RequestOne } from '@nats-io/nats-core/internal';
 
-const settled = new WeakSet<object>();
+/** Set on a request once it has its answer (a property: no side table to keep in step). */
+const SETTLED = Symbol('vigil.settled');
+type Marked = RequestOne & { [SETTLED]?: true };
 let installed = false;
 
 /**
@@ -17,12 +19,12 @@ export function skipErrorsOfAnsweredRequests(): void {
   installed = true;
   const proto = RequestOne.prototype;
   const { resolver, cancel } = proto;
-  proto.resolver = function (this: RequestOne, err, msg) {
-    settled.add(this);
+  proto.resolver = function (this: Marked, err, msg) {
+    this[SETTLED] = true;
     resolver.call(this, err, msg);
   };
-  proto.cancel = function (this: RequestOne, err) {
-    if (err !== undefined || !settled.has(this)) return cancel.call(this, err);
+  proto.cancel = function (this: Marked, err) {
+    if (err !== undefined || this[SETTLED] !== true) return cancel.call(this, err);
     // What cancel() does besides rejecting: stop the timer, leave the mux.
     this.timer?.cancel();
     this.mux.cancel(this);
