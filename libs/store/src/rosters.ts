@@ -30,6 +30,9 @@ export interface VersionedRecord {
   readonly revision: number;
 }
 
+/** What a user without a stored record has: one shared value, not an object per cached user. */
+const NO_RECORD: VersionedRecord = Object.freeze({ record: EMPTY_RECORD, revision: 0 });
+
 /** What the authority needs of roster storage; RosterStore is the KV one. */
 export interface RosterRepository {
   get(username: string): Promise<VersionedRecord>;
@@ -43,7 +46,7 @@ export class RosterStore implements RosterRepository {
 
   async get(username: string): Promise<VersionedRecord> {
     const entry = await this.kv.get(userKey(username));
-    if (entry === null || entry.operation !== 'PUT') return { record: EMPTY_RECORD, revision: 0 };
+    if (entry === null || entry.operation !== 'PUT') return NO_RECORD;
     return { record: decodeRecord(entry.value), revision: entry.revision };
   }
 

@@ -94,3 +94,18 @@ test('a metrics port already taken refuses the start, naming VIGIL_METRICS_PORT 
     await taken.stop();
   }
 });
+
+test('without exported spans, inSpan runs its function with a span that records nothing', async () => {
+  setTracingEnabled(false);
+  try {
+    const got = await inSpan('work', {}, async (span) => {
+      assert.equal(span.isRecording(), false);
+      await Promise.resolve();
+      return 42;
+    });
+    assert.equal(got, 42);
+    await assert.rejects(inSpan('fails', {}, async () => Promise.reject(new Error('boom'))), /boom/);
+  } finally {
+    setTracingEnabled(false);
+  }
+});

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { admin, cluster, type store } from '@vigil/proto';
 import { shardFromSubject, shardOf, type Subjects } from '@vigil/cluster';
@@ -8,6 +9,7 @@ import { el, escapeAttr, NS, parseStanza, type Element } from '@vigil/xmpp';
 import type { AuthorityContext } from './context.js';
 import type { IqCore } from './iq.js';
 import { ShardNotOwnedError } from './journal.js';
+import { KnownAccounts } from './known-accounts.js';
 import type { PresenceCore } from './presence.js';
 import type { WatchSequence } from './presence-events.js';
 import type { SessionRecord } from './registry.js';
@@ -48,6 +50,11 @@ export class AdminFailure extends Error {
   }
 }
 
+/** Accounts remembered as existing (KnownAccounts): a bounded LRU of bare JIDs. */
+const KNOWN_ACCOUNTS_MAX = 100_000;
+/** How long "this account exists" is believed without asking the store again. */
+const KNOWN_ACCOUNTS_TTL_MS = 60_000;
+
 const notFound = (resourceType: string, resourceName: string, message = `no ${resourceType} ${resourceName}`): AdminFailure =>
   new AdminFailure(Code.ADMIN_ERROR_CODE_NOT_FOUND, message, { resourceType, resourceName });
 
@@ -58,6 +65,10 @@ const notFound = (resourceType: string, resourceName: string, message = `no ${re
  * user's changes in order and a snapshot agrees with its watch sequence.
  */
 export class AdminHandler {
+  readonly #known = new KnownAccounts(KNOWN_ACCOUNTS_MAX, KNOWN_ACCOUNTS_TTL_MS, () => performance.now());
+  /** Moves at the start and the end of every deletion: a lookup that overlapped one is not remembered. */
+  #deletions = 0;
+
   constructor(private readonly deps: AdminDeps) {}
 
   handle(m: Msg): void {
@@ -71,12 +82,17 @@ export class AdminHandler {
       return;
     }
     // Through the outbox: roster pushes decided by the call leave before its answer.
-    void this.#answer(shard ?? -1, req).then((res) => {
+    void this.answer(shard ?? -1, req).then((res) => {
       if (m.reply) this.deps.ctx.outbox.send(m.reply, admin.AdminResponse.encode(res).finish());
     });
   }
 
-  async #answer(shard: number, req: admin.AdminRequest): Promise<admin.AdminResponse> {
+  /**
+   * The answer to one request about users of `shard`, as it would go back
+   * over NATS; never throws. The gRPC API on this replica calls it directly
+   * for reads about shards it owns (OwnerClient).
+   */
+  async answer(shard: number, req: admin.AdminRequest): Promise<admin.AdminResponse> {
     try {
       const op = req.op;
       switch (op?.$case) {
@@ -117,7 +133,7 @@ export class AdminHandler {
       ),
     );
     // Someone with a session certainly has an account; only the others are looked up.
-    const unknown = await Promise.all(read.map(async (u) => (u.sessions.length === 0 && !(await this.#exists(u.bareJid)) ? u.bareJid : undefined)));
+    const unknown = await Promise.all(read.map(async (u) => (u.sessions.length === 0 && !(await this.#exists(u.bareJid, epoch)) ? u.bareJid : undefined)));
     const missing = unknown.filter((u): u is string => u !== undefined);
     if (missing.length > 0) throw notFound('account', missing[0] ?? '', `no account ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`);
     const byJid = new Map(read.map((u) => [u.bareJid, u] as const));
@@ -130,14 +146,14 @@ export class AdminHandler {
       if (this.deps.presence.hasAvailable(bare)) return { online: true, seen: true, unixMs: 0, status: '' };
       const seen = await this.deps.ctx.lastSeen.get(localpartOf(bare));
       if (seen !== undefined) return { online: false, seen: true, unixMs: seen.unixMs, status: seen.status };
-      if (!(await this.#exists(bare))) throw notFound('account', bare);
+      if (!(await this.#exists(bare, epoch))) throw notFound('account', bare);
       return { online: false, seen: false, unixMs: 0, status: '' };
     });
   }
 
   async #roster(shard: number, bare: string): Promise<admin.RosterAnswer> {
     const epoch = this.#owned(shard, [bare]);
-    await this.#mustExist(bare);
+    await this.#mustExist(bare, epoch);
     return this.#inQueue(bare, shard, epoch, async () => {
       const rec = await this.deps.ctx.records.get(localpartOf(bare));
       const roster: store.StoredRoster = {
@@ -188,7 +204,7 @@ export class AdminHandler {
   async #rosterEdit(shard: number, e: admin.RosterEdit): Promise<admin.RosterEditAnswer> {
     const user = e.bareJid;
     const epoch = this.#owned(shard, [user]);
-    await this.#mustExist(user);
+    await this.#mustExist(user, epoch);
     return this.#inQueue(user, shard, epoch, async () => {
       const item = e.remove
         ? el('item', { jid: e.contactJid, subscription: 'remove' })
@@ -215,7 +231,7 @@ export class AdminHandler {
    */
   async #removeAccount(shard: number, user: string): Promise<admin.AccountRemovalAnswer> {
     const epoch = this.#owned(shard, [user]);
-    await this.#mustExist(user);
+    await this.#mustExist(user, epoch);
     const local = localpartOf(user);
     return this.#inQueue(user, shard, epoch, async () => {
       const sessions = this.deps.ctx.registry.sessionsOf(user);
@@ -225,7 +241,10 @@ export class AdminHandler {
       for (const p of rec.pendingIn) await this.#subscription(user, p.fromBareJid, 'unsubscribed');
       await this.deps.ctx.records.update(local, (r) => (r.blocked.length === 0 && r.pendingIn.length === 0 ? undefined : { ...r, blocked: [], pendingIn: [] }));
       await this.deps.ctx.lastSeen.remove(local);
+      this.#deletions++;
       await this.deps.accounts.delete(local);
+      this.#known.forget(user);
+      this.#deletions++;
       this.deps.ctx.log.info('account deleted', { user, sessions: sessions.length, items: rec.roster.items.length });
       return { sessionsEnded: sessions.length, itemsRemoved: rec.roster.items.length };
     });
@@ -257,12 +276,18 @@ export class AdminHandler {
     return epoch;
   }
 
-  async #exists(bare: string): Promise<boolean> {
-    return bare.endsWith(`@${this.deps.ctx.config.domain}`) && this.deps.accounts.exists(localpartOf(bare));
+  /** Whether the account exists, from KnownAccounts when this owner saw it under `epoch`, else from the store. */
+  async #exists(bare: string, epoch: number): Promise<boolean> {
+    if (!bare.endsWith(`@${this.deps.ctx.config.domain}`)) return false;
+    if (this.#known.has(bare, epoch)) return true;
+    const deletions = this.#deletions;
+    const exists = await this.deps.accounts.exists(localpartOf(bare));
+    if (exists && deletions === this.#deletions) this.#known.add(bare, epoch);
+    return exists;
   }
 
-  async #mustExist(bare: string): Promise<void> {
-    if (!(await this.#exists(bare))) throw notFound('account', bare);
+  async #mustExist(bare: string, epoch: number): Promise<void> {
+    if (!(await this.#exists(bare, epoch))) throw notFound('account', bare);
   }
 
   /** Runs `task` in the user's queue and hands back its result or error; refuses if the shard changed owner meanwhile. */

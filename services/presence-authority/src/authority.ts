@@ -22,6 +22,7 @@ import { UserRecords } from './user-records.js';
 import { KvSessionJournal } from './journal.js';
 import { ShardManager } from './shard-manager.js';
 import { AdminHandler } from './admin.js';
+import type { LocalOwner } from './grpc/owner-client.js';
 import { WatchPublisher } from './presence-events.js';
 import { OwnerImport } from './migration/owner-import.js';
 import { AuthorityMetrics } from './metrics.js';
@@ -149,6 +150,11 @@ export class Authority {
 
   get shards(): ShardManager {
     return this.#shards;
+  }
+
+  /** The owner side of the gRPC API for shards held here, for the API in the same process. */
+  get localOwner(): LocalOwner {
+    return { epochOf: (shard) => this.#shards.epochOf(shard), answer: (shard, req) => this.#admin.answer(shard, req) };
   }
 
   /** Listens to node heartbeats, then joins the shard owners; resolves once a first share of shards is held. */

@@ -9,10 +9,12 @@ import { Authority } from './authority.js';
 import { GrpcApi } from './grpc/server.js';
 import { AuthorityMetrics } from './metrics.js';
 import { MetricsExchange } from './metrics-exchange.js';
+import { skipErrorsOfAnsweredRequests } from './nats-requests.js';
 
 const bootLog = createLogger({ service: 'presence-authority' });
 
 async function main(): Promise<void> {
+  skipErrorsOfAnsweredRequests();
   const config = readAuthorityConfig(process.env);
   const log = createLogger({ service: 'presence-authority', authority: config.authorityId }, { level: config.logLevel });
   // The SDK first: instruments created before it would stay no-ops. /readyz answers 503 until the end of the start.
@@ -34,7 +36,7 @@ async function main(): Promise<void> {
     nc, subjects: subjects(config.subjectPrefix), authorityId: config.authorityId, read: () => telemetry.read(), members: () => authority.shards.members(), log,
   });
   exchange.start();
-  const api = config.grpc.port > 0 ? new GrpcApi({ nc, stores, shardLocks, config, log, metrics, detection: exchange }) : undefined;
+  const api = config.grpc.port > 0 ? new GrpcApi({ nc, stores, shardLocks, config, log, metrics, detection: exchange, local: authority.localOwner }) : undefined;
   const grpcPort = await api?.start();
   // Ready = can do its job now: NATS connected and the API (when configured) listening. Owning shards is not
   // required: a replica whose peers own every shard still serves the API and takes shards over when they fail.

@@ -5,7 +5,7 @@ import { broadcastRecipients, bareOf, isBlocked, mayAnswerProbe, probeTargets, t
 import { escapeAttr, parseStanza } from '@vigil/xmpp';
 import type { RosterRecord } from '@vigil/store';
 import type { AuthorityContext } from './context.js';
-import type { SessionRecord } from './registry.js';
+import { jidsWith, jidsWithout, NO_JIDS, type SessionRecord } from './registry.js';
 import { BackgroundWrites } from './background-writes.js';
 import { domainOf, localpartOf, unavailableFrom } from './stanza-text.js';
 
@@ -35,20 +35,21 @@ export class PresenceCore {
     const existing = this.ctx.registry.get(ref.sessionId);
     if (existing) return existing;
     const bareJid = bareOf(ref.fullJid);
+    const { nodeId, incarnation } = this.ctx.registry.canonicalIncarnation(ref.nodeId, ref.incarnation);
     const record: SessionRecord = {
       sessionId: ref.sessionId,
       fullJid: ref.fullJid,
       bareJid,
       shard: shardOf(bareJid, this.ctx.config.shardCount),
-      nodeId: ref.nodeId,
-      incarnation: ref.incarnation,
+      nodeId,
+      incarnation,
       available: false,
       presenceXml: '',
       priority: 0,
       presenceSeq: 0,
       availableSinceUnixMs: 0,
-      directedTo: new Set(),
-      presenceErrorsFrom: new Set(),
+      directedTo: NO_JIDS,
+      presenceErrorsFrom: NO_JIDS,
     };
     this.ctx.registry.add(record);
     return record;
@@ -63,8 +64,8 @@ export class PresenceCore {
     record.presenceXml = stored.presenceXml;
     record.priority = stored.priority;
     record.availableSinceUnixMs = stored.availableSinceUnixMs;
-    for (const t of stored.directedTo) record.directedTo.add(t);
-    for (const e of stored.presenceErrorsFrom) record.presenceErrorsFrom.add(e);
+    for (const t of stored.directedTo) record.directedTo = jidsWith(record.directedTo, t);
+    for (const e of stored.presenceErrorsFrom) record.presenceErrorsFrom = jidsWith(record.presenceErrorsFrom, e);
     this.ctx.registry.setPresenceSeq(record, stored.presenceSeq);
     return record;
   }
@@ -100,7 +101,7 @@ export class PresenceCore {
     this.ctx.outbox.deliver(s.fullJid, p.stanzaXml, s.bareJid);
     const was = s.available;
     s.available = false;
-    s.directedTo.clear();
+    s.directedTo = NO_JIDS;
     if (was) this.ctx.events.changed(s, EndCause.END_CAUSE_GRACEFUL);
     this.ctx.journal.save(s);
     await this.#noteLastSeen(s, p.stanzaXml);
@@ -135,8 +136,7 @@ export class PresenceCore {
   async directed(ref: cluster.SessionRef, d: cluster.DirectedPresence): Promise<void> {
     const s = this.recordFor(ref);
     // RFC 6121 §4.6.3: remember who got directed presence, so the session's end reaches them.
-    if (d.available) s.directedTo.add(d.toJid);
-    else s.directedTo.delete(d.toJid);
+    s.directedTo = d.available ? jidsWith(s.directedTo, d.toJid) : jidsWithout(s.directedTo, d.toJid);
     this.ctx.journal.save(s);
     const rec = await this.ctx.records.get(localpartOf(s.bareJid));
     if (isBlocked(new Set(rec.blocked), d.toJid)) return; // XEP-0191: nothing to a blocked entity
@@ -205,7 +205,7 @@ export class PresenceCore {
     const contact = bareOf(from);
     for (const s of this.ctx.registry.sessionsOf(bareOf(to))) {
       if (to.includes('/') && s.fullJid !== to) continue;
-      s.presenceErrorsFrom.add(contact);
+      s.presenceErrorsFrom = jidsWith(s.presenceErrorsFrom, contact);
       this.ctx.journal.save(s);
     }
   }

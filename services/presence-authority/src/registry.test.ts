@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { digestEquals, digestKey, digestOf } from '@vigil/cluster';
-import { SessionRegistry, type SessionRecord } from './registry.js';
+import { jidsWith, jidsWithout, NO_JIDS, SessionRegistry, type SessionRecord } from './registry.js';
 
 const record = (id: string, user: string, node: string, inc: string, shard: number): SessionRecord => ({
   sessionId: id, fullJid: `${user}/r-${id}`, bareJid: user, shard, nodeId: node, incarnation: inc,
@@ -27,6 +27,10 @@ test('per-incarnation shard digests always equal the digest of the sessions held
         }
       }
       assert.equal(reg.size, byId.size);
+      for (let u = 0; u < 5; u++) {
+        // A user's sessions, whether one or several, in the order they were added.
+        assert.deepEqual(reg.sessionsOf(`u${u}@x`), [...byId.values()].filter((r) => r.bareJid === `u${u}@x`));
+      }
       for (const node of ['n1', 'n2']) {
         for (const inc of ['a', 'b']) {
           for (let shard = 0; shard < 4; shard++) {
@@ -71,4 +75,30 @@ test('other incarnations of a node are found for expiry on restart', () => {
   reg.add(record('s2', 'v@x', 'n1', 'new', 0));
   reg.add(record('s3', 'w@x', 'n2', 'old', 0));
   assert.deepEqual(reg.otherIncarnations('n1', 'new'), ['old']);
+});
+
+test('directed-presence sets start as the shared empty set and return to it when emptied', () => {
+  let set = jidsWith(NO_JIDS, 'a@x/r');
+  assert.notEqual(set, NO_JIDS);
+  assert.equal(NO_JIDS.size, 0, 'the shared empty set is never written');
+  set = jidsWith(set, 'b@x');
+  assert.deepEqual([...set], ['a@x/r', 'b@x']);
+  assert.equal(jidsWithout(set, 'c@x'), set);
+  set = jidsWithout(jidsWithout(set, 'a@x/r'), 'b@x');
+  assert.equal(set, NO_JIDS);
+  assert.equal(jidsWithout(NO_JIDS, 'a@x'), NO_JIDS);
+});
+
+test('a record of a known incarnation takes the id strings the registry holds; an unknown one keeps its own', () => {
+  const reg = new SessionRegistry();
+  assert.deepEqual(reg.canonicalIncarnation('n1', 'a'), { nodeId: 'n1', incarnation: 'a' });
+  reg.add(record('s1', 'u@x', 'n1', 'a', 0));
+  const c = reg.canonicalIncarnation('n1', 'a');
+  assert.equal(c.nodeId, 'n1');
+  assert.equal(c.incarnation, 'a');
+  reg.add(record('s2', 'v@x', 'n1', 'a', 1));
+  reg.add(record('s3', 'v@x', 'n1', 'a', 1));
+  assert.deepEqual(reg.sessionsOf('v@x').map((r) => r.sessionId), ['s2', 's3']);
+  reg.remove(reg.sessionsOf('v@x')[0] as SessionRecord);
+  assert.deepEqual(reg.sessionsOf('v@x').map((r) => r.sessionId), ['s3']);
 });

@@ -17,19 +17,54 @@ export interface SessionRecord extends SessionPresence {
   presenceSeq: number;
   /** Wall clock when the session last became available (0: unknown), for the gRPC API. */
   availableSinceUnixMs: number;
-  readonly directedTo: Set<string>;
-  readonly presenceErrorsFrom: Set<string>;
+  /** RFC 6121 §4.6: who got directed presence (NO_JIDS until someone did; change with jidsWith/jidsWithout). */
+  directedTo: ReadonlySet<string>;
+  /** §4.4.2: contacts that answered a broadcast with an error (NO_JIDS until one did). */
+  presenceErrorsFrom: ReadonlySet<string>;
+}
+
+/**
+ * The empty set every record starts with: two empty Sets per session were
+ * a third of the authority's memory per idle session (a Set and its hash
+ * table cost about 250 bytes even when empty), and nearly all stay empty.
+ */
+export const NO_JIDS: ReadonlySet<string> = Object.freeze(new Set<string>());
+
+/** `set` with `jid` added: a new Set in place of NO_JIDS, otherwise the same set, grown. */
+export function jidsWith(set: ReadonlySet<string>, jid: string): ReadonlySet<string> {
+  if (set === NO_JIDS) return new Set([jid]);
+  (set as Set<string>).add(jid);
+  return set;
+}
+
+/** `set` without `jid`; NO_JIDS once it is empty. */
+export function jidsWithout(set: ReadonlySet<string>, jid: string): ReadonlySet<string> {
+  if (set === NO_JIDS || !set.has(jid)) return set;
+  (set as Set<string>).delete(jid);
+  return set.size === 0 ? NO_JIDS : set;
+}
+
+/** The sessions of one node incarnation, with the node id and incarnation strings its records share. */
+interface IncarnationGroup {
+  readonly nodeId: string;
+  readonly incarnation: string;
+  readonly records: Set<SessionRecord>;
 }
 
 /**
  * Announced sessions of the shards this authority owns, indexed by user, by
  * session id and by node incarnation, with the per-shard digest each node
  * incarnation should be reporting.
+ *
+ * Kept small, since it holds every session of the cluster's owned shards:
+ * a user with one session (nearly all) maps to the record itself, not to a
+ * collection of one; records of one node incarnation share its id strings
+ * (canonicalIncarnation).
  */
 export class SessionRegistry {
   readonly #byId = new Map<string, SessionRecord>();
-  readonly #byUser = new Map<string, Map<string, SessionRecord>>();
-  readonly #byIncarnation = new Map<string, Set<SessionRecord>>();
+  readonly #byUser = new Map<string, SessionRecord | SessionRecord[]>();
+  readonly #byIncarnation = new Map<string, IncarnationGroup>();
   readonly #digests = new Map<string, SessionDigest>();
 
   get size(): number {
@@ -40,16 +75,27 @@ export class SessionRegistry {
     return this.#byId.get(sessionId);
   }
 
+  /**
+   * The node id and incarnation strings the registry's records of this
+   * incarnation already use (the arguments themselves when it has none):
+   * a record built with these shares them instead of holding its own copies
+   * decoded from each event.
+   */
+  canonicalIncarnation(nodeId: string, incarnation: string): { readonly nodeId: string; readonly incarnation: string } {
+    return this.#byIncarnation.get(incarnationKey(nodeId, incarnation)) ?? { nodeId, incarnation };
+  }
+
   add(record: SessionRecord): void {
     if (this.#byId.has(record.sessionId)) return;
     this.#byId.set(record.sessionId, record);
-    let user = this.#byUser.get(record.bareJid);
-    if (!user) this.#byUser.set(record.bareJid, (user = new Map()));
-    user.set(record.sessionId, record);
+    const user = this.#byUser.get(record.bareJid);
+    if (user === undefined) this.#byUser.set(record.bareJid, record);
+    else if (Array.isArray(user)) user.push(record);
+    else this.#byUser.set(record.bareJid, [user, record]);
     const inc = incarnationKey(record.nodeId, record.incarnation);
-    let set = this.#byIncarnation.get(inc);
-    if (!set) this.#byIncarnation.set(inc, (set = new Set()));
-    set.add(record);
+    let group = this.#byIncarnation.get(inc);
+    if (!group) this.#byIncarnation.set(inc, (group = { nodeId: record.nodeId, incarnation: record.incarnation, records: new Set() }));
+    group.records.add(record);
     const dk = shardDigestKey(record.nodeId, record.incarnation, record.shard);
     this.#digests.set(dk, digestAdd(this.#digests.get(dk) ?? EMPTY_DIGEST, digestKey(record.sessionId, record.presenceSeq)));
   }
@@ -58,12 +104,15 @@ export class SessionRegistry {
     if (this.#byId.get(record.sessionId) !== record) return false;
     this.#byId.delete(record.sessionId);
     const user = this.#byUser.get(record.bareJid);
-    user?.delete(record.sessionId);
-    if (user?.size === 0) this.#byUser.delete(record.bareJid);
+    if (user === record) this.#byUser.delete(record.bareJid);
+    else if (Array.isArray(user)) {
+      const rest = user.filter((r) => r !== record);
+      this.#byUser.set(record.bareJid, rest.length === 1 ? (rest[0] as SessionRecord) : rest);
+    }
     const inc = incarnationKey(record.nodeId, record.incarnation);
-    const set = this.#byIncarnation.get(inc);
-    set?.delete(record);
-    if (set?.size === 0) this.#byIncarnation.delete(inc);
+    const group = this.#byIncarnation.get(inc);
+    group?.records.delete(record);
+    if (group?.records.size === 0) this.#byIncarnation.delete(inc);
     const dk = shardDigestKey(record.nodeId, record.incarnation, record.shard);
     const d = digestRemove(this.#digests.get(dk) ?? EMPTY_DIGEST, digestKey(record.sessionId, record.presenceSeq));
     if (d.count === 0) this.#digests.delete(dk);
@@ -94,10 +143,7 @@ export class SessionRegistry {
   /** Sessions per connection node (all its incarnations here), for the sessions gauge: O(incarnations). */
   countByNode(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [key, set] of this.#byIncarnation) {
-      const node = key.slice(0, key.indexOf('\u0000'));
-      out.set(node, (out.get(node) ?? 0) + set.size);
-    }
+    for (const g of this.#byIncarnation.values()) out.set(g.nodeId, (out.get(g.nodeId) ?? 0) + g.records.size);
     return out;
   }
 
@@ -105,21 +151,21 @@ export class SessionRegistry {
     return this.#byId.values();
   }
 
+  /** The user's sessions in the order they were added; a copy the caller may keep while the registry changes. */
   sessionsOf(bareJid: string): SessionRecord[] {
-    return [...(this.#byUser.get(bareJid)?.values() ?? [])];
+    const user = this.#byUser.get(bareJid);
+    if (user === undefined) return [];
+    return Array.isArray(user) ? [...user] : [user];
   }
 
   sessionsOfIncarnation(nodeId: string, incarnation: string): SessionRecord[] {
-    return [...(this.#byIncarnation.get(incarnationKey(nodeId, incarnation)) ?? [])];
+    return [...(this.#byIncarnation.get(incarnationKey(nodeId, incarnation))?.records ?? [])];
   }
 
   /** Incarnations of `nodeId` other than `incarnation` that still have sessions here. */
   otherIncarnations(nodeId: string, incarnation: string): string[] {
     const out: string[] = [];
-    for (const key of this.#byIncarnation.keys()) {
-      const [n, i] = key.split('\u0000') as [string, string];
-      if (n === nodeId && i !== incarnation) out.push(i);
-    }
+    for (const g of this.#byIncarnation.values()) if (g.nodeId === nodeId && g.incarnation !== incarnation) out.push(g.incarnation);
     return out;
   }
 
@@ -130,7 +176,7 @@ export class SessionRegistry {
   /** Shards in which this incarnation has sessions, as far as the registry knows. */
   shardsOf(nodeId: string, incarnation: string): Set<number> {
     const out = new Set<number>();
-    for (const r of this.#byIncarnation.get(incarnationKey(nodeId, incarnation)) ?? []) out.add(r.shard);
+    for (const r of this.#byIncarnation.get(incarnationKey(nodeId, incarnation))?.records ?? []) out.add(r.shard);
     return out;
   }
 }

@@ -87,15 +87,16 @@ export function clusterService(d: ClusterServiceDeps): api.cluster.ClusterServic
     listNodes: unary(d, 'ListNodes', 'read', async () => ({ nodes: d.nodes.list() })),
 
     listShards: unary(d, 'ListShards', 'read', async () => {
-      const shards: api.cluster.Shard[] = Array.from({ length: d.shardCount }, (_, shard) => ({ shard, ownerId: '', epoch: 0, renewedAtUnixMs: 0 }));
-      for await (const key of await d.shardLocks.keys('shard.*')) {
-        const n = Number(key.slice('shard.'.length));
-        const entry = Number.isInteger(n) && n >= 0 && n < d.shardCount ? await d.shardLocks.get(key) : null;
-        if (entry === null || entry.operation !== 'PUT') continue;
-        const lock = store.ShardLock.decode(entry.value);
-        // The lock stores its epoch from the first renewal on; until then its revision is the epoch.
-        shards[n] = { shard: n, ownerId: lock.ownerId, epoch: lock.epoch === 0 ? entry.revision : lock.epoch, renewedAtUnixMs: lock.renewedAtUnixMs };
-      }
+      // Each lock read by its key: a listing of the bucket's keys can miss locks renewed while it runs (256 a second).
+      const shards = await Promise.all(
+        Array.from({ length: d.shardCount }, async (_, shard): Promise<api.cluster.Shard> => {
+          const entry = await d.shardLocks.get(`shard.${shard}`);
+          if (entry === null || entry.operation !== 'PUT') return { shard, ownerId: '', epoch: 0, renewedAtUnixMs: 0 };
+          const lock = store.ShardLock.decode(entry.value);
+          // The lock stores its epoch from the first renewal on; until then its revision is the epoch.
+          return { shard, ownerId: lock.ownerId, epoch: lock.epoch === 0 ? entry.revision : lock.epoch, renewedAtUnixMs: lock.renewedAtUnixMs };
+        }),
+      );
       const owners = [...new Set(shards.map((s) => s.ownerId).filter((o) => o !== ''))].sort();
       return { shards, owners };
     }),

@@ -13,7 +13,7 @@ import { NatsServers } from './nats-servers.js';
 import { HealthService } from './health.js';
 import { migrationService } from './migration-service.js';
 import { hashThreads } from '../migration/hash-pool.js';
-import { OwnerClient } from './owner-client.js';
+import { OwnerClient, type LocalOwner } from './owner-client.js';
 import { presenceService } from './presence-service.js';
 import { addReflection } from './reflection.js';
 import { rosterService } from './roster-service.js';
@@ -42,6 +42,8 @@ export interface GrpcApiDeps {
   readonly metrics?: AuthorityMetrics;
   /** Every replica's detection metrics for GetDetectionMetrics (UNIMPLEMENTED when absent). */
   readonly detection?: { gather(): Promise<api.cluster.GetDetectionMetricsResponse> };
+  /** The authority in this process: reads about its shards are answered without NATS. */
+  readonly local?: LocalOwner;
 }
 
 /** Connections idle this long (no call at all) are closed; clients reconnect on their next call. */
@@ -53,8 +55,9 @@ const SHUTDOWN_GRACE_MS = 2000;
 
 /**
  * The public gRPC API on one authority replica (proto/vigil/presence/v1).
- * Stateless apart from watch subscriptions: every call about a user is
- * forwarded to the owner of the user's shard over NATS.
+ * Stateless apart from watch subscriptions: every call about a user goes to
+ * the owner of the user's shard, over NATS unless it is a read and the owner
+ * is this replica's own authority.
  */
 export class GrpcApi {
   readonly #server: Server;
@@ -79,7 +82,9 @@ export class GrpcApi {
     const metrics = deps.metrics ?? new AuthorityMetrics({ shardCount: config.shardCount, nodeLeaseMs: config.timings.nodeLeaseMs });
     this.#server = new Server({ ...options, interceptors: [metricsInterceptor(metrics)] });
     const ctx = { auth: new TokenAuthenticator(g.tokens), log: log.child({ component: 'grpc' }) };
-    const owners = new OwnerClient({ nc, subjects: subs, shardCount: config.shardCount, timeoutMs: g.requestTimeoutMs, retryAfterMs: g.retryAfterMs });
+    const owners = new OwnerClient({
+      nc, subjects: subs, shardCount: config.shardCount, timeoutMs: g.requestTimeoutMs, retryAfterMs: g.retryAfterMs, ...(deps.local ? { local: deps.local } : {}),
+    });
     this.#hub = new WatchHub(nc, subs, ctx.log);
     this.#nodes = new NodeDirectory({ nc, subjects: subs, heartbeatMs: config.timings.heartbeatIntervalMs, leaseMs: config.timings.nodeLeaseMs, log: ctx.log });
     const domain = config.domain;

@@ -39,6 +39,10 @@ test('a read token reads, only an admin token writes, and an unknown or missing 
   };
   assert.equal(code(() => auth.authenticate(md(`Bearer ${long('b')}`), 'admin')), status.PERMISSION_DENIED);
   assert.equal(code(() => auth.authenticate(md(`Bearer ${long('z')}`), 'read')), status.UNAUTHENTICATED);
+  // After a token matched once: a longer or shorter string is still no token.
+  assert.equal(code(() => auth.authenticate(md(`Bearer ${long('b')}b`), 'read')), status.UNAUTHENTICATED);
+  assert.equal(code(() => auth.authenticate(md(`Bearer ${long('b').slice(1)}`), 'read')), status.UNAUTHENTICATED);
+  assert.equal(auth.authenticate(md(`Bearer ${long('b')}`), 'read').name, 'dash');
   assert.equal(code(() => auth.authenticate(md(), 'read')), status.UNAUTHENTICATED);
   assert.equal(code(() => auth.authenticate(md(long('a')), 'read')), status.UNAUTHENTICATED);
 });
