@@ -172,7 +172,8 @@ describe('gRPC API', () => {
     healthApi = new health.HealthClient(address, credentials.createInsecure());
     // The replicas balance the shards in their first seconds; a call meanwhile may meet a hand-over
     // (UNAVAILABLE, retry). The tests below are about the API, not that window: start after it.
-    await until(() => call(clusterApi.listShards.bind(clusterApi), {}, reader()), (r) => r.owners.length === 2 && r.shards.every((s) => s.ownerId !== ''), 'the shards balanced over both replicas');
+    await until(() => call(clusterApi.listShards.bind(clusterApi), {}, reader()), (r) => r.owners.length === 2 && r.shards.every((s) => s.ownerId !== '')
+        && r.owners.every((o) => r.shards.filter((s) => s.ownerId === o).length === r.shards.length / 2), 'the shards balanced over both replicas');
   });
 
   after(async () => {
@@ -446,7 +447,9 @@ describe('gRPC API', () => {
         const res = await call(get, {}, reader());
         return [res, await Promise.all(cluster.authorityMetricsUrls.map((u) => scrapeMetrics(u)))] as const;
       },
-      ([res, scrapes]) => res.authorities.length === 2 && ['client-lost', 'node-lost'].every((c) => res.detectionLatency.some((d) => d.cause === c)) && consistent(res, scrapes),
+      // A death is timed when detected; its unavailable is counted when fanned out, a roster read later.
+      ([res, scrapes]) => res.authorities.length === 2 && ['client-lost', 'node-lost'].every((c) => res.detectionLatency.some((d) => d.cause === c))
+        && (res.fanOut.find((f) => f.kind === 'unavailable')?.total ?? 0) > 0 && consistent(res, scrapes),
       'the API and /metrics agree, with every cause the tests above caused',
     );
     assert.deepEqual(r.authorities.map((a) => a.authorityId), ['authority-1', 'authority-2']);
