@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster, RawConnection, TestClient, clientStreamHeader, is, mutualContacts } from '@vigil/testkit';
+import { Cluster, RawConnection, TestClient, clientStreamHeader, contactPairOnline, is } from '@vigil/testkit';
 
 // XEP-0199 from the server: a client that stops answering without closing
 // TCP (a dead phone, a cut cable) is declared lost after the idle time and
@@ -14,15 +14,7 @@ describe('dead-client detection with server pings (XEP-0199)', () => {
 
   before(async () => {
     cluster = await Cluster.start({ nodes: 2, env: { VIGIL_CLIENT_IDLE_PING_MS: '300', VIGIL_CLIENT_PING_TIMEOUT_MS: '600', VIGIL_AUTH_TIMEOUT_MS: '4000' } });
-    await cluster.provision(
-      [{ username: 'alice', password: 'pw' }, { username: 'bob', password: 'pw' }],
-      mutualContacts('alice', 'bob'),
-    );
-    alice = await TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'alice', password: 'pw', resource: 'phone' });
-    bob = await TestClient.connect({ port: cluster.node(1).port, domain: 'localhost', username: 'bob', password: 'pw', resource: 'desk' });
-    await bob.sendPresence();
-    await alice.sendPresence();
-    await bob.expectStanza(is.presenceFrom(alice.jid), DEADLINE_MS, 'alice online');
+    ({ alice, bob } = await contactPairOnline(cluster, { aliceResource: 'phone', bobResource: 'desk', timeoutMs: DEADLINE_MS }));
   });
 
   after(async () => {

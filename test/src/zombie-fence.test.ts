@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cluster as wire } from '@vigil/proto';
 import { subjects } from '@vigil/cluster';
-import { Cluster, TestClient, is, mutualContacts, withDeadline, xml } from '@vigil/testkit';
+import { Cluster, TestClient, contactPairOnline, is, withDeadline, xml } from '@vigil/testkit';
 
 // DESIGN.md invariant 5 (no zombie): an authority that declared a node
 // incarnation dead (its heartbeats arrived too late, the node was only slow)
@@ -18,12 +18,7 @@ describe('a node told that its incarnation was declared dead', () => {
 
   before(async () => {
     cluster = await Cluster.start({ nodes: 2, echo: process.env.VIGIL_TEST_ECHO === '1' });
-    await cluster.provision([{ username: 'alice', password: 'pw' }, { username: 'bob', password: 'pw' }], mutualContacts('alice', 'bob'));
-    alice = await TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'alice', password: 'pw', resource: 'a' });
-    bob = await TestClient.connect({ port: cluster.node(1).port, domain: 'localhost', username: 'bob', password: 'pw', resource: 'b' });
-    await bob.sendPresence();
-    await alice.sendPresence();
-    await bob.expectStanza(is.presenceFrom(alice.jid), DEADLINE_MS, 'alice online');
+    ({ alice, bob } = await contactPairOnline(cluster, { aliceResource: 'a', bobResource: 'b', timeoutMs: DEADLINE_MS }));
   });
 
   after(async () => {

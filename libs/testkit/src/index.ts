@@ -14,3 +14,4 @@ export { type ClientTls } from './xmpp-client.js';
 export { NS_FRAMING, RawWebSocket, WebSocketRefusedError, clientOpenFrame } from './raw-websocket.js';
 export { NatsPartition, PartitionableLink } from './partition.js';
 export { type Sample, MetricsScrape, parsePrometheusText, probe, scrapeMetrics } from './metrics-scrape.js';
+export { type ContactPair, contactPairOnline } from './contact-pair.js';
