@@ -6,6 +6,7 @@ import { freePort } from './ports.js';
 import { GrpcAccess, type GrpcOptions } from './grpc-access.js';
 import { startNatsCluster, startNatsServer, type NatsCluster, type NatsServer } from './nats-server.js';
 import { NatsPartition } from './partition.js';
+import { eventually } from './wait.js';
 
 const SERVICE_MAIN = {
   authority: fileURLToPath(new URL('../../../services/presence-authority/dist/main.js', import.meta.url)),
@@ -121,7 +122,7 @@ export class Cluster {
     try {
       // Buckets first, so services start against a ready store. A fresh NATS cluster elects its
       // JetStream meta leader in a few seconds; until then creating a replicated bucket times out.
-      await retry(async () => openStores(await cluster.connection(), { replicas: cluster.kvReplicas }), 30, 'creating the KV buckets');
+      await eventually(async () => openStores(await cluster.connection(), { replicas: cluster.kvReplicas }), 30_000, 'creating the KV buckets');
       if (options.grpc) cluster.grpc = await GrpcAccess.allocate(options.grpc, options.authorities ?? 1);
       const nodeCount = options.nodes ?? 2;
       if (options.metrics) {
@@ -307,20 +308,6 @@ function childEnvFromProcess(): Record<string, string> {
     if (eq > 0) out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return out;
-}
-
-/** Retries an operation that fails while a fresh cluster settles; bounded in attempts. */
-async function retry<T>(op: () => Promise<T>, attempts: number, what: string): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      return await op();
-    } catch (e) {
-      last = e;
-      await new Promise((resolve) => setTimeout(resolve, 250 + i * 50));
-    }
-  }
-  throw new Error(`${what} failed ${attempts} times`, { cause: last });
 }
 
 /** Roster rows making two users mutual contacts (subscription both), for provision(). */
