@@ -33,6 +33,8 @@ function usage(): string {
     '  --size N          scenario-specific population size (see above)',
     '  --concurrency N   trials in flight at once',
     '  --warmup N        unmeasured trials run first',
+    '  --contacts K      contacts per user (login-rate and the fan-out scenarios)',
+    '  --nodes M         connection nodes (fan-out scenarios: victims on one, observers on the others)',
     '  -h, --help        this text',
   ].join('\n');
 }
@@ -56,6 +58,8 @@ function parse(argv: string[]): { help: boolean; names: string[]; options: Commo
         size: { type: 'string' },
         concurrency: { type: 'string' },
         warmup: { type: 'string' },
+        contacts: { type: 'string' },
+        nodes: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -75,6 +79,8 @@ function parse(argv: string[]): { help: boolean; names: string[]; options: Commo
     ...(values.size !== undefined ? { size: count('size', values.size, 0) } : {}),
     ...(values.concurrency !== undefined ? { concurrency: count('concurrency', values.concurrency, 1) } : {}),
     ...(values.warmup !== undefined ? { warmup: count('warmup', values.warmup, 0) } : {}),
+    ...(values.contacts !== undefined ? { contacts: count('contacts', values.contacts, 1) } : {}),
+    ...(values.nodes !== undefined ? { nodes: count('nodes', values.nodes, 2) } : {}),
   };
   return { help: values.help === true, names, options };
 }

@@ -14,6 +14,7 @@ import { RawXmppClient } from '../load/raw-client.js';
 import { runPool } from '../pool.js';
 import { describeLatency, machine, roundMs, summarize, type BenchReport, type JsonValue, type LatencySummary } from '../report.js';
 import { benchPassword, primeClientKeys } from './population.js';
+import { cpuTimeMs, loadAverage } from './process-stats.js';
 
 export type FanOutMode = 'kill' | 'stop' | 'disconnect';
 
@@ -22,13 +23,15 @@ export interface FanOutOptions {
   readonly victims: number;
   readonly contacts: number;
   readonly observers: number;
+  /** Connection nodes: the victims on node 0, observer j on node 1 + j mod (nodes − 1). */
+  readonly nodes: number;
   readonly deadlineMs: number;
   readonly signal?: AbortSignal;
 }
 
-export const FAN_OUT_DEFAULTS = { victims: 1000, contacts: 20, observers: 500, deadlineMs: 30_000 } as const;
+export const FAN_OUT_DEFAULTS = { victims: 1000, contacts: 20, observers: 500, nodes: 2, deadlineMs: 30_000 } as const;
 
-type Params = { mode: FanOutMode; victims: number; contacts: number; observers: number; expected: number; nodeLeaseMs: number };
+type Params = { mode: FanOutMode; victims: number; contacts: number; observers: number; nodes: number; expected: number; nodeLeaseMs: number };
 type Metrics = {
   lastMs: number | null;
   firstMs: number | null;
@@ -38,6 +41,17 @@ type Metrics = {
   duplicate: number;
   unexpected: number;
   stanzasPerSecond: number | null;
+  /**
+   * CPU time (user + system, from /proc) each process spent from the fault
+   * until the last expected stanza arrived (or the deadline), in µs per
+   * delivered stanza: the victims' node (only in mass-disconnect: it is
+   * dead or frozen otherwise), the observers' nodes together, the
+   * authority, nats-server, the load generator. The idle wait for the lease
+   * to run out is inside the window, so node-crash carries some heartbeat
+   * and timer work too.
+   */
+  cpuUsPerStanza: { victimNode: number | null; observerNodes: number; authority: number; nats: number | null; loadGenerator: number; total: number } | null;
+  loadAverage: readonly number[];
   setupSeconds: number;
 };
 
@@ -55,9 +69,10 @@ function contactsOf(i: number, k: number, m: number): number[] {
 
 export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOutMode }): Promise<FanOutReport> {
   const o: FanOutOptions = { ...FAN_OUT_DEFAULTS, ...options };
+  if (!Number.isInteger(o.nodes) || o.nodes < 2) throw new RangeError(`nodes must be an integer ≥ 2 (victims on one, observers on the others), got ${o.nodes}`);
   const startedAt = new Date().toISOString();
   const setupStart = performance.now();
-  const cluster = await Cluster.start({ nodes: 2, readyTimeoutMs: 60_000, echo: process.env.VIGIL_BENCH_ECHO === '1' });
+  const cluster = await Cluster.start({ nodes: o.nodes, readyTimeoutMs: 60_000, echo: process.env.VIGIL_BENCH_ECHO === '1' });
   const clients: RawXmppClient[] = [];
   try {
     await provision(cluster, o);
@@ -69,7 +84,7 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       clients.push(c);
       return c;
     };
-    const observers = Array.from({ length: o.observers }, (_, j) => login(observer(j), 1, perObserver * 3 + 16));
+    const observers = Array.from({ length: o.observers }, (_, j) => login(observer(j), 1 + (j % (o.nodes - 1)), perObserver * 3 + 16));
     const victims = Array.from({ length: o.victims }, (_, i) => login(victim(i), 0, o.contacts * 2 + 8));
     const all = [...observers, ...victims];
     const { errors } = await runPool(all.length, { concurrency: 32, deadline: performance.now() + 600_000, ...(o.signal ? { signal: o.signal } : {}) }, async (n) => {
@@ -83,6 +98,20 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
     const setupSeconds = (performance.now() - setupStart) / 1000;
     const marks = new Map(observers.map((c) => [c, c.presences.mark()]));
     const before = new Map(observers.map((c) => [c, c.presences.count('unavailable')]));
+    const pids = {
+      victimNode: cluster.node(0).service.pid ?? 0,
+      observerNodes: cluster.nodes.slice(1).map((n) => n.service.pid ?? 0),
+      authority: cluster.authority.pid ?? 0,
+      nats: cluster.nats?.process.pid,
+    };
+    const cpu = () => ({
+      victimNode: cpuTimeMs(pids.victimNode),
+      observerNodes: pids.observerNodes.reduce((n, pid) => n + cpuTimeMs(pid), 0),
+      authority: cpuTimeMs(pids.authority),
+      nats: pids.nats === undefined ? NaN : cpuTimeMs(pids.nats),
+      loadGenerator: cpuTimeMs(process.pid),
+    });
+    const cpu0 = cpu();
     const t0 = performance.now();
     if (o.mode === 'kill') cluster.node(0).service.signal('SIGKILL');
     else if (o.mode === 'stop') cluster.node(0).service.signal('SIGSTOP');
@@ -96,6 +125,7 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       if (arrived >= expectedPairs.length) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    const cpu1 = cpu();
     if (o.mode === 'stop') cluster.node(0).service.signal('SIGCONT');
     // Count what arrived: first copy per (observer, victim) is delivered, more are duplicates, anything from a non-contact is unexpected.
     const contactSets = new Map<RawXmppClient, Set<string>>();
@@ -119,6 +149,15 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
     }
     const lat = summarize(latencies) ?? null;
     const delivered = latencies.length;
+    const perStanza = (ms: number) => Math.round((ms * 1000) / Math.max(1, delivered) * 100) / 100;
+    const cpuUs = {
+      victimNode: o.mode === 'disconnect' ? perStanza(cpu1.victimNode - cpu0.victimNode) : null,
+      observerNodes: perStanza(cpu1.observerNodes - cpu0.observerNodes),
+      authority: perStanza(cpu1.authority - cpu0.authority),
+      nats: Number.isNaN(cpu1.nats) ? null : perStanza(cpu1.nats - cpu0.nats),
+      loadGenerator: perStanza(cpu1.loadGenerator - cpu0.loadGenerator),
+    };
+    const cpuTotal = (cpuUs.victimNode ?? 0) + cpuUs.observerNodes + cpuUs.authority + (cpuUs.nats ?? 0) + cpuUs.loadGenerator;
     const firstMs = delivered > 0 ? Math.min(...latencies) : null;
     const lastMs = delivered > 0 ? Math.max(...latencies) : null;
     const metrics: Metrics = {
@@ -130,14 +169,17 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       duplicate,
       unexpected,
       stanzasPerSecond: lastMs !== null && firstMs !== null && lastMs > firstMs ? Math.round(delivered / ((lastMs - firstMs) / 1000)) : null,
+      cpuUsPerStanza: delivered > 0 ? { ...cpuUs, total: Math.round(cpuTotal * 100) / 100 } : null,
+      loadAverage: loadAverage(),
       setupSeconds: Math.round(setupSeconds),
     };
-    const params: Params = { mode: o.mode, victims: o.victims, contacts: o.contacts, observers: o.observers, expected: expectedPairs.length, nodeLeaseMs: 3000 };
+    const params: Params = { mode: o.mode, victims: o.victims, contacts: o.contacts, observers: o.observers, nodes: o.nodes, expected: expectedPairs.length, nodeLeaseMs: 3000 };
     const name = o.mode === 'kill' ? 'node-crash' : o.mode === 'stop' ? 'node-freeze' : 'mass-disconnect';
     const summary =
-      `${name}: ${o.victims} sessions × ${o.contacts} contacts → ${delivered}/${expectedPairs.length} unavailable, ` +
+      `${name}: ${o.victims} sessions × ${o.contacts} contacts (${o.nodes} nodes) → ${delivered}/${expectedPairs.length} unavailable, ` +
       `last after ${lastMs === null ? '–' : Math.round(lastMs)} ms (first ${firstMs === null ? '–' : Math.round(firstMs)} ms), ` +
-      `${metrics.stanzasPerSecond ?? '–'} stanzas/s during fan-out, missing ${metrics.missing}, duplicate ${duplicate}, unexpected ${unexpected}; ${describeLatency(lat ?? undefined)}`;
+      `${metrics.stanzasPerSecond ?? '–'} stanzas/s during fan-out, missing ${metrics.missing}, duplicate ${duplicate}, unexpected ${unexpected}; ${describeLatency(lat ?? undefined)}` +
+      (metrics.cpuUsPerStanza === null ? '' : `; CPU per stanza ${metrics.cpuUsPerStanza.total} µs (authority ${metrics.cpuUsPerStanza.authority}, observer nodes ${metrics.cpuUsPerStanza.observerNodes}, load generator ${metrics.cpuUsPerStanza.loadGenerator})`);
     return { scenario: name, startedAt, machine: machine(), params, metrics: metrics as unknown as Readonly<Record<string, JsonValue>> as Metrics, summary };
   } finally {
     for (const c of clients) c.destroy();

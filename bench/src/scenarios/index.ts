@@ -16,6 +16,10 @@ export type CommonOptions = {
   readonly size?: number;
   readonly concurrency?: number;
   readonly warmup?: number;
+  /** Contacts per user (login-rate, node-crash, node-freeze, mass-disconnect). */
+  readonly contacts?: number;
+  /** Connection nodes (node-crash, node-freeze, mass-disconnect: the victims on one, observers spread over the rest). */
+  readonly nodes?: number;
   readonly signal?: AbortSignal;
 };
 
@@ -44,7 +48,7 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'login-rate',
     description: 'full logins per second (stream, SCRAM-SHA-256, bind, roster of 20, initial presence) at bounded concurrency (default 64)',
     size: 'users logging in (default 2000)',
-    run: (o) => runLoginRate(defined({ users: o.size, concurrency: o.concurrency, signal: o.signal })),
+    run: (o) => runLoginRate(defined({ users: o.size, contacts: o.contacts, concurrency: o.concurrency, signal: o.signal })),
   },
   {
     name: 'memory',
@@ -96,7 +100,13 @@ export const SCENARIOS: readonly Scenario[] = [
         : mode === 'stop'
           ? 'the same, freezing the node with SIGSTOP instead'
           : 'the same N clients dropping their sockets at once while the node lives',
-    size: 'N, sessions on the node (default 1000; K = 20 contacts each among N/2 observers)',
-    run: (o) => runFanOut(defined({ mode, victims: o.size, observers: o.size === undefined ? undefined : Math.max(1, Math.floor(o.size / 2)), signal: o.signal }) as { mode: FanOutMode }),
+    size: 'N, sessions on the node (default 1000; K = 20 contacts each among N/2 observers, --contacts K and --nodes M to change them)',
+    run: (o) =>
+      runFanOut(
+        defined({
+          mode, victims: o.size, observers: o.size === undefined ? undefined : Math.max(1, Math.floor(o.size / 2)),
+          contacts: o.contacts, nodes: o.nodes, signal: o.signal,
+        }) as { mode: FanOutMode },
+      ),
   })),
 ];
