@@ -105,7 +105,7 @@ describe('vigil command line', () => {
   };
 
   before(async () => {
-    cluster = await Cluster.start({ grpc: true, nodes: 1 });
+    cluster = await Cluster.start({ grpc: true, nodes: 1, metrics: true });
     grpc = cluster.grpc as GrpcAccess;
     await cluster.provision(
       ['alice', 'bob', 'carol', 'dave'].map((username) => ({ username, password: `${username}-pass` })),
@@ -226,6 +226,29 @@ describe('vigil command line', () => {
     assert.equal(shards.shards.length, 256);
     assert.deepEqual(shards.owners, ['authority-1']);
     assert.ok(shards.shards.every((s, i) => s.shard === i && s.ownerId === 'authority-1' && s.epoch > 0));
+  });
+
+  test('cluster detection and nats', async () => {
+    // A death to time: a client that comes online and closes its stream (a session never available is not announced, so not timed).
+    const c = await TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'alice', password: 'alice-pass', resource: 'timed' });
+    await c.send(xml('presence'));
+    await c.stop();
+    type Detection = { detectionLatency: { cause: string; histogram: { count: number } }[]; authorities: { authorityId: string; detections: number }[]; unanswered: string[] };
+    const m = await untilJson<Detection>(['cluster', 'detection'], (d) => d.detectionLatency.some((l) => l.cause === 'graceful' && l.histogram.count > 0), 'a graceful end timed');
+    assert.deepEqual(m.authorities.map((a) => a.authorityId), ['authority-1']);
+    assert.ok((m.authorities[0]?.detections ?? 0) >= 1);
+    assert.deepEqual(m.unanswered, []);
+    const text = await ok(['cluster', 'detection']);
+    assert.match(text, /^CAUSE +DEATHS +P50 +P90 +P99 +MEAN$/m);
+    assert.match(text, /^graceful +\d+ +(≤|>) [\d.]+ m?s /m);
+    assert.match(text, /^authority-1 +\d+ +\d+ +/m);
+
+    const servers = (await okJson(['cluster', 'nats'])) as { servers: { address: string; configured: boolean; reachable: boolean; connected: boolean; version: string }[]; authorityId: string };
+    assert.equal(servers.authorityId, 'authority-1');
+    const connected = servers.servers.filter((s) => s.connected);
+    assert.equal(connected.length, 1);
+    assert.ok(connected[0]?.reachable && connected[0].configured && /^\d+\.\d+/.test(connected[0].version), JSON.stringify(connected));
+    assert.match(await ok(['cluster', 'nats']), new RegExp(`^${connected[0]?.address.replace(/[.]/g, '\\.')} \\* +configured.* +up +`, 'm'));
   });
 
   /** A running `vigil presence watch`: its stdout lines as they come. */

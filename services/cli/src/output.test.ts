@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api } from '@vigil/proto';
-import { duration, label, table, time, toJson } from './output.js';
+import { duration, histogramQuantile, label, table, time, toJson } from './output.js';
 
 test('table aligns columns, capitalises headers, keeps each row on one line and trims trailing blanks', () => {
   const text = table(['jid', 'show', 'status'], [
@@ -43,4 +43,14 @@ test('toJson is the proto3 JSON mapping with every field present', () => {
     pendingIn: [],
     blocked: [],
   });
+});
+
+test('histogram quantiles name the bucket bound that holds them', () => {
+  const h = { boundsSeconds: [0.00025, 0.0025, 0.5, 2], counts: [10, 80, 9, 0, 1], count: 100 };
+  assert.deepEqual([0.05, 0.1, 0.11, 0.5, 0.9, 0.91, 0.99, 1].map((q) => histogramQuantile(h, q)), ['≤ 0.25 ms', '≤ 0.25 ms', '≤ 2.5 ms', '≤ 2.5 ms', '≤ 2.5 ms', '≤ 500 ms', '≤ 500 ms', '> 2 s']);
+  assert.equal(histogramQuantile({ boundsSeconds: [1], counts: [0, 0], count: 0 }, 0.5), '');
+  // Every quantile of a histogram names a bound at or above the previous quantile's.
+  const order = (t: string) => (t.startsWith('>') ? Infinity : Number(t.replace(/[^\d.]/g, '')) * (t.endsWith(' s') ? 1000 : 1));
+  const qs = [0.01, 0.25, 0.5, 0.75, 0.9, 0.99, 1].map((q) => order(histogramQuantile(h, q)));
+  assert.deepEqual([...qs].sort((a, b) => a - b), qs);
 });

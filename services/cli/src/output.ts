@@ -38,6 +38,27 @@ export function duration(ms: number): string {
   return `${Math.floor(ms / 86_400_000)} d`;
 }
 
+/**
+ * The q-quantile (0 < q ≤ 1) of a bucketed histogram as what the buckets
+ * can tell: "≤ 5 ms" (the upper bound of the bucket holding it) or "> 60 s"
+ * past the last bound; "" when the histogram is empty.
+ */
+export function histogramQuantile(h: { readonly boundsSeconds: readonly number[]; readonly counts: readonly number[]; readonly count: number }, q: number): string {
+  if (h.count <= 0) return '';
+  const rank = Math.max(1, Math.ceil(q * h.count));
+  let seen = 0;
+  let i = 0;
+  for (; i < h.counts.length - 1; i++) {
+    seen += h.counts[i] ?? 0;
+    if (seen >= rank) break;
+  }
+  const upper = h.boundsSeconds[i];
+  return upper === undefined ? `> ${bound(h.boundsSeconds[h.boundsSeconds.length - 1] ?? 0)}` : `≤ ${bound(upper)}`;
+}
+
+/** A bucket bound for people, to three significant digits: `0.25 ms`, `2.5 ms`, `1.5 s`. */
+const bound = (seconds: number): string => (seconds < 1 ? `${Number((seconds * 1000).toPrecision(3))} ms` : `${Number(seconds.toPrecision(3))} s`);
+
 /** `n thing` / `n things`. */
 export const count = (n: number, thing: string): string => `${n} ${thing}${n === 1 ? '' : 's'}`;
 
