@@ -113,6 +113,7 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
     });
     const cpu0 = cpu();
     const t0 = performance.now();
+    const t0Us = process.hrtime.bigint() / 1000n;
     if (o.mode === 'kill') cluster.node(0).service.signal('SIGKILL');
     else if (o.mode === 'stop') cluster.node(0).service.signal('SIGSTOP');
     else for (const v of victims) v.destroy();
@@ -126,6 +127,8 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const cpu1 = cpu();
+    // For windowed CPU profiles (VIGIL_CHILD_NODE_ARGS="--cpu-prof …"): the profiles' clock is this one.
+    process.stderr.write(`bench: fault at monotonic ${t0Us} µs, wait ended at ${process.hrtime.bigint() / 1000n} µs (bench/tools/cpuprofile-top.mjs --from-us/--to-us)\n`);
     if (o.mode === 'stop') cluster.node(0).service.signal('SIGCONT');
     // Count what arrived: first copy per (observer, victim) is delivered, more are duplicates, anything from a non-contact is unexpected.
     const contactSets = new Map<RawXmppClient, Set<string>>();
