@@ -43,19 +43,26 @@ type Metrics = {
   stanzasPerSecond: number | null;
   /**
    * CPU time (user + system, from /proc) each process spent from the fault
-   * until the last expected stanza arrived (or the deadline), in µs per
-   * delivered stanza: the victims' node (only in mass-disconnect: it is
-   * dead or frozen otherwise), the observers' nodes together, the
-   * authority, nats-server, the load generator. The idle wait for the lease
-   * to run out is inside the window, so node-crash carries some heartbeat
-   * and timer work too.
+   * until the last expected stanza arrived (or the deadline), above what it
+   * spends idle, in µs per delivered stanza: the victims' node (only in
+   * mass-disconnect: it is dead or frozen otherwise), the observers' nodes
+   * together, the authority, nats-server, the load generator. The idle rate
+   * (heartbeats, lock renewals, timers) is measured over IDLE_WINDOW_MS
+   * before the fault and subtracted for the window's length: node-crash
+   * waits out a 3 s lease before any work starts. /proc counts in 10 ms
+   * ticks, so small runs carry a few µs of error per stanza.
    */
   cpuUsPerStanza: { victimNode: number | null; observerNodes: number; authority: number; nats: number | null; loadGenerator: number; total: number } | null;
+  /** The same above-idle CPU per victim session (N), for the cost per session and per contact. */
+  cpuUsPerSession: number | null;
   loadAverage: readonly number[];
   setupSeconds: number;
 };
 
 export type FanOutReport = BenchReport<Params, Metrics>;
+
+/** How long the processes' idle CPU rate is measured before the fault. */
+const IDLE_WINDOW_MS = 2000;
 
 const victim = (i: number) => `v${i}`;
 const observer = (j: number) => `o${j}`;
@@ -111,6 +118,11 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       nats: pids.nats === undefined ? NaN : cpuTimeMs(pids.nats),
       loadGenerator: cpuTimeMs(process.pid),
     });
+    const idle0 = cpu();
+    const idleStart = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_MS));
+    const idle1 = cpu();
+    const idleMs = performance.now() - idleStart;
     const cpu0 = cpu();
     const t0 = performance.now();
     const t0Us = process.hrtime.bigint() / 1000n;
@@ -127,6 +139,7 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const cpu1 = cpu();
+    const windowMs = performance.now() - t0;
     // For windowed CPU profiles (VIGIL_CHILD_NODE_ARGS="--cpu-prof …"): the profiles' clock is this one.
     process.stderr.write(`bench: fault at monotonic ${t0Us} µs, wait ended at ${process.hrtime.bigint() / 1000n} µs (bench/tools/cpuprofile-top.mjs --from-us/--to-us)\n`);
     if (o.mode === 'stop') cluster.node(0).service.signal('SIGCONT');
@@ -153,12 +166,14 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
     const lat = summarize(latencies) ?? null;
     const delivered = latencies.length;
     const perStanza = (ms: number) => Math.round((ms * 1000) / Math.max(1, delivered) * 100) / 100;
+    type CpuKey = 'victimNode' | 'observerNodes' | 'authority' | 'nats' | 'loadGenerator';
+    const aboveIdle = (k: CpuKey) => cpu1[k] - cpu0[k] - ((idle1[k] - idle0[k]) / idleMs) * windowMs;
     const cpuUs = {
-      victimNode: o.mode === 'disconnect' ? perStanza(cpu1.victimNode - cpu0.victimNode) : null,
-      observerNodes: perStanza(cpu1.observerNodes - cpu0.observerNodes),
-      authority: perStanza(cpu1.authority - cpu0.authority),
-      nats: Number.isNaN(cpu1.nats) ? null : perStanza(cpu1.nats - cpu0.nats),
-      loadGenerator: perStanza(cpu1.loadGenerator - cpu0.loadGenerator),
+      victimNode: o.mode === 'disconnect' ? perStanza(aboveIdle('victimNode')) : null,
+      observerNodes: perStanza(aboveIdle('observerNodes')),
+      authority: perStanza(aboveIdle('authority')),
+      nats: Number.isNaN(cpu1.nats) ? null : perStanza(aboveIdle('nats')),
+      loadGenerator: perStanza(aboveIdle('loadGenerator')),
     };
     const cpuTotal = (cpuUs.victimNode ?? 0) + cpuUs.observerNodes + cpuUs.authority + (cpuUs.nats ?? 0) + cpuUs.loadGenerator;
     const firstMs = delivered > 0 ? Math.min(...latencies) : null;
@@ -173,6 +188,7 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       unexpected,
       stanzasPerSecond: lastMs !== null && firstMs !== null && lastMs > firstMs ? Math.round(delivered / ((lastMs - firstMs) / 1000)) : null,
       cpuUsPerStanza: delivered > 0 ? { ...cpuUs, total: Math.round(cpuTotal * 100) / 100 } : null,
+      cpuUsPerSession: delivered > 0 ? Math.round((cpuTotal * delivered) / o.victims) : null,
       loadAverage: loadAverage(),
       setupSeconds: Math.round(setupSeconds),
     };
