@@ -48,7 +48,7 @@ type Metrics = {
    * mass-disconnect: it is dead or frozen otherwise), the observers' nodes
    * together, the authority, nats-server, the load generator. The idle rate
    * (heartbeats, lock renewals, timers) is measured over IDLE_WINDOW_MS
-   * before the fault and subtracted for the window's length: node-crash
+   * before the fault (after SETTLE_MS) and subtracted for the window's length: node-crash
    * waits out a 3 s lease before any work starts. /proc counts in 10 ms
    * ticks, so small runs carry a few µs of error per stanza.
    */
@@ -61,8 +61,13 @@ type Metrics = {
 
 export type FanOutReport = BenchReport<Params, Metrics>;
 
-/** How long the processes' idle CPU rate is measured before the fault. */
-const IDLE_WINDOW_MS = 2000;
+/**
+ * The processes' idle CPU rate is measured over IDLE_WINDOW_MS before the
+ * fault, after SETTLE_MS of quiet: right after the logins the nodes still
+ * release parsers and collect garbage, which is not their idle rate.
+ */
+const SETTLE_MS = 3000;
+const IDLE_WINDOW_MS = 3000;
 
 const victim = (i: number) => `v${i}`;
 const observer = (j: number) => `o${j}`;
@@ -118,6 +123,7 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       nats: pids.nats === undefined ? NaN : cpuTimeMs(pids.nats),
       loadGenerator: cpuTimeMs(process.pid),
     });
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     const idle0 = cpu();
     const idleStart = performance.now();
     await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_MS));
