@@ -7,10 +7,10 @@ import { bareOf } from '@vigil/roster';
 import { droppedMessage, inSpan, tracingEnabled, type Logger } from '@vigil/telemetry';
 import type { Stores } from '@vigil/store';
 import type { KV } from '@nats-io/kv';
-import { errorReply, escapeAttr, parseStanza, StanzaError } from '@vigil/xmpp';
+import { errorReply, escapeAttr, parseStanza, StanzaError, type Element } from '@vigil/xmpp';
 import type { AuthorityConfig } from './config.js';
 import type { AuthorityContext } from './context.js';
-import { IqCore } from './iq.js';
+import { IqCore, typedIq } from './iq.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { Outbox } from './outbox.js';
 import { END_CAUSE_NAME, PresenceCore } from './presence.js';
@@ -498,20 +498,33 @@ export class Authority {
     const respond = (r: cluster.IqResponse) => {
       if (m.reply) this.#outbox.send(m.reply, cluster.IqResponse.encode(r).finish());
     };
-    let about: string;
+    const requester = bareOf(req.session?.fullJid ?? '');
+    if (req.typed?.$case === 'blockListGet') {
+      void this.#queue.run(requester, async () => {
+        try {
+          respond(await this.#iqs.blockList(requester));
+        } catch (e) {
+          // An answer without the list: the node refuses the bind with 'wait' at once (IqHandler.loadBlockList).
+          this.deps.log.error('block list read failed', { user: requester, err: e });
+          respond({ stanzaXml: '', blockList: [], isBlockList: false });
+        }
+      });
+      return;
+    }
+    // Parsed once, here: the typed roster get needs no parsing at all.
+    let iq: Element;
     try {
-      const iq = parseStanza(req.stanzaXml);
-      about = bareOf(iq.attr('to') ?? req.session?.fullJid ?? '');
+      iq = typedIq(req) ?? parseStanza(req.stanzaXml);
     } catch (e) {
       this.deps.log.warn('unparsable iq dropped', { err: e });
       return;
     }
+    const about = bareOf(iq.attr('to') ?? req.session?.fullJid ?? '');
     void this.#queue.run(about, async () => {
       try {
-        respond(await this.#iqs.handle(req));
+        respond(await this.#iqs.handle(req, iq));
       } catch (e) {
         this.deps.log.error('iq failed', { user: about, err: e });
-        const iq = parseStanza(req.stanzaXml);
         respond({ stanzaXml: errorReply(iq, new StanzaError('internal-server-error', 'wait')).toString(), blockList: [], isBlockList: false });
       }
     });
