@@ -269,6 +269,11 @@ export class ClusterLink {
     return cluster.IqResponse.decode(reply.data);
   }
 
+  /** A plain request through the node's multiplexer, sent in this turn's flush (JetStream direct gets). */
+  requestRaw(subject: string, data: Uint8Array): Promise<Msg> {
+    return this.#requests.request(subject, data, this.config.rosterRequestTimeoutMs, this.#sendRequest);
+  }
+
   readonly #sendRequest = (subject: string, data: Uint8Array, reply: string): void => {
     this.#outbox.push(() => this.nc.publish(subject, data, { reply }));
     this.#scheduleFlush();
