@@ -4,6 +4,7 @@ import { NoRespondersError, type Msg, type NatsConnection, type Subscription } f
 import { admin, cluster } from '@vigil/proto';
 import { shardOf, subjects, type Subjects } from '@vigil/cluster';
 import { droppedMessage, type Logger } from '@vigil/telemetry';
+import { writeOncePerTurn, type NatsWrites } from '@vigil/store';
 import { errorReply, escapeAttr, parseStanza, StanzaError, withTo } from '@vigil/xmpp';
 import type { NodeConfig } from './config.js';
 import { LocalSessions, type LocalSession } from './local-sessions.js';
@@ -44,6 +45,7 @@ export class ClusterLink {
   #heartbeat: NodeJS.Timeout | undefined;
   #seq = 0;
   readonly #requests: RequestMux;
+  readonly #writes: NatsWrites;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -51,6 +53,7 @@ export class ClusterLink {
     private readonly log: Logger,
   ) {
     this.#subjects = subjects(config.subjectPrefix);
+    this.#writes = writeOncePerTurn(nc);
     this.#requests = new RequestMux(nc);
     this.sessions = new LocalSessions({
       firstOfUser: (bare) => this.#subscribeDeliveries(bare),
@@ -325,6 +328,8 @@ export class ClusterLink {
     const out = this.#outbox;
     this.#outbox = [];
     for (const send of out) send();
+    // This turn's batch is complete: written now, not a turn later (writeOncePerTurn would wait for the next setImmediate).
+    if (out.length > 0) this.#writes.flushNow();
   };
 
   #sendHeartbeat(): void {

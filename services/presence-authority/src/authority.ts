@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
 import { admin, cluster } from '@vigil/proto';
-import { digestEquals, subjects, type Subjects } from '@vigil/cluster';
+import { digestEquals, shardOf, subjects, type Subjects } from '@vigil/cluster';
 import { LeaseTable } from '@vigil/lease';
 import { bareOf } from '@vigil/roster';
 import { droppedMessage, inSpan, tracingEnabled, type Logger } from '@vigil/telemetry';
@@ -101,6 +101,12 @@ export class Authority {
       },
     );
     this.#outbox = new Outbox(deps.nc, this.#subjects, deps.config.shardCount, (shard) => this.#shards.epochOf(shard), deps.log);
+    // A shard is served once its registry is loaded and its subjects subscribed: then a probe for it needs no NATS trip.
+    this.#outbox.handleProbesLocally((p) => {
+      if (!this.#shardSubs.has(shardOf(p.toBareJid, deps.config.shardCount))) return false;
+      this.#onProbe(p);
+      return true;
+    });
     const watch = new WatchPublisher(deps.nc, this.#subjects, (shard) => this.#shards.epochOf(shard), () => Date.now(), deps.log);
     const ctx: AuthorityContext = {
       config: deps.config,

@@ -1,0 +1,63 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+
+/** The parts of nats.js's ProtocolHandler (@nats-io/nats-core, 3.4) this reaches into. */
+interface Protocol {
+  outbound: { length(): number; size(): number; fill(buf: Uint8Array, ...payloads: Uint8Array[]): void };
+  pendingLimit: number;
+  flushPending(): void;
+  sendCommand(cmd: string | Uint8Array, ...payloads: Uint8Array[]): void;
+  close(err?: Error): Promise<void>;
+}
+
+/** What `writeOncePerTurn` leaves the caller. */
+export interface NatsWrites {
+  /** Writes what is pending now (the end of a batch the caller knows is complete). */
+  flushNow(): void;
+}
+
+const TE = new TextEncoder();
+const INSTALLED = new WeakMap<object, NatsWrites>();
+
+/**
+ * nats.js writes its pending output at the next microtask checkpoint after
+ * the first command: in a process that runs many async tasks per event-loop
+ * turn (a login is a chain of awaits on both sides), every checkpoint that
+ * published something costs a socket write, which was the largest item of
+ * the connection nodes' and the authority's CPU during logins. This makes
+ * the connection write at most once per turn (setImmediate) instead, and
+ * when its buffer reaches nats.js's own limit, as before. Nothing else
+ * changes: commands keep their order, `flush()` (PING) still writes at once,
+ * and `close()` writes what is pending first. Reaches into nats.js
+ * internals (docs/decisions.md, "NATS writes once per event-loop turn");
+ * nats-writes.test.ts fails if they change. Idempotent per connection.
+ */
+export function writeOncePerTurn(nc: NatsConnection): NatsWrites {
+  const ph = (nc as unknown as { protocol?: Protocol }).protocol;
+  if (ph === undefined || typeof ph.flushPending !== 'function' || typeof ph.outbound?.fill !== 'function') {
+    throw new TypeError('writeOncePerTurn: this nats.js connection does not have the expected ProtocolHandler');
+  }
+  const known = INSTALLED.get(ph);
+  if (known !== undefined) return known;
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    ph.flushPending();
+  };
+  ph.sendCommand = function sendCommand(this: Protocol, cmd, ...payloads) {
+    const wasEmpty = this.outbound.length() === 0;
+    this.outbound.fill(typeof cmd === 'string' ? TE.encode(cmd) : cmd, ...payloads);
+    if (this.outbound.size() >= this.pendingLimit) this.flushPending();
+    else if (wasEmpty && !scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  const close = ph.close.bind(ph);
+  ph.close = (err?: Error) => {
+    ph.flushPending();
+    return close(err);
+  };
+  const writes: NatsWrites = { flushNow: () => ph.flushPending() };
+  INSTALLED.set(ph, writes);
+  return writes;
+}
