@@ -69,6 +69,31 @@ test('publishes from many microtask checkpoints of one turn leave in one write, 
   }
 });
 
+test("a caller's own batch, added by its beforeWrite hook, leaves in the same write as the turn's other publishes", async () => {
+  const nc = await connect({ servers: server.url });
+  try {
+    const writes = writeOncePerTurn(nc);
+    const batch: string[] = [];
+    writes.beforeWrite(() => {
+      for (const m of batch.splice(0)) nc.publish('turn.hook', te.encode(m));
+    });
+    const arrived = collect('turn.hook', 4);
+    await listener.flush();
+    const count = countWrites(nc);
+    await new Promise<void>((resolve) => setImmediate(() => {
+      nc.publish('turn.hook', te.encode('direct-1'));
+      batch.push('batched-1', 'batched-2');
+      writes.schedule();
+      void Promise.resolve().then(() => nc.publish('turn.hook', te.encode('direct-2'))).then(resolve);
+    }));
+    // The hook runs first at the write: the batch goes out after what was published directly before it, in one write.
+    assert.deepEqual(await withDeadline(arrived, 10_000, '4 messages'), ['direct-1', 'direct-2', 'batched-1', 'batched-2']);
+    assert.equal(count(), 1);
+  } finally {
+    await nc.close();
+  }
+});
+
 test('without it nats.js writes at each checkpoint (what the change is for)', async () => {
   const nc = await connect({ servers: server.url });
   try {

@@ -11,8 +11,16 @@ interface Protocol {
 
 /** What `writeOncePerTurn` leaves the caller. */
 export interface NatsWrites {
-  /** Writes what is pending now (the end of a batch the caller knows is complete). */
+  /** Writes what is pending now (at shutdown, or when a caller knows its batch must leave at once). */
   flushNow(): void;
+  /**
+   * Runs `fn` right before every deferred write, so that a caller batching
+   * its own publications (an outbox) adds them to the same write instead of
+   * making a second one. The caller calls `schedule()` when its batch starts.
+   */
+  beforeWrite(fn: () => void): void;
+  /** Makes sure a deferred write happens at the end of this turn. */
+  schedule(): void;
 }
 
 const TE = new TextEncoder();
@@ -39,25 +47,30 @@ export function writeOncePerTurn(nc: NatsConnection): NatsWrites {
   const known = INSTALLED.get(ph);
   if (known !== undefined) return known;
   let scheduled = false;
+  const hooks: (() => void)[] = [];
   const flush = (): void => {
+    // Publications the hooks make find a write already scheduled, and go out in this one.
+    for (const fn of hooks) fn();
     scheduled = false;
     ph.flushPending();
+  };
+  const schedule = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
   };
   ph.sendCommand = function sendCommand(this: Protocol, cmd, ...payloads) {
     const wasEmpty = this.outbound.length() === 0;
     this.outbound.fill(typeof cmd === 'string' ? TE.encode(cmd) : cmd, ...payloads);
     if (this.outbound.size() >= this.pendingLimit) this.flushPending();
-    else if (wasEmpty && !scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
+    else if (wasEmpty) schedule();
   };
   const close = ph.close.bind(ph);
   ph.close = (err?: Error) => {
     ph.flushPending();
     return close(err);
   };
-  const writes: NatsWrites = { flushNow: () => ph.flushPending() };
+  const writes: NatsWrites = { flushNow: () => ph.flushPending(), beforeWrite: (fn) => hooks.push(fn), schedule };
   INSTALLED.set(ph, writes);
   return writes;
 }

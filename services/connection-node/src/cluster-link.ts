@@ -54,6 +54,8 @@ export class ClusterLink {
   ) {
     this.#subjects = subjects(config.subjectPrefix);
     this.#writes = writeOncePerTurn(nc);
+    // The outbox joins the connection's one write per turn (see writeOncePerTurn).
+    this.#writes.beforeWrite(this.#flush);
     this.#requests = new RequestMux(nc);
     this.sessions = new LocalSessions({
       firstOfUser: (bare) => this.#subscribeDeliveries(bare),
@@ -320,7 +322,7 @@ export class ClusterLink {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(this.#flush);
+    this.#writes.schedule();
   }
 
   readonly #flush = (): void => {
@@ -328,8 +330,6 @@ export class ClusterLink {
     const out = this.#outbox;
     this.#outbox = [];
     for (const send of out) send();
-    // This turn's batch is complete: written now, not a turn later (writeOncePerTurn would wait for the next setImmediate).
-    if (out.length > 0) this.#writes.flushNow();
   };
 
   #sendHeartbeat(): void {

@@ -63,6 +63,8 @@ export class Outbox implements OutboxPort {
     private readonly log: Logger,
   ) {
     this.#writes = writeOncePerTurn(nc);
+    // The batch joins the connection's one write per turn (see writeOncePerTurn).
+    this.#writes.beforeWrite(() => this.#flush());
     this.#acked = new HandOver(nc, log, { attempts: HAND_OVER_ATTEMPTS, timeoutMs: HAND_OVER_TIMEOUT_MS, retryMs: HAND_OVER_RETRY_MS }, {
       publish: (subject, data, reply) => this.#enqueue({ kind: 'message', subject, data, reply }),
     });
@@ -135,7 +137,7 @@ export class Outbox implements OutboxPort {
     this.#out.push(o);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(() => this.#flush());
+    this.#writes.schedule();
   }
 
   send(subject: string, data: Uint8Array): void {
@@ -150,8 +152,6 @@ export class Outbox implements OutboxPort {
       if (o.kind === 'message') this.nc.publish(o.subject, o.data, o.reply === undefined ? undefined : { reply: o.reply });
       else this.nc.publish(this.subjects.fanOut, cluster.FanOutBatch.encode({ fanOuts: o.fanOuts }).finish());
     }
-    // The batch is complete: written now rather than at the next turn (see writeOncePerTurn).
-    if (out.length > 0) this.#writes.flushNow();
   }
 
   /**
@@ -187,6 +187,7 @@ export class Outbox implements OutboxPort {
   /** Stops retrying what is still unacknowledged (at shutdown, after the shards were handed over). */
   stop(): void {
     this.#flush();
+    this.#writes.flushNow();
     this.#acked.stop();
   }
 
