@@ -106,7 +106,7 @@ export class IqCore {
     // The same answer for a stranger and for an account that does not exist.
     if (!isSubscriber(findItem(rec.roster, requester)) || isBlocked(new Set(rec.blocked), requester)) throw new StanzaError('forbidden', 'auth');
     if (this.presence.hasAvailable(user)) return iqResult(iq, el('query', { xmlns: NS_LAST, seconds: '0' }));
-    const seen = await this.ctx.lastSeen.get(localpartOf(user));
+    const seen = await this.presence.lastSeen(user);
     if (seen === undefined) throw new StanzaError('item-not-found', 'cancel');
     const seconds = Math.max(0, Math.floor((this.ctx.wallNowMs() - seen.unixMs) / 1000));
     return iqResult(iq, el('query', { xmlns: NS_LAST, seconds: String(seconds) }, seen.status === '' ? undefined : seen.status));
