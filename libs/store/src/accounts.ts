@@ -105,6 +105,15 @@ export class AccountStore {
     return entry !== null && entry.operation === 'PUT';
   }
 
+  /**
+   * Whether the bucket answers JetStream direct gets (allow_direct): a direct
+   * get sent to a bucket without them gets no answer at all, only a timeout.
+   */
+  async directReads(): Promise<boolean> {
+    const status = await this.kv.status();
+    return status.streamInfo.config.allow_direct === true;
+  }
+
   /** The stored SCRAM credential for one hash, or undefined for an unknown user. */
   async credential(username: string, hash: ScramHash): Promise<ScramCredential | undefined> {
     const entry = await this.kv.get(userKey(username));

@@ -8,3 +8,4 @@ export { LastSeenStore, type LastSeen, type LastSeenRepository } from './last-se
 export { type Stores, type OpenStoresOptions, MissingBucketError, openStores, openShardLocks } from './open.js';
 export { type Contact, provisionUsers } from './provision.js';
 export { SessionStore, type StoredSessionEntry } from './sessions.js';
+export { type NatsWrites, writeOncePerTurn } from './nats-writes.js';

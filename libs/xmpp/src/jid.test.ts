@@ -181,3 +181,19 @@ describe('JID round-trip', () => {
     );
   });
 });
+
+describe('prepared domains are remembered', () => {
+  test('a domain gives the same JID the first time and every time after, and a bad one keeps failing naming each input', () => {
+    const first = parseJid('a@Example.ORG');
+    for (let i = 0; i < 3; i++) assert.equal(parseJid(`b${i}@Example.ORG`).domain, first.domain);
+    assert.equal(first.domain, 'example.org');
+    for (const input of ['a@exa mple.org', 'b@exa mple.org']) {
+      assert.throws(() => parseJid(input), (e: unknown) => e instanceof JidError && e.input === input);
+    }
+  });
+
+  test('more distinct domains than are remembered still prepare correctly', () => {
+    for (let i = 0; i < 600; i++) assert.equal(jid('u', `D${i}.Example`).domain, `d${i}.example`);
+    assert.equal(jid('u', 'D1.Example').domain, 'd1.example');
+  });
+});

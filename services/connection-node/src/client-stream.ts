@@ -12,6 +12,7 @@ import type { FrameParser } from './framing.js';
 import type { Transport } from './transport.js';
 import { addressOf, type AuthThrottle } from './auth-throttle.js';
 import { SaslNegotiation, type Mechanism } from './sasl-negotiation.js';
+import type { CredentialSource } from './credentials.js';
 import { SessionHandler, type SavedSession } from './session-handler.js';
 import { NS_SM, parseH, SmQueue } from './stream-management.js';
 import { handleRegistration, NS_REGISTER, NS_REGISTER_FEATURE } from './registration.js';
@@ -29,6 +30,8 @@ const MAX_SASL_FAILURES = 3;
 export interface ClientStreamDeps {
   readonly config: NodeConfig;
   readonly accounts: AccountStore;
+  /** Where SASL reads stored keys; `accounts` when absent. */
+  readonly credentials?: CredentialSource;
   readonly link: ClusterLink;
   readonly log: Logger;
   /** The node's failed-authentication counts (per account and per address). */
@@ -97,7 +100,7 @@ export class ClientStream implements StreamParserHandlers {
 
   /** The SASL exchange of this stream, made on first use (and again after STARTTLS: the mechanisms change). */
   get #negotiation(): SaslNegotiation {
-    this.#sasl ??= new SaslNegotiation(this.deps.accounts, this.deps.config.domain, this.#mechanisms(), this.deps.config.scramIterations, (u) => this.deps.throttle.locked(u, '', performance.now()) === 'account');
+    this.#sasl ??= new SaslNegotiation(this.deps.credentials ?? this.deps.accounts, this.deps.config.domain, this.#mechanisms(), this.deps.config.scramIterations, (u) => this.deps.throttle.locked(u, '', performance.now()) === 'account');
     return this.#sasl;
   }
 

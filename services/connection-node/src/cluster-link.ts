@@ -4,9 +4,11 @@ import { NoRespondersError, type Msg, type NatsConnection, type Subscription } f
 import { admin, cluster } from '@vigil/proto';
 import { shardOf, subjects, type Subjects } from '@vigil/cluster';
 import { droppedMessage, type Logger } from '@vigil/telemetry';
+import { writeOncePerTurn, type NatsWrites } from '@vigil/store';
 import { errorReply, escapeAttr, parseStanza, StanzaError, withTo } from '@vigil/xmpp';
 import type { NodeConfig } from './config.js';
 import { LocalSessions, type LocalSession } from './local-sessions.js';
+import { RequestMux } from './request-mux.js';
 
 /** How long a verdict waits for more nodes' answers after the last one (all nodes answer at once). */
 const VERDICT_STALL_MS = 150;
@@ -42,6 +44,8 @@ export class ClusterLink {
   readonly #subs: Subscription[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #seq = 0;
+  readonly #requests: RequestMux;
+  readonly #writes: NatsWrites;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -49,6 +53,10 @@ export class ClusterLink {
     private readonly log: Logger,
   ) {
     this.#subjects = subjects(config.subjectPrefix);
+    this.#writes = writeOncePerTurn(nc);
+    // The outbox joins the connection's one write per turn (see writeOncePerTurn).
+    this.#writes.beforeWrite(this.#flush);
+    this.#requests = new RequestMux(nc);
     this.sessions = new LocalSessions({
       firstOfUser: (bare) => this.#subscribeDeliveries(bare),
       lastOfUser: (bare) => {
@@ -198,6 +206,7 @@ export class ClusterLink {
     this.#flush();
     clearTimeout(this.#heartbeat);
     clearInterval(this.#fenceTimer);
+    this.#requests.close();
     for (const s of [...this.#subs, ...this.#deliverySubs.values()]) s.unsubscribe();
     this.#deliverySubs.clear();
   }
@@ -250,12 +259,30 @@ export class ClusterLink {
 
   /** Asks the owner of `aboutBareJid`'s shard to answer an iq; resolves with its reply. */
   async iq(s: LocalSession, aboutBareJid: string, stanzaXml: string): Promise<cluster.IqResponse> {
-    const req = cluster.IqRequest.encode({ session: this.#ref(s), stanzaXml }).finish();
-    const reply = await this.#inTurn(() => this.nc.request(this.#subjects.shardIq(this.shardOf(aboutBareJid)), req, {
-      timeout: this.config.rosterRequestTimeoutMs,
-    }));
+    return this.request({ session: this.#ref(s), stanzaXml, typed: undefined }, aboutBareJid);
+  }
+
+  /** A typed iq request from session `s` (see IqRequest.typed). */
+  iqRequest(s: LocalSession, typed: cluster.IqRequest['typed']): cluster.IqRequest {
+    return { session: this.#ref(s), stanzaXml: '', typed };
+  }
+
+  /** Sends an iq request (XML or typed) to the owner of `aboutBareJid`'s shard; resolves with its answer. */
+  async request(req: cluster.IqRequest, aboutBareJid: string): Promise<cluster.IqResponse> {
+    const data = cluster.IqRequest.encode(req).finish();
+    const reply = await this.#requests.request(this.#subjects.shardIq(this.shardOf(aboutBareJid)), data, this.config.rosterRequestTimeoutMs, this.#sendRequest);
     return cluster.IqResponse.decode(reply.data);
   }
+
+  /** A plain request through the node's multiplexer, sent in this turn's flush (JetStream direct gets). */
+  requestRaw(subject: string, data: Uint8Array): Promise<Msg> {
+    return this.#requests.request(subject, data, this.config.rosterRequestTimeoutMs, this.#sendRequest);
+  }
+
+  readonly #sendRequest = (subject: string, data: Uint8Array, reply: string): void => {
+    this.#outbox.push(() => this.nc.publish(subject, data, { reply }));
+    this.#scheduleFlush();
+  };
 
   #ref(s: LocalSession): cluster.SessionRef {
     return { sessionId: s.id, fullJid: s.fullJid, nodeId: this.config.nodeId, incarnation: this.#announcedAs.get(s) ?? this.#incarnation };
@@ -295,7 +322,7 @@ export class ClusterLink {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(this.#flush);
+    this.#writes.schedule();
   }
 
   readonly #flush = (): void => {

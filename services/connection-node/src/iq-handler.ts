@@ -1,5 +1,6 @@
 import { el, iqResult, NS, StanzaError, type Element, type Jid } from '@vigil/xmpp';
 import type { Logger } from '@vigil/telemetry';
+import type { cluster } from '@vigil/proto';
 import type { NodeConfig } from './config.js';
 import type { ClusterLink } from './cluster-link.js';
 import type { LocalSession } from './local-sessions.js';
@@ -36,12 +37,12 @@ export class IqHandler {
 
   /** Fetches the user's block list so inbound stanzas from blocked entities are dropped from the start. */
   async loadBlockList(): Promise<void> {
-    const probe = el('iq', { type: 'get', id: 'vigil-blocklist', from: this.session.fullJid }, el('blocklist', { xmlns: NS_BLOCKING }));
+    const req = this.link.iqRequest(this.session, { $case: 'blockListGet', blockListGet: {} });
     // A shard in hand-over has no owner for a moment: a few quick retries ride it out (bounded, then the bind fails 'wait').
     let res;
     for (let attempt = 1; ; attempt++) {
       try {
-        res = await this.link.iq(this.session, this.session.bareJid, probe.toString());
+        res = await this.link.request(req, this.session.bareJid);
         break;
       } catch (e) {
         if (attempt >= 4) throw e;
@@ -100,7 +101,10 @@ export class IqHandler {
   async #forward(iq: Element, payload: Element, aboutBareJid: string): Promise<string> {
     let res;
     try {
-      res = await this.link.iq(this.session, aboutBareJid, iq.toString());
+      const rosterGet = typedRosterGet(iq, payload);
+      res = rosterGet === undefined
+        ? await this.link.iq(this.session, aboutBareJid, iq.toString())
+        : await this.link.request(this.link.iqRequest(this.session, { $case: 'rosterGet', rosterGet }), aboutBareJid);
     } catch (e) {
       this.log.warn('iq forward failed', { ns: payload.ns, about: aboutBareJid, err: e });
       throw new StanzaError('internal-server-error', 'wait', 'try again shortly');
@@ -113,4 +117,17 @@ export class IqHandler {
     }
     return res.stanzaXml;
   }
+}
+
+/**
+ * A plain roster get (RFC 6121 §2.1.3) travels typed: the owner answers it
+ * without parsing XML. Anything else (a set, extra attributes or children
+ * the owner might have to judge) goes as the XML the client sent.
+ */
+function typedRosterGet(iq: Element, query: Element): cluster.RosterGet | undefined {
+  if (query.ns !== NS.roster || query.name !== 'query' || iq.attr('type') !== 'get' || query.children.length !== 0) return undefined;
+  const id = iq.attr('id');
+  if (id === undefined) return undefined;
+  const ver = query.attr('ver');
+  return { iqId: id, to: iq.attr('to') ?? '', ver: ver ?? '', hasVer: ver !== undefined };
 }

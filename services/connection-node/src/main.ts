@@ -6,6 +6,7 @@ import { startTelemetry } from '@vigil/telemetry/sdk';
 import { MissingBucketError, openStores, type Stores } from '@vigil/store';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { readNodeConfig, type NodeConfig } from './config.js';
+import { DirectCredentials } from './credentials.js';
 import { ClusterLink } from './cluster-link.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { StreamSet } from './stream-set.js';
@@ -36,7 +37,8 @@ async function main(): Promise<void> {
   link.start();
   const throttle = new AuthThrottle({ maxFailures: config.authMaxFailures, windowMs: config.authFailureWindowMs, lockoutMs: config.authLockoutMs });
   const streams = new StreamSet();
-  const deps = { config, accounts: stores.accounts, link, log, throttle, streams, metrics, resumptions: new Map<string, ClientStream>() };
+  const credentials = new DirectCredentials(stores.accounts, (subject, data) => link.requestRaw(subject, data), log, { direct: await stores.accounts.directReads() });
+  const deps = { config, accounts: stores.accounts, credentials, link, log, throttle, streams, metrics, resumptions: new Map<string, ClientStream>() };
   metrics.observe({ sessions: () => link.sessions.size, streams: () => streams.size });
 
   const listener = new TcpListener(deps, { ...(tls && config.startTls ? { tls } : {}) });

@@ -2,7 +2,7 @@ import {
   el, jid, parsePlain, saslFailureXml, verifyPassword, NS, SaslFailure, ScramServerSession,
   type Element, type ScramHash,
 } from '@vigil/xmpp';
-import type { AccountStore } from '@vigil/store';
+import type { CredentialSource } from './credentials.js';
 
 export type Mechanism = 'SCRAM-SHA-256' | 'SCRAM-SHA-1' | 'PLAIN';
 
@@ -23,7 +23,7 @@ export class SaslNegotiation {
   #scramStarted = false;
 
   constructor(
-    private readonly accounts: AccountStore,
+    private readonly accounts: CredentialSource,
     private readonly domain: string,
     readonly mechanisms: readonly Mechanism[],
     /** Iteration count shown for unknown users: the one real accounts use, so i= reveals nothing. */

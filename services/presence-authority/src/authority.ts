@@ -1,16 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
 import { admin, cluster } from '@vigil/proto';
-import { digestEquals, subjects, type Subjects } from '@vigil/cluster';
+import { digestEquals, shardOf, subjects, type Subjects } from '@vigil/cluster';
 import { LeaseTable } from '@vigil/lease';
 import { bareOf } from '@vigil/roster';
 import { droppedMessage, inSpan, tracingEnabled, type Logger } from '@vigil/telemetry';
 import type { Stores } from '@vigil/store';
 import type { KV } from '@nats-io/kv';
-import { errorReply, escapeAttr, parseStanza, StanzaError } from '@vigil/xmpp';
+import { errorReply, escapeAttr, parseStanza, StanzaError, type Element } from '@vigil/xmpp';
 import type { AuthorityConfig } from './config.js';
 import type { AuthorityContext } from './context.js';
-import { IqCore } from './iq.js';
+import { IqCore, typedIq } from './iq.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { Outbox } from './outbox.js';
 import { END_CAUSE_NAME, PresenceCore } from './presence.js';
@@ -101,6 +101,12 @@ export class Authority {
       },
     );
     this.#outbox = new Outbox(deps.nc, this.#subjects, deps.config.shardCount, (shard) => this.#shards.epochOf(shard), deps.log);
+    // A shard is served once its registry is loaded and its subjects subscribed: then a probe for it needs no NATS trip.
+    this.#outbox.handleProbesLocally((p) => {
+      if (!this.#shardSubs.has(shardOf(p.toBareJid, deps.config.shardCount))) return false;
+      this.#onProbe(p);
+      return true;
+    });
     const watch = new WatchPublisher(deps.nc, this.#subjects, (shard) => this.#shards.epochOf(shard), () => Date.now(), deps.log);
     const ctx: AuthorityContext = {
       config: deps.config,
@@ -498,20 +504,33 @@ export class Authority {
     const respond = (r: cluster.IqResponse) => {
       if (m.reply) this.#outbox.send(m.reply, cluster.IqResponse.encode(r).finish());
     };
-    let about: string;
+    const requester = bareOf(req.session?.fullJid ?? '');
+    if (req.typed?.$case === 'blockListGet') {
+      void this.#queue.run(requester, async () => {
+        try {
+          respond(await this.#iqs.blockList(requester));
+        } catch (e) {
+          // An answer without the list: the node refuses the bind with 'wait' at once (IqHandler.loadBlockList).
+          this.deps.log.error('block list read failed', { user: requester, err: e });
+          respond({ stanzaXml: '', blockList: [], isBlockList: false });
+        }
+      });
+      return;
+    }
+    // Parsed once, here: the typed roster get needs no parsing at all.
+    let iq: Element;
     try {
-      const iq = parseStanza(req.stanzaXml);
-      about = bareOf(iq.attr('to') ?? req.session?.fullJid ?? '');
+      iq = typedIq(req) ?? parseStanza(req.stanzaXml);
     } catch (e) {
       this.deps.log.warn('unparsable iq dropped', { err: e });
       return;
     }
+    const about = bareOf(iq.attr('to') ?? req.session?.fullJid ?? '');
     void this.#queue.run(about, async () => {
       try {
-        respond(await this.#iqs.handle(req));
+        respond(await this.#iqs.handle(req, iq));
       } catch (e) {
         this.deps.log.error('iq failed', { user: about, err: e });
-        const iq = parseStanza(req.stanzaXml);
         respond({ stanzaXml: errorReply(iq, new StanzaError('internal-server-error', 'wait')).toString(), blockList: [], isBlockList: false });
       }
     });

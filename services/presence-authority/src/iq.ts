@@ -19,8 +19,9 @@ export class IqCore {
     private readonly rosters: RosterEditor,
   ) {}
 
-  async handle(req: cluster.IqRequest): Promise<cluster.IqResponse> {
-    const iq = parseStanza(req.stanzaXml);
+  /** Answers an iq given as XML, or already parsed (`iq`, as `iqOf` returns it). */
+  async handle(req: Pick<cluster.IqRequest, 'session' | 'stanzaXml'>, parsed?: Element): Promise<cluster.IqResponse> {
+    const iq = parsed ?? parseStanza(req.stanzaXml);
     const requester = req.session?.fullJid ?? '';
     try {
       const payload = iq.getChildElements()[0];
@@ -38,6 +39,12 @@ export class IqCore {
       if (!(e instanceof StanzaError)) throw e;
       return reply(errorReply(iq, e, this.ctx.config.domain));
     }
+  }
+
+  /** The block list a node loads when a session binds (typed BlockListGet): no stanza, only the list. */
+  async blockList(user: string): Promise<cluster.IqResponse> {
+    const rec = await this.ctx.records.get(localpartOf(user));
+    return { stanzaXml: '', blockList: [...rec.blocked], isBlockList: true };
   }
 
   async #blocking(iq: Element, payload: Element, user: string): Promise<cluster.IqResponse> {
@@ -99,11 +106,23 @@ export class IqCore {
     // The same answer for a stranger and for an account that does not exist.
     if (!isSubscriber(findItem(rec.roster, requester)) || isBlocked(new Set(rec.blocked), requester)) throw new StanzaError('forbidden', 'auth');
     if (this.presence.hasAvailable(user)) return iqResult(iq, el('query', { xmlns: NS_LAST, seconds: '0' }));
-    const seen = await this.ctx.lastSeen.get(localpartOf(user));
+    const seen = await this.presence.lastSeen(user);
     if (seen === undefined) throw new StanzaError('item-not-found', 'cancel');
     const seconds = Math.max(0, Math.floor((this.ctx.wallNowMs() - seen.unixMs) / 1000));
     return iqResult(iq, el('query', { xmlns: NS_LAST, seconds: String(seconds) }, seen.status === '' ? undefined : seen.status));
   }
+}
+
+/**
+ * The iq a typed roster get stands for, as the node received it from the
+ * client and stamped it, so the answer is built exactly as for the XML form;
+ * undefined for an XML request (the caller parses `stanzaXml`).
+ */
+export function typedIq(req: cluster.IqRequest): Element | undefined {
+  if (req.typed?.$case !== 'rosterGet') return undefined;
+  const g = req.typed.rosterGet;
+  const query = el('query', { xmlns: NS.roster, ver: g.hasVer ? g.ver : undefined });
+  return el('iq', { type: 'get', id: g.iqId, from: req.session?.fullJid, to: g.to === '' ? undefined : g.to }, query);
 }
 
 function reply(stanza: Element): cluster.IqResponse {

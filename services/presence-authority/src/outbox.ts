@@ -1,4 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { writeOncePerTurn, type NatsWrites } from '@vigil/store';
 import { cluster } from '@vigil/proto';
 import { shardOf, type Subjects } from '@vigil/cluster';
 import { bareOf } from '@vigil/roster';
@@ -48,8 +49,10 @@ type Outgoing =
  */
 export class Outbox implements OutboxPort {
   readonly #acked: HandOver;
+  readonly #writes: NatsWrites;
   #out: Outgoing[] = [];
   #flushScheduled = false;
+  #localProbe: (msg: cluster.Probe) => boolean = () => false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -59,6 +62,9 @@ export class Outbox implements OutboxPort {
     private readonly epochOf: (shard: number) => number | undefined,
     private readonly log: Logger,
   ) {
+    this.#writes = writeOncePerTurn(nc);
+    // The batch joins the connection's one write per turn (see writeOncePerTurn).
+    this.#writes.beforeWrite(() => this.#flush());
     this.#acked = new HandOver(nc, log, { attempts: HAND_OVER_ATTEMPTS, timeoutMs: HAND_OVER_TIMEOUT_MS, retryMs: HAND_OVER_RETRY_MS }, {
       publish: (subject, data, reply) => this.#enqueue({ kind: 'message', subject, data, reply }),
     });
@@ -131,7 +137,7 @@ export class Outbox implements OutboxPort {
     this.#out.push(o);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(() => this.#flush());
+    this.#writes.schedule();
   }
 
   send(subject: string, data: Uint8Array): void {
@@ -148,7 +154,18 @@ export class Outbox implements OutboxPort {
     }
   }
 
+  /**
+   * Probes for shards this replica serves are handed to `handle` in-process
+   * instead of over NATS (a login sends one per contact, each acknowledged):
+   * `handle` returns false for a shard it does not serve, and the probe then
+   * travels as before.
+   */
+  handleProbesLocally(handle: (msg: cluster.Probe) => boolean): void {
+    this.#localProbe = handle;
+  }
+
   probe(msg: cluster.Probe): void {
+    if (this.#localProbe(msg)) return;
     this.#handOver(this.subjects.shardProbe(shardOf(msg.toBareJid, this.shardCount)), cluster.Probe.encode(msg).finish());
   }
 
@@ -170,6 +187,7 @@ export class Outbox implements OutboxPort {
   /** Stops retrying what is still unacknowledged (at shutdown, after the shards were handed over). */
   stop(): void {
     this.#flush();
+    this.#writes.flushNow();
     this.#acked.stop();
   }
 

@@ -3,7 +3,7 @@ import { cluster, type store } from '@vigil/proto';
 import { shardOf } from '@vigil/cluster';
 import { broadcastRecipients, bareOf, isBlocked, mayAnswerProbe, probeTargets, type Recipient } from '@vigil/roster';
 import { escapeAttr, parseStanza } from '@vigil/xmpp';
-import type { RosterRecord } from '@vigil/store';
+import type { LastSeen, RosterRecord } from '@vigil/store';
 import type { AuthorityContext } from './context.js';
 import { jidsWith, jidsWithout, NO_JIDS, type SessionRecord } from './registry.js';
 import { BackgroundWrites } from './background-writes.js';
@@ -28,6 +28,13 @@ export const END_CAUSE_NAME: Record<number, string> = {
 export class PresenceCore {
   /** Last-seen writes, after fan-out and bounded (see BackgroundWrites). */
   readonly #writes = new BackgroundWrites(32);
+  /**
+   * Last-seen values decided but not yet stored, by localpart: the write
+   * leaves after the fan-out, so a contact told "unavailable" may ask for
+   * last activity (XEP-0012) before the store has it. Holds only writes in
+   * flight (each entry leaves when its write ends).
+   */
+  readonly #unwritten = new Map<string, LastSeen>();
 
   constructor(private readonly ctx: AuthorityContext) {}
 
@@ -267,10 +274,20 @@ export class PresenceCore {
       }
     }
     // Off the presence path, like the journal: KV may be electing a leader.
-    const value = { unixMs: this.ctx.wallNowMs(), status };
-    this.#writes.run(() => this.ctx.lastSeen.put(localpartOf(s.bareJid), value)).catch((e: unknown) => {
+    const value: LastSeen = { unixMs: this.ctx.wallNowMs(), status };
+    const local = localpartOf(s.bareJid);
+    this.#unwritten.set(local, value);
+    this.#writes.run(() => this.ctx.lastSeen.put(local, value)).catch((e: unknown) => {
       this.ctx.metrics.kvError('last_seen', 'put');
       this.ctx.log.warn('last activity not stored', { user: s.bareJid, err: e });
+    }).finally(() => {
+      if (this.#unwritten.get(local) === value) this.#unwritten.delete(local);
     });
+  }
+
+  /** When the user was last seen (XEP-0012): a value still being stored counts already. */
+  async lastSeen(userBareJid: string): Promise<LastSeen | undefined> {
+    const local = localpartOf(userBareJid);
+    return this.#unwritten.get(local) ?? this.ctx.lastSeen.get(local);
   }
 }

@@ -81,13 +81,13 @@ export class InMemoryCluster implements OutboxPort {
   readonly #log = createLogger({}, { level: 'error' });
   #ids = 0;
 
-  constructor() {
+  constructor(options: { readonly lastSeen?: LastSeenRepository } = {}) {
     const ctx: AuthorityContext = {
       config: readAuthorityConfig({ VIGIL_DOMAIN: this.domain }),
       log: this.#log,
       registry: this.#registry,
       records: new UserRecords(this.#rosters, 1000),
-      lastSeen: new MemoryLastSeen(),
+      lastSeen: options.lastSeen ?? new MemoryLastSeen(),
       outbox: this,
       queue: this.#queue,
       journal: NO_JOURNAL,
@@ -173,6 +173,16 @@ export class InMemoryCluster implements OutboxPort {
       const res = await this.#iq.handle({ session: this.#ref(full), stanzaXml: iq });
       if (!/type='result'/.test(res.stanzaXml)) throw new Error(`block failed: ${res.stanzaXml}`);
     });
+  }
+
+  /** XEP-0012: `fromFull` asks for `toBare`'s last activity; the reply stanza. */
+  async lastActivity(fromFull: string, toBare: string): Promise<string> {
+    const iq = `<iq type='get' id='l${++this.#ids}' from='${fromFull}' to='${toBare}'><query xmlns='jabber:iq:last'/></iq>`;
+    let reply = '';
+    await this.#run(toBare, async () => {
+      reply = (await this.#iq.handle({ session: this.#ref(fromFull), stanzaXml: iq })).stanzaXml;
+    });
+    return reply;
   }
 
   // --- OutboxPort: what the connection nodes do with each publication ---

@@ -488,8 +488,40 @@ export interface IqRequest {
   session:
     | SessionRef
     | undefined;
-  /** The iq, stamped with the requester's full JID as 'from'. */
+  /**
+   * The iq, stamped with the requester's full JID as 'from'. Empty when a
+   * typed request below stands for it.
+   */
   stanzaXml: string;
+  /**
+   * The requests every login makes, typed so that neither side builds or
+   * parses XML for them (docs/decisions.md, "Typed iq requests"). The answer
+   * is the same as for the XML form.
+   */
+  typed:
+    | { $case: "rosterGet"; rosterGet: RosterGet }
+    | { $case: "blockListGet"; blockListGet: BlockListGet }
+    | undefined;
+}
+
+/**
+ * RFC 6121 §2.1.3: <iq type='get' id=… [to=the user's bare JID]><query
+ * xmlns='jabber:iq:roster' [ver=…]/></iq> from the requesting session.
+ */
+export interface RosterGet {
+  iqId: string;
+  /** The iq's 'to' as the client wrote it (the user's bare JID), or empty. */
+  to: string;
+  /** §2.6: the client's roster version; has_ver tells ver='' from no ver. */
+  ver: string;
+  hasVer: boolean;
+}
+
+/**
+ * The block list a node loads when a session binds (XEP-0191 filtering from
+ * the start). Answered with block_list and is_block_list only: no stanza.
+ */
+export interface BlockListGet {
 }
 
 export interface IqResponse {
@@ -2640,7 +2672,7 @@ export const SessionListResponse: MessageFns<SessionListResponse> = {
 };
 
 function createBaseIqRequest(): IqRequest {
-  return { session: undefined, stanzaXml: "" };
+  return { session: undefined, stanzaXml: "", typed: undefined };
 }
 
 export const IqRequest: MessageFns<IqRequest> = {
@@ -2650,6 +2682,14 @@ export const IqRequest: MessageFns<IqRequest> = {
     }
     if (message.stanzaXml !== "") {
       writer.uint32(18).string(message.stanzaXml);
+    }
+    switch (message.typed?.$case) {
+      case "rosterGet":
+        RosterGet.encode(message.typed.rosterGet, writer.uint32(26).fork()).join();
+        break;
+      case "blockListGet":
+        BlockListGet.encode(message.typed.blockListGet, writer.uint32(34).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2683,6 +2723,22 @@ export const IqRequest: MessageFns<IqRequest> = {
             message.stanzaXml = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.typed = { $case: "rosterGet", rosterGet: RosterGet.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.typed = { $case: "blockListGet", blockListGet: BlockListGet.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2703,6 +2759,15 @@ export const IqRequest: MessageFns<IqRequest> = {
         : isSet(object.stanza_xml)
         ? globalThis.String(object.stanza_xml)
         : "",
+      typed: isSet(object.rosterGet)
+        ? { $case: "rosterGet", rosterGet: RosterGet.fromJSON(object.rosterGet) }
+        : isSet(object.roster_get)
+        ? { $case: "rosterGet", rosterGet: RosterGet.fromJSON(object.roster_get) }
+        : isSet(object.blockListGet)
+        ? { $case: "blockListGet", blockListGet: BlockListGet.fromJSON(object.blockListGet) }
+        : isSet(object.block_list_get)
+        ? { $case: "blockListGet", blockListGet: BlockListGet.fromJSON(object.block_list_get) }
+        : undefined,
     };
   },
 
@@ -2713,6 +2778,11 @@ export const IqRequest: MessageFns<IqRequest> = {
     }
     if (message.stanzaXml !== "") {
       obj.stanzaXml = message.stanzaXml;
+    }
+    if (message.typed?.$case === "rosterGet") {
+      obj.rosterGet = RosterGet.toJSON(message.typed.rosterGet);
+    } else if (message.typed?.$case === "blockListGet") {
+      obj.blockListGet = BlockListGet.toJSON(message.typed.blockListGet);
     }
     return obj;
   },
@@ -2726,6 +2796,197 @@ export const IqRequest: MessageFns<IqRequest> = {
       ? SessionRef.fromPartial(object.session)
       : undefined;
     message.stanzaXml = object.stanzaXml ?? "";
+    switch (object.typed?.$case) {
+      case "rosterGet": {
+        if (object.typed?.rosterGet !== undefined && object.typed?.rosterGet !== null) {
+          message.typed = { $case: "rosterGet", rosterGet: RosterGet.fromPartial(object.typed.rosterGet) };
+        }
+        break;
+      }
+      case "blockListGet": {
+        if (object.typed?.blockListGet !== undefined && object.typed?.blockListGet !== null) {
+          message.typed = { $case: "blockListGet", blockListGet: BlockListGet.fromPartial(object.typed.blockListGet) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseRosterGet(): RosterGet {
+  return { iqId: "", to: "", ver: "", hasVer: false };
+}
+
+export const RosterGet: MessageFns<RosterGet> = {
+  encode(message: RosterGet, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.iqId !== "") {
+      writer.uint32(10).string(message.iqId);
+    }
+    if (message.to !== "") {
+      writer.uint32(18).string(message.to);
+    }
+    if (message.ver !== "") {
+      writer.uint32(26).string(message.ver);
+    }
+    if (message.hasVer !== false) {
+      writer.uint32(32).bool(message.hasVer);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RosterGet {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRosterGet();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.iqId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ver = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.hasVer = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RosterGet {
+    return {
+      iqId: isSet(object.iqId)
+        ? globalThis.String(object.iqId)
+        : isSet(object.iq_id)
+        ? globalThis.String(object.iq_id)
+        : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      ver: isSet(object.ver) ? globalThis.String(object.ver) : "",
+      hasVer: isSet(object.hasVer)
+        ? globalThis.Boolean(object.hasVer)
+        : isSet(object.has_ver)
+        ? globalThis.Boolean(object.has_ver)
+        : false,
+    };
+  },
+
+  toJSON(message: RosterGet): unknown {
+    const obj: any = {};
+    if (message.iqId !== "") {
+      obj.iqId = message.iqId;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.ver !== "") {
+      obj.ver = message.ver;
+    }
+    if (message.hasVer !== false) {
+      obj.hasVer = message.hasVer;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RosterGet>, I>>(base?: I): RosterGet {
+    return RosterGet.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RosterGet>, I>>(object: I): RosterGet {
+    const message = createBaseRosterGet();
+    message.iqId = object.iqId ?? "";
+    message.to = object.to ?? "";
+    message.ver = object.ver ?? "";
+    message.hasVer = object.hasVer ?? false;
+    return message;
+  },
+};
+
+function createBaseBlockListGet(): BlockListGet {
+  return {};
+}
+
+export const BlockListGet: MessageFns<BlockListGet> = {
+  encode(_: BlockListGet, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockListGet {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockListGet();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): BlockListGet {
+    return {};
+  },
+
+  toJSON(_: BlockListGet): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BlockListGet>, I>>(base?: I): BlockListGet {
+    return BlockListGet.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BlockListGet>, I>>(_: I): BlockListGet {
+    const message = createBaseBlockListGet();
     return message;
   },
 };

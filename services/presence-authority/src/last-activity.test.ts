@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { LastSeen, LastSeenRepository } from '@vigil/store';
+import { InMemoryCluster } from './testing/in-memory.js';
+
+/** A last-seen store whose writes wait until released, as a KV write still in flight does. */
+class SlowLastSeen implements LastSeenRepository {
+  readonly #data = new Map<string, LastSeen>();
+  readonly #held: (() => void)[] = [];
+  async get(username: string): Promise<LastSeen | undefined> {
+    return this.#data.get(username);
+  }
+  async put(username: string, value: LastSeen): Promise<void> {
+    await new Promise<void>((resolve) => this.#held.push(resolve));
+    this.#data.set(username, value);
+  }
+  async remove(username: string): Promise<void> {
+    this.#data.delete(username);
+  }
+  get held(): number {
+    return this.#held.length;
+  }
+  release(): void {
+    for (const r of this.#held.splice(0)) r();
+  }
+}
+
+test('last activity (XEP-0012) asked right after the last resource went offline is answered before the store has the value', async () => {
+  const store = new SlowLastSeen();
+  const c = new InMemoryCluster({ lastSeen: store });
+  await c.setItem('bob@x', 'alice@x', 'from');
+  c.bind('bob@x/phone', 'n1');
+  await c.presence('bob@x/phone', true);
+  await c.presence('bob@x/phone', false);
+  // The write is queued after the fan-out; a contact that saw the unavailable may ask at once.
+  for (let i = 0; i < 50 && store.held === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(store.held, 1, 'the last-seen write is still in flight');
+  const early = await c.lastActivity('alice@x/desk', 'bob@x');
+  assert.match(early, /type='result'/);
+  assert.match(early, /seconds='0'/);
+  store.release();
+  for (let i = 0; i < 50 && (await store.get('bob')) === undefined; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(await store.get('bob'), { unixMs: 0, status: '' });
+  assert.match(await c.lastActivity('alice@x/desk', 'bob@x'), /type='result'/);
+});
