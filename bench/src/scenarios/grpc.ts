@@ -3,8 +3,10 @@
  *
  * 1. GetPresence at a fixed request rate (open loop: requests are issued on
  *    schedule whether or not earlier ones have answered), over users of
- *    whom some are online. Latency from the scheduled time (so a stalled
- *    client or server cannot hide queueing) and from the actual send.
+ *    whom some are online, from `loadProcesses` child processes with a
+ *    channel each (load/grpc-load.ts). Latency from the scheduled time (so a
+ *    stalled client or server cannot hide queueing) and from the actual
+ *    send; the load processes' own event-loop delay and GC pauses beside it.
  * 2. BatchGetPresence with 1,000 JIDs, one call at a time.
  * 3. Crash to WatchPresence event: a client on connection node 1 dies
  *    (abrupt TCP close); time until a WatchPresence stream on the authority
@@ -14,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { credentials, Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { api } from '@vigil/proto';
 import { Cluster, DeadlineError, type GrpcAccess } from '@vigil/testkit';
+import { GrpcLoadProcess, type LoadResult } from '../load/grpc-load.js';
 import { RawXmppClient } from '../load/raw-client.js';
 import { runPool } from '../pool.js';
 import { describeLatency, machine, roundMs, summarize, type BenchReport, type LatencySummary } from '../report.js';
@@ -35,10 +38,12 @@ export type GrpcBenchOptions = {
   readonly online: number;
   readonly batchCalls: number;
   readonly watchTrials: number;
+  /** Load-generator processes sharing the GetPresence rate, a channel each. */
+  readonly loadProcesses: number;
   readonly signal?: AbortSignal;
 };
 
-export const GRPC_DEFAULTS: GrpcBenchOptions = { rate: 2000, durationMs: 10_000, warmupMs: 2000, users: 1000, online: 100, batchCalls: 50, watchTrials: 200 };
+export const GRPC_DEFAULTS: GrpcBenchOptions = { rate: 2000, durationMs: 10_000, warmupMs: 2000, users: 1000, online: 100, batchCalls: 50, watchTrials: 200, loadProcesses: 1 };
 
 type Params = Omit<GrpcBenchOptions, 'signal'> & { watchVictims: number; measured: string };
 type Metrics = {
@@ -49,6 +54,8 @@ type Metrics = {
     latencyMs: LatencySummary | null; fromScheduleMs: LatencySummary | null;
     /** How late the scheduler issued requests (load generator lag). */
     issueLagMs: LatencySummary | null;
+    /** The load processes' own event-loop delay (worst p99 and max of any) and GC pauses (summed) during the measured run. */
+    loadGenerator: { processes: number; loopDelayP99Ms: number; loopDelayMaxMs: number; gcPauses: number; gcTotalMs: number; gcMaxMs: number };
   };
   batchGetPresence: { calls: number; failed: number; jids: number; latencyMs: LatencySummary | null };
   crashToWatch: { trials: number; missing: number; failed: number; latencyMs: LatencySummary | null; samplesMs: readonly number[] };
@@ -111,7 +118,7 @@ class WatchTimes {
 
 export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): Promise<GrpcBenchReport> {
   const o: GrpcBenchOptions = { ...GRPC_DEFAULTS, ...overrides };
-  for (const [name, v, min] of [['rate', o.rate, 1], ['durationMs', o.durationMs, 1], ['users', o.users, 1], ['online', o.online, 0], ['batchCalls', o.batchCalls, 0], ['watchTrials', o.watchTrials, 0]] as const) {
+  for (const [name, v, min] of [['rate', o.rate, 1], ['durationMs', o.durationMs, 1], ['users', o.users, 1], ['online', o.online, 0], ['batchCalls', o.batchCalls, 0], ['watchTrials', o.watchTrials, 0], ['loadProcesses', o.loadProcesses, 1]] as const) {
     if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer ≥ ${min}, got ${v}`);
   }
   if (o.online > o.users) throw new RangeError(`online (${o.online}) must not exceed users (${o.users})`);
@@ -130,36 +137,47 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
     await provisionPairs(cluster, { a: 'unused', b: 'unused', lone: 'gw' }, 0, WATCH_VICTIMS, o.signal);
     await primeClientKeys(cluster, [...Array.from({ length: o.online }, (_, i) => `g${i}`), ...Array.from({ length: WATCH_VICTIMS }, (_, i) => `gw${i}`)], 'SCRAM-SHA-256', o.signal);
     await loginIdle(cluster, 'g', o.online, 'SCRAM-SHA-256', clients, o.signal);
-    const jid = (i: number) => `g${i % o.users}@${cluster.domain}`;
 
-    const getPresence = (i: number): Promise<void> =>
-      new Promise((resolve, reject) => {
-        presence.getPresence({ jid: jid(i) }, md, { deadline: Date.now() + CALL_DEADLINE_MS }, (err) => (err ? reject(err) : resolve()));
-      });
-
-    // 1. GetPresence at a fixed rate: warm-up, then the measured run.
-    await fixedRate(o.rate, o.warmupMs, getPresence, () => undefined);
-    const latency: number[] = [];
-    const fromSchedule: number[] = [];
-    const lag: number[] = [];
-    let failed = 0;
+    // 1. GetPresence at a fixed rate from the load processes: warm-up, then the measured run.
+    const loaders = await Promise.all(
+      Array.from({ length: o.loadProcesses }, (_, index) =>
+        GrpcLoadProcess.start({
+          address: grpc.address(0), token: grpc.readToken, domain: cluster.domain, users: o.users,
+          rate: o.rate / o.loadProcesses, index, of: o.loadProcesses, deadlineMs: CALL_DEADLINE_MS,
+        }),
+      ),
+    );
+    let results: LoadResult[];
     const authorityPid = cluster.authority.pid ?? 0;
-    const cpuBefore = { authority: cpuTimeMs(authorityPid), client: process.cpuUsage() };
-    const run = await fixedRate(o.rate, o.durationMs, getPresence, (r) => {
-      if (r.error !== undefined) {
-        failed += 1;
-        if (errors.length < MAX_ERRORS_KEPT) errors.push(`GetPresence: ${describeError(r.error)}`);
-        return;
-      }
-      latency.push(r.doneAt - r.sentAt);
-      fromSchedule.push(r.doneAt - r.scheduledAt);
-      lag.push(r.sentAt - r.scheduledAt);
-    });
-
-    const clientCpu = process.cpuUsage(cpuBefore.client);
-    const perRequest = (ms: number) => Math.round((ms / Math.max(1, run.issued)) * 1000) / 1000;
-    const authorityCpuMsPerRequest = perRequest(cpuTimeMs(authorityPid) - cpuBefore.authority);
-    const clientCpuMsPerRequest = perRequest((clientCpu.user + clientCpu.system) / 1000);
+    let authorityCpuMs: number;
+    try {
+      await Promise.all(loaders.map((l) => l.phase(o.warmupMs, false)));
+      const cpuBefore = cpuTimeMs(authorityPid);
+      results = await Promise.all(loaders.map((l) => l.phase(o.durationMs, true)));
+      authorityCpuMs = cpuTimeMs(authorityPid) - cpuBefore;
+    } finally {
+      for (const l of loaders) l.stop();
+    }
+    const issued = results.reduce((n, r) => n + r.issued, 0);
+    const failed = results.reduce((n, r) => n + r.failed, 0);
+    const elapsedMs = Math.max(...results.map((r) => r.elapsedMs));
+    for (const r of results) for (const e of r.errors) if (errors.length < MAX_ERRORS_KEPT) errors.push(e);
+    const latency = results.flatMap((r) => r.latencyMs);
+    const fromSchedule = results.flatMap((r) => r.fromScheduleMs);
+    const lag = results.flatMap((r) => r.lagMs);
+    const perRequest = (ms: number) => Math.round((ms / Math.max(1, issued)) * 1000) / 1000;
+    const authorityCpuMsPerRequest = perRequest(authorityCpuMs);
+    const clientCpuMsPerRequest = perRequest(results.reduce((n, r) => n + r.cpuMs, 0));
+    const round2 = (x: number) => Math.round(x * 100) / 100;
+    const loadGenerator = {
+      processes: o.loadProcesses,
+      loopDelayP99Ms: round2(Math.max(...results.map((r) => r.loopDelayP99Ms))),
+      loopDelayMaxMs: round2(Math.max(...results.map((r) => r.loopDelayMaxMs))),
+      gcPauses: results.reduce((n, r) => n + r.gcPauses, 0),
+      gcTotalMs: round2(results.reduce((n, r) => n + r.gcTotalMs, 0)),
+      gcMaxMs: round2(Math.max(...results.map((r) => r.gcMaxMs))),
+    };
+    const jid = (i: number) => `g${i % o.users}@${cluster.domain}`;
 
     // 2. BatchGetPresence with up to 1,000 JIDs, sequentially.
     const jids = Array.from({ length: batchJids }, (_, i) => jid(i));
@@ -222,23 +240,28 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
       startedAt,
       machine: machine(),
       params: {
-        rate: o.rate, durationMs: o.durationMs, warmupMs: o.warmupMs, users: o.users, online: o.online, batchCalls: o.batchCalls, watchTrials: o.watchTrials,
+        rate: o.rate, durationMs: o.durationMs, warmupMs: o.warmupMs, users: o.users, online: o.online, batchCalls: o.batchCalls, watchTrials: o.watchTrials, loadProcesses: o.loadProcesses,
         watchVictims: WATCH_VICTIMS,
         measured:
-          'one grpc-js channel to the authority (read token); GetPresence latency from the actual send and from the scheduled ' +
-          'send time to the callback; BatchGetPresence sequentially; crash: performance.now() before the XMPP socket of a client on ' +
+          'GetPresence from loadProcesses child processes, one grpc-js channel each (read token, no channelz), open loop, a timer ' +
+          'every millisecond issuing what is due; latency from the actual send and from the scheduled send time to the callback; ' +
+          'BatchGetPresence sequentially from the scenario process; crash: performance.now() before the XMPP socket of a client on ' +
           'node 1 is destroyed, to the arrival of its CLIENT_LOST change on a WatchPresence stream',
       },
       metrics: {
-        getPresence: { requests: run.issued, failed, achievedRate: Math.round(run.issued / (run.elapsedMs / 1000)), authorityCpuMsPerRequest, clientCpuMsPerRequest, latencyMs: get, fromScheduleMs: sched, issueLagMs: summarize(lag) ?? null },
+        getPresence: {
+          requests: issued, failed, achievedRate: Math.round(issued / (elapsedMs / 1000)), authorityCpuMsPerRequest, clientCpuMsPerRequest,
+          latencyMs: get, fromScheduleMs: sched, issueLagMs: summarize(lag) ?? null, loadGenerator,
+        },
         batchGetPresence: { calls: o.batchCalls, failed: batchFailed, jids: batchJids, latencyMs: batch },
         crashToWatch: { trials: o.watchTrials, missing, failed: watchFailed, latencyMs: crashLat, samplesMs: crash.map(roundMs) },
         firstErrors: errors,
         loadAverage: loadAverage(),
       },
       summary:
-        `${SCENARIO}: GetPresence at ${o.rate}/s (${run.issued} requests, ${failed} failed): ${describeLatency(get ?? undefined)}` +
-        ` [from schedule p99 ${sched?.p99.toFixed(2) ?? '–'} ms; authority CPU ${authorityCpuMsPerRequest} ms per request]; BatchGetPresence(${batchJids}): ${describeLatency(batch ?? undefined)}; ` +
+        `${SCENARIO}: GetPresence at ${o.rate}/s (${issued} requests, ${failed} failed): ${describeLatency(get ?? undefined)}` +
+        ` [from schedule p99 ${sched?.p99.toFixed(2) ?? '–'} ms; authority CPU ${authorityCpuMsPerRequest} ms per request;` +
+        ` load generator loop delay p99 ${loadGenerator.loopDelayP99Ms} ms, max ${loadGenerator.loopDelayMaxMs} ms, ${loadGenerator.gcPauses} GC pauses, max ${loadGenerator.gcMaxMs} ms]; BatchGetPresence(${batchJids}): ${describeLatency(batch ?? undefined)}; ` +
         `crash → WatchPresence CLIENT_LOST: ${describeLatency(crashLat ?? undefined)} (${crash.length} samples, ${missing} missing, ${watchFailed} failed)`,
     };
   } finally {
@@ -247,40 +270,4 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
     for (const c of clients) c.destroy();
     await cluster.stop();
   }
-}
-
-type Sample = { scheduledAt: number; sentAt: number; doneAt: number; error?: unknown };
-
-/**
- * Issues call(i) at `rate` per second for `durationMs` on schedule (open
- * loop), waits for every answer, reports each through `record`. The
- * scheduler wakes every millisecond and issues what is due.
- */
-async function fixedRate(rate: number, durationMs: number, call: (i: number) => Promise<void>, record: (s: Sample) => void): Promise<{ issued: number; elapsedMs: number }> {
-  const total = Math.max(1, Math.round((rate * durationMs) / 1000));
-  const intervalMs = 1000 / rate;
-  const inFlight: Promise<void>[] = [];
-  const start = performance.now();
-  let issued = 0;
-  await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const due = Math.min(total, Math.floor((performance.now() - start) / intervalMs) + 1);
-      while (issued < due) {
-        const scheduledAt = start + issued * intervalMs;
-        const sentAt = performance.now();
-        inFlight.push(
-          call(issued).then(
-            () => record({ scheduledAt, sentAt, doneAt: performance.now() }),
-            (error: unknown) => record({ scheduledAt, sentAt, doneAt: performance.now(), error }),
-          ),
-        );
-        issued += 1;
-      }
-      if (issued < total) setTimeout(tick, 1);
-      else resolve();
-    };
-    tick();
-  });
-  await Promise.all(inFlight);
-  return { issued, elapsedMs: performance.now() - start };
 }

@@ -70,9 +70,9 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'grpc',
-    description: 'GetPresence p50/p99 at a fixed request rate, BatchGetPresence with 1000 JIDs, crash → WatchPresence CLIENT_LOST latency (--trials, default 200)',
+    description: 'GetPresence p50/p99 at a fixed request rate (--concurrency: load processes sharing it, default 1), BatchGetPresence with 1000 JIDs, crash → WatchPresence CLIENT_LOST latency (--trials, default 200)',
     size: 'GetPresence requests per second (default 2000)',
-    run: (o) => runGrpcBench(defined({ rate: o.size, watchTrials: o.trials, signal: o.signal })),
+    run: (o) => runGrpcBench(defined({ rate: o.size, watchTrials: o.trials, loadProcesses: o.concurrency, signal: o.signal })),
   },
   {
     name: 'silent-death',

@@ -160,7 +160,11 @@ export class Authority {
 
   /** The owner side of the gRPC API for shards held here, for the API in the same process. */
   get localOwner(): LocalOwner {
-    return { epochOf: (shard) => this.#shards.epochOf(shard), answer: (shard, req) => this.#admin.answer(shard, req) };
+    return {
+      epochOf: (shard) => this.#shards.epochOf(shard),
+      answer: (shard, req) => this.#admin.answer(shard, req),
+      presenceNow: (shard, bare) => this.#admin.presenceNow(shard, bare),
+    };
   }
 
   /** Listens to node heartbeats, then joins the shard owners; resolves once a first share of shards is held. */

@@ -39,3 +39,17 @@ test('a failing task is reported and does not stop the next one', async () => {
   assert.equal(ran, true);
   assert.deepEqual(errors, [['a', boom]]);
 });
+
+test('a key is idle when nothing is queued or running for it', async () => {
+  const q = new KeyedQueue(() => undefined);
+  assert.equal(q.idle('a'), true);
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const running = q.run('a', () => gate);
+  assert.equal(q.idle('a'), false);
+  assert.equal(q.idle('b'), true);
+  release();
+  await running;
+  await q.drain();
+  assert.equal(q.idle('a'), true);
+});

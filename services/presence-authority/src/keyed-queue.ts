@@ -18,6 +18,11 @@ export class KeyedQueue {
     return next;
   }
 
+  /** Nothing queued or running for `key`: a task run now would see what a queued one would. */
+  idle(key: string): boolean {
+    return !this.#tails.has(key);
+  }
+
   get size(): number {
     return this.#tails.size;
   }

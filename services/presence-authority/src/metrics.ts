@@ -12,6 +12,8 @@ const attrs = <K extends string>(key: K, values: readonly string[]): Map<string,
 const KIND = attrs('kind', ['available', 'unavailable']);
 const WHAT = attrs('what', ['broadcast', 'end', 'node-expiry']);
 const CAUSE = attrs('cause', ['graceful', 'client-lost', 'node-lost', 'kicked', 'unspecified']);
+/** Methods whose attribute objects are kept; past it (never, with the API's 30-odd methods) they are made per call. */
+const GRPC_ATTRS_MAX = 100;
 const of = <K extends string>(m: Map<string, Readonly<Record<K, string>>>, key: K, v: string): Attributes => m.get(v) ?? { [key]: v };
 
 /**
@@ -56,6 +58,8 @@ export class AuthorityMetrics {
   readonly #grpcCalls = counter('vigil_grpc_server_calls', 'gRPC calls answered, by method and status code');
   readonly #grpcDuration = histogram('vigil_grpc_server_duration_seconds', 'gRPC call duration (unary calls; streams until they end), by method', LATENCY_BUCKETS_S);
   readonly #stops: (() => void)[] = [];
+  /** Attribute objects per gRPC method and status, made once (see `attrs` above). */
+  readonly #grpcAttrs = new Map<string, { readonly method: Attributes; readonly byCode: Map<string, Attributes> }>();
 
   constructor(private readonly settings: { readonly shardCount: number; readonly nodeLeaseMs: number }) {}
 
@@ -92,9 +96,20 @@ export class AuthorityMetrics {
   }
 
   grpcCall(method: string, code: string, ms: number): void {
-    const attrs: Attributes = { method, code };
+    let m = this.#grpcAttrs.get(method);
+    if (m === undefined) {
+      m = { method: Object.freeze({ method }), byCode: new Map() };
+      // Bounded by the methods the server registered (unknown paths are answered before any handler) …
+      if (this.#grpcAttrs.size < GRPC_ATTRS_MAX) this.#grpcAttrs.set(method, m);
+    }
+    let attrs = m.byCode.get(code);
+    if (attrs === undefined) {
+      attrs = Object.freeze({ method, code });
+      // … and by the 17 status codes.
+      m.byCode.set(code, attrs);
+    }
     this.#grpcCalls.add(1, attrs);
-    this.#grpcDuration.record(ms / 1000, { method });
+    this.#grpcDuration.record(ms / 1000, m.method);
   }
 
   /** Starts the gauges; `stop()` ends them. */

@@ -23,12 +23,15 @@ interface Owned {
   revision: number;
   /** Monotonic time of the last successful renewal. */
   renewedAtMs: number;
+  /** The last renewal issued (settles, never rejects); a release waits for it so its delete expects the right revision. */
+  renewal?: Promise<void>;
 }
 
 const lockKey = (shard: number): string => `shard.${shard}`;
-/**
 /** Lock renewals issued in one turn of the event loop (see #renewAll). */
-const RENEWAL_CHUNK = 16;
+const RENEWALS_PER_TURN = 4;
+/** Share of the renewal period over which one round's renewals are spread (see #renewAll). */
+const RENEWAL_SPREAD = 0.5;
 
 /**
  * Shard ownership for one authority replica (DESIGN.md "Sharding"): a lock
@@ -59,6 +62,10 @@ export class ShardManager {
   #stallTimer: NodeJS.Timeout | undefined;
   #lastStallCheckMs = 0;
   #ticking: Promise<void> | undefined;
+  /** Milliseconds between renewal rounds (a third of the lock TTL). */
+  readonly #renewPeriodMs: number;
+  /** Ends the wait between two slices of a renewal round at once (stop). */
+  #hurry: (() => void) | undefined;
 
   constructor(
     private readonly deps: {
@@ -73,6 +80,7 @@ export class ShardManager {
     },
   ) {
     this.#members = new LeaseTable({ leaseMs: deps.config.timings.nodeLeaseMs });
+    this.#renewPeriodMs = Math.max(50, Math.floor(deps.config.timings.shardLockTtlMs / 3));
   }
 
   get owned(): ReadonlyMap<number, { readonly epoch: number }> {
@@ -118,8 +126,9 @@ export class ShardManager {
     this.#lastStallCheckMs = this.#now();
     this.#stallTimer = setInterval(() => this.#checkStall(), 100);
     await this.tick();
-    const period = Math.max(50, Math.floor(this.deps.config.timings.shardLockTtlMs / 3));
-    // Renewal runs on its own clock: a long rebalance (a takeover loading many shards) must not hold it up.
+    const period = this.#renewPeriodMs;
+    // Renewal runs on its own clock: a long rebalance (a takeover loading many shards) must not hold it up,
+    // and a rebalance must not wait for a renewal round either.
     this.#renewTimer = setInterval(() => void this.#renewAll(), period);
     const loop = () => {
       this.#timer = setTimeout(() => {
@@ -134,6 +143,7 @@ export class ShardManager {
   /** Hands every shard over and says goodbye, so others take over at once instead of after a TTL. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#hurry?.();
     clearTimeout(this.#timer);
     clearInterval(this.#renewTimer);
     clearInterval(this.#hbTimer);
@@ -146,7 +156,7 @@ export class ShardManager {
     this.#watch?.stop();
   }
 
-  /** One round: renew, fence what could not be renewed in time, rebalance. */
+  /** One round: rebalance (renewals, and fencing what could not be renewed in time, run on their own timer). */
   async tick(): Promise<void> {
     if (this.#ticking) return this.#ticking;
     this.#ticking = this.#round().finally(() => {
@@ -157,18 +167,24 @@ export class ShardManager {
 
   /**
    * Renews every owned lock, then fences what could not be renewed in time.
-   * One round at a time; RENEWAL_CHUNK renewals per turn of the event loop
-   * (issuing all 256 at once held the loop for about 11 ms every second,
-   * long enough to be the API's p99).
+   * One round at a time, spread evenly over the first RENEWAL_SPREAD of the
+   * renewal period, RENEWALS_PER_TURN at a time: every renewal costs a KV
+   * write, its acknowledgement and its echo on the lock watch, and 256 of
+   * them in one burst (even 16 per turn) kept the event loop busy for
+   * several milliseconds every second, the gRPC API's p99. Each lock is
+   * still renewed once per period, at about the same point of it, so the
+   * time between two renewals of a lock does not change.
    */
   #renewAll(): Promise<void> {
     this.#renewing ??= (async () => {
       const ttl = this.deps.config.timings.shardLockTtlMs;
       const shards = [...this.#owned.keys()];
+      const slices = Math.ceil(shards.length / RENEWALS_PER_TURN);
+      const gapMs = slices > 1 ? (this.#renewPeriodMs * RENEWAL_SPREAD) / (slices - 1) : 0;
       const renewals: Promise<void>[] = [];
-      for (let i = 0; i < shards.length; i += RENEWAL_CHUNK) {
-        if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-        for (const shard of shards.slice(i, i + RENEWAL_CHUNK)) renewals.push(this.#renew(shard));
+      for (let i = 0; i < shards.length && !this.#stopped; i += RENEWALS_PER_TURN) {
+        if (i > 0) await this.#pause(gapMs);
+        for (const shard of shards.slice(i, i + RENEWALS_PER_TURN)) renewals.push(this.#renew(shard));
       }
       await Promise.all(renewals);
       for (const [shard, o] of this.#owned) {
@@ -183,9 +199,19 @@ export class ShardManager {
     return this.#renewing;
   }
 
+  /** Waits `ms` between two slices of a renewal round, or less when stopping. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#hurry = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
   async #round(): Promise<void> {
     const ttl = this.deps.config.timings.shardLockTtlMs;
-    await this.#renewAll();
     if (this.#stopped) return;
     this.#members.expire(this.#now());
     const members = new Set(this.#members.list().map((l) => l.nodeId));
@@ -246,13 +272,20 @@ export class ShardManager {
     }
   }
 
-  async #renew(shard: number): Promise<void> {
+  #renew(shard: number): Promise<void> {
     const o = this.#owned.get(shard);
-    if (!o) return;
+    if (!o) return Promise.resolve();
+    o.renewal = this.#renewOwned(shard, o);
+    return o.renewal;
+  }
+
+  async #renewOwned(shard: number, o: Owned): Promise<void> {
     try {
       const revision = await this.deps.kv.update(lockKey(shard), this.#lockValue(o.epoch), o.revision);
       o.revision = revision;
       o.renewedAtMs = this.#now();
+      // Our view of our own lock, so the watch's echo of this renewal is recognised without decoding it.
+      if (this.#owned.get(shard) === o) this.#locks.set(shard, { owner: this.deps.config.authorityId, revision, seenAtMs: o.renewedAtMs });
       this.#kvWorked();
     } catch (e) {
       // A lost compare-and-set means someone else holds the lock now; any other error may clear up within the TTL.
@@ -271,8 +304,8 @@ export class ShardManager {
       this.#owned.delete(shard);
       this.deps.metrics?.shardChanged('released');
     }
-    // A renewal in flight would move the revision the delete below expects.
-    await this.#renewing;
+    // A renewal in flight would move the revision the delete below expects (none is issued after the delete above).
+    await o.renewal;
     try {
       await this.deps.kv.delete(lockKey(shard), { previousSeq: o.revision });
       this.deps.log.debug('shard released', { shard, epoch: o.epoch });

@@ -6,8 +6,29 @@ const Show = api.presence.Show;
 
 const SHOW: Record<string, api.presence.Show> = { chat: Show.SHOW_CHAT, away: Show.SHOW_AWAY, xa: Show.SHOW_XA, dnd: Show.SHOW_DND };
 
-/** RFC 6121 §4.7.2: show and status of a presence stanza; an unreadable one is plainly available. */
-export function showAndStatus(presenceXml: string): { show: api.presence.Show; status: string } {
+type ShowAndStatus = { readonly show: api.presence.Show; readonly status: string };
+
+/** Show and status by presence stanza text; at the maximum the map is emptied and fills again. */
+const READ_MAX = 2000;
+const read = new Map<string, ShowAndStatus>();
+
+/**
+ * RFC 6121 §4.7.2: show and status of a presence stanza; an unreadable one is
+ * plainly available. A session's stanza is read once, not at every
+ * GetPresence about it (the stanza text is the session record's, so the
+ * lookup is by a string whose hash is already known).
+ */
+export function showAndStatus(presenceXml: string): ShowAndStatus {
+  let r = read.get(presenceXml);
+  if (r === undefined) {
+    r = parseShowAndStatus(presenceXml);
+    if (read.size >= READ_MAX) read.clear();
+    read.set(presenceXml, r);
+  }
+  return r;
+}
+
+function parseShowAndStatus(presenceXml: string): ShowAndStatus {
   try {
     const p = parseStanza(presenceXml);
     const show = SHOW[p.getChildText('show')?.trim() ?? ''] ?? Show.SHOW_AVAILABLE;

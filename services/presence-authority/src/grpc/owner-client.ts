@@ -19,6 +19,8 @@ export interface LocalOwner {
   epochOf(shard: number): number | undefined;
   /** The answer the owner would send over NATS; never throws. */
   answer(shard: number, req: admin.AdminRequest): Promise<admin.AdminResponse>;
+  /** A user's sessions when they can be read at once with the same answer (AdminHandler.presenceNow), else undefined. */
+  presenceNow?(shard: number, bareJid: string): admin.UserSessions | undefined;
 }
 
 /** Requests answered in-process when this replica owns the shard: reads only (see OwnerClient). */
@@ -95,19 +97,32 @@ export class OwnerClient {
     return ApiError.unavailable(`shard ${shard} has ${why} right now (hand-over in progress?)`, this.deps.retryAfterMs);
   }
 
-  /** Groups bare JIDs by shard and asks each owner once for their sessions; results keyed by JID. */
+  /**
+   * The sessions of each bare JID, keyed by JID: read at once from the local
+   * owner where it can (LocalOwner.presenceNow), the rest grouped by shard,
+   * each owner asked once.
+   */
   async presence(bareJids: readonly string[], deadline: Deadline): Promise<Map<string, admin.UserSessions>> {
-    const byShard = new Map<number, string[]>();
-    for (const j of new Set(bareJids)) {
+    const out = new Map<string, admin.UserSessions>();
+    const local = this.deps.local;
+    let byShard: Map<number, string[]> | undefined;
+    for (const j of bareJids) {
+      if (out.has(j)) continue;
       const shard = this.shardOf(j);
-      const list = byShard.get(shard) ?? [];
-      list.push(j);
-      byShard.set(shard, list);
+      const now = local?.presenceNow?.(shard, j);
+      if (now !== undefined) {
+        out.set(j, now);
+        continue;
+      }
+      byShard ??= new Map();
+      const list = byShard.get(shard);
+      if (list === undefined) byShard.set(shard, [j]);
+      else if (!list.includes(j)) list.push(j);
     }
+    if (byShard === undefined) return out;
     const answers = await Promise.all(
       [...byShard].map(([shard, jids]) => this.ask(shard, { $case: 'presence', presence: { bareJids: jids } }, 'presence', deadline)),
     );
-    const out = new Map<string, admin.UserSessions>();
     for (const a of answers) for (const u of a.presence.users) out.set(u.bareJid, u);
     return out;
   }

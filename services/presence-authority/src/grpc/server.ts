@@ -78,6 +78,8 @@ export class GrpcApi {
       'grpc.keepalive_timeout_ms': g.keepaliveTimeoutMs,
       'grpc.max_connection_idle_ms': MAX_CONNECTION_IDLE_MS,
       'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
+      // Channelz (grpc-js's introspection, served by no service here) would keep counters and timestamps per call.
+      'grpc.enable_channelz': 0,
     };
     const metrics = deps.metrics ?? new AuthorityMetrics({ shardCount: config.shardCount, nodeLeaseMs: config.timings.nodeLeaseMs });
     this.#server = new Server({ ...options, interceptors: [metricsInterceptor(metrics)] });
