@@ -6,6 +6,7 @@ import { freePort } from './ports.js';
 import { GrpcAccess, type GrpcOptions } from './grpc-access.js';
 import { startNatsCluster, startNatsServer, type NatsCluster, type NatsServer } from './nats-server.js';
 import { NatsPartition } from './partition.js';
+import { SERVICE_NODE_FLAGS } from './service-flags.js';
 import { eventually } from './wait.js';
 
 const SERVICE_MAIN = {
@@ -279,7 +280,9 @@ export class Cluster {
     return ChildService.spawn(
       name,
       process.execPath,
-      ['--enable-source-maps', ...(process.env.VIGIL_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? []), ...nodeArgs, main],
+      // The production flags first: VIGIL_CHILD_NODE_ARGS (experiments) and per-node arguments come later and win
+      // (e.g. VIGIL_CHILD_NODE_ARGS=--no-optimize-for-size to measure without them).
+      ['--enable-source-maps', ...SERVICE_NODE_FLAGS, ...(process.env.VIGIL_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? []), ...nodeArgs, main],
       {
         PATH: process.env.PATH,
         VIGIL_NATS_URL: this.natsUrl,
@@ -290,7 +293,8 @@ export class Cluster {
         ...env,
         ...childEnvFromProcess(),
       },
-      this.options.echo ?? false,
+      // VIGIL_CHILD_ECHO=1: every child's output on this process's stdout, for experiments (e.g. with --trace-gc).
+      this.options.echo ?? process.env.VIGIL_CHILD_ECHO === '1',
       this.options.detached ?? false,
     );
   }
