@@ -1,20 +1,32 @@
 /**
- * Node/V8 flags every Vigil service process runs with, in production and in
- * every cluster the testkit starts (tests, benches, `npm start`). One list,
- * copied where a launcher cannot import it (the services' `start` scripts,
- * infra/docker/vigil-entrypoint.sh, the Kubernetes deployments); a test
- * (service-flags.test.ts) keeps those copies equal to this one.
+ * V8 heap flags of each Vigil service process, in production and in every
+ * cluster the testkit starts (tests, benches, `npm start`). This is the one
+ * list; launchers that cannot import it (the services' `start` scripts and
+ * infra/docker/vigil-entrypoint.sh, which the Kubernetes deployments use)
+ * hold copies, and service-flags.test.ts keeps them equal.
  *
- * `--optimize-for-size`: V8 keeps its heap tight instead of fast-growing —
- * the young generation stays at 1 MB semi-spaces (the default grows them to
- * 16 MB each under a login storm and keeps them), the old generation grows
- * by a smaller factor before a full collection and is compacted more
- * readily. Idle sessions then cost RSS close to their live heap. The price
- * is more, shorter scavenges; measured in docs/decisions.md ("Service
- * processes run with --optimize-for-size"). Not accepted in NODE_OPTIONS, so
- * it goes on the command line.
+ * Why (measured in docs/decisions.md, "V8 heap flags of the services"): with
+ * V8's defaults, RSS per idle session was mostly heap V8 grew during the
+ * login storm and kept, not live session state.
+ * - `--max-semi-space-size=4` (connection node): the young generation grows
+ *   to 2 × 4 MB instead of 2 × 16 MB under load. A node's 32 MB of young
+ *   generation came back with every login storm and stayed until V8 judged
+ *   the process idle (tens of seconds, or never).
+ * - `--heap-growing-percent=20` (both): after a full collection the old
+ *   generation may grow by 20 % before the next one, instead of up to 4×
+ *   the live heap. The authority's old space reached 100 MB around 40–60 MB
+ *   of live data after a login storm and kept the pages.
+ * The price is more frequent collections under load (CPU per login and GC
+ * pauses in the same section). Node refuses --heap-growing-percent in
+ * NODE_OPTIONS, so the flags go on the command line; operators replace them
+ * with VIGIL_NODE_FLAGS in the container.
  */
-export const SERVICE_NODE_FLAGS: readonly string[] = ['--optimize-for-size'];
+export type FlaggedService = 'connection-node' | 'presence-authority';
+
+export const SERVICE_NODE_FLAGS: Readonly<Record<FlaggedService, readonly string[]>> = {
+  'connection-node': ['--max-semi-space-size=4', '--heap-growing-percent=20'],
+  'presence-authority': ['--heap-growing-percent=20'],
+};
 
 /** The services that run with SERVICE_NODE_FLAGS (the CLI and the web console are not on the session path). */
-export const FLAGGED_SERVICES: readonly string[] = ['connection-node', 'presence-authority'];
+export const FLAGGED_SERVICES: readonly FlaggedService[] = ['connection-node', 'presence-authority'];
