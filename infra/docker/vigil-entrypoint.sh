@@ -2,11 +2,17 @@
 # Selects the Vigil process the container runs. exec: node becomes tini's
 # child directly and receives SIGTERM itself.
 set -eu
+# V8 heap flags of the two services: a copy of SERVICE_NODE_FLAGS in
+# libs/testkit/src/service-flags.ts (a test keeps them equal); why in docs/decisions.md
+# ("V8 heap flags of the services"). VIGIL_NODE_FLAGS, when set (even empty), replaces them.
+# Not NODE_OPTIONS: Node refuses --heap-growing-percent there.
+node_flags_connection_node="--max-semi-space-size=4 --heap-growing-percent=20"
+node_flags_presence_authority="--heap-growing-percent=20"
 service="${1:-help}"
 [ "$#" -gt 0 ] && shift
 case "$service" in
-  connection-node) exec node /app/services/connection-node/dist/main.js "$@" ;;
-  presence-authority) exec node /app/services/presence-authority/dist/main.js "$@" ;;
+  connection-node) exec node ${VIGIL_NODE_FLAGS-$node_flags_connection_node} /app/services/connection-node/dist/main.js "$@" ;;
+  presence-authority) exec node ${VIGIL_NODE_FLAGS-$node_flags_presence_authority} /app/services/presence-authority/dist/main.js "$@" ;;
   vigil|cli) exec node /app/services/cli/bin/vigil.js "$@" ;;
   console) exec node /app/services/console/dist/main.js "$@" ;;
   help|--help|-h)

@@ -6,11 +6,12 @@ import { freePort } from './ports.js';
 import { GrpcAccess, type GrpcOptions } from './grpc-access.js';
 import { startNatsCluster, startNatsServer, type NatsCluster, type NatsServer } from './nats-server.js';
 import { NatsPartition } from './partition.js';
+import { type FlaggedService, SERVICE_NODE_FLAGS } from './service-flags.js';
 import { eventually } from './wait.js';
 
 const SERVICE_MAIN = {
-  authority: fileURLToPath(new URL('../../../services/presence-authority/dist/main.js', import.meta.url)),
-  node: fileURLToPath(new URL('../../../services/connection-node/dist/main.js', import.meta.url)),
+  'presence-authority': fileURLToPath(new URL('../../../services/presence-authority/dist/main.js', import.meta.url)),
+  'connection-node': fileURLToPath(new URL('../../../services/connection-node/dist/main.js', import.meta.url)),
 } as const;
 
 export interface ClusterOptions {
@@ -222,7 +223,7 @@ export class Cluster {
   #spawnAuthority(i: number): ChildService {
     const metricsUrl = this.authorityMetricsUrls[i];
     const metrics: Record<string, string> = metricsUrl ? { VIGIL_METRICS_PORT: new URL(metricsUrl).port, VIGIL_METRICS_HOST: '127.0.0.1' } : {};
-    return this.#spawn(`authority-${i + 1}`, SERVICE_MAIN.authority, { VIGIL_AUTHORITY_ID: `authority-${i + 1}`, ...this.grpc?.env(i), ...metrics });
+    return this.#spawn(`authority-${i + 1}`, 'presence-authority', { VIGIL_AUTHORITY_ID: `authority-${i + 1}`, ...this.grpc?.env(i), ...metrics });
   }
 
   /** The metrics port of process `i` (nodes first, then authorities): the caller's, or a free one. */
@@ -233,7 +234,7 @@ export class Cluster {
 
   #spawnNode(nodeId: string, port: number, extraEnv: Readonly<Record<string, string>> = {}): ChildService {
     this.#nodeEnv.set(nodeId, extraEnv);
-    return this.#spawn(nodeId, SERVICE_MAIN.node, {
+    return this.#spawn(nodeId, 'connection-node', {
       VIGIL_NODE_ID: nodeId,
       VIGIL_C2S_PORT: String(port),
       VIGIL_C2S_HOST: this.options.c2sHost ?? '127.0.0.1',
@@ -275,11 +276,13 @@ export class Cluster {
     return { env, handle };
   }
 
-  #spawn(name: string, main: string, env: Record<string, string>, nodeArgs: readonly string[] = []): ChildService {
+  #spawn(name: string, service: FlaggedService, env: Record<string, string>, nodeArgs: readonly string[] = []): ChildService {
     return ChildService.spawn(
       name,
       process.execPath,
-      ['--enable-source-maps', ...(process.env.VIGIL_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? []), ...nodeArgs, main],
+      // The production flags first: VIGIL_CHILD_NODE_ARGS (experiments) and per-node arguments come later and win
+      // (VIGIL_CHILD_NODE_ARGS="--max-semi-space-size=0 --heap-growing-percent=0" measures with V8's defaults).
+      ['--enable-source-maps', ...SERVICE_NODE_FLAGS[service], ...(process.env.VIGIL_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? []), ...nodeArgs, SERVICE_MAIN[service]],
       {
         PATH: process.env.PATH,
         VIGIL_NATS_URL: this.natsUrl,
@@ -290,7 +293,8 @@ export class Cluster {
         ...env,
         ...childEnvFromProcess(),
       },
-      this.options.echo ?? false,
+      // VIGIL_CHILD_ECHO=1: every child's output on this process's stdout, for experiments (e.g. with --trace-gc).
+      this.options.echo ?? process.env.VIGIL_CHILD_ECHO === '1',
       this.options.detached ?? false,
     );
   }

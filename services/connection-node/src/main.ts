@@ -60,6 +60,8 @@ async function main(): Promise<void> {
     wsPort,
     domain: config.domain,
     nats: nc.getServer(),
+    // The heap settings in effect (--optimize-for-size expected: docs/decisions.md, SERVICE_NODE_FLAGS).
+    nodeFlags: process.execArgv,
     metricsPort: telemetry.httpPort ?? 'off',
   });
 

@@ -43,6 +43,8 @@ async function main(): Promise<void> {
   telemetry.setReadiness(() => ({ nats: bus.connected, ...(api ? { grpc: api.listening } : {}) }));
   log.info('ready', {
     nats: nc.getServer(), domain: config.domain, shards: config.shardCount, owned: authority.shards.owned.size, grpc: grpcPort ?? 'off', metricsPort: telemetry.httpPort ?? 'off',
+    // The heap settings in effect (--optimize-for-size expected: docs/decisions.md, SERVICE_NODE_FLAGS).
+    nodeFlags: process.execArgv,
   });
 
   stopOnSignals(log, nc, async () => {

@@ -86,7 +86,8 @@ test('npm ci in the image sees every workspace manifest, and the image holds eve
 test('the entrypoint runs each service from a file the build produces, and refuses an unknown one', () => {
   assert.ok((statSync(entrypoint).mode & 0o111) !== 0, 'the entrypoint is executable');
   const script = readFileSync(entrypoint, 'utf8');
-  const targets = [...script.matchAll(/exec node (\/app\/\S+)/g)].map((m) => m[1] ?? '');
+  // The services' V8 heap flags (${VIGIL_NODE_FLAGS-…}) may stand between node and the file.
+  const targets = [...script.matchAll(/exec node (?:\$\{[^}]*\} )?(\/app\/\S+)/g)].map((m) => m[1] ?? '');
   assert.equal(targets.length, 4);
   for (const t of targets) assert.ok(existsSync(join(root, t.slice('/app/'.length))), `${t} is not built (npm run build)`);
   const help = spawnSync('sh', [entrypoint, 'help'], { encoding: 'utf8' });

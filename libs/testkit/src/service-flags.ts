@@ -1,0 +1,32 @@
+/**
+ * V8 heap flags of each Vigil service process, in production and in every
+ * cluster the testkit starts (tests, benches, `npm start`). This is the one
+ * list; launchers that cannot import it (the services' `start` scripts and
+ * infra/docker/vigil-entrypoint.sh, which the Kubernetes deployments use)
+ * hold copies, and service-flags.test.ts keeps them equal.
+ *
+ * Why (measured in docs/decisions.md, "V8 heap flags of the services"): with
+ * V8's defaults, RSS per idle session was mostly heap V8 grew during the
+ * login storm and kept, not live session state.
+ * - `--max-semi-space-size=4` (connection node): the young generation grows
+ *   to 2 × 4 MB instead of 2 × 16 MB under load. A node's 32 MB of young
+ *   generation came back with every login storm and stayed until V8 judged
+ *   the process idle (tens of seconds, or never).
+ * - `--heap-growing-percent=20` (both): after a full collection the old
+ *   generation may grow by 20 % before the next one, instead of up to 4×
+ *   the live heap. The authority's old space reached 100 MB around 40–60 MB
+ *   of live data after a login storm and kept the pages.
+ * The price is more frequent collections under load (CPU per login and GC
+ * pauses in the same section). Node refuses --heap-growing-percent in
+ * NODE_OPTIONS, so the flags go on the command line; operators replace them
+ * with VIGIL_NODE_FLAGS in the container.
+ */
+export type FlaggedService = 'connection-node' | 'presence-authority';
+
+export const SERVICE_NODE_FLAGS: Readonly<Record<FlaggedService, readonly string[]>> = {
+  'connection-node': ['--max-semi-space-size=4', '--heap-growing-percent=20'],
+  'presence-authority': ['--heap-growing-percent=20'],
+};
+
+/** The services that run with SERVICE_NODE_FLAGS (the CLI and the web console are not on the session path). */
+export const FLAGGED_SERVICES: readonly FlaggedService[] = ['connection-node', 'presence-authority'];
