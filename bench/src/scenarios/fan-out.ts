@@ -14,6 +14,7 @@ import { RawXmppClient } from '../load/raw-client.js';
 import { runPool } from '../pool.js';
 import { describeLatency, machine, roundMs, summarize, type BenchReport, type JsonValue, type LatencySummary } from '../report.js';
 import { benchPassword, primeClientKeys } from './population.js';
+import { cpuTimeMs, loadAverage } from './process-stats.js';
 
 export type FanOutMode = 'kill' | 'stop' | 'disconnect';
 
@@ -39,6 +40,14 @@ type Metrics = {
   unexpected: number;
   stanzasPerSecond: number | null;
   setupSeconds: number;
+  /**
+   * CPU time (user + system, from /proc) each process spent from the fault
+   * until the last stanza arrived (or the deadline), per delivered stanza,
+   * in µs. nodes: every connection node still running; the load generator
+   * includes its 20 ms polling of the arrival counts.
+   */
+  cpuUsPerStanza: { nodes: number; authority: number; nats: number | null; loadGenerator: number } | null;
+  loadAverage: readonly number[];
 };
 
 export type FanOutReport = BenchReport<Params, Metrics>;
@@ -83,6 +92,14 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
     const setupSeconds = (performance.now() - setupStart) / 1000;
     const marks = new Map(observers.map((c) => [c, c.presences.mark()]));
     const before = new Map(observers.map((c) => [c, c.presences.count('unavailable')]));
+    const nodePids = cluster.nodes.map((n) => n.service.pid ?? 0);
+    const authPid = cluster.authority.pid ?? 0;
+    const natsPid = cluster.nats?.process.pid;
+    const cpu = () => ({
+      nodes: nodePids.map(cpuTimeMs), authority: cpuTimeMs(authPid),
+      nats: natsPid === undefined ? NaN : cpuTimeMs(natsPid), loadGenerator: cpuTimeMs(process.pid),
+    });
+    const cpu0 = cpu();
     const t0 = performance.now();
     if (o.mode === 'kill') cluster.node(0).service.signal('SIGKILL');
     else if (o.mode === 'stop') cluster.node(0).service.signal('SIGSTOP');
@@ -96,6 +113,8 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       if (arrived >= expectedPairs.length) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    // A killed node's /proc entry is gone (0 ms after): only the survivors' CPU counts for the nodes.
+    const cpu1 = cpu();
     if (o.mode === 'stop') cluster.node(0).service.signal('SIGCONT');
     // Count what arrived: first copy per (observer, victim) is delivered, more are duplicates, anything from a non-contact is unexpected.
     const contactSets = new Map<RawXmppClient, Set<string>>();
@@ -121,6 +140,13 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
     const delivered = latencies.length;
     const firstMs = delivered > 0 ? Math.min(...latencies) : null;
     const lastMs = delivered > 0 ? Math.max(...latencies) : null;
+    const perStanza = (ms: number) => Math.round(((ms * 1000) / Math.max(1, delivered)) * 100) / 100;
+    // A killed node reads 0 afterwards (no /proc entry): a negative difference is not counted.
+    const nodesMs = cpu1.nodes.reduce((n, after, i) => n + Math.max(0, after - (cpu0.nodes[i] ?? 0)), 0);
+    const cpuUsPerStanza = delivered === 0 ? null : {
+      nodes: perStanza(nodesMs), authority: perStanza(cpu1.authority - cpu0.authority), nats: natsPid === undefined ? null : perStanza(cpu1.nats - cpu0.nats),
+      loadGenerator: perStanza(cpu1.loadGenerator - cpu0.loadGenerator),
+    };
     const metrics: Metrics = {
       lastMs: lastMs === null ? null : roundMs(lastMs),
       firstMs: firstMs === null ? null : roundMs(firstMs),
@@ -131,13 +157,17 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       unexpected,
       stanzasPerSecond: lastMs !== null && firstMs !== null && lastMs > firstMs ? Math.round(delivered / ((lastMs - firstMs) / 1000)) : null,
       setupSeconds: Math.round(setupSeconds),
+      cpuUsPerStanza,
+      loadAverage: loadAverage(),
     };
     const params: Params = { mode: o.mode, victims: o.victims, contacts: o.contacts, observers: o.observers, expected: expectedPairs.length, nodeLeaseMs: 3000 };
     const name = o.mode === 'kill' ? 'node-crash' : o.mode === 'stop' ? 'node-freeze' : 'mass-disconnect';
     const summary =
       `${name}: ${o.victims} sessions × ${o.contacts} contacts → ${delivered}/${expectedPairs.length} unavailable, ` +
       `last after ${lastMs === null ? '–' : Math.round(lastMs)} ms (first ${firstMs === null ? '–' : Math.round(firstMs)} ms), ` +
-      `${metrics.stanzasPerSecond ?? '–'} stanzas/s during fan-out, missing ${metrics.missing}, duplicate ${duplicate}, unexpected ${unexpected}; ${describeLatency(lat ?? undefined)}`;
+      `${metrics.stanzasPerSecond ?? '–'} stanzas/s during fan-out, missing ${metrics.missing}, duplicate ${duplicate}, unexpected ${unexpected}; ${describeLatency(lat ?? undefined)}` +
+      (cpuUsPerStanza === null ? '' :
+        `; CPU per stanza: nodes ${cpuUsPerStanza.nodes} µs, authority ${cpuUsPerStanza.authority} µs, nats-server ${cpuUsPerStanza.nats ?? '–'} µs, load generator ${cpuUsPerStanza.loadGenerator} µs`);
     return { scenario: name, startedAt, machine: machine(), params, metrics: metrics as unknown as Readonly<Record<string, JsonValue>> as Metrics, summary };
   } finally {
     for (const c of clients) c.destroy();
