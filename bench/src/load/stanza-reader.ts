@@ -43,6 +43,7 @@ const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
 
 /** Characters XML 1.0 forbids (§2.2), plus carriage return, which end-of-line handling would rewrite (§2.11). */
+// eslint-disable-next-line no-control-regex -- these are exactly the characters to find
 const REFUSED_CHARS = /[\x00-\x08\x0b-\x1f\ufffe\uffff]/;
 /** '&' not starting one of the five predefined entities. */
 const OTHER_REFERENCE = /&(?!(?:lt|gt|amp|quot|apos);)/;
@@ -61,7 +62,6 @@ const GT = 0x3e;
 const SLASH = 0x2f;
 const EQ = 0x3d;
 const COLON = 0x3a;
-const AMP = 0x26;
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x09;

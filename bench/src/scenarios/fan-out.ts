@@ -138,6 +138,8 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
     }
     const lat = summarize(latencies) ?? null;
     const delivered = latencies.length;
+    // A stanza error, a stream error or input an observer could not read fails the run: the counts above would not mean what they say.
+    const problems = observers.filter((c) => c.problemCount > 0);
     const firstMs = delivered > 0 ? Math.min(...latencies) : null;
     const lastMs = delivered > 0 ? Math.max(...latencies) : null;
     const perStanza = (ms: number) => Math.round(((ms * 1000) / Math.max(1, delivered)) * 100) / 100;
@@ -168,6 +170,12 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       `${metrics.stanzasPerSecond ?? '–'} stanzas/s during fan-out, missing ${metrics.missing}, duplicate ${duplicate}, unexpected ${unexpected}; ${describeLatency(lat ?? undefined)}` +
       (cpuUsPerStanza === null ? '' :
         `; CPU per stanza: nodes ${cpuUsPerStanza.nodes} µs, authority ${cpuUsPerStanza.authority} µs, nats-server ${cpuUsPerStanza.nats ?? '–'} µs, load generator ${cpuUsPerStanza.loadGenerator} µs`);
+    if (problems.length > 0) {
+      const shown = problems.slice(0, 5).map((c) => `${c.jid}: ${c.problems.join('; ')}`);
+      throw new Error(
+        `${name}: ${problems.reduce((n, c) => n + c.problemCount, 0)} protocol problem(s) at ${problems.length} observer(s): ${shown.join(' | ')} (figures: ${summary})`,
+      );
+    }
     return { scenario: name, startedAt, machine: machine(), params, metrics: metrics as unknown as Readonly<Record<string, JsonValue>> as Metrics, summary };
   } finally {
     for (const c of clients) c.destroy();
