@@ -421,13 +421,14 @@ export class RawXmppClient {
     this.#endReason ??= 'the server closed the stream';
     // RFC 6120 §4.4: answer the server's close with ours (unless we started), then the TCP close follows.
     if (this.#phase === 'live') this.#socket?.write('</stream:stream>');
-    this.#failLogin(new LoginError('closed', 'server closed the stream during login'));
+    if (this.#loginPending) this.#failLogin(new LoginError('closed', 'server closed the stream during login'));
     this.#phase = this.#phase === 'closed' ? 'closed' : 'closing';
     this.#socket?.end();
   }
 
   #onClose(): void {
-    this.#failLogin(new LoginError('closed', 'connection closed during login'));
+    // Only while logging in: an Error (and its stack trace) per closed connection costs a mass disconnect dearly.
+    if (this.#loginPending) this.#failLogin(new LoginError('closed', 'connection closed during login'));
     this.#phase = 'closed';
     this.presences.close(this.#endReason);
     this.#iqs.clear();

@@ -38,6 +38,7 @@ export interface StanzaReaderHandlers {
 export const READER_LIMITS = { maxStanzaBytes: 4 * 1024 * 1024, maxDepth: 64 } as const;
 /** An element still incomplete at this many UTF-16 units goes to the full parser (which bounds it by maxStanzaBytes). */
 const MAX_SCANNED_PENDING = 64 * 1024;
+const MAX_SCANNED_ATTRIBUTES = 32;
 
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
@@ -45,6 +46,8 @@ const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
 /** Characters XML 1.0 forbids (§2.2), plus carriage return, which end-of-line handling would rewrite (§2.11). */
 // eslint-disable-next-line no-control-regex -- these are exactly the characters to find
 const REFUSED_CHARS = /[\x00-\x08\x0b-\x1f\ufffe\uffff]/;
+/** What an attribute value cannot hold as is: '<' (not well-formed), tab and newline (normalised to spaces, §3.3.3), references. */
+const VALUE_SPECIAL = /[<\t\n&]/;
 /** '&' not starting one of the five predefined entities. */
 const OTHER_REFERENCE = /&(?!(?:lt|gt|amp|quot|apos);)/;
 const ENTITY = /&(lt|gt|amp|quot|apos);/g;
@@ -86,7 +89,10 @@ interface Tag {
   qname: string;
   /** Index of the ':' in qname, or -1. */
   colon: number;
-  attrs: Record<string, string>;
+  /** Attributes in document order: names[k] = values[k] for k < count (arrays reused from tag to tag). */
+  readonly names: string[];
+  readonly values: string[];
+  count: number;
   /** Namespace declarations seen (only the stream header may have them). */
   declarations: Record<string, string> | undefined;
   selfClosing: boolean;
@@ -112,7 +118,7 @@ export class StanzaReader {
   /** How many times input went to the full parser, and how many stanzas the scanner read itself (for tests and reports). */
   fallbacks = 0;
   scanned = 0;
-  readonly #tag: Tag = { qname: '', colon: -1, attrs: {}, declarations: undefined, selfClosing: false };
+  readonly #tag: Tag = { qname: '', colon: -1, names: [], values: [], count: 0, declarations: undefined, selfClosing: false };
 
   constructor(handlers: StanzaReaderHandlers) {
     this.#handlers = handlers;
@@ -274,10 +280,11 @@ export class StanzaReader {
     const declarations = tag.declarations ?? {};
     const prefix = tag.colon < 0 ? undefined : tag.qname.slice(0, tag.colon);
     const local = tag.colon < 0 ? tag.qname : tag.qname.slice(tag.colon + 1);
-    const ns = prefix === undefined ? (tag.attrs.xmlns ?? '').trim() : declarations[prefix];
+    const xmlns = attrValue(tag, 'xmlns');
+    const ns = prefix === undefined ? (xmlns ?? '').trim() : declarations[prefix];
     // RFC 6120 §4.8.1: anything else is the parser's to report (invalid-namespace).
     if (local !== 'stream' || ns !== NS.stream) return REFUSED;
-    this.#defaultNs = (tag.attrs.xmlns ?? '').trim();
+    this.#defaultNs = (xmlns ?? '').trim();
     this.#prefixes = declarations;
     this.#header = text.slice(0, end);
     this.#opened = true;
@@ -311,12 +318,12 @@ export class StanzaReader {
     const tag = this.#tag;
     const end = this.#scanOpenTag(text, i, limit, false);
     if (end < 0) return end;
-    if (this.fastPresence && tag.qname === 'presence' && !Object.hasOwn(tag.attrs, 'xmlns')) {
+    if (this.fastPresence && tag.qname === 'presence' && attrValue(tag, 'xmlns') === undefined) {
       const presenceEnd = tag.selfClosing ? end : emptyContentEnd(text, end, 'presence', limit);
       if (presenceEnd === INCOMPLETE) return INCOMPLETE;
       if (presenceEnd !== REFUSED) {
         this.scanned += 1;
-        this.#handlers.onPresence(tag.attrs.from, tag.attrs.type);
+        this.#handlers.onPresence(attrValue(tag, 'from'), attrValue(tag, 'type'));
         return presenceEnd;
       }
     }
@@ -332,7 +339,9 @@ export class StanzaReader {
   /** The Element for the tag just scanned; undefined when its prefix is not one the header binds. */
   #build(defaultNs: string): Element | undefined {
     const tag = this.#tag;
-    const attrs = tag.attrs;
+    const attrs: Record<string, string> = {};
+    // '__proto__' was refused: plain assignment cannot reach the prototype.
+    for (let k = 0; k < tag.count; k++) attrs[tag.names[k] as string] = tag.values[k] as string;
     let ns: string | undefined;
     if (tag.colon < 0) ns = scopeOf(attrs, defaultNs);
     else {
@@ -388,7 +397,7 @@ export class StanzaReader {
 
   /**
    * '<' qname (S attr)* S? ('>' | '/>') at text[i] into this.#tag (a new
-   * attrs object each time); the index after it, INCOMPLETE or REFUSED.
+   * attribute arrays reused); the index after it, INCOMPLETE or REFUSED.
    * Namespace declarations (xmlns:p) only when `header`.
    */
   #scanOpenTag(text: string, i: number, limit: number, header: boolean): number {
@@ -397,10 +406,11 @@ export class StanzaReader {
     let j = i + 1;
     const nameEnd = scanQname(text, j);
     if (nameEnd < 0) return nameEnd;
-    tag.qname = text.slice(j, nameEnd);
+    tag.qname = knownName(text, j, nameEnd);
     tag.colon = tag.qname.indexOf(':');
-    const attrs: Record<string, string> = {};
-    tag.attrs = attrs;
+    const names = tag.names;
+    const values = tag.values;
+    tag.count = 0;
     tag.declarations = undefined;
     j = nameEnd;
     for (;;) {
@@ -425,7 +435,7 @@ export class StanzaReader {
       if (!spaced) return REFUSED;
       const attrEnd = scanQname(text, j);
       if (attrEnd < 0) return attrEnd;
-      const name = text.slice(j, attrEnd);
+      const name = knownName(text, j, attrEnd);
       j = attrEnd;
       while (j < n && isSpace(text.charCodeAt(j))) j++;
       if (j >= n) return INCOMPLETE;
@@ -440,9 +450,14 @@ export class StanzaReader {
       if (close >= limit) return REFUSED;
       const raw = text.slice(j + 1, close);
       j = close + 1;
-      if (raw.includes('<') || raw.includes('\t') || raw.includes('\n')) return REFUSED;
-      const value = decodeEntities(raw);
-      if (value === undefined || name === '__proto__' || Object.hasOwn(attrs, name)) return REFUSED;
+      let value: string | undefined = raw;
+      if (VALUE_SPECIAL.test(raw)) {
+        if (raw.includes('<') || raw.includes('\t') || raw.includes('\n')) return REFUSED;
+        value = decodeEntities(raw);
+      }
+      // Past MAX_SCANNED_ATTRIBUTES the duplicate check below would grow quadratic: the parser's.
+      if (value === undefined || name === '__proto__' || tag.count >= MAX_SCANNED_ATTRIBUTES) return REFUSED;
+      for (let k = 0; k < tag.count; k++) if (names[k] === name) return REFUSED;
       const colon = name.indexOf(':');
       if (colon >= 0) {
         const prefix = name.slice(0, colon);
@@ -459,7 +474,9 @@ export class StanzaReader {
         const uri = value.trim();
         if (uri === XML_NS || uri === XMLNS_NS) return REFUSED;
       }
-      attrs[name] = value;
+      names[tag.count] = name;
+      values[tag.count] = value;
+      tag.count += 1;
     }
   }
 }
@@ -480,10 +497,35 @@ function emptyContentEnd(text: string, j: number, qname: string, limit: number):
   return text.charCodeAt(k) === GT && k < limit ? k + 1 : REFUSED;
 }
 
+/** The value of the attribute `name` of the tag just scanned. */
+function attrValue(tag: Tag, name: string): string | undefined {
+  for (let k = 0; k < tag.count; k++) if (tag.names[k] === name) return tag.values[k];
+  return undefined;
+}
+
 /** The default namespace in scope inside `element`: its own declaration, else the one in scope for it. */
 function scopeOf(attrs: Record<string, string>, outer: string): string {
   const declared = attrs.xmlns;
   return declared === undefined || !Object.hasOwn(attrs, 'xmlns') ? outer : declared.trim();
+}
+
+/**
+ * Names servers send all the time, as constants: a slice of the input
+ * would be a new string each time, and one that V8 must look up in its
+ * string table again when it becomes a property key.
+ */
+const KNOWN_NAMES = new Map<number, string[]>();
+for (const name of ['presence', 'iq', 'message', 'from', 'to', 'type', 'id', 'xmlns', 'xml:lang', 'item', 'jid', 'name', 'subscription', 'query', 'ver', 'bind', 'stream:features', 'version']) {
+  const key = name.length * 128 + name.charCodeAt(0);
+  KNOWN_NAMES.set(key, [...(KNOWN_NAMES.get(key) ?? []), name]);
+}
+
+function knownName(text: string, start: number, end: number): string {
+  const candidates = KNOWN_NAMES.get((end - start) * 128 + text.charCodeAt(start));
+  if (candidates !== undefined) {
+    for (const name of candidates) if (text.startsWith(name, start)) return name;
+  }
+  return text.slice(start, end);
 }
 
 /** Name (':' Name)? of ASCII name characters at text[j]: its end, INCOMPLETE or REFUSED. */
