@@ -270,10 +270,16 @@ export class RawXmppClient {
         ? createConnection({ host, port: this.#opts.port, noDelay: true })
         : tlsConnect({ host, port: this.#opts.port, ca: tls, servername: this.#opts.domain });
       this.#socket = socket;
-      // Either settles the promise; a later call is a no-op.
-      socket.once('error', (e: Error) => reject(new LoginError('connect', e.message)));
-      socket.once('close', () => reject(this.#loginFailure ?? new LoginError('connect', 'connection closed before it was established')));
-      socket.once(tls === undefined ? 'connect' : 'secureConnect', () => resolve());
+      // Until connected: either settles the promise. Removed then, so a later close builds no error (stack trace included).
+      const onError = (e: Error) => reject(new LoginError('connect', e.message));
+      const onEarlyClose = () => reject(this.#loginFailure ?? new LoginError('connect', 'connection closed before it was established'));
+      socket.once('error', onError);
+      socket.once('close', onEarlyClose);
+      socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
+        socket.off('error', onError);
+        socket.off('close', onEarlyClose);
+        resolve();
+      });
       socket.on('data', (chunk: Buffer) => {
         this.#readAt = performance.now();
         this.#reader.write(chunk);
