@@ -17,8 +17,9 @@ export interface PresenceRecord {
 
 /** A wait ended because the connection did, not because time ran out. */
 export class ConnectionClosedError extends Error {
-  constructor(what: string) {
-    super(`connection closed while waiting for ${what}`);
+  /** `reason`: why it closed, when known (a stream error, input that could not be parsed). */
+  constructor(what: string, reason?: string) {
+    super(`connection closed${reason === undefined ? '' : ` (${reason})`} while waiting for ${what}`);
     this.name = 'ConnectionClosedError';
   }
 }
@@ -45,6 +46,7 @@ export class PresenceLog {
   readonly #waiters = new Set<Waiter>();
   #seq = 0;
   #closed = false;
+  #closeReason: string | undefined;
   readonly #counts = new Map<string, number>();
 
   constructor(readonly capacity: number) {
@@ -85,7 +87,7 @@ export class PresenceLog {
     const seen = this.#records.find((r) => r.seq >= since && r.type === type && fromMatches(from, r.from));
     if (seen !== undefined) return Promise.resolve(seen);
     const what = `presence from ${from} of type ${type}`;
-    if (this.#closed) return Promise.reject(new ConnectionClosedError(what));
+    if (this.#closed) return Promise.reject(new ConnectionClosedError(what, this.#closeReason));
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         from,
@@ -100,10 +102,11 @@ export class PresenceLog {
     });
   }
 
-  /** No more presence will come: every waiter fails now instead of at its deadline. */
-  close(): void {
+  /** No more presence will come: every waiter fails now instead of at its deadline, with `reason` when known. */
+  close(reason?: string): void {
     this.#closed = true;
-    for (const w of this.#waiters) this.#settle(w, () => w.reject(new ConnectionClosedError(w.what)));
+    this.#closeReason = reason;
+    for (const w of this.#waiters) this.#settle(w, () => w.reject(new ConnectionClosedError(w.what, reason)));
   }
 
   #settle(w: Waiter, outcome: () => void): void {

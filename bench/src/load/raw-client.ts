@@ -8,13 +8,22 @@
  * presence. Afterwards every stanza is counted and stamped with the
  * performance.now() of the socket read that carried it; presence keeps
  * from + type + time. Server pings are answered, as a real client would.
+ *
+ * What the server sends is read by a StanzaReader: a scanner for plain XML
+ * that hands childless presence over as from + type without building an
+ * element, with the full StreamParser behind it for anything else. After
+ * login, anything a scenario did not ask for is a problem (`problems`): a
+ * stream error, input that is not well-formed, a presence, message or iq
+ * of type error, an iq answer nobody waits for, an unknown top-level
+ * element. Scenarios fail a trial that has any.
  */
 import { createConnection, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { performance } from 'node:perf_hooks';
-import { escapeAttr, escapeText, NS, StreamParser, type Element } from '@vigil/xmpp';
+import { escapeAttr, escapeText, NS, type Element } from '@vigil/xmpp';
 import { ConnectionClosedError, PresenceLog, type PresenceRecord } from './presence-log.js';
 import { authenticate, conditionOf, LoginError, type LoginStage, type SaslMechanism } from './sasl-client.js';
+import { StanzaReader, type StanzaReaderHandlers } from './stanza-reader.js';
 
 export interface RawClientOptions {
   readonly host?: string;
@@ -45,12 +54,12 @@ export interface StanzaCounts {
   other: number;
 }
 
-/** Parser limits well above anything the server sends: the load generator must not be the one refusing. */
-const PARSER_LIMITS = { maxStanzaBytes: 4 * 1024 * 1024, maxDepth: 64 } as const;
 /** Stanzas buffered while login() waits for the next step; more means the server is not following the protocol. */
 const MAX_LOGIN_INBOX = 32;
 /** iq requests in flight after login; more is a bug in the scenario. */
 const MAX_PENDING_IQS = 16;
+/** Problems kept per client (all are counted). */
+const MAX_PROBLEMS_KEPT = 8;
 
 export type RawClientPhase = 'idle' | 'negotiating' | 'live' | 'closing' | 'closed';
 
@@ -82,13 +91,18 @@ export class RawXmppClient {
   lastSentAt = 0;
   /** The server's stream error condition, if it ended the stream with one. */
   streamError: string | undefined;
+  /** What went wrong after login, oldest first (at most 8 kept; `problemCount` counts all). See the file comment. */
+  readonly problems: string[] = [];
+  problemCount = 0;
   readonly closed: Promise<void>;
 
   readonly #opts: RawClientOptions;
   #phase: RawClientPhase = 'idle';
   #socket: Socket | undefined;
-  /** One per stream: created at each stream (re)start, RFC 6120 §4.3.3. */
-  #parser: StreamParser | undefined;
+  /** Restarted at each stream (re)start, RFC 6120 §4.3.3. */
+  readonly #reader: StanzaReader;
+  /** Why the connection ended, when the server or its input ended it: named in the errors of waits it cuts short. */
+  #endReason: string | undefined;
   #readAt = 0;
   readonly #inbox: Element[] = [];
   #inboxWaiter: InboxWaiter | undefined;
@@ -102,6 +116,7 @@ export class RawXmppClient {
   constructor(options: RawClientOptions) {
     this.#opts = options;
     this.presences = new PresenceLog(options.maxPresences ?? 32);
+    this.#reader = new StanzaReader(this.#readerHandlers());
     this.closed = new Promise((resolve) => {
       this.#markClosed = resolve;
     });
@@ -221,20 +236,30 @@ export class RawXmppClient {
     clearTimeout(timer);
   }
 
-  #newParser(): StreamParser {
-    return new StreamParser(
-      {
-        onStreamOpen: () => undefined,
-        onStanza: (stanza) => this.#onStanza(stanza),
-        onStreamClose: () => this.#onStreamClose(),
-        onError: (e) => {
-          this.streamError ??= `client-side parse error: ${e.condition}`;
-          this.#failLogin(new LoginError('stream', `server output refused by the parser: ${e.message}`));
-          this.destroy();
-        },
+  #readerHandlers(): StanzaReaderHandlers {
+    return {
+      onStreamOpen: () => undefined,
+      onStanza: (stanza) => this.#onStanza(stanza),
+      onPresence: (from, type) => {
+        this.lastStanzaAt = this.#readAt;
+        this.#onPresence(from ?? '', type ?? 'available', undefined);
       },
-      PARSER_LIMITS,
-    );
+      onStreamClose: () => this.#onStreamClose(),
+      onError: (message) => {
+        this.streamError ??= 'client-side parse error';
+        this.#endReason ??= `server output is not a well-formed XMPP stream: ${message}`;
+        this.#problem(this.#endReason);
+        this.#failLogin(new LoginError('stream', `server output refused by the parser: ${message}`));
+        this.destroy();
+      },
+    };
+  }
+
+  /** Logged after login; during login the LoginError says it. */
+  #problem(text: string): void {
+    if (this.#phase === 'negotiating' || this.#phase === 'idle') return;
+    this.problemCount += 1;
+    if (this.problems.length < MAX_PROBLEMS_KEPT) this.problems.push(text);
   }
 
   #connect(): Promise<void> {
@@ -245,13 +270,19 @@ export class RawXmppClient {
         ? createConnection({ host, port: this.#opts.port, noDelay: true })
         : tlsConnect({ host, port: this.#opts.port, ca: tls, servername: this.#opts.domain });
       this.#socket = socket;
-      // Either settles the promise; a later call is a no-op.
-      socket.once('error', (e: Error) => reject(new LoginError('connect', e.message)));
-      socket.once('close', () => reject(this.#loginFailure ?? new LoginError('connect', 'connection closed before it was established')));
-      socket.once(tls === undefined ? 'connect' : 'secureConnect', () => resolve());
+      // Until connected: either settles the promise. Removed then, so a later close builds no error (stack trace included).
+      const onError = (e: Error) => reject(new LoginError('connect', e.message));
+      const onEarlyClose = () => reject(this.#loginFailure ?? new LoginError('connect', 'connection closed before it was established'));
+      socket.once('error', onError);
+      socket.once('close', onEarlyClose);
+      socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
+        socket.off('error', onError);
+        socket.off('close', onEarlyClose);
+        resolve();
+      });
       socket.on('data', (chunk: Buffer) => {
         this.#readAt = performance.now();
-        this.#parser?.write(chunk);
+        this.#reader.write(chunk);
       });
       // Errors end in 'close'; the reason does not matter to a load generator.
       socket.on('error', () => undefined);
@@ -261,7 +292,7 @@ export class RawXmppClient {
 
   /** RFC 6120 §4.2 (and §6.4.6 after SASL): a new stream header, a new parser, and the server's features. */
   async #openStream(stage: LoginStage): Promise<Element> {
-    this.#parser = this.#newParser();
+    this.#reader.restart();
     this.send(
       `<?xml version='1.0'?><stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}' ` +
         `to='${escapeAttr(this.#opts.domain)}' version='1.0'>`,
@@ -302,6 +333,7 @@ export class RawXmppClient {
   /** Login is over: stanzas go to dispatch from now on. */
   #goLive(): void {
     this.#phase = 'live';
+    this.#reader.fastPresence = true;
     for (const stanza of this.#inbox.splice(0)) this.#dispatch(stanza);
   }
 
@@ -329,6 +361,9 @@ export class RawXmppClient {
     this.lastStanzaAt = this.#readAt;
     if (isStreamElement(stanza, 'error')) {
       this.streamError = conditionOf(stanza, NS.streams) ?? 'undefined-condition';
+      const text = stanza.getChildText('text', NS.streams);
+      this.#endReason ??= `stream error ${this.streamError}${text === undefined ? '' : ` (${text})`}`;
+      this.#problem(this.#endReason);
       this.#failLogin(new LoginError('stream', `stream error ${this.streamError}`, this.streamError));
       this.destroy();
       return;
@@ -347,26 +382,34 @@ export class RawXmppClient {
   #dispatch(stanza: Element): void {
     switch (stanza.name) {
       case 'presence':
-        this.counts.presence += 1;
-        this.presences.record(stanza.attr('from') ?? '', stanza.attr('type') ?? 'available', this.#readAt);
-        return;
+        return this.#onPresence(stanza.attr('from') ?? '', stanza.attr('type') ?? 'available', stanza);
       case 'message':
         this.counts.message += 1;
+        if (stanza.attr('type') === 'error') this.#problem(`message error from ${stanza.attr('from') ?? '(no from)'}: ${stanzaCondition(stanza)}`);
         return;
       case 'iq':
         this.counts.iq += 1;
         return this.#onIq(stanza);
       default:
         this.counts.other += 1;
+        this.#problem(`unexpected top-level element <${stanza.name}/> in ${stanza.ns || 'no namespace'}`);
     }
+  }
+
+  #onPresence(from: string, type: string, stanza: Element | undefined): void {
+    this.counts.presence += 1;
+    if (type === 'error') this.#problem(`presence error from ${from || '(no from)'}: ${stanza === undefined ? 'no condition' : stanzaCondition(stanza)}`);
+    this.presences.record(from, type, this.#readAt);
   }
 
   #onIq(iq: Element): void {
     const type = iq.attr('type');
     const id = iq.attr('id') ?? '';
     if (type === 'result' || type === 'error') {
-      this.#iqs.get(id)?.(iq);
+      const waiter = this.#iqs.get(id);
+      if (waiter === undefined) return this.#problem(`iq ${type} with id ${JSON.stringify(id)} that no request is waiting for${type === 'error' ? `: ${stanzaCondition(iq)}` : ''}`);
       this.#iqs.delete(id);
+      waiter(iq);
       return;
     }
     const from = iq.attr('from');
@@ -381,21 +424,29 @@ export class RawXmppClient {
   }
 
   #onStreamClose(): void {
+    this.#endReason ??= 'the server closed the stream';
     // RFC 6120 §4.4: answer the server's close with ours (unless we started), then the TCP close follows.
     if (this.#phase === 'live') this.#socket?.write('</stream:stream>');
-    this.#failLogin(new LoginError('closed', 'server closed the stream during login'));
+    if (this.#loginPending) this.#failLogin(new LoginError('closed', 'server closed the stream during login'));
     this.#phase = this.#phase === 'closed' ? 'closed' : 'closing';
     this.#socket?.end();
   }
 
   #onClose(): void {
-    this.#failLogin(new LoginError('closed', 'connection closed during login'));
+    // Only while logging in: an Error (and its stack trace) per closed connection costs a mass disconnect dearly.
+    if (this.#loginPending) this.#failLogin(new LoginError('closed', 'connection closed during login'));
     this.#phase = 'closed';
-    this.presences.close();
+    this.presences.close(this.#endReason);
     this.#iqs.clear();
     this.#inbox.length = 0;
     this.#markClosed();
   }
+}
+
+/** RFC 6120 §8.3: the defined condition of a stanza's <error/>. */
+function stanzaCondition(stanza: Element): string {
+  const error = stanza.getChild('error');
+  return (error === undefined ? undefined : conditionOf(error, NS.stanzas)) ?? 'no condition';
 }
 
 export { ConnectionClosedError, LoginError, type PresenceRecord, type SaslMechanism };

@@ -8,7 +8,8 @@
  * needs. Salts are per account, so the first login of every account still
  * derives once.
  */
-import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, timingSafeEqual } from 'node:crypto';
+import { pooledRandomBytes } from '@vigil/xmpp';
 
 export type ScramMechanism = 'SCRAM-SHA-1' | 'SCRAM-SHA-256';
 type Hash = 'sha1' | 'sha256';
@@ -121,7 +122,7 @@ export class ScramClient {
   readonly #firstBare: string;
   #expectedServerSignature: Buffer | undefined;
 
-  constructor(mechanism: ScramMechanism, username: string, password: string, nonce: string = randomBytes(18).toString('base64')) {
+  constructor(mechanism: ScramMechanism, username: string, password: string, nonce: string = pooledRandomBytes(18).toString('base64')) {
     if (!/^[\x21-\x2b\x2d-\x7e]+$/.test(nonce)) throw new RangeError('SCRAM nonce must be printable ASCII without commas');
     this.#mechanism = mechanism;
     this.#password = password;

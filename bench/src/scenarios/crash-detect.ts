@@ -171,13 +171,17 @@ async function trial(cluster: Cluster, i: number, o: CrashDetectOptions, loginMs
     const mark = peer.presences.mark();
     const t0 = performance.now();
     user.destroy(o.abort);
+    let outcome: Outcome;
     try {
       const gone = await peer.waitForPresence(user.jid, 'unavailable', o.unavailableDeadlineMs, mark);
-      return { kind: 'sample', ms: gone.at - t0 };
+      outcome = { kind: 'sample', ms: gone.at - t0 };
     } catch (e) {
-      if (e instanceof DeadlineError) return { kind: 'missing' };
-      throw e;
+      if (!(e instanceof DeadlineError)) throw e;
+      outcome = { kind: 'missing' };
     }
+    // Anything the peer received that it should not have (a stanza error, a stream error, input it could not read) fails the trial.
+    if (peer.problemCount > 0) return { kind: 'failed', error: `trial ${i}: ${peer.problemCount} protocol problem(s) at ${peer.jid}: ${peer.problems.join('; ')}` };
+    return outcome;
   } catch (e) {
     // LoginError names its stage; DeadlineError what it waited for.
     const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);

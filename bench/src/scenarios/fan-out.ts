@@ -50,7 +50,10 @@ type Metrics = {
    * (heartbeats, lock renewals, timers) is measured over IDLE_WINDOW_MS
    * before the fault (after SETTLE_MS) and subtracted for the window's length: node-crash
    * waits out a 3 s lease before any work starts. /proc counts in 10 ms
-   * ticks, so small runs carry a few µs of error per stanza.
+   * ticks, so small runs carry a few µs of error per stanza (the load
+   * generator reads its own with µs resolution; its share includes its 20 ms
+   * polling of the arrival counts and, in mass-disconnect, closing the
+   * victims' sockets).
    */
   cpuUsPerStanza: { victimNode: number | null; observerNodes: number; authority: number; nats: number | null; loadGenerator: number; total: number } | null;
   /** The same above-idle CPU per victim session (N), for the cost per session and per contact. */
@@ -68,6 +71,11 @@ export type FanOutReport = BenchReport<Params, Metrics>;
  */
 const SETTLE_MS = 3000;
 const IDLE_WINDOW_MS = 3000;
+
+const ownCpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 const victim = (i: number) => `v${i}`;
 const observer = (j: number) => `o${j}`;
@@ -121,7 +129,8 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       observerNodes: pids.observerNodes.reduce((n, pid) => n + cpuTimeMs(pid), 0),
       authority: cpuTimeMs(pids.authority),
       nats: pids.nats === undefined ? NaN : cpuTimeMs(pids.nats),
-      loadGenerator: cpuTimeMs(process.pid),
+      // This process's own figure from process.cpuUsage(): µs resolution instead of /proc's 10 ms ticks.
+      loadGenerator: ownCpuMs(),
     });
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     const idle0 = cpu();
@@ -182,6 +191,8 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       loadGenerator: perStanza(aboveIdle('loadGenerator')),
     };
     const cpuTotal = (cpuUs.victimNode ?? 0) + cpuUs.observerNodes + cpuUs.authority + (cpuUs.nats ?? 0) + cpuUs.loadGenerator;
+    // A stanza error, a stream error or input an observer could not read fails the run: the counts above would not mean what they say.
+    const problems = observers.filter((c) => c.problemCount > 0);
     const firstMs = delivered > 0 ? Math.min(...latencies) : null;
     const lastMs = delivered > 0 ? Math.max(...latencies) : null;
     const metrics: Metrics = {
@@ -205,6 +216,12 @@ export async function runFanOut(options: Partial<FanOutOptions> & { mode: FanOut
       `last after ${lastMs === null ? '–' : Math.round(lastMs)} ms (first ${firstMs === null ? '–' : Math.round(firstMs)} ms), ` +
       `${metrics.stanzasPerSecond ?? '–'} stanzas/s during fan-out, missing ${metrics.missing}, duplicate ${duplicate}, unexpected ${unexpected}; ${describeLatency(lat ?? undefined)}` +
       (metrics.cpuUsPerStanza === null ? '' : `; CPU per stanza ${metrics.cpuUsPerStanza.total} µs (authority ${metrics.cpuUsPerStanza.authority}, observer nodes ${metrics.cpuUsPerStanza.observerNodes}, load generator ${metrics.cpuUsPerStanza.loadGenerator})`);
+    if (problems.length > 0) {
+      const shown = problems.slice(0, 5).map((c) => `${c.jid}: ${c.problems.join('; ')}`);
+      throw new Error(
+        `${name}: ${problems.reduce((n, c) => n + c.problemCount, 0)} protocol problem(s) at ${problems.length} observer(s): ${shown.join(' | ')} (figures: ${summary})`,
+      );
+    }
     return { scenario: name, startedAt, machine: machine(), params, metrics: metrics as unknown as Readonly<Record<string, JsonValue>> as Metrics, summary };
   } finally {
     for (const c of clients) c.destroy();

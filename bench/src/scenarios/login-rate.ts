@@ -17,6 +17,10 @@ import { cpuTimeMs, loadAverage, rss } from './process-stats.js';
 type Params = { users: number; contacts: number; concurrency: number; mechanism: string; storedIterations: number };
 type Metrics = {
   loginsPerSecond: number; latency: LatencySummary | null; failed: number; wallSeconds: number;
+  /** Stream errors, stanza errors, unreadable or unexpected input the logged-in clients received (see RawXmppClient.problems). */
+  protocolProblems: number;
+  /** The first failed logins' and problems' messages. */
+  firstErrors: string[];
   /** RSS growth of the connection nodes and the authority per logged-in session (bytes), after GC had a chance. */
   nodeBytesPerSession: number | null; authorityBytesPerSession: number | null;
   /**
@@ -75,9 +79,14 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
     const nodeBytesPerSession = latencies.length > 0 ? Math.round(grown(before.nodes, after.nodes) / latencies.length) : null;
     const authorityBytesPerSession = latencies.length > 0 ? Math.round((after.authority - before.authority) / latencies.length) : null;
     const lat = summarize(latencies) ?? null;
+    const protocolProblems = clients.reduce((n, c) => n + c.problemCount, 0);
+    const firstErrors = [
+      ...errors.slice(0, 5).map((e) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e))),
+      ...clients.filter((c) => c.problemCount > 0).slice(0, 5).map((c) => `${c.jid}: ${c.problems.join('; ')}`),
+    ];
     const rate = Math.round(latencies.length / wall);
     const metrics: Metrics = {
-      loginsPerSecond: rate, latency: lat, failed: errors.length, wallSeconds: roundMs(wall), nodeBytesPerSession, authorityBytesPerSession, cpuMsPerLogin, loadAverage: loadAverage(),
+      loginsPerSecond: rate, latency: lat, failed: errors.length, protocolProblems, firstErrors, wallSeconds: roundMs(wall), nodeBytesPerSession, authorityBytesPerSession, cpuMsPerLogin, loadAverage: loadAverage(),
     };
     const cpuText = cpuMsPerLogin === null ? '' :
       `; CPU per login: nodes ${cpuMsPerLogin.nodes} ms, authority ${cpuMsPerLogin.authority} ms, nats-server ${cpuMsPerLogin.nats ?? '–'} ms, load generator ${cpuMsPerLogin.loadGenerator} ms (total ${cpuMsPerLogin.total} ms)`;
@@ -85,7 +94,7 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
       scenario: 'login-rate', startedAt, machine: machine(),
       params: { users, contacts, concurrency, mechanism: 'SCRAM-SHA-256', storedIterations: cluster.scramIterations },
       metrics,
-      summary: `login-rate: ${latencies.length} full logins (SCRAM-SHA-256, roster of ${contacts}, initial presence) in ${wall.toFixed(2)} s = ${rate}/s at concurrency ${concurrency}, ${errors.length} failed; per login ${describeLatency(lat ?? undefined)}; RSS per idle session: nodes ${nodeBytesPerSession ?? '–'} B, authority ${authorityBytesPerSession ?? '–'} B${cpuText}`,
+      summary: `login-rate: ${latencies.length} full logins (SCRAM-SHA-256, roster of ${contacts}, initial presence) in ${wall.toFixed(2)} s = ${rate}/s at concurrency ${concurrency}, ${errors.length} failed, ${protocolProblems} protocol problems${firstErrors.length > 0 ? ` (first: ${firstErrors[0] ?? ''})` : ''}; per login ${describeLatency(lat ?? undefined)}; RSS per idle session: nodes ${nodeBytesPerSession ?? '–'} B, authority ${authorityBytesPerSession ?? '–'} B${cpuText}`,
     };
   } finally {
     for (const c of clients) c.destroy();
