@@ -9,6 +9,7 @@ import { errorReply, escapeAttr, parseStanza, StanzaError, withTo } from '@vigil
 import type { NodeConfig } from './config.js';
 import { LocalSessions, type LocalSession } from './local-sessions.js';
 import { RequestMux } from './request-mux.js';
+import { InboundQueue } from './inbound-queue.js';
 
 /** How long a verdict waits for more nodes' answers after the last one (all nodes answer at once). */
 const VERDICT_STALL_MS = 150;
@@ -27,6 +28,9 @@ export function readdress(stanzaXml: string, fullJid: string): string {
  * digests, session events to shard owners, deliveries to local sessions,
  * answers to session-list requests, roster requests.
  */
+/** How long the node spends on queued deliveries per event-loop turn before it reads its sockets again. */
+const INBOUND_SLICE_MS = 50;
+
 export class ClusterLink {
   /** Random per start, and renewed when the node fences itself. */
   #incarnation = randomBytes(8).toString('hex');
@@ -42,6 +46,8 @@ export class ClusterLink {
   readonly #deliverySubs = new Map<string, Subscription>();
   readonly #epochs = new Map<number, number>();
   readonly #subs: Subscription[] = [];
+  /** Deliveries, fan-outs and kicks for the clients, worked off a slice per turn (see InboundQueue). */
+  readonly #inbound = new InboundQueue(INBOUND_SLICE_MS, (e) => this.log.error('delivery to clients failed', { err: e }));
   #heartbeat: NodeJS.Timeout | undefined;
   #seq = 0;
   readonly #requests: RequestMux;
@@ -110,7 +116,7 @@ export class ClusterLink {
           } catch (e) {
             return droppedMessage(this.log, msg.subject, e);
           }
-          for (const f of batch.fanOuts) this.#deliverFanOut(f);
+          for (const f of batch.fanOuts) this.#inbound.push(() => this.#deliverFanOut(f));
         },
       }),
       this.nc.subscribe(this.#subjects.nodeKick(this.config.nodeId), {
@@ -122,8 +128,11 @@ export class ClusterLink {
           } catch (e) {
             return droppedMessage(this.log, msg.subject, e);
           }
-          const found = this.#kick(req);
-          if (msg.reply) msg.respond(admin.NodeKickResponse.encode({ found }).finish());
+          // After the deliveries that came before it (the unavailable the owner sent ahead of it).
+          this.#inbound.push(() => {
+            const found = this.#kick(req);
+            if (msg.reply) msg.respond(admin.NodeKickResponse.encode({ found }).finish());
+          });
         },
       }),
     );
@@ -203,6 +212,7 @@ export class ClusterLink {
   }
 
   stop(): void {
+    this.#inbound.drainAll();
     this.#flush();
     clearTimeout(this.#heartbeat);
     clearInterval(this.#fenceTimer);
@@ -400,8 +410,10 @@ export class ClusterLink {
     } catch (e) {
       return droppedMessage(this.log, msg.subject, e);
     }
-    const delivered = this.#deliverLocally(d);
-    if (msg.reply !== undefined && msg.reply !== '') msg.respond(delivered > 0 ? DELIVERED : NOT_DELIVERED);
+    this.#inbound.push(() => {
+      const delivered = this.#deliverLocally(d);
+      if (msg.reply !== undefined && msg.reply !== '') msg.respond(delivered > 0 ? DELIVERED : NOT_DELIVERED);
+    });
   };
 
   /** XEP-0191: a blocked sender's iq get/set is answered service-unavailable, as if nobody were there. */
