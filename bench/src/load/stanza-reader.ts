@@ -20,7 +20,7 @@
  * Element at all: only its `from` and `type` attributes are handed over.
  */
 import { isUtf8 } from 'node:buffer';
-import { Element, NS, StreamParser } from '@vigil/xmpp';
+import { Element, NS, StreamParser, incompleteTail } from '@vigil/xmpp';
 
 export interface StanzaReaderHandlers {
   /** The stream header arrived. */
@@ -172,7 +172,7 @@ export class StanzaReader {
 
   #decode(chunk: Buffer): string | undefined {
     const bytes = this.#utf8Tail === undefined ? chunk : Buffer.concat([this.#utf8Tail, chunk]);
-    const cut = incompleteUtf8Tail(bytes);
+    const cut = incompleteTail(bytes);
     const whole = cut === bytes.length ? bytes : bytes.subarray(0, cut);
     if (!isUtf8(whole)) return undefined;
     this.#utf8Tail = cut === bytes.length ? undefined : Buffer.from(bytes.subarray(cut));
@@ -550,24 +550,3 @@ function scanQname(text: string, j: number): number {
   return INCOMPLETE;
 }
 
-/**
- * Where an incomplete UTF-8 sequence at the end of `bytes` begins (its
- * length when there is none); only a well-formed beginning is held back
- * (RFC 3629 §4), anything else stays so that validation refuses it now.
- */
-export function incompleteUtf8Tail(bytes: Uint8Array): number {
-  const n = bytes.length;
-  let lead = n - 1;
-  while (lead >= 0 && lead > n - 4 && ((bytes[lead] ?? 0) & 0xc0) === 0x80) lead--;
-  if (lead < 0) return n;
-  const b = bytes[lead] ?? 0;
-  const need = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
-  const have = n - lead;
-  if (need === 0 || have >= need) return n;
-  if (have >= 2) {
-    const second = bytes[lead + 1] ?? 0;
-    const [lo, hi] = b === 0xe0 ? [0xa0, 0xbf] : b === 0xed ? [0x80, 0x9f] : b === 0xf0 ? [0x90, 0xbf] : b === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf];
-    if (second < lo || second > hi) return n;
-  }
-  return lead;
-}

@@ -2,6 +2,7 @@ export { Element, el, escapeAttr, escapeText, type XmlNode } from './element.js'
 export { StreamError, type StreamErrorCondition } from './stream-error.js';
 export {
   StreamParser,
+  incompleteTail,
   type StreamParserHandlers,
   type StreamParserLimits,
   type StreamParserOptions,
