@@ -272,9 +272,14 @@ export class ClusterLink {
     return this.request({ session: this.#ref(s), stanzaXml, typed: undefined }, aboutBareJid);
   }
 
-  /** A typed iq request from session `s` (see IqRequest.typed). */
-  iqRequest(s: LocalSession, typed: cluster.IqRequest['typed']): cluster.IqRequest {
-    return { session: this.#ref(s), stanzaXml: '', typed };
+  /**
+   * A typed iq request from session `s` (see IqRequest.typed), with the
+   * stamped XML it stands for: an authority older than the typed form
+   * answers that instead, so authorities and nodes can be upgraded in
+   * either order.
+   */
+  iqRequest(s: LocalSession, typed: cluster.IqRequest['typed'], stanzaXml: string): cluster.IqRequest {
+    return { session: this.#ref(s), stanzaXml, typed };
   }
 
   /** Sends an iq request (XML or typed) to the owner of `aboutBareJid`'s shard; resolves with its answer. */

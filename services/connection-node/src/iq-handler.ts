@@ -1,4 +1,4 @@
-import { el, iqResult, NS, StanzaError, type Element, type Jid } from '@vigil/xmpp';
+import { el, escapeAttr, iqResult, NS, StanzaError, type Element, type Jid } from '@vigil/xmpp';
 import type { Logger } from '@vigil/telemetry';
 import type { cluster } from '@vigil/proto';
 import type { NodeConfig } from './config.js';
@@ -37,7 +37,8 @@ export class IqHandler {
 
   /** Fetches the user's block list so inbound stanzas from blocked entities are dropped from the start. */
   async loadBlockList(): Promise<void> {
-    const req = this.link.iqRequest(this.session, { $case: 'blockListGet', blockListGet: {} });
+    const xml = `<iq type='get' id='vigil-blocklist' from='${escapeAttr(this.session.fullJid)}'><blocklist xmlns='${NS_BLOCKING}'/></iq>`;
+    const req = this.link.iqRequest(this.session, { $case: 'blockListGet', blockListGet: {} }, xml);
     // A shard in hand-over has no owner for a moment: a few quick retries ride it out (bounded, then the bind fails 'wait').
     let res;
     for (let attempt = 1; ; attempt++) {
@@ -104,7 +105,7 @@ export class IqHandler {
       const rosterGet = typedRosterGet(iq, payload);
       res = rosterGet === undefined
         ? await this.link.iq(this.session, aboutBareJid, iq.toString())
-        : await this.link.request(this.link.iqRequest(this.session, { $case: 'rosterGet', rosterGet }), aboutBareJid);
+        : await this.link.request(this.link.iqRequest(this.session, { $case: 'rosterGet', rosterGet }, iq.toString()), aboutBareJid);
     } catch (e) {
       this.log.warn('iq forward failed', { ns: payload.ns, about: aboutBareJid, err: e });
       throw new StanzaError('internal-server-error', 'wait', 'try again shortly');

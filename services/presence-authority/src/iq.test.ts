@@ -35,3 +35,13 @@ test('an XML request or a block-list request has no iq element to stand for', ()
   assert.equal(typedIq({ session, stanzaXml: '<iq/>', typed: undefined }), undefined);
   assert.equal(typedIq({ session, stanzaXml: '', typed: { $case: 'blockListGet', blockListGet: {} } }), undefined);
 });
+
+test('a typed roster get that also carries its XML (for older authorities) is answered from the typed form', () => {
+  const built = typedIq({
+    session,
+    stanzaXml: "<iq type='get' id='from-xml' from='alice@localhost/phone'><query xmlns='jabber:iq:roster' ver='9'/></iq>",
+    typed: { $case: 'rosterGet', rosterGet: { iqId: 'from-typed', to: '', ver: '', hasVer: false } },
+  });
+  assert.equal(built?.attr('id'), 'from-typed');
+  assert.equal(built?.getChildElements()[0]?.attr('ver'), undefined);
+});

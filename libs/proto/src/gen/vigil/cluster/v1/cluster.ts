@@ -489,8 +489,10 @@ export interface IqRequest {
     | SessionRef
     | undefined;
   /**
-   * The iq, stamped with the requester's full JID as 'from'. Empty when a
-   * typed request below stands for it.
+   * The iq, stamped with the requester's full JID as 'from'. Carried with a
+   * typed request below too, for authorities older than the typed form (so
+   * a rolling upgrade works in either order); an authority that knows the
+   * typed form answers that and ignores this.
    */
   stanzaXml: string;
   /**
