@@ -19,8 +19,7 @@
  * With `fastPresence` on, a childless <presence/> is not built into an
  * Element at all: only its `from` and `type` attributes are handed over.
  */
-import { isUtf8 } from 'node:buffer';
-import { Element, NS, StreamParser, incompleteTail } from '@vigil/xmpp';
+import { Element, NS, StreamParser, decodeUtf8Chunk } from '@vigil/xmpp';
 
 export interface StanzaReaderHandlers {
   /** The stream header arrived. */
@@ -171,12 +170,10 @@ export class StanzaReader {
   }
 
   #decode(chunk: Buffer): string | undefined {
-    const bytes = this.#utf8Tail === undefined ? chunk : Buffer.concat([this.#utf8Tail, chunk]);
-    const cut = incompleteTail(bytes);
-    const whole = cut === bytes.length ? bytes : bytes.subarray(0, cut);
-    if (!isUtf8(whole)) return undefined;
-    this.#utf8Tail = cut === bytes.length ? undefined : Buffer.from(bytes.subarray(cut));
-    return whole.toString('utf8');
+    const d = decodeUtf8Chunk(this.#utf8Tail, chunk);
+    if (d === undefined) return undefined;
+    this.#utf8Tail = d.tail;
+    return d.text;
   }
 
   #scan(text: string): void {

@@ -2,7 +2,7 @@ export { Element, el, escapeAttr, escapeText, type XmlNode } from './element.js'
 export { StreamError, type StreamErrorCondition } from './stream-error.js';
 export {
   StreamParser,
-  incompleteTail,
+  decodeUtf8Chunk,
   type StreamParserHandlers,
   type StreamParserLimits,
   type StreamParserOptions,

@@ -218,12 +218,10 @@ export class StreamParser {
    * well-formed sequence.
    */
   #decode(chunk: Buffer): string | undefined {
-    const bytes = this.#utf8Tail === undefined ? chunk : Buffer.concat([this.#utf8Tail, chunk]);
-    const cut = incompleteTail(bytes);
-    const whole = cut === bytes.length ? bytes : bytes.subarray(0, cut);
-    if (!isUtf8(whole)) return undefined;
-    this.#utf8Tail = cut === bytes.length ? undefined : Buffer.from(bytes.subarray(cut));
-    return whole.toString('utf8');
+    const d = decodeUtf8Chunk(this.#utf8Tail, chunk);
+    if (d === undefined) return undefined;
+    this.#utf8Tail = d.tail;
+    return d.text;
   }
 
   #feed(slice: string): void {
@@ -395,6 +393,21 @@ export class StreamParser {
     this.#handlerFailure = undefined;
     throw failure.error;
   }
+}
+
+/**
+ * The text of `chunk` read after `tail` (the incomplete sequence the last
+ * chunk ended with, if any), and the new incomplete end to hold back for
+ * the next one. Undefined when the bytes are not UTF-8 (ill-formed,
+ * overlong, surrogates, beyond U+10FFFF) or the held back end cannot begin
+ * a well-formed sequence.
+ */
+export function decodeUtf8Chunk(tail: Buffer | undefined, chunk: Buffer): { text: string; tail: Buffer | undefined } | undefined {
+  const bytes = tail === undefined ? chunk : Buffer.concat([tail, chunk]);
+  const cut = incompleteTail(bytes);
+  const whole = cut === bytes.length ? bytes : bytes.subarray(0, cut);
+  if (!isUtf8(whole)) return undefined;
+  return { text: whole.toString('utf8'), tail: cut === bytes.length ? undefined : Buffer.from(bytes.subarray(cut)) };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { admin, api, cluster } from '@vigil/proto';
 import { parseStanza } from '@vigil/xmpp';
+import { remembered } from './remembered.js';
 
 type ResourcePresence = api.presence.ResourcePresence;
 const Show = api.presence.Show;
@@ -8,9 +9,8 @@ const SHOW: Record<string, api.presence.Show> = { chat: Show.SHOW_CHAT, away: Sh
 
 type ShowAndStatus = { readonly show: api.presence.Show; readonly status: string };
 
-/** Show and status by presence stanza text; at the maximum the map is emptied and fills again. */
+/** Presence stanzas whose show and status are remembered. */
 const READ_MAX = 2000;
-const read = new Map<string, ShowAndStatus>();
 
 /**
  * RFC 6121 §4.7.2: show and status of a presence stanza; an unreadable one is
@@ -18,15 +18,7 @@ const read = new Map<string, ShowAndStatus>();
  * GetPresence about it (the stanza text is the session record's, so the
  * lookup is by a string whose hash is already known).
  */
-export function showAndStatus(presenceXml: string): ShowAndStatus {
-  let r = read.get(presenceXml);
-  if (r === undefined) {
-    r = parseShowAndStatus(presenceXml);
-    if (read.size >= READ_MAX) read.clear();
-    read.set(presenceXml, r);
-  }
-  return r;
-}
+export const showAndStatus: (presenceXml: string) => ShowAndStatus = remembered(READ_MAX, parseShowAndStatus);
 
 function parseShowAndStatus(presenceXml: string): ShowAndStatus {
   try {

@@ -1,14 +1,14 @@
 import { JidError, parseJidOrError, type Jid } from '@vigil/xmpp';
 import { ApiError } from './errors.js';
+import { remembered } from './remembered.js';
 
 /** Most JIDs one BatchGetPresence or WatchPresence takes (documented in presence.proto). */
 export const MAX_BATCH_JIDS = 1000;
 
 export type ResourceRule = 'bare' | 'full' | 'either';
 
-/** Parsed JIDs kept by their raw text; at the maximum the map is emptied and fills again. */
+/** Parsed JIDs remembered by their raw text. */
 const PARSED_MAX = 10_000;
-const parsed = new Map<string, Jid | JidError>();
 
 /**
  * RFC 7622 preparation of a JID as a client sent it, remembered: a backend
@@ -16,15 +16,7 @@ const parsed = new Map<string, Jid | JidError>();
  * of the authority's CPU at 2,000 GetPresence calls a second. Jid is
  * immutable, so a remembered one can be handed out again.
  */
-function parseRemembered(raw: string): Jid | JidError {
-  let j = parsed.get(raw);
-  if (j === undefined) {
-    j = parseJidOrError(raw);
-    if (parsed.size >= PARSED_MAX) parsed.clear();
-    parsed.set(raw, j);
-  }
-  return j;
-}
+const parseRemembered: (raw: string) => Jid | JidError = remembered(PARSED_MAX, parseJidOrError);
 
 /** A JID of an account of `domain`, or INVALID_ARGUMENT naming `field`. */
 export function accountJid(raw: string, field: string, domain: string, rule: ResourceRule): Jid {
