@@ -215,8 +215,8 @@ export class Authority {
     for (const entry of entries) {
       const ref = entry.value.session;
       if (!ref) continue;
-      this.#journal.adopt(entry);
       const record = this.#presence.restore(entry.value);
+      this.#journal.adopt(record, entry);
       switch (this.#leases.adopt(ref.nodeId, ref.incarnation, now)) {
         case 'ended':
         case 'superseded':
@@ -250,7 +250,7 @@ export class Authority {
       await this.#queue.drain();
       await this.#journal.flush(shard);
     }
-    this.#journal.forget(this.#registry.removeShard(shard).map((r) => r.sessionId));
+    this.#registry.removeShard(shard); // the journal's revisions go with the records
   }
 
   #dispatch(m: Msg): void {

@@ -34,9 +34,12 @@ export function toStored(r: SessionRecord, epoch: number): store.StoredSession {
  * The KV journal: every write is a compare-and-set on the revision this
  * owner last wrote or loaded, so after a takeover the deposed owner's late
  * writes fail instead of resurrecting or erasing its successor's entries.
+ * That revision lives on the record (SessionRecord.kvRevision), not in a map
+ * of its own beside the registry: a second map by session id cost 46 bytes
+ * per session. A new record for a session id whose entry is still stored
+ * starts from 0 and takes the stored revision through the repair below.
  */
 export class KvSessionJournal implements SessionJournal {
-  readonly #revisions = new Map<string, number>();
   /**
    * One write chain per session, off the presence path: a JetStream leader
    * election must not hold up fan-out (DESIGN.md "Know the engine's own
@@ -51,14 +54,9 @@ export class KvSessionJournal implements SessionJournal {
     private readonly writes: BackgroundWrites = new BackgroundWrites(64),
   ) {}
 
-  /** A successor takes over the entries it loaded, with their revisions. */
-  adopt(entry: StoredSessionEntry): void {
-    const id = entry.value.session?.sessionId;
-    if (id !== undefined) this.#revisions.set(id, entry.revision);
-  }
-
-  forget(sessionIds: Iterable<string>): void {
-    for (const id of sessionIds) this.#revisions.delete(id);
+  /** A successor takes over an entry it loaded (restored as `record`), with its revision. */
+  adopt(record: SessionRecord, entry: StoredSessionEntry): void {
+    record.kvRevision = entry.revision;
   }
 
   save(record: SessionRecord): void {
@@ -67,14 +65,14 @@ export class KvSessionJournal implements SessionJournal {
     if (epoch === undefined) return this.onError(new ShardNotOwnedError(record.shard), record);
     const value = toStored(record, epoch);
     this.#enqueue(record, async () => {
-      const expected = this.#revisions.get(record.sessionId) ?? 0;
+      const expected = record.kvRevision ?? 0;
       try {
-        this.#revisions.set(record.sessionId, await this.store.save(record.shard, value, expected));
+        record.kvRevision = await this.store.save(record.shard, value, expected);
       } catch (e) {
         // Our own idea of the revision may be stale (a write that timed out yet landed): repair it, unless deposed.
         const current = await this.#stillOurs(record, epoch, e);
         if (current === undefined && expected !== 0) throw e; // erased meanwhile: never resurrect it
-        this.#revisions.set(record.sessionId, await this.store.save(record.shard, value, current?.revision ?? 0));
+        record.kvRevision = await this.store.save(record.shard, value, current?.revision ?? 0);
       }
     });
   }
@@ -86,10 +84,10 @@ export class KvSessionJournal implements SessionJournal {
     if (epoch === undefined) return;
     this.#enqueue(record, async () => {
       if (this.epochOf(record.shard) !== epoch) return;
-      const revision = this.#revisions.get(record.sessionId);
-      this.#revisions.delete(record.sessionId);
+      const revision = record.kvRevision ?? 0;
+      record.kvRevision = 0;
       try {
-        if (revision === undefined) throw new RevisionConflictError('sessions', record.sessionId, 'no revision known');
+        if (revision === 0) throw new RevisionConflictError('sessions', record.sessionId, 'no revision known');
         await this.store.remove(record.shard, record.sessionId, revision);
       } catch (e) {
         // A write of ours that timed out may have landed after all: erase what is there, unless deposed.

@@ -7,6 +7,7 @@ import type { LastSeen, RosterRecord } from '@vigil/store';
 import type { AuthorityContext } from './context.js';
 import { jidsWith, jidsWithout, NO_JIDS, type SessionRecord } from './registry.js';
 import { BackgroundWrites } from './background-writes.js';
+import { CompactSessionRecord } from './session-record.js';
 import { domainOf, localpartOf, unavailableFrom } from './stanza-text.js';
 
 const { EndCause } = cluster;
@@ -42,22 +43,8 @@ export class PresenceCore {
     const existing = this.ctx.registry.get(ref.sessionId);
     if (existing) return existing;
     const bareJid = bareOf(ref.fullJid);
-    const { nodeId, incarnation } = this.ctx.registry.canonicalIncarnation(ref.nodeId, ref.incarnation);
-    const record: SessionRecord = {
-      sessionId: ref.sessionId,
-      fullJid: ref.fullJid,
-      bareJid,
-      shard: shardOf(bareJid, this.ctx.config.shardCount),
-      nodeId,
-      incarnation,
-      available: false,
-      presenceXml: '',
-      priority: 0,
-      presenceSeq: 0,
-      availableSinceUnixMs: 0,
-      directedTo: NO_JIDS,
-      presenceErrorsFrom: NO_JIDS,
-    };
+    const ids = this.ctx.registry.canonicalIncarnation(ref.nodeId, ref.incarnation);
+    const record = new CompactSessionRecord(ref.sessionId, ref.fullJid, bareJid, shardOf(bareJid, this.ctx.config.shardCount), ids);
     this.ctx.registry.add(record);
     return record;
   }

@@ -21,6 +21,8 @@ export interface SessionRecord extends SessionPresence {
   directedTo: ReadonlySet<string>;
   /** §4.4.2: contacts that answered a broadcast with an error (NO_JIDS until one did). */
   presenceErrorsFrom: ReadonlySet<string>;
+  /** Revision of the session's KV entry as the journal last wrote or loaded it (0 or absent: none known); the journal's own. */
+  kvRevision?: number;
 }
 
 /**
@@ -44,11 +46,20 @@ export function jidsWithout(set: ReadonlySet<string>, jid: string): ReadonlySet<
   return set.size === 0 ? NO_JIDS : set;
 }
 
-/** The sessions of one node incarnation, with the node id and incarnation strings its records share. */
+/**
+ * One node incarnation's share of the registry: its id strings (which its
+ * records share), how many sessions it has here and the digest of each shard
+ * they are in. It holds no collection of its records: a Set per incarnation
+ * cost 33 bytes per session for the rare walk over one incarnation's sessions
+ * (its expiry), which a scan of all sessions does as well (docs/decisions.md
+ * "The authority's memory per session").
+ */
 interface IncarnationGroup {
   readonly nodeId: string;
   readonly incarnation: string;
-  readonly records: Set<SessionRecord>;
+  count: number;
+  /** Shard → digest of this incarnation's sessions in it; shards without sessions are absent. */
+  readonly shards: Map<number, SessionDigest>;
 }
 
 /**
@@ -59,13 +70,13 @@ interface IncarnationGroup {
  * Kept small, since it holds every session of the cluster's owned shards:
  * a user with one session (nearly all) maps to the record itself, not to a
  * collection of one; records of one node incarnation share its id strings
- * (canonicalIncarnation).
+ * (canonicalIncarnation); per session there are two map entries (by id, by
+ * user) and the record.
  */
 export class SessionRegistry {
   readonly #byId = new Map<string, SessionRecord>();
   readonly #byUser = new Map<string, SessionRecord | SessionRecord[]>();
   readonly #byIncarnation = new Map<string, IncarnationGroup>();
-  readonly #digests = new Map<string, SessionDigest>();
 
   get size(): number {
     return this.#byId.size;
@@ -94,10 +105,9 @@ export class SessionRegistry {
     else this.#byUser.set(record.bareJid, [user, record]);
     const inc = incarnationKey(record.nodeId, record.incarnation);
     let group = this.#byIncarnation.get(inc);
-    if (!group) this.#byIncarnation.set(inc, (group = { nodeId: record.nodeId, incarnation: record.incarnation, records: new Set() }));
-    group.records.add(record);
-    const dk = shardDigestKey(record.nodeId, record.incarnation, record.shard);
-    this.#digests.set(dk, digestAdd(this.#digests.get(dk) ?? EMPTY_DIGEST, digestKey(record.sessionId, record.presenceSeq)));
+    if (!group) this.#byIncarnation.set(inc, (group = { nodeId: record.nodeId, incarnation: record.incarnation, count: 0, shards: new Map() }));
+    group.count++;
+    group.shards.set(record.shard, digestAdd(group.shards.get(record.shard) ?? EMPTY_DIGEST, digestKey(record.sessionId, record.presenceSeq)));
   }
 
   remove(record: SessionRecord): boolean {
@@ -111,12 +121,11 @@ export class SessionRegistry {
     }
     const inc = incarnationKey(record.nodeId, record.incarnation);
     const group = this.#byIncarnation.get(inc);
-    group?.records.delete(record);
-    if (group?.records.size === 0) this.#byIncarnation.delete(inc);
-    const dk = shardDigestKey(record.nodeId, record.incarnation, record.shard);
-    const d = digestRemove(this.#digests.get(dk) ?? EMPTY_DIGEST, digestKey(record.sessionId, record.presenceSeq));
-    if (d.count === 0) this.#digests.delete(dk);
-    else this.#digests.set(dk, d);
+    if (group === undefined) return true; // unreachable: add() made it
+    if (--group.count === 0) this.#byIncarnation.delete(inc);
+    const d = digestRemove(group.shards.get(record.shard) ?? EMPTY_DIGEST, digestKey(record.sessionId, record.presenceSeq));
+    if (d.count === 0) group.shards.delete(record.shard);
+    else group.shards.set(record.shard, d);
     return true;
   }
 
@@ -126,11 +135,15 @@ export class SessionRegistry {
       record.presenceSeq = seq;
       return;
     }
-    const dk = shardDigestKey(record.nodeId, record.incarnation, record.shard);
-    let d = digestRemove(this.#digests.get(dk) ?? EMPTY_DIGEST, digestKey(record.sessionId, record.presenceSeq));
+    const group = this.#byIncarnation.get(incarnationKey(record.nodeId, record.incarnation));
+    if (group === undefined) {
+      record.presenceSeq = seq; // unreachable: add() made it
+      return;
+    }
+    let d = digestRemove(group.shards.get(record.shard) ?? EMPTY_DIGEST, digestKey(record.sessionId, record.presenceSeq));
     record.presenceSeq = seq;
     d = digestAdd(d, digestKey(record.sessionId, seq));
-    this.#digests.set(dk, d);
+    group.shards.set(record.shard, d);
   }
 
   /** Forgets every session of a shard handed to another owner (nothing is announced). */
@@ -143,7 +156,7 @@ export class SessionRegistry {
   /** Sessions per connection node (all its incarnations here), for the sessions gauge: O(incarnations). */
   countByNode(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const g of this.#byIncarnation.values()) out.set(g.nodeId, (out.get(g.nodeId) ?? 0) + g.records.size);
+    for (const g of this.#byIncarnation.values()) out.set(g.nodeId, (out.get(g.nodeId) ?? 0) + g.count);
     return out;
   }
 
@@ -158,8 +171,17 @@ export class SessionRegistry {
     return Array.isArray(user) ? [...user] : [user];
   }
 
+  /**
+   * The incarnation's sessions in the order they were added: a scan of all
+   * sessions (O(sessions here), about a millisecond per 100,000), done when an
+   * incarnation ends, not per stanza.
+   */
   sessionsOfIncarnation(nodeId: string, incarnation: string): SessionRecord[] {
-    return [...(this.#byIncarnation.get(incarnationKey(nodeId, incarnation))?.records ?? [])];
+    const group = this.#byIncarnation.get(incarnationKey(nodeId, incarnation));
+    if (group === undefined) return [];
+    const out: SessionRecord[] = [];
+    for (const r of this.#byId.values()) if (r.incarnation === group.incarnation && r.nodeId === group.nodeId) out.push(r);
+    return out;
   }
 
   /** Incarnations of `nodeId` other than `incarnation` that still have sessions here. */
@@ -170,14 +192,12 @@ export class SessionRegistry {
   }
 
   digest(nodeId: string, incarnation: string, shard: number): SessionDigest {
-    return this.#digests.get(shardDigestKey(nodeId, incarnation, shard)) ?? EMPTY_DIGEST;
+    return this.#byIncarnation.get(incarnationKey(nodeId, incarnation))?.shards.get(shard) ?? EMPTY_DIGEST;
   }
 
   /** Shards in which this incarnation has sessions, as far as the registry knows. */
   shardsOf(nodeId: string, incarnation: string): Set<number> {
-    const out = new Set<number>();
-    for (const r of this.#byIncarnation.get(incarnationKey(nodeId, incarnation))?.records ?? []) out.add(r.shard);
-    return out;
+    return new Set(this.#byIncarnation.get(incarnationKey(nodeId, incarnation))?.shards.keys());
   }
 }
 
@@ -185,6 +205,3 @@ function incarnationKey(nodeId: string, incarnation: string): string {
   return `${nodeId}\u0000${incarnation}`;
 }
 
-function shardDigestKey(nodeId: string, incarnation: string, shard: number): string {
-  return `${nodeId}\u0000${incarnation}\u0000${shard}`;
-}
