@@ -4,7 +4,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { admin, cluster } from '@vigil/proto';
 import { subjects } from '@vigil/cluster';
 import { createLogger } from '@vigil/telemetry';
-import { WatchPublisher } from './presence-events.js';
+import fc from 'fast-check';
+import { packSequence, unpackSequence, WatchPublisher } from './presence-events.js';
 import type { SessionRecord } from './registry.js';
 
 const record = (fullJid: string): SessionRecord => ({
@@ -37,4 +38,23 @@ test('changes are numbered per user without gaps, start again under a new epoch,
   epoch = undefined;
   p.changed(a, 'available');
   assert.equal(published.length, 4);
+});
+
+test('a packed watch sequence unpacks to the same epoch and counter, and one too large to pack is kept as it is', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 0, max: 2 ** 21 - 1 }), (epoch, counter) => {
+      const packed = packSequence({ epoch, counter });
+      assert.equal(typeof packed, 'number');
+      assert.deepEqual(unpackSequence(packed), { epoch, counter });
+    }),
+  );
+  fc.assert(
+    fc.property(fc.oneof(fc.constant(2 ** 32), fc.integer({ min: 2 ** 32, max: Number.MAX_SAFE_INTEGER })), fc.nat(), (epoch, counter) => {
+      const big = { epoch, counter };
+      assert.equal(packSequence(big), big);
+      assert.equal(unpackSequence(packSequence(big)), big);
+    }),
+  );
+  const manyChanges = { epoch: 3, counter: 2 ** 21 };
+  assert.equal(packSequence(manyChanges), manyChanges);
 });

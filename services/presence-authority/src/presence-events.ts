@@ -41,7 +41,8 @@ const MAX_COUNTERS = 200_000;
  * unnoticed within one owner (docs/decisions.md "gRPC API").
  */
 export class WatchPublisher implements PresenceEvents {
-  readonly #counters = new LRUCache<string, WatchSequence>({ max: MAX_COUNTERS });
+  /** Packed (packSequence) where it fits, which is always in practice: 16 bytes per user instead of a 40-byte object. */
+  readonly #counters = new LRUCache<string, number | WatchSequence>({ max: MAX_COUNTERS });
 
   constructor(
     private readonly nc: NatsConnection,
@@ -57,7 +58,7 @@ export class WatchPublisher implements PresenceEvents {
     if (epoch === undefined) return; // a deposed owner says nothing, as for deliveries
     const current = this.sequenceOf(record.bareJid, epoch);
     const next = { epoch, counter: current.counter + 1 };
-    this.#counters.set(record.bareJid, next);
+    this.#counters.set(record.bareJid, packSequence(next));
     const available = change === 'available';
     const msg: admin.PresenceChanged = {
       session: { sessionId: record.sessionId, fullJid: record.fullJid, nodeId: record.nodeId, incarnation: record.incarnation },
@@ -80,7 +81,25 @@ export class WatchPublisher implements PresenceEvents {
 
   /** The user's last numbered change under `epoch` (counter 0: none yet). Read in the user's queue. */
   sequenceOf(bareJid: string, epoch: number): WatchSequence {
-    const seen = this.#counters.peek(bareJid);
+    const kept = this.#counters.peek(bareJid);
+    const seen = kept === undefined ? undefined : unpackSequence(kept);
     return seen !== undefined && seen.epoch === epoch ? seen : { epoch, counter: 0 };
   }
+}
+
+/** Counters below this share one number with their epoch (packSequence). */
+const COUNTER_LIMIT = 2 ** 21;
+/** Epochs below this do (with COUNTER_LIMIT, the product stays below 2^53, exact in a double). */
+const EPOCH_LIMIT = 2 ** 32;
+
+/** `s` as one number (epoch × 2^21 + counter) when both fit, exactly; otherwise `s` itself. */
+export function packSequence(s: WatchSequence): number | WatchSequence {
+  const fits = Number.isInteger(s.epoch) && Number.isInteger(s.counter) && s.epoch >= 0 && s.epoch < EPOCH_LIMIT && s.counter >= 0 && s.counter < COUNTER_LIMIT;
+  return fits ? s.epoch * COUNTER_LIMIT + s.counter : s;
+}
+
+export function unpackSequence(v: number | WatchSequence): WatchSequence {
+  if (typeof v !== 'number') return v;
+  const counter = v % COUNTER_LIMIT;
+  return { epoch: (v - counter) / COUNTER_LIMIT, counter };
 }

@@ -106,7 +106,7 @@ export class CompactSessionRecord implements SessionRecord {
   }
 
   set directedTo(set: ReadonlySet<string>) {
-    this.#setSets(set, this.presenceErrorsFrom);
+    this.#sets = withSets(this.#sets, set, this.presenceErrorsFrom);
   }
 
   get presenceErrorsFrom(): ReadonlySet<string> {
@@ -114,15 +114,15 @@ export class CompactSessionRecord implements SessionRecord {
   }
 
   set presenceErrorsFrom(set: ReadonlySet<string>) {
-    this.#setSets(this.directedTo, set);
+    this.#sets = withSets(this.#sets, this.directedTo, set);
   }
+}
 
-  #setSets(directedTo: ReadonlySet<string>, presenceErrorsFrom: ReadonlySet<string>): void {
-    if (directedTo === NO_JIDS && presenceErrorsFrom === NO_JIDS) this.#sets = null;
-    else if (this.#sets === null) this.#sets = { directedTo, presenceErrorsFrom };
-    else {
-      this.#sets.directedTo = directedTo;
-      this.#sets.presenceErrorsFrom = presenceErrorsFrom;
-    }
-  }
+/** `sets` holding these two (null when both are empty). A function, not a private method: those cost every instance a brand field. */
+function withSets(sets: JidSets | null, directedTo: ReadonlySet<string>, presenceErrorsFrom: ReadonlySet<string>): JidSets | null {
+  if (directedTo === NO_JIDS && presenceErrorsFrom === NO_JIDS) return null;
+  if (sets === null) return { directedTo, presenceErrorsFrom };
+  sets.directedTo = directedTo;
+  sets.presenceErrorsFrom = presenceErrorsFrom;
+  return sets;
 }
