@@ -29,7 +29,14 @@ test('a compact record reads back every value written to it, like a plain record
       fc.record({ k: fc.constant('presenceXml' as const), v: presenceFor(jid) }),
       fc.record({ k: fc.constant('priority' as const), v: fc.integer({ min: -128, max: 127 }) }),
       fc.record({ k: fc.constant('presenceSeq' as const), v: fc.nat() }),
-      fc.record({ k: fc.constant('availableSinceUnixMs' as const), v: fc.integer({ min: 0, max: 2 ** 45 }) }),
+      fc.record({
+        k: fc.constant('availableSinceUnixMs' as const),
+        v: fc.oneof(
+          fc.integer({ min: 0, max: 2 ** 45 }),
+          fc.constantFrom(0, 1, 2 ** 30 - 1, 2 ** 30, 8191 * 2 ** 30 - 1, 8191 * 2 ** 30, Number.MAX_SAFE_INTEGER, -1, 0.5, 1_764_480_000_123),
+          fc.double({ noNaN: true }).map((x) => (x === 0 ? 0 : x)), // -0 reads back as 0
+        ),
+      }),
       fc.record({ k: fc.constant('directedAdd' as const), v: fc.constantFrom('a@x', 'b@x') }),
       fc.record({ k: fc.constant('directedRemove' as const), v: fc.constantFrom('a@x', 'b@x') }),
       fc.record({ k: fc.constant('errorAdd' as const), v: fc.constantFrom('a@x', 'b@x') }),
