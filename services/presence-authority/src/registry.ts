@@ -1,5 +1,6 @@
 import { digestAdd, digestKey, digestRemove, EMPTY_DIGEST, type SessionDigest } from '@vigil/cluster';
 import type { SessionPresence } from '@vigil/roster';
+import { KeyedTable } from './keyed-table.js';
 
 /** What the authority knows of one announced session. */
 export interface SessionRecord extends SessionPresence {
@@ -70,12 +71,13 @@ interface IncarnationGroup {
  * Kept small, since it holds every session of the cluster's owned shards:
  * a user with one session (nearly all) maps to the record itself, not to a
  * collection of one; records of one node incarnation share its id strings
- * (canonicalIncarnation); per session there are two map entries (by id, by
- * user) and the record.
+ * (canonicalIncarnation); per session there are the record and a slot in
+ * each of two open-addressing tables (by id, by user).
  */
 export class SessionRegistry {
-  readonly #byId = new Map<string, SessionRecord>();
-  readonly #byUser = new Map<string, SessionRecord | SessionRecord[]>();
+  // Open-addressing tables rather than Maps: about 20 bytes per session each instead of 42 (KeyedTable).
+  readonly #byId = new KeyedTable<SessionRecord>((r) => r.sessionId);
+  readonly #byUser = new KeyedTable<SessionRecord | SessionRecord[]>(userOf);
   readonly #byIncarnation = new Map<string, IncarnationGroup>();
 
   get size(): number {
@@ -97,12 +99,14 @@ export class SessionRegistry {
   }
 
   add(record: SessionRecord): void {
-    if (this.#byId.has(record.sessionId)) return;
-    this.#byId.set(record.sessionId, record);
+    if (!this.#byId.add(record)) return;
     const user = this.#byUser.get(record.bareJid);
-    if (user === undefined) this.#byUser.set(record.bareJid, record);
+    if (user === undefined) this.#byUser.add(record);
     else if (Array.isArray(user)) user.push(record);
-    else this.#byUser.set(record.bareJid, [user, record]);
+    else {
+      this.#byUser.delete(record.bareJid);
+      this.#byUser.add([user, record]);
+    }
     const inc = incarnationKey(record.nodeId, record.incarnation);
     let group = this.#byIncarnation.get(inc);
     if (!group) this.#byIncarnation.set(inc, (group = { nodeId: record.nodeId, incarnation: record.incarnation, count: 0, shards: new Map() }));
@@ -117,7 +121,8 @@ export class SessionRegistry {
     if (user === record) this.#byUser.delete(record.bareJid);
     else if (Array.isArray(user)) {
       const rest = user.filter((r) => r !== record);
-      this.#byUser.set(record.bareJid, rest.length === 1 ? (rest[0] as SessionRecord) : rest);
+      this.#byUser.delete(record.bareJid);
+      this.#byUser.add(rest.length === 1 ? (rest[0] as SessionRecord) : rest);
     }
     const inc = incarnationKey(record.nodeId, record.incarnation);
     const group = this.#byIncarnation.get(inc);
@@ -148,7 +153,7 @@ export class SessionRegistry {
 
   /** Forgets every session of a shard handed to another owner (nothing is announced). */
   removeShard(shard: number): SessionRecord[] {
-    const gone = [...this.#byId.values()].filter((r) => r.shard === shard);
+    const gone = this.#byId.values().filter((r) => r.shard === shard);
     for (const r of gone) this.remove(r);
     return gone;
   }
@@ -160,8 +165,9 @@ export class SessionRegistry {
     return out;
   }
 
+  /** Every session, in no particular order; a copy, so the caller may change the registry meanwhile. */
   all(): IterableIterator<SessionRecord> {
-    return this.#byId.values();
+    return this.#byId.values().values();
   }
 
   /** The user's sessions in the order they were added; a copy the caller may keep while the registry changes. */
@@ -172,7 +178,7 @@ export class SessionRegistry {
   }
 
   /**
-   * The incarnation's sessions in the order they were added: a scan of all
+   * The incarnation's sessions, in no particular order: a scan of all
    * sessions (O(sessions here), about a millisecond per 100,000), done when an
    * incarnation ends, not per stanza.
    */
@@ -180,7 +186,9 @@ export class SessionRegistry {
     const group = this.#byIncarnation.get(incarnationKey(nodeId, incarnation));
     if (group === undefined) return [];
     const out: SessionRecord[] = [];
-    for (const r of this.#byId.values()) if (r.incarnation === group.incarnation && r.nodeId === group.nodeId) out.push(r);
+    this.#byId.forEach((r) => {
+      if (r.incarnation === group.incarnation && r.nodeId === group.nodeId) out.push(r);
+    });
     return out;
   }
 
@@ -199,6 +207,11 @@ export class SessionRegistry {
   shardsOf(nodeId: string, incarnation: string): Set<number> {
     return new Set(this.#byIncarnation.get(incarnationKey(nodeId, incarnation))?.shards.keys());
   }
+}
+
+/** A user's entry in #byUser: its one record, or its records (two or more) in the order they were added. */
+function userOf(entry: SessionRecord | SessionRecord[]): string {
+  return Array.isArray(entry) ? (entry[0] as SessionRecord).bareJid : entry.bareJid;
 }
 
 function incarnationKey(nodeId: string, incarnation: string): string {
