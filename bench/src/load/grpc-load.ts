@@ -56,11 +56,6 @@ type FromChild = { kind: 'ready' } | { kind: 'result'; result: LoadResult } | { 
 const MAX_ERRORS_KEPT = 5;
 /** Young-generation semi-space of a load process, in MB (see start). */
 const LOAD_SEMI_SPACE_MB = 2;
-/**
- * Initial old-space limit of a load process, in MB (see start): V8 does not
- * run a full collection before the old space reaches it.
- */
-const LOAD_INITIAL_OLD_SPACE_MB = 256;
 
 /** The parent's handle on one load process. */
 export class GrpcLoadProcess {
@@ -82,13 +77,11 @@ export class GrpcLoadProcess {
   }
 
   static async start(job: LoadJob): Promise<GrpcLoadProcess> {
-    // A small young generation: grpc-js's per-call objects outlive a scavenge here (about 3 MB copied and
+    // A large young generation: grpc-js's per-call objects outlive a scavenge here (about 3 MB copied and
     // promoted at every one, 5–12 ms pauses every ~150 ms with the default size, seen with --trace-gc-nvp), so
-    // short scavenges stall fewer calls than long ones. What they promote then made a full collection
-    // (7–12 ms) about once a second, the cause of 160 of the 200 slowest calls in a run where the authority
-    // made none (bench/tools/grpc-timing-report.mjs); a 256 MB initial old-space limit leaves one per
-    // 10 s run. Measuring tool's settings, not a service's.
-    const execArgv = [...process.execArgv, `--max-semi-space-size=${LOAD_SEMI_SPACE_MB}`, `--initial-old-space-size=${LOAD_INITIAL_OLD_SPACE_MB}`];
+    // scavenges that come four times less often stall four times fewer calls. A measuring tool's setting, not a
+    // service's.
+    const execArgv = [...process.execArgv, `--max-semi-space-size=${LOAD_SEMI_SPACE_MB}`];
     const p = new GrpcLoadProcess(fork(new URL(import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv }));
     const m = await p.#ask({ kind: 'job', job });
     if (m.kind !== 'ready') throw new Error(`grpc load process: expected ready, got ${m.kind}`);
