@@ -3,9 +3,10 @@
 //   node bench/tools/grpc-timing-report.mjs [DIR] [--since EPOCH_MS] [--skip N]
 // (--skip 4000 leaves out the scenario's 2 s warm-up at 2,000/s)
 // For each call (client request → server 'stream' event → server trailers →
-// client trailers): percentiles of each leg, and for the slowest 1 % which leg
-// was long and whether a GC pause or a late timer turn of either process
-// overlapped it. Files are read from DIR (the OS temp directory by default).
+// client trailers): percentiles of each leg, and for the slowest 1 % (and the
+// calls over 2 ms) one cause each (GC by kind or a late timer turn, server or
+// client), which leg was long and whether a GC pause or a late timer turn of
+// either process overlapped it. Files are read from DIR (the OS temp directory by default).
 import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +72,32 @@ for (const c of slow) {
   if (cll) tally.clientLate += 1;
   if (!sg && !cg && !sl && !cll) tally.none += 1;
 }
+// One cause per slow call, the first that applies in this order: a full (mark-compact) GC of the server, of
+// the client, an incremental-marking step of the server, a scavenge of the server, any GC of the client, a
+// late timer turn (no GC) of the server, of the client. V8's GC kinds: 1 scavenge, 4 mark-compact, 8
+// incremental marking.
+const causeOf = (c) => {
+  const s = byPid.get(c.serverPid);
+  const cl = byPid.get(c.clientPid);
+  const sg = overlaps(s.gc, c.t, c.end);
+  const cg = overlaps(cl.gc, c.t, c.end);
+  if (sg.some((e) => e.kind === 4)) return 'server full GC';
+  if (cg.some((e) => e.kind === 4)) return 'client full GC';
+  if (sg.some((e) => e.kind === 8)) return 'server incremental marking';
+  if (sg.length > 0) return 'server scavenge';
+  if (cg.length > 0) return 'client scavenge';
+  if (overlaps(s.late, c.t, c.end).length > 0) return 'server late turn, no GC';
+  if (overlaps(cl.late, c.t, c.end).length > 0) return 'client late turn, no GC';
+  return 'none seen';
+};
+const causes = (xs) => {
+  const t = {};
+  for (const c of xs) t[causeOf(c)] = (t[causeOf(c)] ?? 0) + 1;
+  return Object.entries(t).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
+};
+console.log(`causes of the slowest 1 %: ${causes(slow)}`);
+const over2 = calls.filter((c) => c.total > 2000);
+console.log(`causes of the ${over2.length} calls over 2 ms: ${causes(over2)}`);
 console.log(`slowest 1 % (${slow.length} calls ≥ ${ms(threshold)} ms): longest leg client→server ${tally.toServer}, in server ${tally.inServer}, server→client ${tally.toClient};`);
 console.log(`  overlapping a GC pause of the server ${tally.serverGc} / of the client ${tally.clientGc}; a late timer turn of the server ${tally.serverLate} / of the client ${tally.clientLate}; none of these ${tally.none}`);
 for (const d of docs) {

@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { credentials, Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { api } from '@vigil/proto';
 import { Cluster, DeadlineError, type GrpcAccess } from '@vigil/testkit';
-import { GrpcLoadProcess, type LoadResult } from '../load/grpc-load.js';
+import { GRPC_LOAD_CLIENTS, GrpcLoadProcess, type GrpcLoadClient, type LoadResult } from '../load/grpc-load.js';
 import { RawXmppClient } from '../load/raw-client.js';
 import { runPool } from '../pool.js';
 import { describeLatency, machine, roundMs, summarize, type BenchReport, type LatencySummary } from '../report.js';
@@ -40,10 +40,12 @@ export type GrpcBenchOptions = {
   readonly watchTrials: number;
   /** Load-generator processes sharing the GetPresence rate, a channel each. */
   readonly loadProcesses: number;
+  /** The load processes' gRPC client (load/grpc-load.ts): the lean HTTP/2 one, or grpc-js's. */
+  readonly client: GrpcLoadClient;
   readonly signal?: AbortSignal;
 };
 
-export const GRPC_DEFAULTS: GrpcBenchOptions = { rate: 2000, durationMs: 10_000, warmupMs: 2000, users: 1000, online: 100, batchCalls: 50, watchTrials: 200, loadProcesses: 1 };
+export const GRPC_DEFAULTS: GrpcBenchOptions = { rate: 2000, durationMs: 10_000, warmupMs: 2000, users: 1000, online: 100, batchCalls: 50, watchTrials: 200, loadProcesses: 1, client: 'http2' };
 
 type Params = Omit<GrpcBenchOptions, 'signal'> & { watchVictims: number; measured: string };
 type Metrics = {
@@ -121,6 +123,7 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
   for (const [name, v, min] of [['rate', o.rate, 1], ['durationMs', o.durationMs, 1], ['users', o.users, 1], ['online', o.online, 0], ['batchCalls', o.batchCalls, 0], ['watchTrials', o.watchTrials, 0], ['loadProcesses', o.loadProcesses, 1]] as const) {
     if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer ≥ ${min}, got ${v}`);
   }
+  if (!GRPC_LOAD_CLIENTS.includes(o.client)) throw new RangeError(`client must be one of ${GRPC_LOAD_CLIENTS.join(', ')}, got ${JSON.stringify(o.client)}`);
   if (o.online > o.users) throw new RangeError(`online (${o.online}) must not exceed users (${o.users})`);
   const batchJids = Math.min(o.users, 1000);
   const startedAt = new Date().toISOString();
@@ -143,7 +146,7 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
       Array.from({ length: o.loadProcesses }, (_, index) =>
         GrpcLoadProcess.start({
           address: grpc.address(0), token: grpc.readToken, domain: cluster.domain, users: o.users,
-          rate: o.rate / o.loadProcesses, index, of: o.loadProcesses, deadlineMs: CALL_DEADLINE_MS,
+          rate: o.rate / o.loadProcesses, index, of: o.loadProcesses, deadlineMs: CALL_DEADLINE_MS, client: o.client,
         }),
       ),
     );
@@ -240,10 +243,12 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
       startedAt,
       machine: machine(),
       params: {
-        rate: o.rate, durationMs: o.durationMs, warmupMs: o.warmupMs, users: o.users, online: o.online, batchCalls: o.batchCalls, watchTrials: o.watchTrials, loadProcesses: o.loadProcesses,
+        rate: o.rate, durationMs: o.durationMs, warmupMs: o.warmupMs, users: o.users, online: o.online, batchCalls: o.batchCalls, watchTrials: o.watchTrials, loadProcesses: o.loadProcesses, client: o.client,
         watchVictims: WATCH_VICTIMS,
         measured:
-          'GetPresence from loadProcesses child processes, one grpc-js channel each (read token, no channelz), open loop, a timer ' +
+          'GetPresence from loadProcesses child processes, one HTTP/2 connection each (client http2: a lean gRPC client, request frames ' +
+          'encoded once, answers checked by grpc-status and length, not decoded; client grpc-js: its generated client without channelz), ' +
+          'read token, open loop, a timer ' +
           'every millisecond issuing what is due; latency from the actual send and from the scheduled send time to the callback; ' +
           'BatchGetPresence sequentially from the scenario process; crash: performance.now() before the XMPP socket of a client on ' +
           'node 1 is destroyed, to the arrival of its CLIENT_LOST change on a WatchPresence stream',
@@ -259,7 +264,7 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
         loadAverage: loadAverage(),
       },
       summary:
-        `${SCENARIO}: GetPresence at ${o.rate}/s (${issued} requests, ${failed} failed): ${describeLatency(get ?? undefined)}` +
+        `${SCENARIO}: GetPresence at ${o.rate}/s (${o.client} client, ${issued} requests, ${failed} failed): ${describeLatency(get ?? undefined)}` +
         ` [from schedule p99 ${sched?.p99.toFixed(2) ?? '–'} ms; authority CPU ${authorityCpuMsPerRequest} ms per request;` +
         ` load generator loop delay p99 ${loadGenerator.loopDelayP99Ms} ms, max ${loadGenerator.loopDelayMaxMs} ms, ${loadGenerator.gcPauses} GC pauses, max ${loadGenerator.gcMaxMs} ms]; BatchGetPresence(${batchJids}): ${describeLatency(batch ?? undefined)}; ` +
         `crash → WatchPresence CLIENT_LOST: ${describeLatency(crashLat ?? undefined)} (${crash.length} samples, ${missing} missing, ${watchFailed} failed)`,

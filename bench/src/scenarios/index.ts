@@ -3,6 +3,7 @@ import type { AnyBenchReport } from '../report.js';
 import { runCrashDetect } from './crash-detect.js';
 import { runFanOut, type FanOutMode } from './fan-out.js';
 import { runGrpcBench } from './grpc.js';
+import type { GrpcLoadClient } from '../load/grpc-load.js';
 import { runHeartbeatCost } from './heartbeat-cost.js';
 import { runLoginRate } from './login-rate.js';
 import { runMemory } from './memory.js';
@@ -72,7 +73,8 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'grpc',
     description: 'GetPresence p50/p99 at a fixed request rate (--concurrency: load processes sharing it, default 1), BatchGetPresence with 1000 JIDs, crash → WatchPresence CLIENT_LOST latency (--trials, default 200)',
     size: 'GetPresence requests per second (default 2000)',
-    run: (o) => runGrpcBench(defined({ rate: o.size, watchTrials: o.trials, loadProcesses: o.concurrency, signal: o.signal })),
+    // VIGIL_BENCH_GRPC_CLIENT=grpc-js measures with grpc-js's client instead of the lean one.
+    run: (o) => runGrpcBench(defined({ rate: o.size, watchTrials: o.trials, loadProcesses: o.concurrency, client: process.env.VIGIL_BENCH_GRPC_CLIENT as GrpcLoadClient | undefined, signal: o.signal })),
   },
   {
     name: 'silent-death',
