@@ -68,6 +68,10 @@ interface InboxWaiter {
   readonly reject: (e: Error) => void;
 }
 
+function flushClient(client: RawXmppClient): void {
+  client.flushPending();
+}
+
 function localName(qname: string): string {
   const colon = qname.indexOf(':');
   return colon < 0 ? qname : qname.slice(colon + 1);
@@ -176,21 +180,24 @@ export class RawXmppClient {
     if (this.#silent) return;
     const socket = this.#socket;
     if ((this.#phase === 'live' || this.#phase === 'negotiating') && socket?.writable === true) {
-      // What is sent in one tick goes out in one write (one syscall on a machine the servers share).
-      if (!this.#corked) {
-        this.#corked = true;
-        socket.cork();
-        process.nextTick(() => {
-          this.#corked = false;
-          socket.uncork();
-        });
-      }
-      socket.write(xml);
+      // What is sent in one tick goes out in one write (one syscall on a machine the servers share),
+      // joined here rather than gathered by a corked socket.
+      if (this.#pending === '') process.nextTick(flushClient, this);
+      this.#pending += xml;
       this.lastSentAt = performance.now();
     }
   }
 
-  #corked = false;
+  /** Text sent in this tick, written at its end (see send). */
+  #pending = '';
+
+  /** @internal Writes what was sent in this tick. */
+  flushPending(): void {
+    const text = this.#pending;
+    this.#pending = '';
+    const socket = this.#socket;
+    if (text !== '' && socket?.writable === true && !this.#silent) socket.write(text);
+  }
 
   /**
    * The device vanishes without closing TCP (a phone out of coverage, a cut
@@ -230,6 +237,7 @@ export class RawXmppClient {
       return this.closed;
     }
     this.#phase = 'closing';
+    this.flushPending();
     this.#socket?.write('</stream:stream>');
     const timer = setTimeout(() => this.destroy(), timeoutMs);
     await this.closed;
@@ -426,7 +434,10 @@ export class RawXmppClient {
   #onStreamClose(): void {
     this.#endReason ??= 'the server closed the stream';
     // RFC 6120 §4.4: answer the server's close with ours (unless we started), then the TCP close follows.
-    if (this.#phase === 'live') this.#socket?.write('</stream:stream>');
+    if (this.#phase === 'live') {
+      this.flushPending();
+      this.#socket?.write('</stream:stream>');
+    }
     if (this.#loginPending) this.#failLogin(new LoginError('closed', 'server closed the stream during login'));
     this.#phase = this.#phase === 'closed' ? 'closed' : 'closing';
     this.#socket?.end();

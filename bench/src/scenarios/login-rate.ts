@@ -12,7 +12,7 @@ import { runPool } from '../pool.js';
 import { describeLatency, machine, roundMs, summarize, type BenchReport, type LatencySummary } from '../report.js';
 import { provisionRing, ringContacts } from '../chaos/population.js';
 import { benchPassword } from './population.js';
-import { cpuTimeMs, loadAverage, rss } from './process-stats.js';
+import { cpuTimeMs, ioSyscalls, loadAverage, rss } from './process-stats.js';
 
 type Params = { users: number; contacts: number; concurrency: number; mechanism: string; storedIterations: number };
 type Metrics = {
@@ -29,6 +29,8 @@ type Metrics = {
    * shares the machine. Nodes together (each serves half the logins).
    */
   cpuMsPerLogin: { nodes: number; authority: number; nats: number | null; loadGenerator: number; total: number } | null;
+  /** read and write system calls per login of each process (/proc/<pid>/io), nodes together. */
+  syscallsPerLogin: Record<'nodes' | 'authority' | 'nats' | 'loadGenerator', { reads: number; writes: number }> | null;
   loadAverage: readonly number[];
 };
 export type LoginRateReport = BenchReport<Params, Metrics>;
@@ -53,7 +55,11 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
       nodes: nodePids.reduce((n, pid) => n + cpuTimeMs(pid), 0), authority: cpuTimeMs(authPid),
       nats: natsPid === undefined ? NaN : cpuTimeMs(natsPid), loadGenerator: cpuTimeMs(process.pid),
     });
+    const pids = { nodes: nodePids, authority: [authPid], nats: natsPid === undefined ? [] : [natsPid], loadGenerator: [process.pid] };
+    const syscalls = () => Object.fromEntries(Object.entries(pids).map(([k, ps]) => [k, ps.map(ioSyscalls).reduce((a, b) => ({ reads: a.reads + b.reads, writes: a.writes + b.writes }), { reads: 0, writes: 0 })]));
+    const sys0 = syscalls();
     const cpu0 = cpu();
+    const t0Us = process.hrtime.bigint() / 1000n;
     const t0 = performance.now();
     const { errors } = await runPool(names.length, { concurrency, deadline: t0 + 600_000, ...(o.signal ? { signal: o.signal } : {}) }, async (i) => {
       const username = names[i] as string;
@@ -67,11 +73,17 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
     });
     const wall = (performance.now() - t0) / 1000;
     const cpu1 = cpu();
+    const sys1 = syscalls();
+    process.stderr.write(`bench: logins from monotonic ${t0Us} µs to ${process.hrtime.bigint() / 1000n} µs (bench/tools/cpuprofile-top.mjs --from-us/--to-us)\n`);
     const per = (k: keyof typeof cpu0) => Math.round(((cpu1[k] - cpu0[k]) / Math.max(1, latencies.length)) * 1000) / 1000;
     const cpuMsPerLogin = latencies.length === 0 ? null : {
       nodes: per('nodes'), authority: per('authority'), nats: natsPid === undefined ? null : per('nats'), loadGenerator: per('loadGenerator'),
       total: Math.round((per('nodes') + per('authority') + (natsPid === undefined ? 0 : per('nats')) + per('loadGenerator')) * 1000) / 1000,
     };
+    const perLogin = (n: number) => Math.round((n / Math.max(1, latencies.length)) * 10) / 10;
+    const syscallsPerLogin = latencies.length === 0 ? null : Object.fromEntries(Object.keys(pids).map((k) => [k, {
+      reads: perLogin((sys1[k]?.reads ?? 0) - (sys0[k]?.reads ?? 0)), writes: perLogin((sys1[k]?.writes ?? 0) - (sys0[k]?.writes ?? 0)),
+    }])) as Metrics['syscallsPerLogin'];
     // Idle for a moment so the processes settle, then read RSS again (memory per idle session).
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const after = { nodes: nodePids.map(rss), authority: rss(authPid) };
@@ -86,15 +98,17 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
     ];
     const rate = Math.round(latencies.length / wall);
     const metrics: Metrics = {
-      loginsPerSecond: rate, latency: lat, failed: errors.length, protocolProblems, firstErrors, wallSeconds: roundMs(wall), nodeBytesPerSession, authorityBytesPerSession, cpuMsPerLogin, loadAverage: loadAverage(),
+      loginsPerSecond: rate, latency: lat, failed: errors.length, protocolProblems, firstErrors, wallSeconds: roundMs(wall), nodeBytesPerSession, authorityBytesPerSession, cpuMsPerLogin, syscallsPerLogin, loadAverage: loadAverage(),
     };
     const cpuText = cpuMsPerLogin === null ? '' :
       `; CPU per login: nodes ${cpuMsPerLogin.nodes} ms, authority ${cpuMsPerLogin.authority} ms, nats-server ${cpuMsPerLogin.nats ?? '–'} ms, load generator ${cpuMsPerLogin.loadGenerator} ms (total ${cpuMsPerLogin.total} ms)`;
+    const sysText = syscallsPerLogin === null ? '' :
+      `; socket writes per login: nodes ${syscallsPerLogin.nodes.writes}, authority ${syscallsPerLogin.authority.writes}, nats-server ${syscallsPerLogin.nats.writes}, load generator ${syscallsPerLogin.loadGenerator.writes}`;
     return {
       scenario: 'login-rate', startedAt, machine: machine(),
       params: { users, contacts, concurrency, mechanism: 'SCRAM-SHA-256', storedIterations: cluster.scramIterations },
       metrics,
-      summary: `login-rate: ${latencies.length} full logins (SCRAM-SHA-256, roster of ${contacts}, initial presence) in ${wall.toFixed(2)} s = ${rate}/s at concurrency ${concurrency}, ${errors.length} failed, ${protocolProblems} protocol problems${firstErrors.length > 0 ? ` (first: ${firstErrors[0] ?? ''})` : ''}; per login ${describeLatency(lat ?? undefined)}; RSS per idle session: nodes ${nodeBytesPerSession ?? '–'} B, authority ${authorityBytesPerSession ?? '–'} B${cpuText}`,
+      summary: `login-rate: ${latencies.length} full logins (SCRAM-SHA-256, roster of ${contacts}, initial presence) in ${wall.toFixed(2)} s = ${rate}/s at concurrency ${concurrency}, ${errors.length} failed, ${protocolProblems} protocol problems${firstErrors.length > 0 ? ` (first: ${firstErrors[0] ?? ''})` : ''}; per login ${describeLatency(lat ?? undefined)}; RSS per idle session: nodes ${nodeBytesPerSession ?? '–'} B, authority ${authorityBytesPerSession ?? '–'} B${cpuText}${sysText}`,
     };
   } finally {
     for (const c of clients) c.destroy();

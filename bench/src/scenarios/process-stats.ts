@@ -59,3 +59,19 @@ export function cpuTimeMs(pid: number): number {
     return 0;
   }
 }
+
+/**
+ * read and write system calls a process has made (all its threads), from
+ * /proc/<pid>/io; zeros when it cannot be read. On loopback every socket
+ * write also runs the receiver's TCP input, so the count of writes is much
+ * of what a message costs on this machine.
+ */
+export function ioSyscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(io)?.[1] ?? 0);
+    return { reads: field('syscr'), writes: field('syscw') };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
+}

@@ -1,4 +1,5 @@
 export { type LogLevel, type LogFields, type Logger, type LoggerOptions, createLogger, isLogLevel } from './log.js';
+export { type LineBatch, type LineBatchOptions, batchedStdout, lineBatch } from './line-batch.js';
 export { type Drainable, stopOnSignals } from './lifecycle.js';
 export { type Attributes, type Counter, type Histogram, LATENCY_BUCKETS_S, counter, gauge, histogram } from './metrics.js';
 export { activeTraceIds, inSpan, recordSpan, setTracingEnabled, tracer, tracingEnabled } from './tracing.js';

@@ -8,8 +8,7 @@ import { SaxesParser, type SaxesTagNS, type XMLDecl } from 'saxes';
 import { Element } from './element.js';
 import { InputBudget } from './input-budget.js';
 import { StreamError, type StreamErrorCondition } from './stream-error.js';
-
-const STREAM_NS = 'http://etherx.jabber.org/streams';
+import { blankRun, scanStanza, scanStreamHeader, STREAM_NS } from './plain-scan.js';
 
 /**
  * Input is fed to saxes in slices of at most this many UTF-16 code units
@@ -42,6 +41,13 @@ export interface StreamParserOptions {
    * write that follows an idle moment. For servers holding many idle streams.
    */
   readonly releaseWhenIdle?: boolean;
+  /**
+   * Read the stream header and complete stanzas of plain XML (plain-scan.ts)
+   * with a scanner, and build the XML parser only for anything else (it is
+   * built from the saved header, as after a release). The same events and
+   * errors either way; a login's stanzas then never build the parser.
+   */
+  readonly plainFastPath?: boolean;
 }
 
 export interface StreamParserHandlers {
@@ -55,6 +61,11 @@ export class StreamParser {
   readonly #handlers: StreamParserHandlers;
   readonly #limits: StreamParserLimits;
   readonly #releaseWhenIdle: boolean;
+  readonly #plainFastPath: boolean;
+  /** The namespace of unprefixed stanzas: the stream header's default namespace. */
+  #defaultNs = '';
+  /** True once the XML parser was given input (the header fast path only reads a stream's first write). */
+  #fed = false;
   /** Undefined while released (see StreamParserOptions.releaseWhenIdle). */
   #sax: SaxesParser | undefined;
   /** The text of the stream up to the end of its header, kept to rebuild a released parser. */
@@ -89,7 +100,9 @@ export class StreamParser {
     this.#handlers = handlers;
     this.#limits = limits;
     this.#releaseWhenIdle = options.releaseWhenIdle === true;
-    this.#sax = this.#newSax();
+    this.#plainFastPath = options.plainFastPath === true;
+    // With the fast path the XML parser is made when first needed (see #parser).
+    this.#sax = this.#plainFastPath ? undefined : this.#newSax();
   }
 
   #newSax(): SaxesParser {
@@ -126,7 +139,7 @@ export class StreamParser {
     const sax = this.#newSax();
     this.#replaying = true;
     try {
-      sax.write(this.#header);
+      if (this.#header !== '') sax.write(this.#header);
     } finally {
       this.#replaying = false;
     }
@@ -200,7 +213,8 @@ export class StreamParser {
       }
       text = decoded;
     }
-    for (let offset = 0; offset < text.length && !this.closed; ) {
+    let offset = this.#plainFastPath ? this.#scanPlain(text) : 0;
+    for (; offset < text.length && !this.closed; ) {
       let end = Math.min(offset + SLICE_UNITS, text.length);
       // Keep surrogate pairs together so byte counts of slices add up.
       if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end -= 1;
@@ -224,7 +238,64 @@ export class StreamParser {
     return d.text;
   }
 
+  /**
+   * The fast path (StreamParserOptions.plainFastPath): reads the header and
+   * whole plain stanzas from the start of `text` while the stream is between
+   * stanzas, and returns how much of it was read; the XML parser takes the
+   * rest. Whatever it reads, the XML parser never sees: its state is dropped
+   * as in a release (nothing of it matters between stanzas) and rebuilt from
+   * the header when needed. Limits hold as on the parser's path; an element
+   * beyond them is left to the parser, which reports it.
+   */
+  #scanPlain(text: string): number {
+    let p = 0;
+    if (!this.#opened) {
+      if (this.#fed || this.#done) return 0;
+      const header = scanStreamHeader(text);
+      if (header === undefined || header.bytes > this.#limits.maxStanzaBytes) return 0;
+      this.#opened = true;
+      this.#header = internHeader(text.slice(0, header.end));
+      this.#defaultNs = header.defaultNs;
+      this.#carried = 0;
+      this.#emit(() => {
+        this.#handlers.onStreamOpen(header.attrs, STREAM_NS);
+      });
+      p = header.end;
+    } else if (this.#done || this.#stack.length > 0 || this.#pending !== undefined || (this.#sax !== undefined && !this.#budget.blankAfterMark())) {
+      return 0;
+    }
+    const max = this.#limits.maxStanzaBytes;
+    // Bytes since the end of the last stanza (whitespace only, since the stream is between stanzas).
+    let pendingBytes = this.#sax === undefined ? this.#carried : -1;
+    while (!this.#done) {
+      const stanza = scanStanza(text, p, this.#defaultNs, this.#limits.maxDepth);
+      if (stanza === undefined) break;
+      if (pendingBytes < 0) pendingBytes = this.#budget.endSlice();
+      if (pendingBytes + stanza.bytes > max) break;
+      // The XML parser (if any) has not seen this and never will: its state is dropped, as in release().
+      this.#sax = undefined;
+      this.#stack = [];
+      pendingBytes = 0;
+      p = stanza.end;
+      this.#emit(() => {
+        this.#handlers.onStanza(stanza.element);
+      });
+    }
+    if (this.#done) return text.length;
+    if (this.#sax === undefined) {
+      // Whitespace after the last stanza counts against the next one, as on the parser's path.
+      const blank = blankRun(text, p);
+      if (p + blank === text.length && pendingBytes + blank <= max) {
+        p += blank;
+        pendingBytes += blank;
+      }
+      this.#carried = pendingBytes;
+    }
+    return p;
+  }
+
   #feed(slice: string): void {
+    this.#fed = true;
     const sax = this.#parser();
     if (!this.#opened) this.#beforeOpen += slice;
     this.#budget.beginSlice(slice);
@@ -279,6 +350,7 @@ export class StreamParser {
         return;
       }
       this.#opened = true;
+      this.#defaultNs = attrs.xmlns ?? '';
       this.#header = internHeader(this.#beforeOpen.slice(0, this.#parser().position));
       this.#beforeOpen = '';
       this.#mark();

@@ -33,6 +33,8 @@ let parserOptions: StreamParserOptions = {};
 export const PARSER_MODES: readonly { readonly name: string; readonly options: StreamParserOptions }[] = [
   { name: 'parser kept', options: {} },
   { name: 'parser released when idle', options: { releaseWhenIdle: true } },
+  { name: 'plain fast path', options: { plainFastPath: true } },
+  { name: 'plain fast path, released when idle', options: { plainFastPath: true, releaseWhenIdle: true } },
 ];
 
 export function setParserOptions(options: StreamParserOptions): void {

@@ -68,6 +68,9 @@ export class ClientStream implements StreamParserHandlers {
   /** Made when the stream offers mechanisms, dropped once authenticated (nothing of it is needed after). */
   #sasl: SaslNegotiation | undefined;
   #saslFailures = 0;
+  /** The mechanism of the SASL exchange in progress, then of the one that succeeded (for the login's log line). */
+  #authMechanism = '';
+  #mechanism: string | undefined;
   #registered = false;
   #registrationFailures = 0;
   #session: SessionHandler | undefined;
@@ -220,6 +223,7 @@ export class ClientStream implements StreamParserHandlers {
   }
 
   #close(cause: cluster.EndCause, reason: string): void {
+    if (this.#phase === 'authenticated') this.#log.info('stream closed after authentication, before binding', { user: this.#username, reason });
     this.#phase = 'closed';
     this.#queue.length = 0;
     this.#session?.end(cause, reason);
@@ -380,25 +384,24 @@ export class ClientStream implements StreamParserHandlers {
   }
 
   #features(): string {
-    if (this.#phase === 'pre-auth') {
-      const required = this.#tlsRequiredNow;
-      const starttls = this.transport.canStartTls ? el('starttls', { xmlns: NS.tls }, required ? el('required') : undefined) : undefined;
+    if (this.#phase !== 'pre-auth') return BOUND_FEATURES;
+    const required = this.#tlsRequiredNow;
+    const canStartTls = this.transport.canStartTls;
+    const mechanisms = this.#mechanisms();
+    const { allowRegistration } = this.deps.config;
+    // The same few strings for every stream of this node: made once each.
+    let known = PRE_AUTH_FEATURES.get(this.deps.config);
+    if (known === undefined) PRE_AUTH_FEATURES.set(this.deps.config, (known = new Map()));
+    const key = `${canStartTls ? 't' : ''}${required ? 'r' : ''}:${mechanisms.join(' ')}`;
+    let xml = known.get(key);
+    if (xml === undefined) {
+      const starttls = canStartTls ? el('starttls', { xmlns: NS.tls }, required ? el('required') : undefined) : undefined;
       // RFC 6120 §5.3.1: while TLS is mandatory-to-negotiate, offer nothing else (the mechanisms depend on it).
-      if (required) return el('stream:features', {}, starttls).toString();
-      const register = this.deps.config.allowRegistration ? el('register', { xmlns: NS_REGISTER_FEATURE }) : undefined;
-      return el('stream:features', {}, starttls, this.#negotiation.featuresElement(), register).toString();
+      const register = allowRegistration && !required ? el('register', { xmlns: NS_REGISTER_FEATURE }) : undefined;
+      xml = (required ? el('stream:features', {}, starttls) : el('stream:features', {}, starttls, this.#negotiation.featuresElement(), register)).toString();
+      known.set(key, xml);
     }
-    return el(
-      'stream:features',
-      {},
-      el('bind', { xmlns: NS.bind }),
-      // RFC 6121 appendix E / 3921 session establishment, optional: old clients still ask.
-      el('session', { xmlns: NS.session }, el('optional')),
-      // RFC 6121 §2.6.1 roster versioning, §3.4 pre-approval.
-      el('ver', { xmlns: NS.rosterver }),
-      el('sub', { xmlns: 'urn:xmpp:features:pre-approval' }),
-      el('sm', { xmlns: NS_SM }),
-    ).toString();
+    return xml;
   }
 
   #onStreamClose(): void {
@@ -497,6 +500,8 @@ export class ClientStream implements StreamParserHandlers {
       this.#write(saslFailureXml('not-authorized', 'too many failed attempts from your address; try again later'));
       return this.fail('policy-violation', 'too many failed authentication attempts');
     }
+    if (stanza.name === 'auth') this.#authMechanism = stanza.attr('mechanism') ?? '';
+    const stanzaMechanism = this.#authMechanism;
     const step = await this.#negotiation.step(stanza);
     if (this.#phase === 'closed') return;
     this.#write(step.xml);
@@ -513,7 +518,9 @@ export class ClientStream implements StreamParserHandlers {
       this.#sasl = undefined;
       // RFC 6120 §6.4.6: the client restarts the stream; parse it afresh with the larger limit.
       this.#parser = this.#newParser(this.deps.config.maxStanzaBytes);
-      this.#log.info('authenticated', { user: step.username });
+      // One info line per login: 'session bound' names the mechanism; a stream that ends unbound says so at its close.
+      this.#mechanism = stanzaMechanism;
+      this.#log.debug('authenticated', { user: step.username, mechanism: stanzaMechanism });
     }
   }
 
@@ -693,7 +700,7 @@ export class ClientStream implements StreamParserHandlers {
       return this.fail('not-authorized', 'bind a resource first');
     }
     const out: SessionOutput = { stream: this };
-    const session = await SessionHandler.bind(stanza, bind, this.#username, this.#sessionDeps(out));
+    const session = await SessionHandler.bind(stanza, bind, this.#username, this.#sessionDeps(out), { mechanism: this.#mechanism });
     if (session === undefined) return; // an error reply was sent; the client may try again
     this.#replaceEnded(session.session.fullJid);
     this.#session = session;
@@ -702,6 +709,22 @@ export class ClientStream implements StreamParserHandlers {
     this.deps.metrics?.loggedIn(this.#openedMs);
   }
 }
+
+/** Features after authentication (RFC 6120 §7, §4.3.2): the same for every stream. */
+const BOUND_FEATURES = el(
+  'stream:features',
+  {},
+  el('bind', { xmlns: NS.bind }),
+  // RFC 6121 appendix E / 3921 session establishment, optional: old clients still ask.
+  el('session', { xmlns: NS.session }, el('optional')),
+  // RFC 6121 §2.6.1 roster versioning, §3.4 pre-approval.
+  el('ver', { xmlns: NS.rosterver }),
+  el('sub', { xmlns: 'urn:xmpp:features:pre-approval' }),
+  el('sm', { xmlns: NS_SM }),
+).toString();
+
+/** Pre-authentication features by node configuration, then by what the connection allows (see #features). */
+const PRE_AUTH_FEATURES = new WeakMap<NodeConfig, Map<string, string>>();
 
 /** Key of a hibernating stream whose session already ended, by its full JID (ids never contain ':'). */
 function endedKey(fullJid: string): string {

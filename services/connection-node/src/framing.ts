@@ -45,5 +45,6 @@ export const xmlStreamFraming: Framing = {
   element: (xml) => xml,
   close: () => STREAM_CLOSE,
   // Thousands of idle streams: the stream releases its parser's state when idle (ClientStream.receive, sweep).
-  parser: (handlers, limits) => new StreamParser(handlers, limits),
+  // Login steps and most stanzas are plain XML: read by StreamParser's scanner, the XML parser only for the rest.
+  parser: (handlers, limits) => new StreamParser(handlers, limits, { plainFastPath: true }),
 };

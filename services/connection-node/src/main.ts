@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { connect } from '@nats-io/transport-node';
 import { natsConnectionTuning } from '@vigil/config';
-import { BusHealth, createLogger, stopOnSignals, type Logger } from '@vigil/telemetry';
+import { batchedStdout, BusHealth, createLogger, stopOnSignals, type Logger } from '@vigil/telemetry';
 import { startTelemetry } from '@vigil/telemetry/sdk';
 import { MissingBucketError, openStores, type Stores } from '@vigil/store';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -21,17 +21,19 @@ const bootLog = createLogger({ service: 'connection-node' });
 
 async function main(): Promise<void> {
   const config = readNodeConfig(process.env);
+  // A login storm logs a line per login: a turn's lines leave in one write (flushed at exit too).
+  const logOptions = { level: config.logLevel, write: batchedStdout().write };
   // Certificate problems stop the start, before anything connects.
   const tls = config.tls ? TlsCredentials.load(config.tls, config.domain) : undefined;
   // The SDK before any instrument exists (they would stay no-ops); /readyz answers 503 until the end of the start.
   const telemetry = await startTelemetry({
-    serviceName: 'connection-node', instanceId: config.nodeId, ...config.telemetry, log: createLogger({ service: 'connection-node', node: config.nodeId }, { level: config.logLevel }),
+    serviceName: 'connection-node', instanceId: config.nodeId, ...config.telemetry, log: createLogger({ service: 'connection-node', node: config.nodeId }, logOptions),
   });
   const metrics = new NodeMetrics(config.nodeId);
   const nc = await connect({ servers: config.natsUrl, name: `vigil-node-${config.nodeId}`, ...natsConnectionTuning(config.timings) });
   const stores = await openBuckets(nc, config);
-  const link = new ClusterLink(nc, config, createLogger({ service: 'connection-node', node: config.nodeId }, { level: config.logLevel }));
-  const log = createLogger({ service: 'connection-node', node: config.nodeId, incarnation: link.incarnation }, { level: config.logLevel });
+  const link = new ClusterLink(nc, config, createLogger({ service: 'connection-node', node: config.nodeId }, logOptions));
+  const log = createLogger({ service: 'connection-node', node: config.nodeId, incarnation: link.incarnation }, logOptions);
   if (tls) logCertificate(log, 'tls certificate loaded', tls, config);
   const bus = new BusHealth(nc, log);
   link.start();

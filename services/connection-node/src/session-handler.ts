@@ -3,7 +3,7 @@ import {
   type Element, type Jid, type StreamErrorCondition,
 } from '@vigil/xmpp';
 import { cluster } from '@vigil/proto';
-import type { Logger } from '@vigil/telemetry';
+import type { LogFields, Logger } from '@vigil/telemetry';
 import type { AccountStore } from '@vigil/store';
 import type { NodeConfig } from './config.js';
 import type { ClusterLink } from './cluster-link.js';
@@ -56,7 +56,8 @@ export class SessionHandler {
   }
 
   /** RFC 6120 §7: binds a resource, or replies with an error and returns undefined. */
-  static async bind(iq: Element, bind: Element, username: string, deps: SessionHandlerDeps): Promise<SessionHandler | undefined> {
+  /** `logFields`: what the stream knows of the login (the SASL mechanism), for the one line a login logs. */
+  static async bind(iq: Element, bind: Element, username: string, deps: SessionHandlerDeps, logFields?: LogFields): Promise<SessionHandler | undefined> {
     const requested = bind.getChildText('resource')?.trim() ?? '';
     let full: Jid;
     try {
@@ -74,7 +75,7 @@ export class SessionHandler {
       return undefined;
     }
     deps.send(iqResult(iq, el('bind', { xmlns: NS.bind }, el('jid', {}, full.toString()))).toString());
-    handler.#log.info('session bound');
+    handler.#log.info('session bound', logFields);
     return handler;
   }
 

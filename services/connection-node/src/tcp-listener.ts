@@ -1,4 +1,3 @@
-import type { Duplex } from 'node:stream';
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from '@vigil/telemetry';
@@ -109,6 +108,10 @@ function onSocketError(this: OwnedSocket, err: Error): void {
   if (connection !== undefined) connection.listener.connectionError(connection, err);
 }
 
+function flushConnection(connection: TcpConnection): void {
+  connection.flush();
+}
+
 function onSocketClose(this: OwnedSocket, hadError: boolean): void {
   this[CONNECTION]?.socketClosed(this, hadError);
 }
@@ -150,6 +153,8 @@ class TcpConnection implements Transport {
     const tls = this.tls;
     if (tls === undefined || !this.canStartTls) return Promise.reject(new Error('TLS is not available on this connection'));
     this.#upgrading = true;
+    // <proceed/> goes out in the clear, before the handshake.
+    this.#flush();
     // Plaintext the client sent after <starttls/> is never read as XMPP: from here the TLS socket owns the bytes.
     this.raw.removeListener('data', onSocketData);
     this.raw.pause();
@@ -184,30 +189,50 @@ class TcpConnection implements Transport {
 
   /**
    * Writes within one turn of the event loop leave in one syscall: a
-   * fan-out delivers many stanzas to one socket back to back.
+   * fan-out delivers many stanzas to one socket back to back, and a login
+   * step often answers with more than one element. The turn's text is
+   * joined here and handed to the socket once (cheaper than corking the
+   * socket and letting it gather a writev of many small strings).
    */
   write(data: string): void {
     const socket = this.#socket;
     if (socket.destroyed) return;
-    // Corked per socket object: STARTTLS swaps the socket, and the old one must not stay corked.
-    if (this.#corked !== socket) {
-      this.#corked = socket;
-      socket.cork();
-      process.nextTick(() => {
-        if (this.#corked === socket) this.#corked = undefined;
-        socket.uncork();
-      });
+    if (this.#pendingFor === socket) {
+      this.#pending += data;
+      return;
     }
-    socket.write(data);
+    // Text for a socket that STARTTLS replaced goes to it first.
+    if (this.#pendingFor !== undefined) this.#flush();
+    this.#pendingFor = socket;
+    this.#pending = data;
+    process.nextTick(flushConnection, this);
   }
 
-  #corked: Duplex | undefined;
+  /** The socket the pending text is for (STARTTLS swaps the socket); undefined when nothing is pending. */
+  #pendingFor: Socket | undefined;
+  #pending = '';
+
+  /** @internal Hands this turn's text to its socket. */
+  flush(): void {
+    this.#flush();
+  }
+
+  #flush(): void {
+    const socket = this.#pendingFor;
+    if (socket === undefined) return;
+    const text = this.#pending;
+    this.#pendingFor = undefined;
+    this.#pending = '';
+    if (!socket.destroyed) socket.write(text);
+  }
 
   get bufferedBytes(): number {
-    return this.#socket.writableLength;
+    // The pending text counts in UTF-16 units: close enough for a bound on a client that does not read.
+    return this.#socket.writableLength + this.#pending.length;
   }
 
   end(): void {
+    this.#flush();
     this.#socket.end();
   }
 
@@ -217,6 +242,7 @@ class TcpConnection implements Transport {
   }
 
   destroySoon(): void {
+    this.#flush();
     this.#socket.destroySoon();
   }
 
