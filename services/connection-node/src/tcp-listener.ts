@@ -7,6 +7,7 @@ import type { StreamSet } from './stream-set.js';
 import { xmlStreamFraming } from './framing.js';
 import type { TlsCredentials } from './tls-credentials.js';
 import type { TlsInfo, Transport } from './transport.js';
+import type { ClientWrites } from './client-writes.js';
 
 export interface TcpListenerOptions {
   /** The node's certificate: STARTTLS is offered on plain connections. Absent: no TLS. */
@@ -27,6 +28,11 @@ export class TcpListener {
     if (options.directTls === true && options.tls === undefined) throw new RangeError('direct TLS needs a certificate');
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
     this.#server.maxConnections = deps.config.maxConnections;
+  }
+
+  /** When the connections' corked writes leave (the node's, shared with its delivery queue). */
+  get clientWrites(): ClientWrites {
+    return this.deps.link.clientWrites;
   }
 
   get connections(): number {
@@ -184,30 +190,45 @@ class TcpConnection implements Transport {
 
   /**
    * Writes within one turn of the event loop leave in one syscall: a
-   * fan-out delivers many stanzas to one socket back to back.
+   * fan-out delivers many stanzas to one socket back to back. During a
+   * burst of deliveries, the writes of several turns (ClientWrites). They
+   * are joined into one string rather than corked on the socket: one
+   * stream write instead of a buffered chunk (object, callback) per stanza.
    */
   write(data: string): void {
     const socket = this.#socket;
     if (socket.destroyed) return;
-    // Corked per socket object: STARTTLS swaps the socket, and the old one must not stay corked.
-    if (this.#corked !== socket) {
-      this.#corked = socket;
-      socket.cork();
-      process.nextTick(() => {
-        if (this.#corked === socket) this.#corked = undefined;
-        socket.uncork();
-      });
+    if (this.#pending === '') {
+      this.#pending = data;
+      this.#pendingOn = socket;
+      this.listener.clientWrites.corked(this);
+      return;
     }
-    socket.write(data);
+    // STARTTLS swapped the socket within this turn: what the old one holds (the <proceed/>) leaves first, on it.
+    if (this.#pendingOn !== socket) this.uncork();
+    this.#pending = this.#pending === '' ? data : this.#pending + data;
+    this.#pendingOn = socket;
   }
 
-  #corked: Duplex | undefined;
+  /** @internal ClientWrites: what was written since the last write-out leaves now. */
+  uncork(): void {
+    const data = this.#pending;
+    const socket = this.#pendingOn;
+    this.#pending = '';
+    this.#pendingOn = undefined;
+    if (data !== '' && socket !== undefined && !socket.destroyed) socket.write(data);
+  }
+
+  /** Written and not yet handed to the socket, and the socket it is for. */
+  #pending = '';
+  #pendingOn: Duplex | undefined;
 
   get bufferedBytes(): number {
-    return this.#socket.writableLength;
+    return this.#socket.writableLength + this.#pending.length;
   }
 
   end(): void {
+    this.uncork();
     this.#socket.end();
   }
 
@@ -217,6 +238,7 @@ class TcpConnection implements Transport {
   }
 
   destroySoon(): void {
+    this.uncork();
     this.#socket.destroySoon();
   }
 
