@@ -26,7 +26,7 @@ export const END_CAUSE_NAME: Record<number, string> = {
  * Every method runs inside the user's queue (the caller's job).
  */
 export class PresenceCore {
-  /** Last-seen writes, after fan-out and bounded (see BackgroundWrites). */
+  /** Last-seen writes, after fan-out and bounded, deferred while a burst of session ends lasts (see BackgroundWrites). */
   readonly #writes = new BackgroundWrites(32);
   /**
    * Last-seen values decided but not yet stored, by localpart: the write
@@ -277,7 +277,7 @@ export class PresenceCore {
     const value: LastSeen = { unixMs: this.ctx.wallNowMs(), status };
     const local = localpartOf(s.bareJid);
     this.#unwritten.set(local, value);
-    this.#writes.run(() => this.ctx.lastSeen.put(local, value)).catch((e: unknown) => {
+    this.#writes.run(() => this.ctx.lastSeen.put(local, value), true).catch((e: unknown) => {
       this.ctx.metrics.kvError('last_seen', 'put');
       this.ctx.log.warn('last activity not stored', { user: s.bareJid, err: e });
     }).finally(() => {
