@@ -156,6 +156,8 @@ class TcpConnection implements Transport {
     const tls = this.tls;
     if (tls === undefined || !this.canStartTls) return Promise.reject(new Error('TLS is not available on this connection'));
     this.#upgrading = true;
+    // The <proceed/> leaves in plaintext on the TCP socket before TLS takes it over.
+    this.uncork();
     // Plaintext the client sent after <starttls/> is never read as XMPP: from here the TLS socket owns the bytes.
     this.raw.removeListener('data', onSocketData);
     this.raw.pause();
