@@ -53,3 +53,18 @@ test('last activity (XEP-0012) asked right after the last resource went offline 
   assert.deepEqual(await store.get('bob'), { unixMs: 0, status: '' });
   assert.match(await c.lastActivity('alice@x/desk', 'bob@x'), /type='result'/);
 });
+
+test('a hand-over stores the last-seen at once instead of waiting for a pause in session ends', async () => {
+  const store = new SlowLastSeen();
+  const c = new InMemoryCluster({ lastSeen: store });
+  c.bind('bob@x/phone', 'n1');
+  await c.presence('bob@x/phone', true);
+  await c.presence('bob@x/phone', false);
+  const flushed = c.flushLastSeen();
+  // Started without the 500 ms pause: the write is in flight within a few turns.
+  for (let i = 0; i < 50 && store.held === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(store.held, 1, 'the last-seen write started at once');
+  store.release();
+  await flushed;
+  assert.deepEqual(await store.get('bob'), { unixMs: 0, status: '' });
+});

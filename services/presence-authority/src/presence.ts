@@ -35,6 +35,8 @@ export class PresenceCore {
    * flight (each entry leaves when its write ends).
    */
   readonly #unwritten = new Map<string, LastSeen>();
+  /** Last-seen writes queued and not yet done (each leaves the set when it ends). */
+  readonly #inFlight = new Set<Promise<void>>();
 
   constructor(private readonly ctx: AuthorityContext) {}
 
@@ -277,12 +279,20 @@ export class PresenceCore {
     const value: LastSeen = { unixMs: this.ctx.wallNowMs(), status };
     const local = localpartOf(s.bareJid);
     this.#unwritten.set(local, value);
-    this.#writes.run(() => this.ctx.lastSeen.put(local, value), true).catch((e: unknown) => {
+    const written = this.#writes.run(() => this.ctx.lastSeen.put(local, value), true).catch((e: unknown) => {
       this.ctx.metrics.kvError('last_seen', 'put');
       this.ctx.log.warn('last activity not stored', { user: s.bareJid, err: e });
     }).finally(() => {
       if (this.#unwritten.get(local) === value) this.#unwritten.delete(local);
+      this.#inFlight.delete(written);
     });
+    this.#inFlight.add(written);
+  }
+
+  /** Stores every last-seen decided so far now, without waiting for a pause in session ends (a hand-over, a shutdown). */
+  async flushLastSeen(): Promise<void> {
+    this.#writes.hurry();
+    await Promise.all([...this.#inFlight]);
   }
 
   /** When the user was last seen (XEP-0012): a value still being stored counts already. */
