@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   digestAdd, digestEquals, digestOf, digestRemove, EMPTY_DIGEST, shardFromSubject, shardOf,
-  subjects, userFromKey, userKey, SubjectError,
+  subjects, userFromKey, userKey, SubjectError, deliveryToken,
 } from './index.js';
 
 test('the digest of a set does not depend on the order sessions were added', () => {
@@ -52,4 +52,15 @@ test('subjects carry the shard number and reject unsafe node ids', () => {
   assert.throws(() => s.heartbeat('bad.node'), SubjectError);
   assert.notEqual(s.deliver('alice@localhost'), s.deliver('bob@localhost'));
   assert.match(s.deliver('älice@localhost'), /^vigil\.deliver\.[0-9a-f]{20}$/);
+});
+
+test('a delivery token is the first 20 hex digits of the SHA-256 of the JID in UTF-8, whichever hash function computes it', async () => {
+  const { createHash } = await import('node:crypto');
+  // Every node and authority must derive the same subject for a user, across Node versions and releases.
+  assert.equal(deliveryToken('alice@localhost'), createHash('sha256').update('alice@localhost', 'utf8').digest('hex').slice(0, 20));
+  fc.assert(
+    fc.property(fc.string({ unit: 'grapheme', maxLength: 60 }), (jid) => {
+      assert.equal(deliveryToken(jid), createHash('sha256').update(jid, 'utf8').digest('hex').slice(0, 20));
+    }),
+  );
 });

@@ -10,6 +10,7 @@ import type { NodeConfig } from './config.js';
 import { LocalSessions, type LocalSession } from './local-sessions.js';
 import { RequestMux } from './request-mux.js';
 import { InboundQueue } from './inbound-queue.js';
+import { ClientWrites } from './client-writes.js';
 
 /** How long a verdict waits for more nodes' answers after the last one (all nodes answer at once). */
 const VERDICT_STALL_MS = 150;
@@ -30,6 +31,11 @@ export function readdress(stanzaXml: string, fullJid: string): string {
  */
 /** How long the node spends on queued deliveries per event-loop turn before it reads its sockets again. */
 const INBOUND_SLICE_MS = 50;
+/**
+ * The longest a client's stanzas wait, during a burst of deliveries, to
+ * leave with the ones of the next slices in one socket write (ClientWrites).
+ */
+const CLIENT_WRITE_HOLD_MS = 100;
 
 export class ClusterLink {
   /** Random per start, and renewed when the node fences itself. */
@@ -47,7 +53,9 @@ export class ClusterLink {
   readonly #epochs = new Map<number, number>();
   readonly #subs: Subscription[] = [];
   /** Deliveries, fan-outs and kicks for the clients, worked off a slice per turn (see InboundQueue). */
-  readonly #inbound = new InboundQueue(INBOUND_SLICE_MS, (e) => this.log.error('delivery to clients failed', { err: e }));
+  readonly #inbound: InboundQueue;
+  /** When the clients' corked sockets write: at the end of each turn, or held across the slices of a burst. */
+  readonly clientWrites: ClientWrites;
   #heartbeat: NodeJS.Timeout | undefined;
   #seq = 0;
   readonly #requests: RequestMux;
@@ -59,6 +67,8 @@ export class ClusterLink {
     private readonly log: Logger,
   ) {
     this.#subjects = subjects(config.subjectPrefix);
+    this.clientWrites = new ClientWrites(CLIENT_WRITE_HOLD_MS, () => performance.now());
+    this.#inbound = new InboundQueue(INBOUND_SLICE_MS, (e) => this.log.error('delivery to clients failed', { err: e }), this.clientWrites);
     this.#writes = writeOncePerTurn(nc);
     // The outbox joins the connection's one write per turn (see writeOncePerTurn).
     this.#writes.beforeWrite(this.#flush);

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { ClientWrites } from './client-writes.js';
 
 /**
  * What the node does for its clients with what arrives from NATS
@@ -28,6 +29,8 @@ export class InboundQueue {
     private readonly sliceMs: number,
     /** An item that throws is reported here and the queue goes on. */
     private readonly onError: (e: unknown) => void,
+    /** Client writes made by the items: held across the slices of a backlog (see ClientWrites). */
+    private readonly writes?: ClientWrites,
   ) {}
 
   get length(): number {
@@ -45,11 +48,15 @@ export class InboundQueue {
   /** Runs everything queued now (shutdown). */
   drainAll(): void {
     this.#run(Infinity);
+    this.writes?.release();
   }
 
   readonly #drain = (): void => {
     this.#scheduled = false;
+    this.writes?.hold();
     this.#run(performance.now() + this.sliceMs);
+    // Released when the backlog is worked off or the hold is over; otherwise the next slice, scheduled below, asks again.
+    this.writes?.releaseIfDue(this.length > 0);
     if (this.length > 0 && !this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#drain);

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from '@vigil/telemetry';
@@ -6,6 +7,7 @@ import type { StreamSet } from './stream-set.js';
 import { xmlStreamFraming } from './framing.js';
 import type { TlsCredentials } from './tls-credentials.js';
 import type { TlsInfo, Transport } from './transport.js';
+import type { ClientWrites } from './client-writes.js';
 
 export interface TcpListenerOptions {
   /** The node's certificate: STARTTLS is offered on plain connections. Absent: no TLS. */
@@ -26,6 +28,11 @@ export class TcpListener {
     if (options.directTls === true && options.tls === undefined) throw new RangeError('direct TLS needs a certificate');
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
     this.#server.maxConnections = deps.config.maxConnections;
+  }
+
+  /** When the connections' corked writes leave (the node's, shared with its delivery queue). */
+  get clientWrites(): ClientWrites {
+    return this.deps.link.clientWrites;
   }
 
   get connections(): number {
@@ -108,10 +115,6 @@ function onSocketError(this: OwnedSocket, err: Error): void {
   if (connection !== undefined) connection.listener.connectionError(connection, err);
 }
 
-function flushConnection(connection: TcpConnection): void {
-  connection.flush();
-}
-
 function onSocketClose(this: OwnedSocket, hadError: boolean): void {
   this[CONNECTION]?.socketClosed(this, hadError);
 }
@@ -153,8 +156,8 @@ class TcpConnection implements Transport {
     const tls = this.tls;
     if (tls === undefined || !this.canStartTls) return Promise.reject(new Error('TLS is not available on this connection'));
     this.#upgrading = true;
-    // <proceed/> goes out in the clear, before the handshake.
-    this.#flush();
+    // The <proceed/> leaves in plaintext on the TCP socket before TLS takes it over.
+    this.uncork();
     // Plaintext the client sent after <starttls/> is never read as XMPP: from here the TLS socket owns the bytes.
     this.raw.removeListener('data', onSocketData);
     this.raw.pause();
@@ -189,50 +192,45 @@ class TcpConnection implements Transport {
 
   /**
    * Writes within one turn of the event loop leave in one syscall: a
-   * fan-out delivers many stanzas to one socket back to back, and a login
-   * step often answers with more than one element. The turn's text is
-   * joined here and handed to the socket once (cheaper than corking the
-   * socket and letting it gather a writev of many small strings).
+   * fan-out delivers many stanzas to one socket back to back. During a
+   * burst of deliveries, the writes of several turns (ClientWrites). They
+   * are joined into one string rather than corked on the socket: one
+   * stream write instead of a buffered chunk (object, callback) per stanza.
    */
   write(data: string): void {
     const socket = this.#socket;
     if (socket.destroyed) return;
-    if (this.#pendingFor === socket) {
-      this.#pending += data;
+    if (this.#pending === '') {
+      this.#pending = data;
+      this.#pendingOn = socket;
+      this.listener.clientWrites.corked(this);
       return;
     }
-    // Text for a socket that STARTTLS replaced goes to it first.
-    if (this.#pendingFor !== undefined) this.#flush();
-    this.#pendingFor = socket;
-    this.#pending = data;
-    process.nextTick(flushConnection, this);
+    // STARTTLS swapped the socket within this turn: what the old one holds (the <proceed/>) leaves first, on it.
+    if (this.#pendingOn !== socket) this.uncork();
+    this.#pending = this.#pending === '' ? data : this.#pending + data;
+    this.#pendingOn = socket;
   }
 
-  /** The socket the pending text is for (STARTTLS swaps the socket); undefined when nothing is pending. */
-  #pendingFor: Socket | undefined;
-  #pending = '';
-
-  /** @internal Hands this turn's text to its socket. */
-  flush(): void {
-    this.#flush();
-  }
-
-  #flush(): void {
-    const socket = this.#pendingFor;
-    if (socket === undefined) return;
-    const text = this.#pending;
-    this.#pendingFor = undefined;
+  /** @internal ClientWrites: what was written since the last write-out leaves now. */
+  uncork(): void {
+    const data = this.#pending;
+    const socket = this.#pendingOn;
     this.#pending = '';
-    if (!socket.destroyed) socket.write(text);
+    this.#pendingOn = undefined;
+    if (data !== '' && socket !== undefined && !socket.destroyed) socket.write(data);
   }
+
+  /** Written and not yet handed to the socket, and the socket it is for. */
+  #pending = '';
+  #pendingOn: Duplex | undefined;
 
   get bufferedBytes(): number {
-    // The pending text counts in UTF-16 units: close enough for a bound on a client that does not read.
     return this.#socket.writableLength + this.#pending.length;
   }
 
   end(): void {
-    this.#flush();
+    this.uncork();
     this.#socket.end();
   }
 
@@ -242,7 +240,7 @@ class TcpConnection implements Transport {
   }
 
   destroySoon(): void {
-    this.#flush();
+    this.uncork();
     this.#socket.destroySoon();
   }
 

@@ -163,7 +163,8 @@ export class AdminHandler {
     const epoch = this.#owned(shard, [bare]);
     return this.#inQueue(bare, shard, epoch, async () => {
       if (this.deps.presence.hasAvailable(bare)) return { online: true, seen: true, unixMs: 0, status: '' };
-      const seen = await this.deps.ctx.lastSeen.get(localpartOf(bare));
+      // Through PresenceCore: a last-seen decided but not yet stored (written after the fan-out) counts already.
+      const seen = await this.deps.presence.lastSeen(bare);
       if (seen !== undefined) return { online: false, seen: true, unixMs: seen.unixMs, status: seen.status };
       if (!(await this.#exists(bare, epoch))) throw notFound('account', bare);
       return { online: false, seen: false, unixMs: 0, status: '' };

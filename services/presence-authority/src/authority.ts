@@ -249,6 +249,8 @@ export class Authority {
     if (graceful) {
       await this.#queue.drain();
       await this.#journal.flush(shard);
+      // Last-seen values wait for a pause in session ends (BackgroundWrites); the successor reads the store.
+      await this.#presence.flushLastSeen();
     }
     this.#registry.removeShard(shard); // the journal's revisions go with the records
   }

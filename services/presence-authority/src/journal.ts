@@ -64,7 +64,7 @@ export class KvSessionJournal implements SessionJournal {
     const epoch = this.epochOf(record.shard);
     if (epoch === undefined) return this.onError(new ShardNotOwnedError(record.shard), record);
     const value = toStored(record, epoch);
-    this.#enqueue(record, async () => {
+    this.#enqueue(record, false, async () => {
       const expected = record.kvRevision ?? 0;
       try {
         record.kvRevision = await this.store.save(record.shard, value, expected);
@@ -82,7 +82,8 @@ export class KvSessionJournal implements SessionJournal {
     // A shard handed over while its session was ending: its announcement may not have gone out (the
     // outbox sends nothing for unowned shards), so the entry stays for the next owner to announce.
     if (epoch === undefined) return;
-    this.#enqueue(record, async () => {
+    // Deferrable: waits for a pause in a burst of session ends (BackgroundWrites), after their announcements.
+    this.#enqueue(record, true, async () => {
       if (this.epochOf(record.shard) !== epoch) return;
       const revision = record.kvRevision ?? 0;
       record.kvRevision = 0;
@@ -112,15 +113,17 @@ export class KvSessionJournal implements SessionJournal {
 
   async flush(shard?: number): Promise<void> {
     for (;;) {
+      // Erasures waiting for a pause in a burst start now: a hand-over waits for them.
+      this.writes.hurry();
       const pending = [...this.#chains.values()].filter((c) => shard === undefined || c.shard === shard).map((c) => c.tail);
       if (pending.length === 0) return;
       await Promise.all(pending);
     }
   }
 
-  #enqueue(record: SessionRecord, write: () => Promise<void>): void {
+  #enqueue(record: SessionRecord, deferrable: boolean, write: () => Promise<void>): void {
     const prev = this.#chains.get(record.sessionId)?.tail ?? Promise.resolve();
-    const tail = prev.then(() => this.writes.run(write)).catch((e: unknown) => this.onError(e, record));
+    const tail = prev.then(() => this.writes.run(write, deferrable)).catch((e: unknown) => this.onError(e, record));
     const entry = { shard: record.shard, tail };
     this.#chains.set(record.sessionId, entry);
     void tail.then(() => {

@@ -25,6 +25,16 @@ class SlowLastSeen implements LastSeenRepository {
   }
 }
 
+/** Turn by turn until `cond` holds, within a generous deadline (the write waits for a 500 ms pause first). */
+async function untilAsync(cond: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  while (!(await cond())) {
+    if (performance.now() > deadline) assert.fail(`never: ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+const until = (cond: () => boolean, what: string): Promise<void> => untilAsync(async () => cond(), what);
+
 test('last activity (XEP-0012) asked right after the last resource went offline is answered before the store has the value', async () => {
   const store = new SlowLastSeen();
   const c = new InMemoryCluster({ lastSeen: store });
@@ -32,14 +42,29 @@ test('last activity (XEP-0012) asked right after the last resource went offline 
   c.bind('bob@x/phone', 'n1');
   await c.presence('bob@x/phone', true);
   await c.presence('bob@x/phone', false);
-  // The write is queued after the fan-out; a contact that saw the unavailable may ask at once.
-  for (let i = 0; i < 50 && store.held === 0; i++) await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(store.held, 1, 'the last-seen write is still in flight');
+  // The write is queued after the fan-out (and waits for a pause in session ends); a contact that saw the unavailable may ask at once.
+  assert.equal(await store.get('bob'), undefined, 'the last-seen is not stored yet');
   const early = await c.lastActivity('alice@x/desk', 'bob@x');
   assert.match(early, /type='result'/);
   assert.match(early, /seconds='0'/);
+  await until(() => store.held === 1, 'the last-seen write starts');
   store.release();
-  for (let i = 0; i < 50 && (await store.get('bob')) === undefined; i++) await new Promise((resolve) => setImmediate(resolve));
+  await untilAsync(async () => (await store.get('bob')) !== undefined, 'the last-seen is stored');
   assert.deepEqual(await store.get('bob'), { unixMs: 0, status: '' });
   assert.match(await c.lastActivity('alice@x/desk', 'bob@x'), /type='result'/);
+});
+
+test('a hand-over stores the last-seen at once instead of waiting for a pause in session ends', async () => {
+  const store = new SlowLastSeen();
+  const c = new InMemoryCluster({ lastSeen: store });
+  c.bind('bob@x/phone', 'n1');
+  await c.presence('bob@x/phone', true);
+  await c.presence('bob@x/phone', false);
+  const flushed = c.flushLastSeen();
+  // Started without the 500 ms pause: the write is in flight within a few turns.
+  for (let i = 0; i < 50 && store.held === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(store.held, 1, 'the last-seen write started at once');
+  store.release();
+  await flushed;
+  assert.deepEqual(await store.get('bob'), { unixMs: 0, status: '' });
 });

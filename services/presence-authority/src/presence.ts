@@ -27,7 +27,7 @@ export const END_CAUSE_NAME: Record<number, string> = {
  * Every method runs inside the user's queue (the caller's job).
  */
 export class PresenceCore {
-  /** Last-seen writes, after fan-out and bounded (see BackgroundWrites). */
+  /** Last-seen writes, after fan-out and bounded, deferred while a burst of session ends lasts (see BackgroundWrites). */
   readonly #writes = new BackgroundWrites(32);
   /**
    * Last-seen values decided but not yet stored, by localpart: the write
@@ -36,6 +36,8 @@ export class PresenceCore {
    * flight (each entry leaves when its write ends).
    */
   readonly #unwritten = new Map<string, LastSeen>();
+  /** Last-seen writes queued and not yet done (each leaves the set when it ends). */
+  readonly #inFlight = new Set<Promise<void>>();
 
   constructor(private readonly ctx: AuthorityContext) {}
 
@@ -264,12 +266,20 @@ export class PresenceCore {
     const value: LastSeen = { unixMs: this.ctx.wallNowMs(), status };
     const local = localpartOf(s.bareJid);
     this.#unwritten.set(local, value);
-    this.#writes.run(() => this.ctx.lastSeen.put(local, value)).catch((e: unknown) => {
+    const written = this.#writes.run(() => this.ctx.lastSeen.put(local, value), true).catch((e: unknown) => {
       this.ctx.metrics.kvError('last_seen', 'put');
       this.ctx.log.warn('last activity not stored', { user: s.bareJid, err: e });
     }).finally(() => {
       if (this.#unwritten.get(local) === value) this.#unwritten.delete(local);
+      this.#inFlight.delete(written);
     });
+    this.#inFlight.add(written);
+  }
+
+  /** Stores every last-seen decided so far now, without waiting for a pause in session ends (a hand-over, a shutdown). */
+  async flushLastSeen(): Promise<void> {
+    this.#writes.hurry();
+    await Promise.all([...this.#inFlight]);
   }
 
   /** When the user was last seen (XEP-0012): a value still being stored counts already. */
