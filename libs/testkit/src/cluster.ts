@@ -6,7 +6,7 @@ import { freePort } from './ports.js';
 import { GrpcAccess, type GrpcOptions } from './grpc-access.js';
 import { startNatsCluster, startNatsServer, type NatsCluster, type NatsServer } from './nats-server.js';
 import { NatsPartition } from './partition.js';
-import { type FlaggedService, SERVICE_NODE_FLAGS } from './service-flags.js';
+import { type FlaggedService, SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from './service-flags.js';
 import { eventually } from './wait.js';
 
 const SERVICE_MAIN = {
@@ -285,6 +285,7 @@ export class Cluster {
       ['--enable-source-maps', ...SERVICE_NODE_FLAGS[service], ...(process.env.VIGIL_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? []), ...nodeArgs, SERVICE_MAIN[service]],
       {
         PATH: process.env.PATH,
+        ...SERVICE_MALLOC_ENV,
         VIGIL_NATS_URL: this.natsUrl,
         VIGIL_KV_REPLICAS: String(this.kvReplicas),
         VIGIL_DOMAIN: this.domain,

@@ -2,17 +2,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { FLAGGED_SERVICES, SERVICE_NODE_FLAGS } from './service-flags.js';
+import { FLAGGED_SERVICES, SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from './service-flags.js';
 
 // libs/testkit/dist/service-flags.test.js → repository root.
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const read = (path: string) => readFileSync(`${root}${path}`, 'utf8');
 const flagsOf = (service: (typeof FLAGGED_SERVICES)[number]) => SERVICE_NODE_FLAGS[service].join(' ');
+/** `K=${K:-V} …`: the malloc settings as a shell prefix that keeps an operator's own values. */
+const mallocPrefix = Object.entries(SERVICE_MALLOC_ENV)
+  .map(([k, v]) => `${k}=\${${k}:-${v}}`)
+  .join(' ');
 
-test("every service's start script runs node with that service's flags", () => {
+test("every service's start script runs node with that service's flags and malloc settings", () => {
   for (const service of FLAGGED_SERVICES) {
     const pkg = JSON.parse(read(`services/${service}/package.json`)) as { scripts?: Record<string, string> };
-    assert.equal(pkg.scripts?.start, `node ${flagsOf(service)} dist/main.js`, `services/${service}/package.json scripts.start`);
+    assert.equal(pkg.scripts?.start, `${mallocPrefix} node ${flagsOf(service)} dist/main.js`, `services/${service}/package.json scripts.start`);
   }
 });
 
@@ -24,6 +28,15 @@ test("the container entrypoint starts each service with the same flags unless VI
     assert.equal(defined?.[1], flagsOf(service), `${variable} in infra/docker/vigil-entrypoint.sh`);
     const line = new RegExp(`^\\s*${service}\\) exec node \\$\\{VIGIL_NODE_FLAGS-\\$${variable}\\} /app/services/${service}/dist/main\\.js "\\$@" ;;$`, 'm');
     assert.match(script, line, `${service} is started with ${variable}`);
+  }
+});
+
+test('the container entrypoint exports the malloc settings unless the container sets them', () => {
+  const script = read('infra/docker/vigil-entrypoint.sh');
+  const exportsAt = script.indexOf('export MALLOC_');
+  assert.ok(exportsAt >= 0 && exportsAt < script.indexOf('case "$service"'), 'the settings are exported before the services start');
+  for (const [name, value] of Object.entries(SERVICE_MALLOC_ENV)) {
+    assert.match(script, new RegExp(`^export ${name}="\\$\\{${name}-${value}\\}"$`, 'm'), `${name} in infra/docker/vigil-entrypoint.sh`);
   }
 });
 

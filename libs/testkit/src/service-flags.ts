@@ -28,5 +28,25 @@ export const SERVICE_NODE_FLAGS: Readonly<Record<FlaggedService, readonly string
   'presence-authority': ['--heap-growing-percent=20'],
 };
 
+/**
+ * glibc malloc settings of the same two services, set in their environment
+ * wherever they are started (the testkit, the start scripts and the
+ * container entrypoint hold copies, service-flags.test.ts keeps them equal).
+ * Why (docs/decisions.md, "glibc malloc settings of the services"): after a
+ * login storm the services' RSS held several MB that were neither V8 heap
+ * nor live data: memory V8's compiler and GC threads had malloc'd and freed
+ * in per-thread arenas, which glibc keeps, and a trim threshold that glibc
+ * raises on its own after large frees.
+ * - `MALLOC_ARENA_MAX=2`: at most two malloc arenas instead of eight per core.
+ * - `MALLOC_TRIM_THRESHOLD_=131072`: free memory above 128 KB at the top of
+ *   the heap goes back to the system; setting it also stops glibc from
+ *   raising the threshold (and the mmap threshold) after large frees.
+ * An operator's own value wins (in the testkit: VIGIL_CHILD_ENV).
+ */
+export const SERVICE_MALLOC_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_TRIM_THRESHOLD_: '131072',
+};
+
 /** The services that run with SERVICE_NODE_FLAGS (the CLI and the web console are not on the session path). */
 export const FLAGGED_SERVICES: readonly FlaggedService[] = ['connection-node', 'presence-authority'];
