@@ -10,9 +10,9 @@ node_flags_connection_node="--max-semi-space-size=4 --heap-growing-percent=20"
 node_flags_presence_authority="--heap-growing-percent=20"
 # glibc malloc settings of the two services: a copy of SERVICE_MALLOC_ENV in
 # libs/testkit/src/service-flags.ts (same test); why in docs/decisions.md
-# ("glibc malloc settings of the services"). A value set on the container wins.
-export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX-2}"
-export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_-131072}"
+# ("glibc malloc settings of the services"). A non-empty value set on the container wins.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
+export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-131072}"
 service="${1:-help}"
 [ "$#" -gt 0 ] && shift
 case "$service" in

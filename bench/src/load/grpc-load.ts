@@ -179,6 +179,8 @@ export function http2Caller(job: LoadJob, jids: readonly string[]): Caller {
   return {
     call: (i, done) => {
       const stream = session.request(headers);
+      // grpc-timeout only asks the server; the client gives up on its own too, so a stalled server cannot hang the run.
+      const deadline = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), job.deadlineMs + 1000);
       let status: number | undefined;
       let message = '';
       let bytes = 0;
@@ -195,14 +197,24 @@ export function http2Caller(job: LoadJob, jids: readonly string[]): Caller {
       });
       stream.on('error', () => undefined); // reported by 'close' below
       stream.on('close', () => {
+        clearTimeout(deadline);
         if (status === 0 && bytes >= 5) done(null);
-        else if (status !== undefined && status !== 0) done(new Error(`grpc-status ${status}: ${decodeURIComponent(message)}`));
+        else if (status !== undefined && status !== 0) done(new Error(`grpc-status ${status}: ${percentDecoded(message)}`));
         else done(new Error(`stream closed without an answer (HTTP/2 code ${stream.rstCode ?? 'none'}, ${bytes} bytes)`));
       });
       stream.end(frames[i]);
     },
     close: () => session.close(),
   };
+}
+
+/** grpc-message is percent-encoded; a malformed one is shown as it came rather than failing the call's report. */
+function percentDecoded(message: string): string {
+  try {
+    return decodeURIComponent(message);
+  } catch {
+    return message;
+  }
 }
 
 function runChild(): void {

@@ -36,7 +36,7 @@ test('the container entrypoint exports the malloc settings unless the container 
   const exportsAt = script.indexOf('export MALLOC_');
   assert.ok(exportsAt >= 0 && exportsAt < script.indexOf('case "$service"'), 'the settings are exported before the services start');
   for (const [name, value] of Object.entries(SERVICE_MALLOC_ENV)) {
-    assert.match(script, new RegExp(`^export ${name}="\\$\\{${name}-${value}\\}"$`, 'm'), `${name} in infra/docker/vigil-entrypoint.sh`);
+    assert.match(script, new RegExp(`^export ${name}="\\$\\{${name}:-${value}\\}"$`, 'm'), `${name} in infra/docker/vigil-entrypoint.sh`);
   }
 });
 

@@ -54,12 +54,16 @@ export class InboundQueue {
   readonly #drain = (): void => {
     this.#scheduled = false;
     this.writes?.hold();
-    this.#run(performance.now() + this.sliceMs);
-    // Released when the backlog is worked off or the hold is over; otherwise the next slice, scheduled below, asks again.
-    this.writes?.releaseIfDue(this.length > 0);
-    if (this.length > 0 && !this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#drain);
+    try {
+      this.#run(performance.now() + this.sliceMs);
+    } finally {
+      // Also when onError itself threw: a hold must never outlive its drain, or every client write of the node would wait.
+      // Released when the backlog is worked off or the hold is over; otherwise the next slice, scheduled below, asks again.
+      this.writes?.releaseIfDue(this.length > 0);
+      if (this.length > 0 && !this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(this.#drain);
+      }
     }
   };
 

@@ -226,7 +226,9 @@ class TcpConnection implements Transport {
   #pendingOn: Duplex | undefined;
 
   get bufferedBytes(): number {
-    return this.#socket.writableLength + this.#pending.length;
+    // The socket's own buffer only: text held for a burst (ClientWrites, at most holdMs plus a slice) is not a client
+    // that fails to read, and counting it could cut off a healthy client with a large roster during a node crash.
+    return this.#socket.writableLength;
   }
 
   end(): void {

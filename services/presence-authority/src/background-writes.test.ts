@@ -56,6 +56,25 @@ test('a deferrable write never waits longer than maxDelayMs, however long the bu
   await Promise.all(all);
 });
 
+test('hurryUntilReleased() starts deferrable writes queued after it too, until released', async () => {
+  const clock = new Clock(); // stands still: without a hurry nothing deferrable would ever start
+  const w = new BackgroundWrites(2, { quietMs: 50, maxDelayMs: 10_000, now: clock.now });
+  const release = w.hurryUntilReleased();
+  // Queued after the hurry began, as an erasure chained behind a save in flight is.
+  let first = false;
+  void w.run(async () => void (first = true), true);
+  await until(() => first, 'a deferrable write queued during the hurry starts');
+  release();
+  release(); // twice is harmless
+  let late = false;
+  void w.run(async () => void (late = true), true);
+  await turns(10);
+  assert.equal(late, false, 'after the release, deferrable writes wait for a pause again');
+  assert.equal(w.deferred, 1);
+  w.hurry();
+  await until(() => late, 'hurry() starts it');
+});
+
 test('urgent writes start at once while deferrable ones wait, and hurry() starts the deferrable ones', async () => {
   const clock = new Clock();
   const w = new BackgroundWrites(2, { quietMs: 50, maxDelayMs: 10_000, now: clock.now });

@@ -101,6 +101,25 @@ export class BackgroundWrites {
     this.#pump();
   }
 
+  /**
+   * Deferrable writes start without waiting for a pause until the returned
+   * function is called: also those queued later, such as an erasure chained
+   * behind its session's save still in flight when a hand-over's flush began
+   * (`hurry()` alone would miss it, and the flush would wait for the pause).
+   */
+  hurryUntilReleased(): () => void {
+    this.#hurryHolds++;
+    this.#pump();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#hurryHolds--;
+    };
+  }
+
+  #hurryHolds = 0;
+
   #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
@@ -140,7 +159,7 @@ export class BackgroundWrites {
 
   /** How long the deferrable writes must still wait (0: they may start). */
   #deferredWaitMs(): number {
-    if (this.#hurrying) return 0;
+    if (this.#hurrying || this.#hurryHolds > 0) return 0;
     const now = this.pacing.now();
     const oldest = this.#deferred[this.#deferredHead]?.sinceMs ?? now;
     const untilQuiet = this.#lastDeferredMs + this.pacing.quietMs - now;

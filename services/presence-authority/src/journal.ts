@@ -112,12 +112,17 @@ export class KvSessionJournal implements SessionJournal {
   }
 
   async flush(shard?: number): Promise<void> {
-    for (;;) {
-      // Erasures waiting for a pause in a burst start now: a hand-over waits for them.
-      this.writes.hurry();
-      const pending = [...this.#chains.values()].filter((c) => shard === undefined || c.shard === shard).map((c) => c.tail);
-      if (pending.length === 0) return;
-      await Promise.all(pending);
+    // Erasures waiting for a pause in a burst start at once while the flush lasts, those still to be queued included
+    // (an erasure chained behind a save in flight): a hand-over waits for them.
+    const release = this.writes.hurryUntilReleased();
+    try {
+      for (;;) {
+        const pending = [...this.#chains.values()].filter((c) => shard === undefined || c.shard === shard).map((c) => c.tail);
+        if (pending.length === 0) return;
+        await Promise.all(pending);
+      }
+    } finally {
+      release();
     }
   }
 

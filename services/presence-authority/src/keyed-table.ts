@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 /**
  * A set of values, each found by a string key it carries (keyOf), in one
  * array with open addressing (linear probing, deletion by backward shift).
@@ -120,9 +122,17 @@ function capacityFor(n: number): number {
   return c;
 }
 
-/** FNV-1a over UTF-16 code units, as a signed 32-bit integer (a Smi: no allocation per lookup). */
+/**
+ * A per-process random start for hashOf: keys such as bare JIDs are chosen
+ * by users (in-band registration), and with a hash anyone can compute they
+ * could be picked to share one long probe run (hash flooding). V8's Map,
+ * which this table replaces, seeds its string hash per process too.
+ */
+const SEED = randomBytes(4).readInt32LE(0);
+
+/** FNV-1a over UTF-16 code units from a per-process seed, as a signed 32-bit integer (a Smi: no allocation per lookup). */
 export function hashOf(key: string): number {
-  let h = 0x811c9dc5 | 0;
+  let h = (0x811c9dc5 ^ SEED) | 0;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   return h;
 }

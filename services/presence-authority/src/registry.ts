@@ -180,7 +180,8 @@ export class SessionRegistry {
   /**
    * The incarnation's sessions, in no particular order: a scan of all
    * sessions (O(sessions here), about a millisecond per 100,000), done when an
-   * incarnation ends, not per stanza.
+   * incarnation ends and by the reconciler once per mismatched (incarnation,
+   * shard) digest, never per stanza.
    */
   sessionsOfIncarnation(nodeId: string, incarnation: string): SessionRecord[] {
     const group = this.#byIncarnation.get(incarnationKey(nodeId, incarnation));
