@@ -76,15 +76,20 @@ test('a negative or non-finite hold is refused, naming it', () => {
   assert.throws(() => new ClientWrites(Number.NaN, () => 0), /holdMs/);
 });
 
-test('the delivery queue holds client writes across the slices of a backlog and releases them once it is worked off', async () => {
-  const w = new ClientWrites(10_000, () => performance.now());
-  const q = new InboundQueue(1, (e) => assert.fail(String(e)), w);
-  const c = new Conn();
-  const busy = () => {
+/** A queued delivery that works for 0.2 ms and then writes to `c` (corks it). */
+function busyWrite(w: ClientWrites, c: Conn): () => void {
+  return () => {
     const end = performance.now() + 0.2;
     while (performance.now() < end);
     w.corked(c);
   };
+}
+
+test('the delivery queue holds client writes across the slices of a backlog and releases them once it is worked off', async () => {
+  const w = new ClientWrites(10_000, () => performance.now());
+  const q = new InboundQueue(1, (e) => assert.fail(String(e)), w);
+  const c = new Conn();
+  const busy = busyWrite(w, c);
   for (let i = 0; i < 100; i++) q.push(busy); // about 20 ms of work in 1 ms slices
   let slicesSeen = 0;
   while (q.length > 0) {
@@ -102,11 +107,7 @@ test('a hold ends after holdMs even while the backlog lasts', async () => {
   const w = new ClientWrites(5, () => performance.now());
   const q = new InboundQueue(1, (e) => assert.fail(String(e)), w);
   const c = new Conn();
-  const busy = () => {
-    const end = performance.now() + 0.2;
-    while (performance.now() < end);
-    w.corked(c);
-  };
+  const busy = busyWrite(w, c);
   for (let i = 0; i < 200; i++) q.push(busy); // about 40 ms of work
   let writtenDuringBacklog = false;
   while (q.length > 0) {
