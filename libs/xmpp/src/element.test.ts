@@ -19,6 +19,21 @@ describe('Element', () => {
     assert.equal(escapeAttr('a\tb\nc\rd'), 'a&#x9;b&#xA;c&#xD;d');
   });
 
+  test('text with nothing to escape comes back as it was; anything else is escaped character by character', () => {
+    for (const s of ['', 'alice@example.com/phone', 'caf\u00e9 \u2028 x']) {
+      assert.equal(escapeAttr(s), s);
+      assert.equal(escapeText(s), s);
+    }
+    const attr: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\t': '&#x9;', '\n': '&#xA;', '\r': '&#xD;' };
+    const text: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#xD;' };
+    const unit = fc.oneof(fc.constantFrom(...Object.keys(attr)), fc.string({ maxLength: 1 }));
+    fc.assert(fc.property(fc.array(unit, { maxLength: 12 }), (chars) => {
+      const s = chars.join('');
+      assert.equal(escapeAttr(s), [...s].map((c) => attr[c] ?? c).join(''));
+      assert.equal(escapeText(s), [...s].map((c) => text[c] ?? c).join(''));
+    }));
+  });
+
   test('writes an element without children as self-closing', () => {
     assert.equal(new Element('presence').toString(), '<presence/>');
     assert.equal(el('iq', { type: 'get' }, el('ping', { xmlns: 'urn:xmpp:ping' })).toString(),

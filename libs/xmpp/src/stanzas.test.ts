@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { el } from './element.js';
+import fc from 'fast-check';
+import { el, escapeAttr } from './element.js';
 import {
   DEFAULT_ERROR_TYPE,
   NS,
@@ -11,6 +12,7 @@ import {
   saslFailureXml,
   streamErrorXml,
   streamHeader,
+  withTo,
 } from './stanzas.js';
 import { STREAM_OPEN, parseChunks } from './testing-helpers.js';
 
@@ -99,5 +101,44 @@ describe('stanza errors', () => {
     assert.equal(iqResult(iq).toString(), "<iq id='p1' type='result' to='a@b/c' from='b'/>");
     const withPayload = iqResult(el('iq', { id: 'r' }), el('query', { xmlns: NS.roster }));
     assert.equal(withPayload.toString(), "<iq id='r' type='result'><query xmlns='jabber:iq:roster'/></iq>");
+  });
+});
+
+describe('withTo', () => {
+  /** What withTo did with a regular expression before it became a loop: the behaviour to keep. */
+  function byRegExp(stanzaXml: string, to: string): string {
+    const m = /^<([a-z]+)[\s/>]/.exec(stanzaXml);
+    if (!m || m[1] === undefined) throw new TypeError('not a serialized stanza');
+    return `<${m[1]} to='${escapeAttr(to)}'${stanzaXml.slice(m[1].length + 1)}`;
+  }
+
+  test('writes the address first and leaves the rest of the stanza as it was', () => {
+    assert.equal(withTo("<presence from='a@x/r'><show>away</show></presence>", 'b@x'), "<presence to='b@x' from='a@x/r'><show>away</show></presence>");
+    assert.equal(withTo('<presence/>', "o'k@x/<r>"), "<presence to='o&apos;k@x/&lt;r&gt;'/>");
+    assert.equal(withTo('<message>hi</message>', 'b@x'), "<message to='b@x'>hi</message>");
+    assert.equal(withTo("<iq\ttype='get'/>", 'b@x'), "<iq to='b@x'\ttype='get'/>");
+  });
+
+  test('refuses what is not a serialized stanza', () => {
+    for (const bad of ['', '<', '<presence', ' <presence/>', '<Presence/>', '<pres-ence/>', '<1/>', 'presence/>', '<presence:x/>']) {
+      assert.throws(() => withTo(bad, 'b@x'), TypeError, bad);
+    }
+  });
+
+  test('agrees with the regular expression it replaced on any input', () => {
+    const piece = fc.constantFrom('<', '>', '/', ' ', '\t', '\n', '\r', '\u00a0', '\u2028', '\ufeff', 'presence', 'iq', 'a', 'Z', '-', ':', "'", '&', 'é');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }).map((a) => a.join('')), fc.string({ maxLength: 12 }), (xml, to) => {
+        let expected: string | Error;
+        try {
+          expected = byRegExp(xml, to);
+        } catch (e) {
+          expected = e as Error;
+        }
+        if (expected instanceof Error) assert.throws(() => withTo(xml, to), TypeError);
+        else assert.equal(withTo(xml, to), expected);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -11,6 +11,7 @@ import { LocalSessions, type LocalSession } from './local-sessions.js';
 import { RequestMux } from './request-mux.js';
 import { InboundQueue } from './inbound-queue.js';
 import { ClientWrites } from './client-writes.js';
+import { scanFanOutBatch, type FanOutView } from './fan-out-scan.js';
 
 /** How long a verdict waits for more nodes' answers after the last one (all nodes answer at once). */
 const VERDICT_STALL_MS = 150;
@@ -120,13 +121,11 @@ export class ClusterLink {
       this.nc.subscribe(this.#subjects.fanOut, {
         callback: (err, msg) => {
           if (err) return this.log.error('fan-out subscription failed', { err });
-          let batch: cluster.FanOutBatch;
           try {
-            batch = cluster.FanOutBatch.decode(msg.data);
+            scanFanOutBatch(msg.data, this.#onFanOut);
           } catch (e) {
             return droppedMessage(this.log, msg.subject, e);
           }
-          for (const f of batch.fanOuts) this.#inbound.push(() => this.#deliverFanOut(f));
         },
       }),
       this.nc.subscribe(this.#subjects.nodeKick(this.config.nodeId), {
@@ -417,6 +416,40 @@ export class ClusterLink {
     this.#deliverySubs.set(bareJid, this.nc.subscribe(this.#subjects.deliver(bareJid), { callback: this.#onDelivery }));
   }
 
+  /**
+   * One fan-out of a batch every node receives (see fan-out-scan.ts): only
+   * what has a recipient with a session on this node is decoded and queued.
+   * A fan-out without one still counts for fencing, as it did when every
+   * fan-out went through `#fresh` in queue order: unless its epoch equals
+   * the highest epoch already queued for its shard (then `#fresh` would do
+   * nothing), it is queued for that check alone.
+   */
+  readonly #onFanOut = (f: FanOutView): void => {
+    let local: string[] | undefined;
+    for (let i = 0; i < f.recipientCount; i++) {
+      const to = f.recipient(i);
+      if (to.includes('/') ? this.sessions.get(to) !== undefined : this.sessions.hasUser(to)) (local ??= []).push(to);
+    }
+    const { shard, epoch } = f;
+    if (local === undefined) {
+      if (epoch !== 0 && epoch !== (this.#epochsQueued.get(shard) ?? 0)) {
+        this.#queuedEpoch(shard, epoch);
+        this.#inbound.push(() => void this.#fresh({ shard, epoch }));
+      }
+      return;
+    }
+    this.#queuedEpoch(shard, epoch);
+    const fanOut: cluster.FanOut = { stanzaXml: f.stanzaXml(), fromBareJid: f.fromBareJid(), shard, epoch, toJids: local };
+    this.#inbound.push(() => this.#deliverFanOut(fanOut));
+  };
+
+  /** Per shard, the highest owner epoch of anything queued so far (at least the one `#epochs` holds). */
+  readonly #epochsQueued = new Map<number, number>();
+
+  #queuedEpoch(shard: number, epoch: number): void {
+    if (epoch > (this.#epochsQueued.get(shard) ?? 0)) this.#epochsQueued.set(shard, epoch);
+  }
+
   readonly #onDelivery = (err: Error | null, msg: Msg): void => {
     if (err) return this.log.error('delivery subscription failed', { subject: msg.subject, err });
     let d: cluster.Delivery;
@@ -425,6 +458,7 @@ export class ClusterLink {
     } catch (e) {
       return droppedMessage(this.log, msg.subject, e);
     }
+    this.#queuedEpoch(d.shard, d.epoch);
     this.#inbound.push(() => {
       const delivered = this.#deliverLocally(d);
       if (msg.reply !== undefined && msg.reply !== '') msg.respond(delivered > 0 ? DELIVERED : NOT_DELIVERED);
@@ -472,15 +506,16 @@ export class ClusterLink {
   /** A shard owner's presence broadcast: this node's sessions among the recipients get it (see FanOut). */
   #deliverFanOut(f: cluster.FanOut): void {
     if (!this.#fresh(f)) return;
+    const from = f.fromBareJid;
     for (const to of f.toJids) {
-      const slash = to.indexOf('/');
-      const bare = slash === -1 ? to : to.slice(0, slash);
-      if (f.fromBareJid !== '' && this.sessions.hasBlocked(bare, f.fromBareJid)) continue;
-      if (slash !== -1) {
-        this.sessions.get(to)?.send(withTo(f.stanzaXml, to));
+      if (to.includes('/')) {
+        // A full JID: that session, unless its user blocked the sender (the session knows its bare JID).
+        const s = this.sessions.get(to);
+        if (s !== undefined && (from === '' || !this.sessions.hasBlocked(s.bareJid, from))) s.send(withTo(f.stanzaXml, to));
         continue;
       }
-      for (const s of this.sessions.ofUser(bare)) {
+      if (from !== '' && this.sessions.hasBlocked(to, from)) continue;
+      for (const s of this.sessions.ofUser(to)) {
         if (s.available) s.send(withTo(f.stanzaXml, s.fullJid));
       }
     }

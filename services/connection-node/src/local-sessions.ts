@@ -57,6 +57,11 @@ export class LocalSessions {
     return this.#byFull.get(fullJid);
   }
 
+  /** Whether the user has a bound session here. */
+  hasUser(bareJid: string): boolean {
+    return this.#byBare.has(bareJid);
+  }
+
   ofUser(bareJid: string): Iterable<LocalSession> {
     return this.#byBare.get(bareJid) ?? [];
   }
