@@ -96,7 +96,14 @@ class JsonLogger implements Logger {
   #emit(level: LogLevel, msg: string, fields?: LogFields): void {
     const record: LogFields = { time: new Date().toISOString(), level, msg };
     this.#addFields(record);
-    if (fields) for (const [k, v] of Object.entries(fields)) record[k] = v instanceof Error ? errorFields(v) : v;
+    // for…in rather than Object.entries: no array per field (a login logs a line; a fan-out of kicks logs many).
+    if (fields) {
+      for (const k in fields) {
+        if (!Object.hasOwn(fields, k)) continue;
+        const v = fields[k];
+        record[k] = v instanceof Error ? errorFields(v) : v;
+      }
+    }
     const ids = activeTraceIds();
     if (ids) Object.assign(record, ids);
     this.sink.write(`${JSON.stringify(record)}\n`);

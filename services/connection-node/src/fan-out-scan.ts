@@ -70,8 +70,9 @@ class Scan implements FanOutView {
   #xmlEnd = -1;
   #fromStart = -1;
   #fromEnd = -1;
-  /** Recipients' byte ranges, two numbers each; reused from fan-out to fan-out. */
+  /** Recipients' byte ranges, two numbers each, in the first `#toCount * 2` places; reused from fan-out to fan-out (emptying an array by its length would give up its storage each time). */
   readonly #to: number[] = [];
+  #toCount = 0;
 
   constructor(data: Uint8Array) {
     // A Buffer over the same bytes (no copy): its toString reads a range without a subarray object per string.
@@ -79,12 +80,12 @@ class Scan implements FanOutView {
   }
 
   get recipientCount(): number {
-    return this.#to.length / 2;
+    return this.#toCount;
   }
 
   recipient(i: number): string {
     if (!(i >= 0 && i < this.recipientCount)) throw new RangeError(`recipient ${i} of ${this.recipientCount}`);
-    return this.#bytes.toString('utf8', this.#to[2 * i], this.#to[2 * i + 1]);
+    return this.#bytes.toString('utf8', this.#to[2 * i] as number, this.#to[2 * i + 1] as number);
   }
 
   stanzaXml(): string {
@@ -133,7 +134,7 @@ class Scan implements FanOutView {
     this.shard = 0;
     this.epoch = 0;
     this.#xmlStart = this.#xmlEnd = this.#fromStart = this.#fromEnd = -1;
-    this.#to.length = 0;
+    this.#toCount = 0;
     while (this.#pos < end) {
       const tag = this.#tag();
       switch (tag) {
@@ -155,7 +156,9 @@ class Scan implements FanOutView {
           break;
         case TAG_TO_JIDS: {
           const toEnd = this.#lengthEnd(end);
-          this.#to.push(this.#pos, toEnd);
+          this.#to[2 * this.#toCount] = this.#pos;
+          this.#to[2 * this.#toCount + 1] = toEnd;
+          this.#toCount++;
           this.#pos = toEnd;
           break;
         }
