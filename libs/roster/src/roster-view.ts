@@ -17,6 +17,12 @@ export interface RosterView {
   /** Contacts with 'to' or 'both' that the user has not blocked, in roster order: probeTargets. */
   readonly probeTargets: readonly string[];
   readonly roster: Roster;
+  /**
+   * Probers to answer (viewMayAnswerProbe), made at the first probe: a scan of
+   * the roster compared every contact's JID in full (all the same length) for
+   * each of a login's probes. Not part of the view's value; viewMayAnswerProbe fills it.
+   */
+  answerable?: ReadonlySet<string>;
 }
 
 const NO_BLOCKED: ReadonlySet<string> = Object.freeze(new Set<string>());
@@ -67,5 +73,18 @@ export function broadcastJids(view: RosterView, session: SessionPresence, otherR
 /** mayAnswerProbe from a view: RFC 6121 §4.3.2, a prober that is a 'from'/'both' contact and not blocked. */
 export function viewMayAnswerProbe(view: RosterView, proberBare: string): boolean {
   if (isBlocked(view.blocked, proberBare)) return false;
-  return isSubscriber(view.roster.items.find((i) => i.jid === proberBare));
+  view.answerable ??= answerableOf(view.roster);
+  return view.answerable.has(proberBare);
+}
+
+/** JIDs whose first roster item (the one findItem gives) is 'from' or 'both'. */
+function answerableOf(roster: Roster): ReadonlySet<string> {
+  const first = new Set<string>();
+  const out = new Set<string>();
+  for (const item of roster.items) {
+    if (first.has(item.jid)) continue;
+    first.add(item.jid);
+    if (isSubscriber(item)) out.add(item.jid);
+  }
+  return out.size === 0 ? NO_BLOCKED : out;
 }
