@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { writeOncePerTurn, type NatsWrites } from '@vigil/store';
 import { cluster } from '@vigil/proto';
-import { encodeFanOutBatch, shardOf, type Subjects } from '@vigil/cluster';
+import { shardOf, type Subjects } from '@vigil/cluster';
 import { bareOf } from '@vigil/roster';
 import type { Logger } from '@vigil/telemetry';
 import { withTo } from './stanza-text.js';
@@ -162,7 +162,7 @@ export class Outbox implements OutboxPort {
     this.#out = [];
     for (const o of out) {
       if (o.kind === 'message') this.nc.publish(o.subject, o.data, o.reply === undefined ? undefined : { reply: o.reply });
-      else this.nc.publish(this.subjects.fanOut, encodeFanOutBatch(o.fanOuts));
+      else this.nc.publish(this.subjects.fanOut, cluster.FanOutBatch.encode({ fanOuts: o.fanOuts }).finish());
     }
   }
 
