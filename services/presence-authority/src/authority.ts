@@ -415,9 +415,10 @@ export class Authority {
     const bare = bareOf(ref.fullJid);
     const event = ev.event;
     // A presence of a known session (or of a new one replacing nobody): at once when nothing of the user is queued.
-    if (event.$case === 'presence' && !tracingEnabled() && !this.#replacesSameResource(ref)) {
+    // Otherwise the queue's task below looks for a session to replace when its turn comes, as before.
+    if (event.$case === 'presence' && !tracingEnabled() && this.#queue.idle(bare) && !this.#replacesSameResource(ref)) {
       const presence = event.presence;
-      return this.#withUser(bare, (user) => this.#presence.broadcastWith(ref, presence, user), () => this.#presence.broadcast(ref, presence));
+      if (this.#runNow(bare, (user) => this.#presence.broadcastWith(ref, presence, user))) return;
     }
     const arrivedMs = this.#now();
     void this.#queue.run(bare, async () => {
@@ -474,16 +475,19 @@ export class Authority {
    * user's queue. `now` must not wait for anything.
    */
   #withUser(bare: string, now: (user: UserEntry) => void, queued: () => Promise<void>): void {
+    if (!this.#runNow(bare, now)) void this.#queue.run(bare, queued);
+  }
+
+  /** #withUser without the queued alternative: false (nothing done) when `now` cannot run at once. */
+  #runNow(bare: string, now: (user: UserEntry) => void): boolean {
     const user = this.#queue.idle(bare) ? this.#records.cached(localpartOf(bare)) : undefined;
-    if (user === undefined) {
-      void this.#queue.run(bare, queued);
-      return;
-    }
+    if (user === undefined) return false;
     try {
       now(user);
     } catch (e) {
       this.deps.log.error('presence task failed', { user: bare, err: e });
     }
+    return true;
   }
 
   async #replaceSameResource(ref: cluster.SessionRef): Promise<void> {
