@@ -453,13 +453,6 @@ export class Authority {
     });
   }
 
-  /**
-   * Conflict policy across nodes (docs/decisions.md): a new session whose
-   * full JID another node already holds replaces it. The older one is
-   * announced gone now, before the new one's presence goes out, and its node
-   * is told to end that stream with <conflict/> (a node that no longer has it
-   * ignores the request).
-   */
   /** Whether #replaceSameResource has a session to end for `ref`. */
   #replacesSameResource(ref: cluster.SessionRef): boolean {
     if (this.#registry.get(ref.sessionId) !== undefined) return false;
@@ -490,6 +483,13 @@ export class Authority {
     return true;
   }
 
+  /**
+   * Conflict policy across nodes (docs/decisions.md): a new session whose
+   * full JID another node already holds replaces it. The older one is
+   * announced gone now, before the new one's presence goes out, and its node
+   * is told to end that stream with <conflict/> (a node that no longer has it
+   * ignores the request).
+   */
   async #replaceSameResource(ref: cluster.SessionRef): Promise<void> {
     for (const old of this.#registry.sessionsOf(bareOf(ref.fullJid))) {
       if (old.fullJid !== ref.fullJid || old.sessionId === ref.sessionId) continue;
