@@ -64,3 +64,23 @@ test('a delivery token is the first 20 hex digits of the SHA-256 of the JID in U
     }),
   );
 });
+
+/** FNV-1a over the UTF-8 bytes, as written before the ASCII path existed: the shard of every user must stay where it was. */
+function fnv1a32Reference(s: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(s, 'utf8')) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+test('shards do not move: the hash equals FNV-1a over the UTF-8 bytes for ASCII and any other text', () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' })), (s) => {
+      assert.equal(shardOf(s, 65536), fnv1a32Reference(s) % 65536);
+    }),
+    { numRuns: 500 },
+  );
+  assert.equal(shardOf('alice@localhost', 256), fnv1a32Reference('alice@localhost') % 256);
+});

@@ -7,6 +7,19 @@ const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encodi
 /** FNV-1a over the UTF-8 bytes of `s`: stable across processes and versions. */
 export function fnv1a32(s: string): number {
   let h = 0x811c9dc5;
+  // ASCII (nearly every JID) is its own UTF-8: hashed from the string, with no Buffer per call (an authority hashes
+  // a JID for every delivery it stamps); anything else goes through the encoder, so the value is the same either way.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return fnv1a32Utf8(s);
+    h ^= c;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function fnv1a32Utf8(s: string): number {
+  let h = 0x811c9dc5;
   const bytes = Buffer.from(s, 'utf8');
   for (let i = 0; i < bytes.length; i++) {
     h ^= bytes[i] as number;

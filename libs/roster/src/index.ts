@@ -5,6 +5,7 @@ export {
   type SessionPresence, type Recipient, type RecipientReason, type BroadcastInput,
   broadcastRecipients, probeTargets, mayAnswerProbe, bareOf, isBlocked,
 } from './presence.js';
+export { type RosterView, rosterView, broadcastJids, viewMayAnswerProbe } from './roster-view.js';
 export {
   type SubscriptionState, type SubscriptionStateName, type AppendixAStateName,
   NO_SUBSCRIPTION, ALL_STATES, canonicalState, stateName, stateFromName, rosterItemChanged,

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  broadcastRecipients, mayAnswerProbe, probeTargets, bareOf,
+  broadcastRecipients, mayAnswerProbe, probeTargets, bareOf, broadcastJids, rosterView, viewMayAnswerProbe,
   type Roster, type RosterItem, type SessionPresence, type Subscription,
 } from './index.js';
 
@@ -95,4 +95,36 @@ test('a blocked domain blocks every account of it from broadcasts and probes', (
   assert.deepEqual(got.map((g) => g.jid), ['b@y']);
   assert.deepEqual(probeTargets(r, new Set(['x'])), ['b@y']);
   assert.equal(mayAnswerProbe(r, 'a@x', new Set(['x'])), false);
+});
+
+const viewItemsArb = fc.array(fc.tuple(jidArb, subscriptionArb), { maxLength: 8 });
+const blockedArb = fc.subarray(['a@x', 'c@x', 'y', 'e@y']);
+
+test('a roster view gives the same broadcast recipients, in the same order, as broadcastRecipients', () => {
+  fc.assert(
+    fc.property(
+      viewItemsArb, blockedArb,
+      fc.subarray(['a@x/r', 'z@q/1', 'd@y/2', 'b@x']),
+      fc.subarray(['a@x', 'b@x', 'd@y']),
+      fc.subarray(['alice@localhost/phone', 'alice@localhost/desk', 'alice@localhost/tab']),
+      fc.constantFrom<'available' | 'unavailable'>('available', 'unavailable'),
+      (items, blocked, directed, errors, others, kind) => {
+        const r = roster(...items.map(([j, s]) => item(j, s)));
+        const s = session({ directedTo: new Set(directed), presenceErrorsFrom: new Set(errors) });
+        const want = broadcastRecipients({ roster: r, session: s, blocked: new Set(blocked), otherResources: others }, kind).map((x) => x.jid);
+        assert.deepEqual([...broadcastJids(rosterView(r, blocked), s, others, kind)], want);
+      },
+    ),
+  );
+});
+
+test('a roster view gives the same probe targets and probe answers as the roster and block list', () => {
+  fc.assert(
+    fc.property(viewItemsArb, blockedArb, fc.constantFrom('a@x', 'b@x', 'c@x', 'd@y', 'e@y', 'q@z'), (items, blocked, prober) => {
+      const r = roster(...items.map(([j, s]) => item(j, s)));
+      const view = rosterView(r, blocked);
+      assert.deepEqual([...view.probeTargets], probeTargets(r, new Set(blocked)));
+      assert.equal(viewMayAnswerProbe(view, prober), mayAnswerProbe(r, prober, new Set(blocked)));
+    }),
+  );
 });

@@ -18,7 +18,8 @@ import { SessionRegistry, type SessionRecord } from './registry.js';
 import { Reconciler } from './reconciler.js';
 import { RosterEditor } from './roster-editor.js';
 import { handleInbound, isSubscriptionType, SubscriptionCore } from './subscriptions.js';
-import { UserRecords } from './user-records.js';
+import { UserRecords, type UserEntry } from './user-records.js';
+import { localpartOf } from './stanza-text.js';
 import { KvSessionJournal } from './journal.js';
 import { ShardManager } from './shard-manager.js';
 import { AdminHandler } from './admin.js';
@@ -57,6 +58,7 @@ export class Authority {
   readonly #leases: LeaseTable;
   readonly #registry = new SessionRegistry();
   readonly #queue: KeyedQueue;
+  readonly #records: UserRecords;
   readonly #presence: PresenceCore;
   readonly #subscriptions: SubscriptionCore;
   readonly #iqs: IqCore;
@@ -112,7 +114,7 @@ export class Authority {
       config: deps.config,
       log: deps.log,
       registry: this.#registry,
-      records: new UserRecords(deps.stores.rosters, deps.config.rosterCacheSize),
+      records: (this.#records = new UserRecords(deps.stores.rosters, deps.config.rosterCacheSize)),
       lastSeen: deps.stores.lastSeen,
       outbox: this.#outbox,
       queue: this.#queue,
@@ -412,6 +414,12 @@ export class Authority {
     }
     const bare = bareOf(ref.fullJid);
     const event = ev.event;
+    // A presence of a known session (or of a new one replacing nobody): at once when nothing of the user is queued.
+    // Otherwise the queue's task below looks for a session to replace when its turn comes, as before.
+    if (event.$case === 'presence' && !tracingEnabled() && this.#queue.idle(bare) && !this.#replacesSameResource(ref)) {
+      const presence = event.presence;
+      if (this.#runNow(bare, (user) => this.#presence.broadcastWith(ref, presence, user))) return;
+    }
     const arrivedMs = this.#now();
     void this.#queue.run(bare, async () => {
       if (event.$case !== 'ended' && event.$case !== 'resync' && this.#registry.get(ref.sessionId) === undefined) await this.#replaceSameResource(ref);
@@ -443,6 +451,36 @@ export class Authority {
         }
       }
     });
+  }
+
+  /** Whether #replaceSameResource has a session to end for `ref`. */
+  #replacesSameResource(ref: cluster.SessionRef): boolean {
+    if (this.#registry.get(ref.sessionId) !== undefined) return false;
+    return this.#registry.someSessionOf(bareOf(ref.fullJid), (old) => old.fullJid === ref.fullJid && old.sessionId !== ref.sessionId);
+  }
+
+  /**
+   * Runs `now` with the user's roster entry at once when the user's queue is
+   * idle and the entry cached: nothing of that user can run in between, so it
+   * is the order the queue would give, without its promises (a login's
+   * probes, its presence and its roster come here; each queued task cost
+   * several promises and a microtask turn). Otherwise `queued` goes into the
+   * user's queue. `now` must not wait for anything.
+   */
+  #withUser(bare: string, now: (user: UserEntry) => void, queued: () => Promise<void>): void {
+    if (!this.#runNow(bare, now)) void this.#queue.run(bare, queued);
+  }
+
+  /** #withUser without the queued alternative: false (nothing done) when `now` cannot run at once. */
+  #runNow(bare: string, now: (user: UserEntry) => void): boolean {
+    const user = this.#queue.idle(bare) ? this.#records.cached(localpartOf(bare)) : undefined;
+    if (user === undefined) return false;
+    try {
+      now(user);
+    } catch (e) {
+      this.deps.log.error('presence task failed', { user: bare, err: e });
+    }
+    return true;
   }
 
   /**
@@ -496,7 +534,7 @@ export class Authority {
   }
 
   #onProbe(p: cluster.Probe): void {
-    void this.#queue.run(p.toBareJid, () => this.#presence.answerProbe(p));
+    this.#withUser(p.toBareJid, (contact) => this.#presence.answerProbeWith(p, contact), () => this.#presence.answerProbe(p));
   }
 
   #onInbound(msg: cluster.InboundStanza): void {
@@ -512,13 +550,27 @@ export class Authority {
     };
     const requester = bareOf(req.session?.fullJid ?? '');
     if (req.typed?.$case === 'blockListGet') {
-      void this.#queue.run(requester, async () => {
+      this.#withUser(requester, (user) => respond(this.#iqs.blockListOf(user)), async () => {
         try {
           respond(await this.#iqs.blockList(requester));
         } catch (e) {
           // An answer without the list: the node refuses the bind with 'wait' at once (IqHandler.loadBlockList).
           this.deps.log.error('block list read failed', { user: requester, err: e });
           respond({ stanzaXml: '', blockList: [], isBlockList: false });
+        }
+      });
+      return;
+    }
+    // The roster a login asks for (typed): its answer is text built from the cached record, with no element tree.
+    const rosterGet = req.typed?.$case === 'rosterGet' ? req.typed.rosterGet : undefined;
+    if (rosterGet !== undefined && (rosterGet.to === '' || bareOf(rosterGet.to) === requester)) {
+      const fullJid = req.session?.fullJid;
+      this.#withUser(requester, (user) => respond(this.#iqs.ownRosterGet(rosterGet, fullJid, user)), async () => {
+        try {
+          respond(this.#iqs.ownRosterGet(rosterGet, fullJid, await this.#records.entry(localpartOf(requester))));
+        } catch (e) {
+          this.deps.log.error('iq failed', { user: requester, err: e });
+          respond({ stanzaXml: errorReply(typedIq(req) ?? parseStanza(req.stanzaXml), new StanzaError('internal-server-error', 'wait')).toString(), blockList: [], isBlockList: false });
         }
       });
       return;

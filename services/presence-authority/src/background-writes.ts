@@ -20,7 +20,7 @@ export interface WritePacing {
  */
 export const DEFAULT_PACING: WritePacing = { quietMs: 500, maxDelayMs: 2000, now: () => performance.now() };
 
-/** Not deferrable: starts on a later turn, at the concurrency limit. */
+/** Not deferrable: starts in this turn when there is room, otherwise on a later turn, at the concurrency limit. */
 const URGENT = false;
 
 interface Waiting {
@@ -30,8 +30,10 @@ interface Waiting {
 
 /**
  * Writes that must happen but must not compete with fan-out: KV writes of
- * the session registry and last-seen. Each starts on a later turn of the
- * event loop (setImmediate), and at most `concurrency` run at once.
+ * the session registry and last-seen. An urgent write with room to run
+ * starts after its caller's synchronous work, in the same turn; any other
+ * starts on a later turn of the event loop (setImmediate); at most
+ * `concurrency` run at once.
  *
  * Writes marked deferrable (the erasure of an ended session's registry
  * entry, its last-seen) also wait while a burst of them is still being
@@ -66,6 +68,14 @@ export class BackgroundWrites {
   }
 
   run<T>(task: () => Promise<T>, deferrable: boolean = URGENT): Promise<T> {
+    if (!deferrable && this.#urgent.length === 0 && this.#running < this.concurrency) {
+      // Room for it: it starts in this turn, once the caller's synchronous work is done (a microtask), so its NATS
+      // publish joins the turn's one socket write (writeOncePerTurn) instead of making another on the next turn;
+      // the caller's fan-out was decided first all the same. A login's registry write cost the authority a write
+      // system call of its own.
+      this.#running++;
+      return Promise.resolve().then(() => this.#started(task));
+    }
     return new Promise<void>((resolve) => {
       const now = this.pacing.now();
       if (deferrable) {
@@ -75,14 +85,17 @@ export class BackgroundWrites {
         this.#urgent.push({ start: resolve, sinceMs: now });
       }
       this.#pump();
-    }).then(async () => {
-      try {
-        return await task();
-      } finally {
-        this.#running--;
-        this.#pump();
-      }
-    });
+    }).then(() => this.#started(task));
+  }
+
+  /** Runs a task counted in #running already. */
+  async #started<T>(task: () => Promise<T>): Promise<T> {
+    try {
+      return await task();
+    } finally {
+      this.#running--;
+      this.#pump();
+    }
   }
 
   get pending(): number {

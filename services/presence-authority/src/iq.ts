@@ -4,7 +4,8 @@ import { el, errorReply, iqResult, parseStanza, parseJidOrError, JidError, NS, S
 import type { AuthorityContext } from './context.js';
 import type { PresenceCore } from './presence.js';
 import type { RosterEditor } from './roster-editor.js';
-import { blockPush, itemElement, NS_BLOCKING, NS_LAST } from './roster-xml.js';
+import { blockPush, itemElement, NS_BLOCKING, NS_LAST, ownRosterResultXml } from './roster-xml.js';
+import type { UserEntry } from './user-records.js';
 import { localpartOf } from './stanza-text.js';
 
 /**
@@ -43,8 +44,21 @@ export class IqCore {
 
   /** The block list a node loads when a session binds (typed BlockListGet): no stanza, only the list. */
   async blockList(user: string): Promise<cluster.IqResponse> {
-    const rec = await this.ctx.records.get(localpartOf(user));
-    return { stanzaXml: '', blockList: [...rec.blocked], isBlockList: true };
+    return this.blockListOf(await this.ctx.records.entry(localpartOf(user)));
+  }
+
+  /** blockList() from the user's roster entry in hand. */
+  blockListOf(user: UserEntry): cluster.IqResponse {
+    return { stanzaXml: '', blockList: [...user.record.blocked], isBlockList: true };
+  }
+
+  /**
+   * The user's own typed roster get (RFC 6121 §2.1.3), sent from `fullJid`,
+   * from the user's roster entry in hand: the same answer handle() gives for
+   * typedIq() of it, built as text (ownRosterResultXml).
+   */
+  ownRosterGet(g: cluster.RosterGet, fullJid: string | undefined, user: UserEntry): cluster.IqResponse {
+    return { stanzaXml: ownRosterResultXml(g, fullJid, user.record.roster), blockList: [], isBlockList: false };
   }
 
   async #blocking(iq: Element, payload: Element, user: string): Promise<cluster.IqResponse> {

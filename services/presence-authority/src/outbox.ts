@@ -85,15 +85,17 @@ export class Outbox implements OutboxPort {
    * know the session is there.
    */
   deliver(to: string, stanzaXml: string, fromBareJid: string, kind: cluster.DeliveryKind = K.DELIVERY_KIND_PRESENCE): void {
-    const about = fromBareJid !== '' && this.#owns(fromBareJid) ? fromBareJid : bareOf(to);
-    if (kind === K.DELIVERY_KIND_PRESENCE && to.includes('/')) return this.#fanOutAs(about, [to], stanzaXml, fromBareJid);
+    // The sender's shard, hashed once: a login's probe answers come here one per contact.
+    const fromShard = fromBareJid === '' ? -1 : shardOf(fromBareJid, this.shardCount);
+    const fromEpoch = fromShard === -1 ? undefined : this.epochOf(fromShard);
+    const about = fromEpoch !== undefined ? fromBareJid : bareOf(to);
+    if (kind === K.DELIVERY_KIND_PRESENCE && to.includes('/')) {
+      if (fromEpoch !== undefined) return this.#fanOutIn(fromShard, fromEpoch, [to], stanzaXml, fromBareJid);
+      return this.#fanOutAs(about, [to], stanzaXml, fromBareJid);
+    }
     this.#publishDelivery(about, {
       toJid: to, stanzaXml: withTo(stanzaXml, to), shard: 0, epoch: 0, kind, fromBareJid, blockList: [],
     });
-  }
-
-  #owns(bareJid: string): boolean {
-    return this.epochOf(shardOf(bareJid, this.shardCount)) !== undefined;
   }
 
   /** A server push (roster or block list) to the user's interested resources. */
@@ -122,9 +124,19 @@ export class Outbox implements OutboxPort {
       this.log.debug('fan-out dropped: shard not owned here', { shard, from: fromBareJid });
       return;
     }
-    const bytes = stanzaXml.length + to.reduce((n, j) => n + j.length + 2, 0);
+    this.#fanOutIn(shard, epoch, to, stanzaXml, fromBareJid);
+  }
+
+  /**
+   * A fan-out stamped with a shard this replica owns at `epoch`. `to` is
+   * kept as given until the batch is encoded (no copy per fan-out): callers
+   * pass arrays nobody changes afterwards (a roster view's subscribers).
+   */
+  #fanOutIn(shard: number, epoch: number, to: readonly string[], stanzaXml: string, fromBareJid: string): void {
+    let bytes = stanzaXml.length;
+    for (const j of to) bytes += j.length + 2;
     const last = this.#out[this.#out.length - 1];
-    const entry: cluster.FanOut = { stanzaXml, fromBareJid, shard, epoch, toJids: [...to] };
+    const entry: cluster.FanOut = { stanzaXml, fromBareJid, shard, epoch, toJids: to as string[] };
     if (last?.kind === 'fan-out' && last.bytes < FAN_OUT_BATCH_BYTES) {
       last.fanOuts.push(entry);
       last.bytes += bytes;

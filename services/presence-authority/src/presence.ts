@@ -1,13 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { cluster, type store } from '@vigil/proto';
 import { shardOf } from '@vigil/cluster';
-import { broadcastRecipients, bareOf, isBlocked, mayAnswerProbe, probeTargets, type Recipient } from '@vigil/roster';
+import { bareOf, broadcastJids, isBlocked, viewMayAnswerProbe, type RosterView } from '@vigil/roster';
 import { escapeAttr, parseStanza } from '@vigil/xmpp';
-import type { LastSeen, RosterRecord } from '@vigil/store';
+import type { LastSeen } from '@vigil/store';
 import type { AuthorityContext } from './context.js';
 import { jidsWith, jidsWithout, NO_JIDS, type SessionRecord } from './registry.js';
 import { BackgroundWrites } from './background-writes.js';
 import { CompactSessionRecord } from './session-record.js';
+import type { UserEntry } from './user-records.js';
 import { domainOf, localpartOf, unavailableFrom } from './stanza-text.js';
 
 const { EndCause } = cluster;
@@ -75,37 +76,57 @@ export class PresenceCore {
     }
   }
 
+  /**
+   * broadcast() with the user's roster entry in hand (UserRecords.cached):
+   * all of it happens now, so a caller that found the user's queue idle may
+   * run it outside the queue.
+   */
+  broadcastWith(ref: cluster.SessionRef, p: cluster.BroadcastPresence, user: UserEntry): void {
+    const started = performance.now();
+    try {
+      const s = this.recordFor(ref);
+      this.ctx.registry.setPresenceSeq(s, p.seq);
+      this.#broadcastWith(s, p, user);
+    } finally {
+      this.ctx.metrics.fanOutTook('broadcast', performance.now() - started);
+    }
+  }
+
   async #broadcast(ref: cluster.SessionRef, p: cluster.BroadcastPresence): Promise<void> {
     const s = this.recordFor(ref);
     this.ctx.registry.setPresenceSeq(s, p.seq);
-    const rec = await this.ctx.records.get(localpartOf(s.bareJid));
+    this.#broadcastWith(s, p, await this.ctx.records.entry(localpartOf(s.bareJid)));
+  }
+
+  /** After setPresenceSeq. */
+  #broadcastWith(s: SessionRecord, p: cluster.BroadcastPresence, user: UserEntry): void {
+    const { record: rec, view } = user;
     if (p.available) {
       const initial = !s.available;
       s.available = true;
       s.presenceXml = p.stanzaXml;
       s.priority = p.priority;
       if (initial) s.availableSinceUnixMs = this.ctx.wallNowMs();
-      this.#fanOut(this.#recipients(s, rec, 'available'), p.stanzaXml, s.bareJid, 'available');
+      this.#fanOut(this.#recipients(s, view, 'available'), p.stanzaXml, s.bareJid, 'available');
       // RFC 6121 §4.2.2: the resource that sent initial presence gets it too.
       this.ctx.outbox.deliver(s.fullJid, p.stanzaXml, s.bareJid);
       this.ctx.events.changed(s, AVAILABLE);
-      if (initial) this.#onInitial(s, rec);
+      if (initial) this.#onInitial(s, view, rec.pendingIn);
       this.ctx.journal.save(s);
       return;
     }
-    this.#fanOut(this.#recipients(s, rec, 'unavailable'), p.stanzaXml, s.bareJid, 'unavailable');
+    this.#fanOut(this.#recipients(s, view, 'unavailable'), p.stanzaXml, s.bareJid, 'unavailable');
     this.ctx.outbox.deliver(s.fullJid, p.stanzaXml, s.bareJid);
     const was = s.available;
     s.available = false;
     s.directedTo = NO_JIDS;
     if (was) this.ctx.events.changed(s, EndCause.END_CAUSE_GRACEFUL);
     this.ctx.journal.save(s);
-    await this.#noteLastSeen(s, p.stanzaXml);
+    this.#noteLastSeen(s, p.stanzaXml);
   }
 
-  #onInitial(s: SessionRecord, rec: RosterRecord): void {
-    const blocked = new Set(rec.blocked);
-    for (const contact of probeTargets(rec.roster, blocked)) {
+  #onInitial(s: SessionRecord, view: RosterView, pendingIn: UserEntry['record']['pendingIn']): void {
+    for (const contact of view.probeTargets) {
       if (domainOf(contact) !== this.ctx.config.domain) continue; // no server-to-server in this build
       this.ctx.outbox.probe({ fromFullJid: s.fullJid, toBareJid: contact, fromShard: s.shard, fromEpoch: 0 });
     }
@@ -114,13 +135,13 @@ export class PresenceCore {
       if (o !== s && o.available) this.ctx.outbox.deliver(s.fullJid, o.presenceXml, s.bareJid);
     }
     // §3.1.3: requests that arrived while the user was offline are shown now.
-    for (const pending of rec.pendingIn) this.ctx.outbox.deliver(s.fullJid, pending.stanzaXml, pending.fromBareJid);
+    for (const pending of pendingIn) this.ctx.outbox.deliver(s.fullJid, pending.stanzaXml, pending.fromBareJid);
   }
 
   /** The session's node may have missed deliveries (NATS reconnect): probe its contacts again, answers to it alone. */
   async reprobe(s: SessionRecord): Promise<void> {
-    const rec = await this.ctx.records.get(localpartOf(s.bareJid));
-    for (const contact of probeTargets(rec.roster, new Set(rec.blocked))) {
+    const { view } = await this.ctx.records.entry(localpartOf(s.bareJid));
+    for (const contact of view.probeTargets) {
       if (domainOf(contact) !== this.ctx.config.domain) continue;
       this.ctx.outbox.probe({ fromFullJid: s.fullJid, toBareJid: contact, fromShard: s.shard, fromEpoch: 0 });
     }
@@ -134,8 +155,8 @@ export class PresenceCore {
     // RFC 6121 §4.6.3: remember who got directed presence, so the session's end reaches them.
     s.directedTo = d.available ? jidsWith(s.directedTo, d.toJid) : jidsWithout(s.directedTo, d.toJid);
     this.ctx.journal.save(s);
-    const rec = await this.ctx.records.get(localpartOf(s.bareJid));
-    if (isBlocked(new Set(rec.blocked), d.toJid)) return; // XEP-0191: nothing to a blocked entity
+    const { view } = await this.ctx.records.entry(localpartOf(s.bareJid));
+    if (isBlocked(view.blocked, d.toJid)) return; // XEP-0191: nothing to a blocked entity
     if (domainOf(d.toJid) === this.ctx.config.domain) this.ctx.outbox.deliver(d.toJid, d.stanzaXml, s.bareJid);
   }
 
@@ -150,8 +171,8 @@ export class PresenceCore {
     const dropped = (): void => this.ctx.journal.drop(record);
     let delivered = 0;
     if (record.available || record.directedTo.size > 0) {
-      const rec = await this.ctx.records.get(localpartOf(record.bareJid));
-      const recipients = this.#recipients(record, rec, 'unavailable');
+      const { view } = await this.ctx.records.entry(localpartOf(record.bareJid));
+      const recipients = this.#recipients(record, view, 'unavailable');
       this.#fanOut(recipients, unavailableFrom(record.fullJid), record.bareJid, 'unavailable');
       delivered = recipients.length;
     }
@@ -160,7 +181,7 @@ export class PresenceCore {
     const causeName = END_CAUSE_NAME[cause] ?? 'unspecified';
     this.ctx.metrics.sessionEnded(causeName);
     this.ctx.metrics.fanOutTook('end', performance.now() - started);
-    if (record.available) await this.#noteLastSeen(record, '');
+    if (record.available) this.#noteLastSeen(record, '');
     // A node's mass expiry is summarized by the caller; one line per session would cost more than the fan-out.
     const log = cause === EndCause.END_CAUSE_NODE_LOST ? this.ctx.log.debug : this.ctx.log.info;
     log('session ended', {
@@ -181,19 +202,24 @@ export class PresenceCore {
    * prober the contact blocked gets nothing at all (XEP-0191).
    */
   async answerProbe(p: cluster.Probe): Promise<void> {
-    const rec = await this.ctx.records.get(localpartOf(p.toBareJid));
+    this.answerProbeWith(p, await this.ctx.records.entry(localpartOf(p.toBareJid)));
+  }
+
+  /** answerProbe() with the contact's roster entry in hand: all of it happens now (see broadcastWith). */
+  answerProbeWith(p: cluster.Probe, contact: UserEntry): void {
+    const { view } = contact;
     const prober = bareOf(p.fromFullJid);
-    if (isBlocked(new Set(rec.blocked), prober)) return;
-    if (!mayAnswerProbe(rec.roster, prober, new Set(rec.blocked))) {
+    if (isBlocked(view.blocked, prober)) return;
+    if (!viewMayAnswerProbe(view, prober)) {
       this.ctx.outbox.inbound({
         fromJid: p.toBareJid, toJid: prober, kind: cluster.InboundKind.INBOUND_KIND_SUBSCRIPTION, type: 'unsubscribed',
         stanzaXml: `<presence from='${escapeAttr(p.toBareJid)}' type='unsubscribed'/>`, fromShard: 0, fromEpoch: 0,
       });
       return;
     }
-    for (const s of this.ctx.registry.sessionsOf(p.toBareJid)) {
+    this.ctx.registry.forEachSessionOf(p.toBareJid, (s) => {
       if (s.available) this.ctx.outbox.deliver(p.fromFullJid, s.presenceXml, p.toBareJid);
-    }
+    });
   }
 
   /** RFC 6121 §4.4.2: a contact that answered with an error gets no more broadcasts this session. */
@@ -227,7 +253,7 @@ export class PresenceCore {
   }
 
   async #blocks(userBareJid: string, jid: string): Promise<boolean> {
-    return isBlocked(new Set((await this.ctx.records.get(localpartOf(userBareJid))).blocked), jid);
+    return isBlocked((await this.ctx.records.entry(localpartOf(userBareJid))).view.blocked, jid);
   }
 
   /** Directed-presence targets of the user's sessions (who would get their unavailable). */
@@ -238,21 +264,25 @@ export class PresenceCore {
   }
 
   hasAvailable(userBareJid: string): boolean {
-    return this.ctx.registry.sessionsOf(userBareJid).some((s) => s.available);
+    return this.ctx.registry.someSessionOf(userBareJid, (s) => s.available);
   }
 
-  #recipients(s: SessionRecord, rec: RosterRecord, kind: 'available' | 'unavailable'): Recipient[] {
-    const others = this.ctx.registry.sessionsOf(s.bareJid).filter((o) => o !== s && o.available).map((o) => o.fullJid);
-    return broadcastRecipients({ roster: rec.roster, session: s, blocked: new Set(rec.blocked), otherResources: others }, kind);
+  /** RFC 6121 §4.5.2 recipients (broadcastRecipients, from the roster's view): bare or full JIDs; the caller must not change the array. */
+  #recipients(s: SessionRecord, view: RosterView, kind: 'available' | 'unavailable'): readonly string[] {
+    const others: string[] = [];
+    this.ctx.registry.forEachSessionOf(s.bareJid, (o) => {
+      if (o !== s && o.available) others.push(o.fullJid);
+    });
+    return broadcastJids(view, s, others, kind);
   }
 
-  #fanOut(recipients: readonly Recipient[], stanzaXml: string, fromBareJid: string, kind: 'available' | 'unavailable'): void {
-    this.ctx.outbox.fanOut(recipients.map((r) => r.jid), stanzaXml, fromBareJid);
+  #fanOut(recipients: readonly string[], stanzaXml: string, fromBareJid: string, kind: 'available' | 'unavailable'): void {
+    this.ctx.outbox.fanOut(recipients, stanzaXml, fromBareJid);
     this.ctx.metrics.fannedOut(kind, recipients.length);
   }
 
   /** XEP-0012: when the user's last available resource goes, remember when and with what status. */
-  async #noteLastSeen(s: SessionRecord, unavailableXml: string): Promise<void> {
+  #noteLastSeen(s: SessionRecord, unavailableXml: string): void {
     if (this.hasAvailable(s.bareJid)) return;
     let status = '';
     if (unavailableXml !== '') {

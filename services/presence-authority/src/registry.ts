@@ -177,6 +177,21 @@ export class SessionRegistry {
     return Array.isArray(user) ? [...user] : [user];
   }
 
+  /** Calls `fn` with each of the user's sessions in the order they were added, without copying them; `fn` must not change the registry. */
+  forEachSessionOf(bareJid: string, fn: (r: SessionRecord) => void): void {
+    const user = this.#byUser.get(bareJid);
+    if (user === undefined) return;
+    if (!Array.isArray(user)) return fn(user);
+    for (const r of user) fn(r);
+  }
+
+  /** Whether one of the user's sessions satisfies `test`, without copying them. */
+  someSessionOf(bareJid: string, test: (r: SessionRecord) => boolean): boolean {
+    const user = this.#byUser.get(bareJid);
+    if (user === undefined) return false;
+    return Array.isArray(user) ? user.some(test) : test(user);
+  }
+
   /**
    * The incarnation's sessions, in no particular order: a scan of all
    * sessions (O(sessions here), about a millisecond per 100,000), done when an
