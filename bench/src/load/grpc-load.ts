@@ -65,8 +65,8 @@ type ToChild = { kind: 'job'; job: LoadJob } | { kind: 'phase'; durationMs: numb
 type FromChild = { kind: 'ready' } | { kind: 'result'; result: LoadResult } | { kind: 'error'; message: string };
 
 const MAX_ERRORS_KEPT = 5;
-/** Young-generation semi-space of a load process, in MB (see start). */
-const LOAD_SEMI_SPACE_MB = 2;
+/** Young-generation semi-space of a load process, in MB (see start); VIGIL_BENCH_GRPC_SEMI_SPACE_MB for experiments. */
+const LOAD_SEMI_SPACE_MB = Number(process.env.VIGIL_BENCH_GRPC_SEMI_SPACE_MB ?? 2);
 
 /** The parent's handle on one load process. */
 export class GrpcLoadProcess {
@@ -181,27 +181,28 @@ export function http2Caller(job: LoadJob, jids: readonly string[]): Caller {
       const stream = session.request(headers);
       // grpc-timeout only asks the server; the client gives up on its own too, so a stalled server cannot hang the run.
       const deadline = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), job.deadlineMs + 1000);
-      let status: number | undefined;
-      let message = '';
       let bytes = 0;
-      stream.on('response', (h) => {
-        status = grpcStatus(h);
-        if (status !== undefined) message = String(h['grpc-message'] ?? '');
-      });
-      stream.on('trailers', (t) => {
-        status = grpcStatus(t);
-        message = String(t['grpc-message'] ?? '');
-      });
-      stream.on('data', (d: Buffer) => {
-        bytes += d.length;
-      });
-      stream.on('error', () => undefined); // reported by 'close' below
-      stream.on('close', () => {
+      let finished = false;
+      // The call is over when its status arrives (the trailers, or the headers of a trailers-only answer), as for
+      // any gRPC client: not at the stream's 'close', which Node emits a turn or more later.
+      const finish = (status: number | undefined, message: string): void => {
+        if (finished) return;
+        finished = true;
         clearTimeout(deadline);
         if (status === 0 && bytes >= 5) done(null);
         else if (status !== undefined && status !== 0) done(new Error(`grpc-status ${status}: ${percentDecoded(message)}`));
         else done(new Error(`stream closed without an answer (HTTP/2 code ${stream.rstCode ?? 'none'}, ${bytes} bytes)`));
+      };
+      stream.on('response', (h) => {
+        const status = grpcStatus(h);
+        if (status !== undefined) finish(status, String(h['grpc-message'] ?? ''));
       });
+      stream.on('trailers', (t) => finish(grpcStatus(t), String(t['grpc-message'] ?? '')));
+      stream.on('data', (d: Buffer) => {
+        bytes += d.length;
+      });
+      stream.on('error', () => undefined); // reported by 'close' below
+      stream.on('close', () => finish(undefined, ''));
       stream.end(frames[i]);
     },
     close: () => session.close(),

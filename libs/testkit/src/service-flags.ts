@@ -12,10 +12,19 @@
  *   to 2 × 4 MB instead of 2 × 16 MB under load. A node's 32 MB of young
  *   generation came back with every login storm and stayed until V8 judged
  *   the process idle (tens of seconds, or never).
- * - `--heap-growing-percent=20` (both): after a full collection the old
- *   generation may grow by 20 % before the next one, instead of up to 4×
- *   the live heap. The authority's old space reached 100 MB around 40–60 MB
- *   of live data after a login storm and kept the pages.
+ * - `--heap-growing-percent=20` (connection node): after a full collection
+ *   the old generation may grow by 20 % before the next one, instead of up
+ *   to 4× the live heap.
+ * - `--expose-gc --heap-growing-percent=100` (presence authority): its idle
+ *   collector (services/presence-authority/src/idle-collector.ts) compacts
+ *   the old space once after each burst of session changes, when the
+ *   process is quiet, and between those V8 collects fully when the old
+ *   generation has doubled. The authority's old space reached 100 MB around
+ *   40–60 MB of live data after a login storm and kept the pages; it used
+ *   `--heap-growing-percent=20` against that until the full collections it
+ *   caused every 1.5–2.5 s under gRPC load were found to be the slowest 1 %
+ *   of GetPresence (docs/decisions.md, "An idle collector instead of the
+ *   authority's tight heap growth").
  * The price is more frequent collections under load (CPU per login and GC
  * pauses in the same section). Node refuses --heap-growing-percent in
  * NODE_OPTIONS, so the flags go on the command line; operators replace them
@@ -25,7 +34,7 @@ export type FlaggedService = 'connection-node' | 'presence-authority';
 
 export const SERVICE_NODE_FLAGS: Readonly<Record<FlaggedService, readonly string[]>> = {
   'connection-node': ['--max-semi-space-size=4', '--heap-growing-percent=20'],
-  'presence-authority': ['--heap-growing-percent=20'],
+  'presence-authority': ['--expose-gc', '--heap-growing-percent=100'],
 };
 
 /**

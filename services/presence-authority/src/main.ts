@@ -6,6 +6,7 @@ import { startTelemetry } from '@vigil/telemetry/sdk';
 import { openShardLocks, openStores } from '@vigil/store';
 import { readAuthorityConfig } from './config.js';
 import { Authority } from './authority.js';
+import { startIdleCollector } from './idle-collector.js';
 import { GrpcApi } from './grpc/server.js';
 import { AuthorityMetrics } from './metrics.js';
 import { MetricsExchange } from './metrics-exchange.js';
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
   const shardLocks = await openShardLocks(nc, { replicas: config.kvReplicas, lockTtlMs: config.timings.shardLockTtlMs });
   const authority = new Authority({ nc, stores, config, log, shardLocks, metrics });
   await authority.start();
+  // One full collection after each burst of session changes, in place of a tight heap-growth flag (idle-collector.ts).
+  const stopIdleCollector = startIdleCollector(() => authority.registry.size, log);
   // Every replica answers its peers' metrics requests, with or without an API of its own.
   const exchange = new MetricsExchange({
     nc, subjects: subjects(config.subjectPrefix), authorityId: config.authorityId, read: () => telemetry.read(), members: () => authority.shards.members(), log,
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
 
   stopOnSignals(log, nc, async () => {
     telemetry.setReadiness(() => ({ stopping: false }));
+    stopIdleCollector();
     await api?.stop();
     exchange.stop();
     await authority.stop();
