@@ -46,6 +46,8 @@ const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
 /** Characters XML 1.0 forbids (§2.2), plus carriage return, which end-of-line handling would rewrite (§2.11). */
 // eslint-disable-next-line no-control-regex -- these are exactly the characters to find
 const REFUSED_CHARS = /[\x00-\x08\x0b-\x1f\ufffe\uffff]/;
+/** What an attribute value cannot hold as is: '<' (not well-formed), tab and newline (normalised to spaces, §3.3.3), references. */
+const VALUE_SPECIAL = /[<\t\n&]/;
 /** '&' not starting one of the five predefined entities. */
 const OTHER_REFERENCE = /&(?!(?:lt|gt|amp|quot|apos);)/;
 const ENTITY = /&(lt|gt|amp|quot|apos);/g;
@@ -63,9 +65,6 @@ const GT = 0x3e;
 const SLASH = 0x2f;
 const EQ = 0x3d;
 const COLON = 0x3a;
-const AMP = 0x26;
-const TAB = 0x09;
-const NEWLINE = 0x0a;
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x09;
@@ -459,21 +458,13 @@ export class StanzaReader {
       if (j >= n) return INCOMPLETE;
       const quote = text.charCodeAt(j);
       if (quote !== 0x27 && quote !== 0x22) return REFUSED;
-      // One pass to the closing quote, noting what a value cannot hold as is: '<' (not well-formed), tab and
-      // newline (normalised to spaces, XML 1.0 §3.3.3), references.
-      let close = j + 1;
-      let special = false;
-      for (; close < n; close++) {
-        const c = text.charCodeAt(close);
-        if (c === quote) break;
-        if (c === LT || c === AMP || c === TAB || c === NEWLINE) special = true;
-      }
-      if (close >= n) return limit === n ? INCOMPLETE : REFUSED;
+      const close = text.indexOf(quote === 0x27 ? "'" : '"', j + 1);
+      if (close < 0) return limit === n ? INCOMPLETE : REFUSED;
       if (close >= limit) return REFUSED;
       const raw = text.slice(j + 1, close);
       j = close + 1;
       let value: string | undefined = raw;
-      if (special) {
+      if (VALUE_SPECIAL.test(raw)) {
         if (raw.includes('<') || raw.includes('\t') || raw.includes('\n')) return REFUSED;
         value = decodeEntities(raw);
       }
