@@ -22,7 +22,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { escapeAttr, escapeText, NS, type Element } from '@vigil/xmpp';
 import { ConnectionClosedError, PresenceLog, type PresenceRecord } from './presence-log.js';
-import { authenticate, conditionOf, LoginError, type LoginStage, type SaslMechanism } from './sasl-client.js';
+import { conditionOf, LoginError, SASL_DONE, SaslClient, type LoginStage, type SaslMechanism } from './sasl-client.js';
 import { StanzaReader, type StanzaReaderHandlers } from './stanza-reader.js';
 
 export interface RawClientOptions {
@@ -56,20 +56,67 @@ export interface StanzaCounts {
 
 /** Stanzas buffered while login() waits for the next step; more means the server is not following the protocol. */
 const MAX_LOGIN_INBOX = 32;
-/** iq requests in flight after login; more is a bug in the scenario. */
-const MAX_PENDING_IQS = 16;
 /** Problems kept per client (all are counted). */
 const MAX_PROBLEMS_KEPT = 8;
 
 export type RawClientPhase = 'idle' | 'negotiating' | 'live' | 'closing' | 'closed';
 
-interface InboxWaiter {
-  readonly resolve: (e: Element) => void;
-  readonly reject: (e: Error) => void;
+/** Where a login is: the element the client waits for next. */
+type LoginStep = 'connect' | 'features' | 'sasl' | 'restarted' | 'bind' | 'roster';
+
+/**
+ * What plain-TCP sockets read goes into this one buffer (net.connect's
+ * `onread`), handed to the client's reader and decoded before the callback
+ * returns: no Buffer per read, no stream machinery between the socket and
+ * the reader. TLS sockets read through their 'data' events.
+ */
+const READ_BUFFER_BYTES = 64 * 1024;
+let readBuffer: Buffer | undefined;
+
+/** The client a socket belongs to: the socket's listeners are shared functions, not closures per client. */
+const CLIENT = Symbol('RawXmppClient');
+type ClientSocket = Socket & { [CLIENT]?: RawXmppClient };
+
+/** net's `onread` callback, called on the socket: returning true keeps reading. */
+function onSocketRead(this: unknown, length: number, buffer: Uint8Array): boolean {
+  (this as ClientSocket)[CLIENT]?.receive(buffer as Buffer, length);
+  return true;
+}
+
+function onSocketData(this: ClientSocket, chunk: Buffer): void {
+  this[CLIENT]?.receive(chunk, chunk.length);
+}
+
+function onSocketConnect(this: ClientSocket): void {
+  this[CLIENT]?.connected();
+}
+
+function onSocketError(this: ClientSocket, error: Error): void {
+  this[CLIENT]?.socketError(error);
+}
+
+function onSocketClose(this: ClientSocket): void {
+  this[CLIENT]?.socketClosed();
 }
 
 function flushClient(client: RawXmppClient): void {
   client.flushPending();
+}
+
+function advanceClient(client: RawXmppClient): void {
+  client.advanceLogin();
+}
+
+/** The client's stream header for a domain (RFC 6120 §4.7), built once per domain. */
+const STREAM_HEADERS = new Map<string, string>();
+
+function streamHeader(domain: string): string {
+  let header = STREAM_HEADERS.get(domain);
+  if (header === undefined) {
+    header = `<?xml version='1.0'?><stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}' to='${escapeAttr(domain)}' version='1.0'>`;
+    if (STREAM_HEADERS.size < 64) STREAM_HEADERS.set(domain, header);
+  }
+  return header;
 }
 
 function localName(qname: string): string {
@@ -86,6 +133,8 @@ export class RawXmppClient {
   readonly counts: StanzaCounts = { presence: 0, message: 0, iq: 0, other: 0 };
   /** The full JID the server bound; empty before login() succeeds. */
   jid = '';
+  /** Items in the roster the login fetched (rosterGet), each with a jid; -1 before (or without) one. */
+  rosterItems = -1;
   /** performance.now() at connect start and at the end of login(). */
   loginStartedAt = 0;
   loggedInAt = 0;
@@ -98,69 +147,79 @@ export class RawXmppClient {
   /** What went wrong after login, oldest first (at most 8 kept; `problemCount` counts all). See the file comment. */
   readonly problems: string[] = [];
   problemCount = 0;
-  readonly closed: Promise<void>;
 
   readonly #opts: RawClientOptions;
   #phase: RawClientPhase = 'idle';
-  #socket: Socket | undefined;
+  #socket: ClientSocket | undefined;
   /** Restarted at each stream (re)start, RFC 6120 §4.3.3. */
   readonly #reader: StanzaReader;
   /** Why the connection ended, when the server or its input ended it: named in the errors of waits it cuts short. */
   #endReason: string | undefined;
   #readAt = 0;
-  readonly #inbox: Element[] = [];
-  #inboxWaiter: InboxWaiter | undefined;
+  #nextId = 0;
+  #silent = false;
+  /** The socket's 'close' came. */
+  #closeSeen = false;
+  #closedPromise: Promise<void> | undefined;
+  #markClosed: (() => void) | undefined;
+
+  // A login in progress: the server's elements wait in the inbox until advanceLogin() (next tick) takes them.
   #loginPending = false;
   #loginFailure: LoginError | undefined;
-  readonly #iqs = new Map<string, (e: Element) => void>();
-  #nextId = 0;
-  #markClosed: () => void = () => undefined;
-  #silent = false;
+  #step: LoginStep = 'connect';
+  readonly #inbox: Element[] = [];
+  #advanceScheduled = false;
+  /** SCRAM keys are being derived: the inbox waits. */
+  #saslWaiting = false;
+  #sasl: SaslClient | undefined;
+  #bindId = '';
+  #rosterId = '';
+  #loginTimer: NodeJS.Timeout | undefined;
+  #loginResolve: ((jid: string) => void) | undefined;
+  #loginReject: ((e: LoginError) => void) | undefined;
 
   constructor(options: RawClientOptions) {
     this.#opts = options;
     this.presences = new PresenceLog(options.maxPresences ?? 32);
     this.#reader = new StanzaReader(this.#readerHandlers());
-    this.closed = new Promise((resolve) => {
-      this.#markClosed = resolve;
-    });
   }
 
   get phase(): RawClientPhase {
     return this.#phase;
   }
 
-  async login(): Promise<string> {
-    if (this.#phase !== 'idle') throw new LoginError('connect', `login() called in phase ${this.#phase}`);
+  /** Resolves once the connection is closed (however it ended). */
+  get closed(): Promise<void> {
+    if (this.#closedPromise === undefined) {
+      this.#closedPromise = this.#closeSeen
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            this.#markClosed = resolve;
+          });
+    }
+    return this.#closedPromise;
+  }
+
+  /**
+   * Connect, stream header, SASL, stream restart, bind, then (options)
+   * roster get and initial presence; resolves with the bound JID. Driven by
+   * what the server sends: each element it reads is taken by the next step
+   * (one tick later, as an await would), so a login holds no promise per
+   * step.
+   */
+  login(): Promise<string> {
+    if (this.#phase !== 'idle') return Promise.reject(new LoginError('connect', `login() called in phase ${this.#phase}`));
     this.#phase = 'negotiating';
     this.#loginPending = true;
     this.loginStartedAt = performance.now();
     const timeoutMs = this.#opts.loginTimeoutMs ?? 15_000;
-    const timer = setTimeout(() => this.#failLogin(new LoginError('timeout', `not logged in after ${timeoutMs} ms`)), timeoutMs);
-    try {
-      await this.#connect();
-      const features = await this.#openStream('stream');
-      const io = { send: (xml: string) => this.send(xml), next: () => this.#next() };
-      await authenticate(features, this.#opts.mechanism ?? 'SCRAM-SHA-256', this.#opts.username, this.#opts.password, io);
-      const restarted = await this.#openStream('bind');
-      if (restarted.getChild('bind', NS.bind) === undefined) throw new LoginError('bind', 'server offers no resource binding');
-      this.jid = await this.#bind();
-      this.#goLive();
-      // Roster get and initial presence leave together, in that order (as clients that pipeline do): the
-      // server handles a stream's stanzas in order, so the roster still comes back before any presence.
-      const roster = this.#opts.rosterGet === true ? this.#rosterGet() : undefined;
-      if (this.#opts.initialPresence !== false) this.sendPresence();
-      if (roster !== undefined) await roster;
-      this.loggedInAt = performance.now();
-      return this.jid;
-    } catch (e) {
-      this.destroy();
-      if (e instanceof LoginError) throw e;
-      throw this.#loginFailure ?? new LoginError('stream', e instanceof Error ? e.message : String(e));
-    } finally {
-      this.#loginPending = false;
-      clearTimeout(timer);
-    }
+    const done = new Promise<string>((resolve, reject) => {
+      this.#loginResolve = resolve;
+      this.#loginReject = reject;
+    });
+    this.#loginTimer = setTimeout(() => this.#failLogin(new LoginError('timeout', `not logged in after ${timeoutMs} ms`)), timeoutMs);
+    this.#connect();
+    return done;
   }
 
   /** Broadcast presence (no `to`), or directed presence; `type` absent means available. */
@@ -224,7 +283,7 @@ export class RawXmppClient {
     if (this.#phase === 'closed') return;
     this.#phase = 'closed';
     const socket = this.#socket;
-    if (socket === undefined) this.#onClose();
+    if (socket === undefined) this.socketClosed();
     else if (how === 'rst' && !socket.destroyed && !socket.connecting) socket.resetAndDestroy();
     else socket.destroy();
   }
@@ -270,52 +329,147 @@ export class RawXmppClient {
     if (this.problems.length < MAX_PROBLEMS_KEPT) this.problems.push(text);
   }
 
-  #connect(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const host = this.#opts.host ?? '127.0.0.1';
-      const tls = this.#opts.tlsCa;
-      const socket = tls === undefined
-        ? createConnection({ host, port: this.#opts.port, noDelay: true })
-        : tlsConnect({ host, port: this.#opts.port, ca: tls, servername: this.#opts.domain });
-      this.#socket = socket;
-      // Until connected: either settles the promise. Removed then, so a later close builds no error (stack trace included).
-      const onError = (e: Error) => reject(new LoginError('connect', e.message));
-      const onEarlyClose = () => reject(this.#loginFailure ?? new LoginError('connect', 'connection closed before it was established'));
-      socket.once('error', onError);
-      socket.once('close', onEarlyClose);
-      socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
-        socket.off('error', onError);
-        socket.off('close', onEarlyClose);
-        resolve();
-      });
-      socket.on('data', (chunk: Buffer) => {
-        this.#readAt = performance.now();
-        this.#reader.write(chunk);
-      });
-      // Errors end in 'close'; the reason does not matter to a load generator.
-      socket.on('error', () => undefined);
-      socket.once('close', () => this.#onClose());
-    });
+  #connect(): void {
+    const host = this.#opts.host ?? '127.0.0.1';
+    const tls = this.#opts.tlsCa;
+    let socket: ClientSocket;
+    if (tls === undefined) {
+      readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
+      socket = createConnection({ host, port: this.#opts.port, noDelay: true, onread: { buffer: readBuffer, callback: onSocketRead } });
+      socket.once('connect', onSocketConnect);
+    } else {
+      socket = tlsConnect({ host, port: this.#opts.port, ca: tls, servername: this.#opts.domain });
+      socket.on('data', onSocketData);
+      socket.once('secureConnect', onSocketConnect);
+    }
+    socket[CLIENT] = this;
+    this.#socket = socket;
+    socket.on('error', onSocketError);
+    socket.once('close', onSocketClose);
   }
 
-  /** RFC 6120 §4.2 (and §6.4.6 after SASL): a new stream header, a new parser, and the server's features. */
-  async #openStream(stage: LoginStage): Promise<Element> {
+  /** @internal Bytes read from the socket (`length` of them at the start of `bytes`, which is reused once this returns). */
+  receive(bytes: Buffer, length: number): void {
+    this.#readAt = performance.now();
+    this.#reader.writeBytes(bytes, length);
+  }
+
+  /** @internal The socket connected: the login's first step. */
+  connected(): void {
+    if (!this.#loginPending || this.#step !== 'connect') return;
+    this.#step = 'features';
+    this.#openStream();
+  }
+
+  /** @internal Errors end in 'close'; only a failed connect is worth a reason (a load generator does not care why later). */
+  socketError(error: Error): void {
+    if (this.#step === 'connect') this.#failLogin(new LoginError('connect', error.message));
+  }
+
+  /** @internal The socket's 'close'. */
+  socketClosed(): void {
+    // Only while logging in: an Error (and its stack trace) per closed connection costs a mass disconnect dearly.
+    if (this.#loginPending) {
+      this.#failLogin(this.#step === 'connect' ? new LoginError('connect', 'connection closed before it was established') : new LoginError('closed', 'connection closed during login'));
+    }
+    this.#phase = 'closed';
+    this.#closeSeen = true;
+    this.presences.close(this.#endReason);
+    this.#inbox.length = 0;
+    this.#markClosed?.();
+  }
+
+  /** RFC 6120 §4.2 (and §6.4.6 after SASL): a new stream header, a new parser; the server's features come next. */
+  #openStream(): void {
     this.#reader.restart();
-    this.send(
-      `<?xml version='1.0'?><stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}' ` +
-        `to='${escapeAttr(this.#opts.domain)}' version='1.0'>`,
-    );
-    const features = await this.#next();
-    if (!isStreamElement(features, 'features')) throw new LoginError(stage, `expected <stream:features/>, got <${features.name}/>`);
-    return features;
+    this.send(streamHeader(this.#opts.domain));
   }
 
-  async #bind(): Promise<string> {
-    const id = `bind${this.#nextId++}`;
-    const resource = this.#opts.resource === undefined ? '' : `<resource>${escapeText(this.#opts.resource)}</resource>`;
-    this.send(`<iq type='set' id='${id}'><bind xmlns='${NS.bind}'>${resource}</bind></iq>`);
-    const reply = await this.#next();
-    if (reply.name !== 'iq' || reply.attr('id') !== id) throw new LoginError('bind', `expected the bind result, got <${reply.name}/>`);
+  /** @internal Takes the elements the server sent since, one login step each. */
+  advanceLogin(): void {
+    this.#advanceScheduled = false;
+    while (this.#loginPending && this.#phase === 'negotiating' && !this.#saslWaiting) {
+      const stanza = this.#inbox.shift();
+      if (stanza === undefined) return;
+      try {
+        this.#loginStep(stanza);
+      } catch (e) {
+        this.#failLogin(e instanceof LoginError ? e : this.#loginFailure ?? new LoginError('stream', e instanceof Error ? e.message : String(e)));
+      }
+    }
+  }
+
+  #loginStep(e: Element): void {
+    switch (this.#step) {
+      case 'features':
+      case 'restarted': {
+        const stage: LoginStage = this.#step === 'features' ? 'stream' : 'bind';
+        if (!isStreamElement(e, 'features')) throw new LoginError(stage, `expected <stream:features/>, got <${e.name}/>`);
+        if (this.#step === 'features') {
+          const sasl = new SaslClient(this.#opts.mechanism ?? 'SCRAM-SHA-256', this.#opts.username, this.#opts.password);
+          this.#sasl = sasl;
+          this.#step = 'sasl';
+          this.send(sasl.start(e));
+          return;
+        }
+        if (e.getChild('bind', NS.bind) === undefined) throw new LoginError('bind', 'server offers no resource binding');
+        const id = `bind${this.#nextId++}`;
+        const resource = this.#opts.resource === undefined ? '' : `<resource>${escapeText(this.#opts.resource)}</resource>`;
+        this.#bindId = id;
+        this.#step = 'bind';
+        this.send(`<iq type='set' id='${id}'><bind xmlns='${NS.bind}'>${resource}</bind></iq>`);
+        return;
+      }
+      case 'sasl': {
+        const next = (this.#sasl as SaslClient).next(e);
+        if (next === SASL_DONE) {
+          this.#sasl = undefined;
+          this.#step = 'restarted';
+          this.#openStream();
+        } else if (typeof next === 'string') {
+          this.send(next);
+        } else {
+          // The account's SCRAM keys were not cached: derived on the libuv pool, the login goes on when they are.
+          this.#saslWaiting = true;
+          next.then(
+            (xml) => {
+              this.#saslWaiting = false;
+              if (!this.#loginPending) return;
+              this.send(xml);
+              this.advanceLogin();
+            },
+            (error: unknown) => {
+              this.#saslWaiting = false;
+              this.#failLogin(error instanceof LoginError ? error : new LoginError('sasl', error instanceof Error ? error.message : String(error)));
+            },
+          );
+        }
+        return;
+      }
+      case 'bind': {
+        this.jid = this.#bound(e);
+        this.#goLive();
+        if (!this.#loginPending) return;
+        // Roster get and initial presence leave together, in that order (as clients that pipeline do): the
+        // server handles a stream's stanzas in order, so the roster still comes back before any presence.
+        if (this.#opts.rosterGet === true) {
+          const id = `roster${this.#nextId++}`;
+          this.#rosterId = id;
+          this.#step = 'roster';
+          this.send(`<iq type='get' id='${id}'><query xmlns='${NS.roster}'/></iq>`);
+        }
+        if (this.#opts.initialPresence !== false) this.sendPresence();
+        if (this.#opts.rosterGet !== true) this.#loginDone();
+        return;
+      }
+      default:
+        throw new LoginError('stream', `unexpected <${e.name}/> during login`);
+    }
+  }
+
+  /** The bind result (RFC 6120 §7.6.1): the bound JID, or a LoginError. */
+  #bound(reply: Element): string {
+    if (reply.name !== 'iq' || reply.attr('id') !== this.#bindId) throw new LoginError('bind', `expected the bind result, got <${reply.name}/>`);
     if (reply.attr('type') !== 'result') {
       const error = reply.getChild('error');
       const condition = error === undefined ? undefined : conditionOf(error, NS.stanzas);
@@ -326,16 +480,21 @@ export class RawXmppClient {
     return jid;
   }
 
-  async #rosterGet(): Promise<void> {
-    if (this.#iqs.size >= MAX_PENDING_IQS) throw new LoginError('roster', 'too many iq requests in flight');
-    const id = `roster${this.#nextId++}`;
-    const reply = new Promise<Element>((resolve) => this.#iqs.set(id, resolve));
-    this.send(`<iq type='get' id='${id}'><query xmlns='${NS.roster}'/></iq>`);
-    // login()'s own timer bounds this wait; it destroys the socket, which rejects below.
-    const result = await Promise.race([reply, this.closed.then(() => undefined)]);
-    this.#iqs.delete(id);
-    if (result === undefined) throw this.#loginFailure ?? new LoginError('closed', 'connection closed during roster get');
-    if (result.attr('type') !== 'result') throw new LoginError('roster', 'roster get refused');
+  /** RFC 6121 §2.1.4: the roster result; its items are counted (each must carry a jid), then the login is done. */
+  #onRoster(iq: Element): void {
+    this.#rosterId = '';
+    if (iq.attr('type') !== 'result') return this.#failLogin(new LoginError('roster', 'roster get refused'));
+    const query = iq.getChild('query', NS.roster);
+    let items = 0;
+    if (query !== undefined) {
+      for (const item of query.children) {
+        if (typeof item === 'string' || item.name !== 'item') continue;
+        if (item.attr('jid') === undefined) return this.#failLogin(new LoginError('roster', 'roster item without a jid'));
+        items += 1;
+      }
+    }
+    this.rosterItems = items;
+    this.#loginDone();
   }
 
   /** Login is over: stanzas go to dispatch from now on. */
@@ -345,24 +504,31 @@ export class RawXmppClient {
     for (const stanza of this.#inbox.splice(0)) this.#dispatch(stanza);
   }
 
-  #next(): Promise<Element> {
-    const queued = this.#inbox.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    if (this.#loginFailure !== undefined) return Promise.reject(this.#loginFailure);
-    if (this.#phase === 'closed') return Promise.reject(new LoginError('closed', 'connection closed during login'));
-    return new Promise((resolve, reject) => {
-      this.#inboxWaiter = { resolve, reject };
-    });
+  #loginDone(): void {
+    if (!this.#loginPending) return;
+    this.loggedInAt = performance.now();
+    const resolve = this.#loginResolve;
+    this.#endLogin();
+    resolve?.(this.jid);
   }
 
-  /** Ends a login in progress: the step it waits on fails with the first reason, and the socket goes. */
+  #endLogin(): void {
+    this.#loginPending = false;
+    this.#loginResolve = undefined;
+    this.#loginReject = undefined;
+    this.#sasl = undefined;
+    clearTimeout(this.#loginTimer);
+    this.#loginTimer = undefined;
+  }
+
+  /** Ends a login in progress with the first reason given: login() rejects, and the socket goes. */
   #failLogin(error: LoginError): void {
     if (!this.#loginPending) return;
     this.#loginFailure ??= error;
-    const waiter = this.#inboxWaiter;
-    this.#inboxWaiter = undefined;
-    waiter?.reject(this.#loginFailure);
+    const reject = this.#loginReject;
+    this.#endLogin();
     this.destroy();
+    reject?.(this.#loginFailure);
   }
 
   #onStanza(stanza: Element): void {
@@ -377,11 +543,12 @@ export class RawXmppClient {
       return;
     }
     if (this.#phase === 'negotiating') {
-      const waiter = this.#inboxWaiter;
-      this.#inboxWaiter = undefined;
-      if (waiter !== undefined) return waiter.resolve(stanza);
       if (this.#inbox.length >= MAX_LOGIN_INBOX) return this.#failLogin(new LoginError('stream', 'server sent too much during login'));
       this.#inbox.push(stanza);
+      if (!this.#advanceScheduled) {
+        this.#advanceScheduled = true;
+        process.nextTick(advanceClient, this);
+      }
       return;
     }
     this.#dispatch(stanza);
@@ -414,11 +581,8 @@ export class RawXmppClient {
     const type = iq.attr('type');
     const id = iq.attr('id') ?? '';
     if (type === 'result' || type === 'error') {
-      const waiter = this.#iqs.get(id);
-      if (waiter === undefined) return this.#problem(`iq ${type} with id ${JSON.stringify(id)} that no request is waiting for${type === 'error' ? `: ${stanzaCondition(iq)}` : ''}`);
-      this.#iqs.delete(id);
-      waiter(iq);
-      return;
+      if (id !== '' && id === this.#rosterId && this.#loginPending) return this.#onRoster(iq);
+      return this.#problem(`iq ${type} with id ${JSON.stringify(id)} that no request is waiting for${type === 'error' ? `: ${stanzaCondition(iq)}` : ''}`);
     }
     const from = iq.attr('from');
     const to = from === undefined ? '' : ` to='${escapeAttr(from)}'`;
@@ -441,16 +605,6 @@ export class RawXmppClient {
     if (this.#loginPending) this.#failLogin(new LoginError('closed', 'server closed the stream during login'));
     this.#phase = this.#phase === 'closed' ? 'closed' : 'closing';
     this.#socket?.end();
-  }
-
-  #onClose(): void {
-    // Only while logging in: an Error (and its stack trace) per closed connection costs a mass disconnect dearly.
-    if (this.#loginPending) this.#failLogin(new LoginError('closed', 'connection closed during login'));
-    this.#phase = 'closed';
-    this.presences.close(this.#endReason);
-    this.#iqs.clear();
-    this.#inbox.length = 0;
-    this.#markClosed();
   }
 }
 

@@ -41,7 +41,7 @@ interface ClientKeys {
  * 64 Ki entries of three ≤32-byte keys stay well under 32 MiB.
  */
 const MAX_CACHED_KEYS = 65_536;
-const keyCache = new Map<string, Promise<ClientKeys>>();
+const keyCache = new Map<string, ClientKeys | Promise<ClientKeys>>();
 const cacheStats = { derivations: 0, hits: 0 };
 
 /** How often logins derived keys versus reused them, for the report. */
@@ -53,12 +53,17 @@ function hmac(hash: Hash, key: Buffer, data: string): Buffer {
   return createHmac(hash, key).update(data).digest();
 }
 
-/** RFC 5802 §3: SaltedPassword = Hi(Normalize(password), salt, i); then ClientKey, StoredKey, ServerKey. */
-function clientKeys(mechanism: ScramMechanism, password: string, salt: Buffer, iterations: number): Promise<ClientKeys> {
+/**
+ * RFC 5802 §3: SaltedPassword = Hi(Normalize(password), salt, i); then
+ * ClientKey, StoredKey, ServerKey. The keys themselves when cached (a
+ * login then needs no promise), else a promise of them. `salt` is the
+ * base64 text the server sent (or the account store's salt in base64).
+ */
+function clientKeys(mechanism: ScramMechanism, password: string, salt: string, iterations: number): ClientKeys | Promise<ClientKeys> {
   const { name, bytes } = HASH[mechanism];
   // NFKC stands in for SASLprep, exactly as the server does (libs/xmpp preparePassword).
   const prepared = password.normalize('NFKC');
-  const cacheKey = `${name}\0${iterations}\0${salt.toString('base64')}\0${prepared}`;
+  const cacheKey = `${name}\0${iterations}\0${salt}\0${prepared}`;
   const cached = keyCache.get(cacheKey);
   if (cached !== undefined) {
     cacheStats.hits += 1;
@@ -67,14 +72,17 @@ function clientKeys(mechanism: ScramMechanism, password: string, salt: Buffer, i
   cacheStats.derivations += 1;
   const derived = new Promise<ClientKeys>((resolve, reject) => {
     // Async pbkdf2 runs on the libuv pool, off the event loop that timestamps stanzas.
-    pbkdf2(prepared, salt, iterations, bytes, name, (error, salted) => {
+    pbkdf2(prepared, Buffer.from(salt, 'base64'), iterations, bytes, name, (error, salted) => {
       if (error) return reject(error);
       const clientKey = hmac(name, salted, 'Client Key');
-      resolve({
+      const keys = {
         clientKey,
         storedKey: createHash(name).update(clientKey).digest(),
         serverKey: hmac(name, salted, 'Server Key'),
-      });
+      };
+      // Later logins take the keys as they are, without a promise to await.
+      if (keyCache.get(cacheKey) === derived) keyCache.set(cacheKey, keys);
+      resolve(keys);
     });
   });
   derived.catch(() => keyCache.delete(cacheKey));
@@ -93,7 +101,7 @@ function clientKeys(mechanism: ScramMechanism, password: string, salt: Buffer, i
  * nothing.
  */
 export async function primeScramKeys(mechanism: ScramMechanism, password: string, salt: Buffer, iterations: number): Promise<void> {
-  await clientKeys(mechanism, password, salt, iterations);
+  await clientKeys(mechanism, password, salt.toString('base64'), iterations);
 }
 
 /** RFC 5802 §5.1: ',' and '=' in a saslname travel as '=2C' and '=3D'. */
@@ -113,6 +121,10 @@ function attributes(message: string): Map<string, string> {
 }
 
 const GS2_HEADER = 'n,,';
+/** RFC 5802 §7 c= of the client-final-message without channel binding: the GS2 header in base64, then the nonce. */
+const CHANNEL_BINDING = `c=${Buffer.from(GS2_HEADER).toString('base64')},r=`;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const PRINTABLE_NONCE = /^[\x21-\x2b\x2d-\x7e]+$/;
 
 /** One SCRAM exchange: clientFirst() → clientFinal(serverFirst) → verifyServerFinal(serverFinal). */
 export class ScramClient {
@@ -123,7 +135,7 @@ export class ScramClient {
   #expectedServerSignature: Buffer | undefined;
 
   constructor(mechanism: ScramMechanism, username: string, password: string, nonce: string = pooledRandomBytes(18).toString('base64')) {
-    if (!/^[\x21-\x2b\x2d-\x7e]+$/.test(nonce)) throw new RangeError('SCRAM nonce must be printable ASCII without commas');
+    if (!PRINTABLE_NONCE.test(nonce)) throw new RangeError('SCRAM nonce must be printable ASCII without commas');
     this.#mechanism = mechanism;
     this.#password = password;
     this.#nonce = nonce;
@@ -136,6 +148,15 @@ export class ScramClient {
 
   /** RFC 5802 §3: checks the server-first-message and answers with the proof. */
   async clientFinal(serverFirst: string): Promise<string> {
+    return this.clientFinalNow(serverFirst);
+  }
+
+  /**
+   * clientFinal, synchronous when the account's keys are cached (the usual
+   * case in a benchmark), else a promise; throws ScramClientError on a bad
+   * server-first-message either way.
+   */
+  clientFinalNow(serverFirst: string): string | Promise<string> {
     const attrs = attributes(serverFirst);
     if (attrs.has('m')) throw new ScramClientError('server requires an unsupported SCRAM extension');
     const nonce = attrs.get('r') ?? '';
@@ -144,15 +165,22 @@ export class ScramClient {
     if (!nonce.startsWith(this.#nonce) || nonce.length <= this.#nonce.length) {
       throw new ScramClientError('server nonce does not extend the client nonce');
     }
-    if (saltText === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(saltText)) throw new ScramClientError('salt is not base64');
+    if (saltText === '' || !BASE64.test(saltText)) throw new ScramClientError('salt is not base64');
     if (!Number.isSafeInteger(iterations) || iterations < 1) throw new ScramClientError('iteration count is not a positive integer');
-    const keys = await clientKeys(this.#mechanism, this.#password, Buffer.from(saltText, 'base64'), iterations);
-    const withoutProof = `c=${Buffer.from(GS2_HEADER).toString('base64')},r=${nonce}`;
+    // Cached under the salt in padded base64 (as primeScramKeys stores it): an unpadded salt is re-encoded first.
+    const salt = saltText.length % 4 === 0 ? saltText : Buffer.from(saltText, 'base64').toString('base64');
+    const keys = clientKeys(this.#mechanism, this.#password, salt, iterations);
+    if (keys instanceof Promise) return keys.then((k) => this.#proof(k, nonce, serverFirst));
+    return this.#proof(keys, nonce, serverFirst);
+  }
+
+  #proof(keys: ClientKeys, nonce: string, serverFirst: string): string {
+    const withoutProof = `${CHANNEL_BINDING}${nonce}`;
     const authMessage = `${this.#firstBare},${serverFirst},${withoutProof}`;
     const hash = HASH[this.#mechanism].name;
-    const signature = hmac(hash, keys.storedKey, authMessage);
-    const proof = Buffer.alloc(signature.length);
-    for (let i = 0; i < proof.length; i += 1) proof[i] = (keys.clientKey[i] ?? 0) ^ (signature[i] ?? 0);
+    // ClientProof = ClientKey XOR ClientSignature, computed in the signature's buffer.
+    const proof = hmac(hash, keys.storedKey, authMessage);
+    for (let i = 0; i < proof.length; i += 1) proof[i] = (keys.clientKey[i] ?? 0) ^ (proof[i] ?? 0);
     this.#expectedServerSignature = hmac(hash, keys.serverKey, authMessage);
     return `${withoutProof},p=${proof.toString('base64')}`;
   }

@@ -19,6 +19,7 @@
  * With `fastPresence` on, a childless <presence/> is not built into an
  * Element at all: only its `from` and `type` attributes are handed over.
  */
+import { isAscii } from 'node:buffer';
 import { Element, NS, StreamParser, decodeUtf8Chunk } from '@vigil/xmpp';
 
 export interface StanzaReaderHandlers {
@@ -149,7 +150,22 @@ export class StanzaReader {
     this.writeText(text);
   }
 
-  /** Already decoded text (for tests; write() is the socket's way in). */
+  /**
+   * The first `length` bytes of `bytes`, which the caller reuses once this
+   * returns (a socket's shared read buffer): ASCII, the usual case, is read
+   * as Latin-1 straight into a string; anything else is decoded and
+   * validated as in write(), a split sequence's start copied out.
+   */
+  writeBytes(bytes: Buffer, length: number): void {
+    if (this.#done) return;
+    if (this.#utf8Tail === undefined && isAscii(bytes.subarray(0, length))) {
+      this.writeText(bytes.toString('latin1', 0, length));
+      return;
+    }
+    this.write(bytes.subarray(0, length));
+  }
+
+  /** Already decoded text (for tests; write() and writeBytes() are the socket's ways in). */
   writeText(text: string): void {
     if (this.#done) return;
     if (this.#inParser) {

@@ -17,7 +17,11 @@ import { cpuTimeMs, ioSyscalls, loadAverage, rss } from './process-stats.js';
 type Params = { users: number; contacts: number; concurrency: number; mechanism: string; storedIterations: number };
 type Metrics = {
   loginsPerSecond: number; latency: LatencySummary | null; failed: number; wallSeconds: number;
-  /** Stream errors, stanza errors, unreadable or unexpected input the logged-in clients received (see RawXmppClient.problems). */
+  /**
+   * Stream errors, stanza errors, unreadable or unexpected input the logged-in
+   * clients received (see RawXmppClient.problems), and logins whose roster
+   * did not hold the user's contacts.
+   */
   protocolProblems: number;
   /** The first failed logins' and problems' messages. */
   firstErrors: string[];
@@ -42,6 +46,8 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
   const startedAt = new Date().toISOString();
   const cluster = await Cluster.start({ nodes: 2, readyTimeoutMs: 60_000 });
   const clients: RawXmppClient[] = [];
+  /** The contacts each client's roster must list, by client. */
+  const expectedRoster: number[] = [];
   try {
     const graph = ringContacts(users, contacts, cluster.domain);
     await provisionRing(cluster, graph);
@@ -67,6 +73,7 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
         port: cluster.node(i % 2).port, domain: cluster.domain, username, password: benchPassword(username), mechanism: 'SCRAM-SHA-256', rosterGet: true, maxPresences: 4,
       });
       clients.push(c);
+      expectedRoster.push(graph.get(`${username}@${cluster.domain}`)?.size ?? 0);
       const start = performance.now();
       await c.login();
       latencies.push(performance.now() - start);
@@ -91,10 +98,12 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
     const nodeBytesPerSession = latencies.length > 0 ? Math.round(grown(before.nodes, after.nodes) / latencies.length) : null;
     const authorityBytesPerSession = latencies.length > 0 ? Math.round((after.authority - before.authority) / latencies.length) : null;
     const lat = summarize(latencies) ?? null;
-    const protocolProblems = clients.reduce((n, c) => n + c.problemCount, 0);
+    const wrongRosters = clients.filter((c, i) => c.phase === 'live' && c.rosterItems !== expectedRoster[i]);
+    const protocolProblems = clients.reduce((n, c) => n + c.problemCount, 0) + wrongRosters.length;
     const firstErrors = [
       ...errors.slice(0, 5).map((e) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e))),
       ...clients.filter((c) => c.problemCount > 0).slice(0, 5).map((c) => `${c.jid}: ${c.problems.join('; ')}`),
+      ...wrongRosters.slice(0, 5).map((c) => `${c.jid}: roster of ${c.rosterItems} items, ${expectedRoster[clients.indexOf(c)] ?? 0} contacts provisioned`),
     ];
     const rate = Math.round(latencies.length / wall);
     const metrics: Metrics = {
