@@ -16,16 +16,16 @@ export interface Member {
 }
 
 /** Users c0…c(n-1) on a ring: each is a mutual contact of the k/2 users on either side. */
-export function ringContacts(users: number, k: number, domain: string): Map<string, Set<string>> {
+export function ringContacts(users: number, k: number, domain: string, prefix = 'c'): Map<string, Set<string>> {
   const half = Math.max(1, Math.floor(k / 2));
   const out = new Map<string, Set<string>>();
-  for (let i = 0; i < users; i++) out.set(`c${i}@${domain}`, new Set());
+  for (let i = 0; i < users; i++) out.set(`${prefix}${i}@${domain}`, new Set());
   for (let i = 0; i < users; i++) {
     for (let d = 1; d <= half && d < users; d++) {
       const j = (i + d) % users;
       if (j === i) continue;
-      out.get(`c${i}@${domain}`)?.add(`c${j}@${domain}`);
-      out.get(`c${j}@${domain}`)?.add(`c${i}@${domain}`);
+      out.get(`${prefix}${i}@${domain}`)?.add(`${prefix}${j}@${domain}`);
+      out.get(`${prefix}${j}@${domain}`)?.add(`${prefix}${i}@${domain}`);
     }
   }
   return out;

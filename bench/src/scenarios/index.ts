@@ -49,7 +49,7 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'login-rate',
     description: 'full logins per second (stream, SCRAM-SHA-256, bind, roster of 20, initial presence) at bounded concurrency (default 64)',
     size: 'users logging in (default 2000)',
-    run: (o) => runLoginRate(defined({ users: o.size, contacts: o.contacts, concurrency: o.concurrency, signal: o.signal })),
+    run: (o) => runLoginRate(defined({ users: o.size, contacts: o.contacts, concurrency: o.concurrency, warmup: o.warmup, signal: o.signal })),
   },
   {
     name: 'memory',
