@@ -114,7 +114,7 @@ export class Authority {
       config: deps.config,
       log: deps.log,
       registry: this.#registry,
-      records: (this.#records = new UserRecords(deps.stores.rosters, deps.config.rosterCacheSize)),
+      records: (this.#records = new UserRecords(deps.stores.rosters, deps.config.rosterCacheSize, (localpart) => shardOf(`${localpart}@${deps.config.domain}`, deps.config.shardCount))),
       lastSeen: deps.stores.lastSeen,
       outbox: this.#outbox,
       queue: this.#queue,
@@ -210,6 +210,7 @@ export class Authority {
   // --- shard ownership ---------------------------------------------------
 
   async #takeShard(shard: number, epoch: number): Promise<void> {
+    this.#forgetRecords(shard);
     const entries = await this.deps.stores.sessions.load(shard);
     // Lost (or lost and taken again) while loading: this load is not the owner's view any more.
     if (this.#shards.epochOf(shard) !== epoch) return;
@@ -255,6 +256,12 @@ export class Authority {
       await this.#presence.flushLastSeen();
     }
     this.#registry.removeShard(shard); // the journal's revisions go with the records
+    this.#forgetRecords(shard);
+  }
+
+  /** Cached roster records of a shard that changes hands: the other owner may change them meanwhile. */
+  #forgetRecords(shard: number): void {
+    this.#records.forgetShard(shard);
   }
 
   #dispatch(m: Msg): void {

@@ -48,3 +48,21 @@ test('each burst gets its own collection', () => {
   const readings = [idle(500, 80), ...quiet(500, 80), idle(0, 90), ...quiet(0, 90)];
   assert.deepEqual(run(idle(0, 50), readings, 55 * MB), [1 + O.quietTicks, 2 + O.quietTicks + 1 + O.quietTicks]);
 });
+
+test('steady churn of a few sessions a tick still counts as quiet: the collection after a burst happens', () => {
+  const burst = [idle(10_000, 60, 0.9), idle(20_000, 58, 0.9)];
+  const churn = Array.from({ length: O.quietTicks + 1 }, (_, i) => idle(20_000 + (i % 2 === 0 ? 3 : -2), 58));
+  assert.deepEqual(run(idle(0, 40), [...burst, ...churn], 45 * MB), [burst.length + O.quietTicks]);
+});
+
+test('more than the churn allowance in a tick is a burst: the quiet count starts again', () => {
+  const step = Math.max(O.churnSessions, O.churnFraction * 1000) + 1;
+  const readings = [idle(1000, 60), idle(1000, 60), idle(1000 + step, 60), ...Array.from({ length: O.quietTicks }, () => idle(1000 + step, 60))];
+  assert.deepEqual(run(idle(0, 40), readings, 45 * MB), [3 + O.quietTicks], 'without the reset it would collect at tick 4');
+});
+
+test('a heap above maxHeapBytes is never force-collected (the pause would be too long); the burst is forgotten', () => {
+  const big = O.maxHeapBytes / MB + 10;
+  const readings = [idle(5000, big), ...Array.from({ length: 6 }, () => idle(5000, big))];
+  assert.deepEqual(run(idle(0, 40), readings), []);
+});

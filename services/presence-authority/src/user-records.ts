@@ -36,8 +36,15 @@ function cachedOf(record: RosterRecord, revision: number): Cached {
 export class UserRecords {
   readonly #cache: LRUCache<string, Cached>;
   readonly #loading = new Map<string, Promise<Cached>>();
+  /** Shards whose entries are to be dropped at the end of this turn (forgetShard). */
+  #forgetting = new Set<number>();
 
-  constructor(private readonly store: RosterRepository, maxEntries: number) {
+  constructor(
+    private readonly store: RosterRepository,
+    maxEntries: number,
+    /** The shard of a user, by localpart. */
+    private readonly shardOf: (localpart: string) => number,
+  ) {
     this.#cache = new LRUCache({ max: maxEntries });
   }
 
@@ -55,7 +62,36 @@ export class UserRecords {
    * waiting; undefined when it would have to be read from the store.
    */
   cached(localpart: string): UserEntry | undefined {
-    return this.#cache.get(localpart);
+    return this.#hit(localpart);
+  }
+
+  /**
+   * Drops the cached records of a shard taken or given away: while another
+   * replica owned it, it may have changed them, and a stale block list or
+   * roster would leak presence when the shard comes back. A takeover
+   * acquires many shards in one turn, so the cache is swept once for all of
+   * them at the end of the turn; until then their entries count as missing.
+   * Reads in flight for the shard are not cached when they finish, and later
+   * callers start a new one.
+   */
+  forgetShard(shard: number): void {
+    if (this.#forgetting.size === 0) queueMicrotask(() => this.#sweep());
+    this.#forgetting.add(shard);
+    for (const localpart of [...this.#loading.keys()]) if (this.shardOf(localpart) === shard) this.#loading.delete(localpart);
+  }
+
+  #sweep(): void {
+    const shards = this.#forgetting;
+    this.#forgetting = new Set();
+    for (const localpart of [...this.#cache.keys()]) if (shards.has(this.shardOf(localpart))) this.#cache.delete(localpart);
+  }
+
+  /** The cached entry, unless its shard is being forgotten (then it is dropped now). */
+  #hit(localpart: string): Cached | undefined {
+    const hit = this.#cache.get(localpart);
+    if (hit === undefined || this.#forgetting.size === 0 || !this.#forgetting.has(this.shardOf(localpart))) return hit;
+    this.#cache.delete(localpart);
+    return undefined;
   }
 
   /**
@@ -80,18 +116,22 @@ export class UserRecords {
   }
 
   #versioned(localpart: string): Promise<Cached> {
-    const hit = this.#cache.get(localpart);
+    const hit = this.#hit(localpart);
     if (hit) return Promise.resolve(hit);
     let loading = this.#loading.get(localpart);
     if (!loading) {
-      loading = this.store
+      const read: Promise<Cached> = this.store
         .get(localpart)
         .then((v) => {
           const c = cachedOf(v.record, v.revision);
-          this.#cache.set(localpart, c);
+          // Forgotten while in flight (its shard changed hands): the callers waiting get it, the cache does not.
+          if (this.#loading.get(localpart) === read) this.#cache.set(localpart, c);
           return c;
         })
-        .finally(() => this.#loading.delete(localpart));
+        .finally(() => {
+          if (this.#loading.get(localpart) === read) this.#loading.delete(localpart);
+        });
+      loading = read;
       this.#loading.set(localpart, loading);
     }
     return loading;

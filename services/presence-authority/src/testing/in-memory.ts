@@ -86,7 +86,7 @@ export class InMemoryCluster implements OutboxPort {
       config: readAuthorityConfig({ VIGIL_DOMAIN: this.domain }),
       log: this.#log,
       registry: this.#registry,
-      records: new UserRecords(this.#rosters, 1000),
+      records: new UserRecords(this.#rosters, 1000, () => 0), // one replica owns every shard here
       lastSeen: options.lastSeen ?? new MemoryLastSeen(),
       outbox: this,
       queue: this.#queue,
