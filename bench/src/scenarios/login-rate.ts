@@ -70,7 +70,9 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
       nodes: nodePids.reduce((n, pid) => n + cpuTimeMs(pid), 0), authority: cpuTimeMs(authPid),
       nats: natsPid === undefined ? NaN : cpuTimeMs(natsPid), loadGenerator: cpuTimeMs(process.pid),
     });
-    if (warmupLogins > 0) await warmUp(cluster, warmupLogins, contacts, concurrency, () => { const c = cpu(); return c.nodes + c.authority; }, o.signal);
+    if (warmupLogins > 0) {
+      await warmUp(cluster, warmupLogins, contacts, concurrency, () => { const c = cpu(); return c.nodes + c.authority + (Number.isNaN(c.nats) ? 0 : c.nats); }, o.signal);
+    }
     const before = { nodes: nodePids.map(rss), authority: rss(authPid) };
     const pids = { nodes: nodePids, authority: [authPid], nats: natsPid === undefined ? [] : [natsPid], loadGenerator: [process.pid] };
     const syscalls = () => Object.fromEntries(Object.entries(pids).map(([k, ps]) => [k, ps.map(ioSyscalls).reduce((a, b) => ({ reads: a.reads + b.reads, writes: a.writes + b.writes }), { reads: 0, writes: 0 })]));
@@ -138,8 +140,10 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
 
 /**
  * Logs `count` users of a population of their own in and out once, then
- * waits until the services are quiet again (their CPU time still for half a
- * second: the ended sessions' fan-outs and deferred registry erasures done).
+ * waits until the services are quiet again: at least the authority's longest
+ * deferral of session-end writes (2 s, BackgroundWrites), then two half
+ * seconds in a row in which nodes, authority and nats-server together used
+ * little CPU (the ended sessions' fan-outs and erasures done).
  */
 async function warmUp(cluster: Cluster, count: number, contacts: number, concurrency: number, serviceCpuMs: () => number, signal: AbortSignal | undefined): Promise<void> {
   const graph = ringContacts(count, contacts, cluster.domain, 'w');
@@ -156,15 +160,20 @@ async function warmUp(cluster: Cluster, count: number, contacts: number, concurr
   });
   if (errors.length > 0) throw new Error(`login-rate warm-up: ${errors.length} of ${count} logins failed; first: ${String(errors[0])}`);
   for (const c of clients) c.destroy();
+  const DEFERRAL_MS = 2000;
   const QUIET_MS = 500;
   const QUIET_CPU_MS = 15;
   const deadline = performance.now() + 30_000;
+  await new Promise((resolve) => setTimeout(resolve, DEFERRAL_MS));
   let last = serviceCpuMs();
-  for (;;) {
+  let quiet = 0;
+  while (quiet < 2) {
     await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
     const now = serviceCpuMs();
-    if (now - last < QUIET_CPU_MS) return;
-    if (performance.now() > deadline) throw new Error(`login-rate warm-up: the services were still busy 30 s after the warm-up clients left (${Math.round(now - last)} ms CPU in the last ${QUIET_MS} ms)`);
+    quiet = now - last < QUIET_CPU_MS ? quiet + 1 : 0;
+    if (quiet < 2 && performance.now() > deadline) {
+      throw new Error(`login-rate warm-up: the services were still busy 30 s after the warm-up clients left (${Math.round(now - last)} ms CPU in the last ${QUIET_MS} ms)`);
+    }
     last = now;
   }
 }

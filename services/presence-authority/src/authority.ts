@@ -557,13 +557,22 @@ export class Authority {
     };
     const requester = bareOf(req.session?.fullJid ?? '');
     if (req.typed?.$case === 'blockListGet') {
-      this.#withUser(requester, (user) => respond(this.#iqs.blockListOf(user)), async () => {
+      // An answer without the list: the node refuses the bind with 'wait' at once (IqHandler.loadBlockList).
+      const failed = (e: unknown) => {
+        this.deps.log.error('block list read failed', { user: requester, err: e });
+        respond({ stanzaXml: '', blockList: [], isBlockList: false });
+      };
+      this.#withUser(requester, (user) => {
+        try {
+          respond(this.#iqs.blockListOf(user));
+        } catch (e) {
+          failed(e);
+        }
+      }, async () => {
         try {
           respond(await this.#iqs.blockList(requester));
         } catch (e) {
-          // An answer without the list: the node refuses the bind with 'wait' at once (IqHandler.loadBlockList).
-          this.deps.log.error('block list read failed', { user: requester, err: e });
-          respond({ stanzaXml: '', blockList: [], isBlockList: false });
+          failed(e);
         }
       });
       return;
@@ -572,12 +581,22 @@ export class Authority {
     const rosterGet = req.typed?.$case === 'rosterGet' ? req.typed.rosterGet : undefined;
     if (rosterGet !== undefined && (rosterGet.to === '' || bareOf(rosterGet.to) === requester)) {
       const fullJid = req.session?.fullJid;
-      this.#withUser(requester, (user) => respond(this.#iqs.ownRosterGet(rosterGet, fullJid, user)), async () => {
+      // The client gets an error at once, not the node's request timeout.
+      const failed = (e: unknown) => {
+        this.deps.log.error('iq failed', { user: requester, err: e });
+        respond({ stanzaXml: errorReply(typedIq(req) ?? parseStanza(req.stanzaXml), new StanzaError('internal-server-error', 'wait')).toString(), blockList: [], isBlockList: false });
+      };
+      this.#withUser(requester, (user) => {
+        try {
+          respond(this.#iqs.ownRosterGet(rosterGet, fullJid, user));
+        } catch (e) {
+          failed(e);
+        }
+      }, async () => {
         try {
           respond(this.#iqs.ownRosterGet(rosterGet, fullJid, await this.#records.entry(localpartOf(requester))));
         } catch (e) {
-          this.deps.log.error('iq failed', { user: requester, err: e });
-          respond({ stanzaXml: errorReply(typedIq(req) ?? parseStanza(req.stanzaXml), new StanzaError('internal-server-error', 'wait')).toString(), blockList: [], isBlockList: false });
+          failed(e);
         }
       });
       return;
