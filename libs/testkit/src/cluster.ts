@@ -281,7 +281,8 @@ export class Cluster {
       name,
       process.execPath,
       // The production flags first: VIGIL_CHILD_NODE_ARGS (experiments) and per-node arguments come later and win
-      // (VIGIL_CHILD_NODE_ARGS="--max-semi-space-size=0 --heap-growing-percent=0" measures with V8's defaults).
+      // (VIGIL_CHILD_NODE_ARGS="--max-semi-space-size=0 --heap-growing-percent=0 --no-expose-gc" measures with V8's defaults;
+      // --no-expose-gc turns the authority's idle collector off).
       ['--enable-source-maps', ...SERVICE_NODE_FLAGS[service], ...(process.env.VIGIL_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? []), ...nodeArgs, SERVICE_MAIN[service]],
       {
         PATH: process.env.PATH,
