@@ -131,3 +131,26 @@ test('bad limits are refused, naming them', () => {
   assert.throws(() => new BackgroundWrites(0), /concurrency/);
   assert.throws(() => new BackgroundWrites(2, { quietMs: -1, maxDelayMs: 0, now: () => 0 }), /quietMs/);
 });
+
+test('an urgent write with room starts in the same turn as its caller (after the caller\'s synchronous work); without room, or behind a waiting urgent write, it waits its turn', async () => {
+  const w = new BackgroundWrites(1, { quietMs: 50, maxDelayMs: 1000, now: () => 0 });
+  const order: string[] = [];
+  let releaseFirst!: () => void;
+  const first = w.run(() => new Promise<void>((resolve) => {
+    order.push('first');
+    releaseFirst = resolve;
+  }));
+  order.push('caller done');
+  await Promise.resolve();
+  await Promise.resolve();
+  assert.deepEqual(order, ['caller done', 'first'], 'started before the turn ended, after the synchronous caller');
+  const second = w.run(async () => void order.push('second'));
+  const third = w.run(async () => void order.push('third'));
+  await turns(3);
+  assert.deepEqual(order, ['caller done', 'first'], 'no room: the others wait, whatever the turn');
+  releaseFirst();
+  await first; // room again, but the waiting ones start only on the next turn
+  const fourth = w.run(async () => void order.push('fourth'));
+  await Promise.all([second, third, fourth]);
+  assert.deepEqual(order, ['caller done', 'first', 'second', 'third', 'fourth'], 'a new urgent write does not overtake the waiting ones');
+});
