@@ -121,10 +121,20 @@ export class ClusterLink {
       this.nc.subscribe(this.#subjects.fanOut, {
         callback: (err, msg) => {
           if (err) return this.log.error('fan-out subscription failed', { err });
+          let handled = 0;
+          let inVisit = false;
           try {
-            scanFanOutBatch(msg.data, this.#onFanOut);
+            scanFanOutBatch(msg.data, (f) => {
+              inVisit = true;
+              this.#onFanOut(f);
+              inVisit = false;
+              handled++;
+            });
           } catch (e) {
-            return droppedMessage(this.log, msg.subject, e);
+            // A batch that does not decode is dropped whole (checked before any fan-out is visited); a failure in
+            // handling one fan-out is this node's fault, and the fan-outs before it are already queued.
+            if (!inVisit) return droppedMessage(this.log, msg.subject, e);
+            this.log.error('fan-out batch handling failed part-way; the rest of the batch is dropped', { subject: msg.subject, handled, err: e });
           }
         },
       }),
