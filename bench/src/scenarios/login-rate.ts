@@ -143,9 +143,11 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
  * waits until the services are quiet again: at least the authority's longest
  * deferral of session-end writes (2 s, BackgroundWrites), then two half
  * seconds in a row in which nodes, authority and nats-server together used
- * little CPU (the ended sessions' fan-outs and erasures done).
+ * no more CPU than idle (measured before the warm-up; with 50 % and 10 ms
+ * of slack): the ended sessions' fan-outs and erasures are done.
  */
 async function warmUp(cluster: Cluster, count: number, contacts: number, concurrency: number, serviceCpuMs: () => number, signal: AbortSignal | undefined): Promise<void> {
+  const idleMsPerWindow = await idleCpuPerWindow(serviceCpuMs);
   const graph = ringContacts(count, contacts, cluster.domain, 'w');
   await provisionRing(cluster, graph);
   const names = [...graph.keys()].map((b) => b.split('@')[0] as string);
@@ -160,21 +162,31 @@ async function warmUp(cluster: Cluster, count: number, contacts: number, concurr
   });
   if (errors.length > 0) throw new Error(`login-rate warm-up: ${errors.length} of ${count} logins failed; first: ${String(errors[0])}`);
   for (const c of clients) c.destroy();
-  const DEFERRAL_MS = 2000;
-  const QUIET_MS = 500;
-  // Idle, nodes, authority and nats-server use about 20 ms in half a second (heartbeats, lock renewals).
-  const QUIET_CPU_MS = 40;
-  const deadline = performance.now() + 30_000;
+  const left = performance.now();
   await new Promise((resolve) => setTimeout(resolve, DEFERRAL_MS));
   let last = serviceCpuMs();
   let quiet = 0;
+  const deadline = performance.now() + 30_000;
   while (quiet < 2) {
     await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
     const now = serviceCpuMs();
-    quiet = now - last < QUIET_CPU_MS ? quiet + 1 : 0;
+    quiet = now - last <= idleMsPerWindow * 1.5 + 10 ? quiet + 1 : 0;
     if (quiet < 2 && performance.now() > deadline) {
-      throw new Error(`login-rate warm-up: the services were still busy 30 s after the warm-up clients left (${Math.round(now - last)} ms CPU in the last ${QUIET_MS} ms)`);
+      // Measured all the same: a busier start is the benchmark's loss, not a reason to have no figure.
+      process.stderr.write(`bench: login-rate warm-up: the services were not back to their idle rate 30 s after the warm-up clients left (${Math.round(now - last)} ms CPU in the last ${QUIET_MS} ms, idle ${Math.round(idleMsPerWindow)} ms); measuring anyway\n`);
+      return;
     }
     last = now;
   }
+  process.stderr.write(`bench: login-rate warm-up: services quiet ${Math.round(performance.now() - left)} ms after the warm-up clients left (idle ${Math.round(idleMsPerWindow)} ms CPU per ${QUIET_MS} ms)\n`);
+}
+
+const DEFERRAL_MS = 2000;
+const QUIET_MS = 500;
+
+/** The services' CPU time in half a second while idle (heartbeats, lock renewals), averaged over two seconds. */
+async function idleCpuPerWindow(serviceCpuMs: () => number): Promise<number> {
+  const before = serviceCpuMs();
+  await new Promise((resolve) => setTimeout(resolve, 4 * QUIET_MS));
+  return (serviceCpuMs() - before) / 4;
 }
