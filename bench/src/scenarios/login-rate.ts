@@ -82,9 +82,7 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
     const t0 = performance.now();
     const { errors } = await runPool(names.length, { concurrency, deadline: t0 + 600_000, ...(o.signal ? { signal: o.signal } : {}) }, async (i) => {
       const username = names[i] as string;
-      const c = new RawXmppClient({
-        port: cluster.node(i % 2).port, domain: cluster.domain, username, password: benchPassword(username), mechanism: 'SCRAM-SHA-256', rosterGet: true, maxPresences: 4,
-      });
+      const c = loginClient(cluster, username, i);
       clients.push(c);
       expectedRoster.push(graph.get(`${username}@${cluster.domain}`)?.size ?? 0);
       const start = performance.now();
@@ -138,6 +136,13 @@ export async function runLoginRate(o: { users?: number; contacts?: number; concu
   }
 }
 
+/** The client of the i-th login (measured or warm-up): the nodes in turn, SCRAM, roster get, initial presence. */
+function loginClient(cluster: Cluster, username: string, i: number): RawXmppClient {
+  return new RawXmppClient({
+    port: cluster.node(i % 2).port, domain: cluster.domain, username, password: benchPassword(username), mechanism: 'SCRAM-SHA-256', rosterGet: true, maxPresences: 4,
+  });
+}
+
 /**
  * Logs `count` users of a population of their own in and out once, then
  * waits until the services are quiet again: at least the authority's longest
@@ -154,9 +159,7 @@ async function warmUp(cluster: Cluster, count: number, contacts: number, concurr
   const clients: RawXmppClient[] = [];
   const { errors } = await runPool(names.length, { concurrency, deadline: performance.now() + 600_000, ...(signal ? { signal } : {}) }, async (i) => {
     const username = names[i] as string;
-    const c = new RawXmppClient({
-      port: cluster.node(i % 2).port, domain: cluster.domain, username, password: benchPassword(username), mechanism: 'SCRAM-SHA-256', rosterGet: true, maxPresences: 4,
-    });
+    const c = loginClient(cluster, username, i);
     clients.push(c);
     await c.login();
   });

@@ -210,7 +210,8 @@ export class Authority {
   // --- shard ownership ---------------------------------------------------
 
   async #takeShard(shard: number, epoch: number): Promise<void> {
-    this.#forgetRecords(shard);
+    // Cached while another replica owned the shard (it may have changed them since): read them again.
+    this.#records.forgetShard(shard);
     const entries = await this.deps.stores.sessions.load(shard);
     // Lost (or lost and taken again) while loading: this load is not the owner's view any more.
     if (this.#shards.epochOf(shard) !== epoch) return;
@@ -256,12 +257,7 @@ export class Authority {
       await this.#presence.flushLastSeen();
     }
     this.#registry.removeShard(shard); // the journal's revisions go with the records
-    this.#forgetRecords(shard);
-  }
-
-  /** Cached roster records of a shard that changes hands: the other owner may change them meanwhile. */
-  #forgetRecords(shard: number): void {
-    this.#records.forgetShard(shard);
+    this.#records.forgetShard(shard); // the next owner may change them: a later takeover reads them again
   }
 
   #dispatch(m: Msg): void {
@@ -472,20 +468,30 @@ export class Authority {
    * is the order the queue would give, without its promises (a login's
    * probes, its presence and its roster come here; each queued task cost
    * several promises and a microtask turn). Otherwise `queued` goes into the
-   * user's queue. `now` must not wait for anything.
+   * user's queue. `now` must not wait for anything. `failed` handles what
+   * either path throws (an iq answers with an error); without it the error is
+   * logged (the queue logs the queued path's).
    */
-  #withUser(bare: string, now: (user: UserEntry) => void, queued: () => Promise<void>): void {
-    if (!this.#runNow(bare, now)) void this.#queue.run(bare, queued);
+  #withUser(bare: string, now: (user: UserEntry) => void, queued: () => Promise<void>, failed?: (e: unknown) => void): void {
+    if (this.#runNow(bare, now, failed)) return;
+    void this.#queue.run(bare, failed === undefined ? queued : async () => {
+      try {
+        await queued();
+      } catch (e) {
+        failed(e);
+      }
+    });
   }
 
   /** #withUser without the queued alternative: false (nothing done) when `now` cannot run at once. */
-  #runNow(bare: string, now: (user: UserEntry) => void): boolean {
+  #runNow(bare: string, now: (user: UserEntry) => void, failed?: (e: unknown) => void): boolean {
     const user = this.#queue.idle(bare) ? this.#records.cached(localpartOf(bare)) : undefined;
     if (user === undefined) return false;
     try {
       now(user);
     } catch (e) {
-      this.deps.log.error('presence task failed', { user: bare, err: e });
+      if (failed !== undefined) failed(e);
+      else this.deps.log.error('presence task failed', { user: bare, err: e });
     }
     return true;
   }
@@ -562,19 +568,7 @@ export class Authority {
         this.deps.log.error('block list read failed', { user: requester, err: e });
         respond({ stanzaXml: '', blockList: [], isBlockList: false });
       };
-      this.#withUser(requester, (user) => {
-        try {
-          respond(this.#iqs.blockListOf(user));
-        } catch (e) {
-          failed(e);
-        }
-      }, async () => {
-        try {
-          respond(await this.#iqs.blockList(requester));
-        } catch (e) {
-          failed(e);
-        }
-      });
+      this.#withUser(requester, (user) => respond(this.#iqs.blockListOf(user)), async () => respond(await this.#iqs.blockList(requester)), failed);
       return;
     }
     // The roster a login asks for (typed): its answer is text built from the cached record, with no element tree.
@@ -586,19 +580,12 @@ export class Authority {
         this.deps.log.error('iq failed', { user: requester, err: e });
         respond({ stanzaXml: errorReply(typedIq(req) ?? parseStanza(req.stanzaXml), new StanzaError('internal-server-error', 'wait')).toString(), blockList: [], isBlockList: false });
       };
-      this.#withUser(requester, (user) => {
-        try {
-          respond(this.#iqs.ownRosterGet(rosterGet, fullJid, user));
-        } catch (e) {
-          failed(e);
-        }
-      }, async () => {
-        try {
-          respond(this.#iqs.ownRosterGet(rosterGet, fullJid, await this.#records.entry(localpartOf(requester))));
-        } catch (e) {
-          failed(e);
-        }
-      });
+      this.#withUser(
+        requester,
+        (user) => respond(this.#iqs.ownRosterGet(rosterGet, fullJid, user)),
+        async () => respond(this.#iqs.ownRosterGet(rosterGet, fullJid, await this.#records.entry(localpartOf(requester)))),
+        failed,
+      );
       return;
     }
     // Parsed once, here: the typed roster get needs no parsing at all.
