@@ -140,7 +140,9 @@ export class TestClient {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.delete(waiter);
-        reject(new DeadlineError(`${this.jid} to receive ${what}`, timeoutMs));
+        // A stream the server already ended explains the wait: say so instead of leaving only the timeout.
+        const ended = this.errors.length > 0 ? ` (the stream reported: ${this.errors.map(String).join('; ')})` : '';
+        reject(new DeadlineError(`${this.jid} to receive ${what}${ended}`, timeoutMs, { cause: this.errors[0] }));
       }, timeoutMs);
       const waiter: Waiter = {
         predicate,
