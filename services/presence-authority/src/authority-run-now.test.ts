@@ -1,0 +1,321 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { cluster } from '@vigil/proto';
+import { BUCKETS, subjects, userKey } from '@vigil/cluster';
+import type { RosterItem, Subscription } from '@vigil/roster';
+import { createLogger } from '@vigil/telemetry';
+import { openShardLocks, openStores, type RosterRecord, type Stores } from '@vigil/store';
+import { eventually, FakeClock, startNatsServer, type NatsServer } from '@vigil/testkit';
+import { Authority } from './authority.js';
+import { readAuthorityConfig } from './config.js';
+
+// The authority's immediate path (docs/decisions.md, "The authority answers
+// at once when a user's queue is idle"): a probe, a presence and the typed
+// roster and block-list gets are answered at once when the user's queue is
+// idle and the roster cached, otherwise queued. `Authority#runNow` is
+// private and needs NATS, so this drives a real Authority on a real
+// nats-server, the test playing a connection node.
+//
+// Which path a request takes is steered through the roster cache: the
+// first request for a user finds it cold (queued path); right after, it is
+// cached and the queue idle (immediate path). The cache holds 16 rosters
+// (the least allowed), so asking for 16 other users' block lists evicts a
+// user again. One shard: every subject is shard 0's.
+
+const S = subjects('vigil');
+const config = readAuthorityConfig({
+  VIGIL_SHARD_COUNT: '1',
+  VIGIL_ROSTER_CACHE_SIZE: '16',
+  VIGIL_HEARTBEAT_INTERVAL_MS: '100',
+  VIGIL_NODE_LEASE_MS: '300',
+  VIGIL_SELF_FENCE_MS: '200',
+});
+const D = 'localhost';
+const FILLERS = Array.from({ length: 16 }, (_, i) => `filler${i}@${D}`);
+const NODE = { nodeId: 'n1', incarnation: 'i1' } as const;
+
+type Output =
+  | { readonly kind: 'fan-out'; readonly from: string; readonly stanza: string; readonly to: readonly string[] }
+  | { readonly kind: 'inbound'; readonly from: string; readonly to: string; readonly type: string };
+
+const ref = (full: string): cluster.SessionRef => ({ sessionId: `s-${full}`, fullJid: full, ...NODE });
+
+const item = (jid: string, subscription: Subscription, extra: Partial<RosterItem> = {}): RosterItem => ({
+  jid, name: '', subscription, pendingOut: false, groups: [], ...extra,
+});
+
+const MIRROR: Record<Subscription, Subscription> = { none: 'none', to: 'from', from: 'to', both: 'both' };
+
+describe('presence authority: answering at once when the user\'s queue is idle', () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  let tc: NatsConnection;
+  let stores: Stores;
+  let authority: Authority;
+  const out: Output[] = [];
+  /** The authority's log lines (errors only). */
+  const logged: string[] = [];
+
+  const iq = async (req: cluster.IqRequest): Promise<cluster.IqResponse> => {
+    const reply = await tc.request(S.shardIq(0), cluster.IqRequest.encode(req).finish(), { timeout: 5000 });
+    return cluster.IqResponse.decode(reply.data);
+  };
+  const blockListGet = (bare: string) => iq({ session: ref(`${bare}/r`), stanzaXml: '', typed: { $case: 'blockListGet', blockListGet: {} } });
+  const rosterGet = (full: string, g: Partial<cluster.RosterGet> = {}) =>
+    iq({ session: ref(full), stanzaXml: '', typed: { $case: 'rosterGet', rosterGet: { iqId: 'r1', to: '', ver: '', hasVer: false, ...g } } });
+  const xmlIq = (full: string, xml: string) => iq({ session: ref(full), stanzaXml: xml, typed: undefined });
+  const rosterSet = (full: string, itemXml: string) => xmlIq(full, `<iq type='set' id='set1' from='${full}'><query xmlns='jabber:iq:roster'>${itemXml}</query></iq>`);
+  const block = (full: string, jid: string) => xmlIq(full, `<iq type='set' id='b1' from='${full}'><block xmlns='urn:xmpp:blocking'><item jid='${jid}'/></block></iq>`);
+
+  const presence = (full: string, available: boolean, seq: number) => {
+    const stanzaXml = available ? `<presence from='${full}'/>` : `<presence from='${full}' type='unavailable'/>`;
+    const ev: cluster.SessionEvent = { session: ref(full), event: { $case: 'presence', presence: { stanzaXml, available, priority: 0, seq } } };
+    tc.publish(S.shardSession(0), cluster.SessionEvent.encode(ev).finish());
+  };
+  const probe = (fromFull: string, toBare: string) => {
+    tc.publish(S.shardProbe(0), cluster.Probe.encode({ fromFullJid: fromFull, toBareJid: toBare, fromShard: 0, fromEpoch: 0 }).finish());
+  };
+
+  /**
+   * Waits until what was sent so far is handled and its outputs are here:
+   * the queues drained, then a request answered after them (the authority
+   * publishes in the order it decides). Three rounds, for what the outputs
+   * themselves cause (a probe's 'unsubscribed' comes back as an inbound).
+   */
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) {
+      await tc.flush();
+      await authority.idle();
+      await blockListGet(FILLERS[0] ?? '');
+    }
+  };
+
+  /** The outputs of `act`, once settled. */
+  const outputsOf = async (act: () => void | Promise<unknown>): Promise<Output[]> => {
+    await settle();
+    const from = out.length;
+    await act();
+    await settle();
+    return out.slice(from);
+  };
+
+  /** After this, no roster but the fillers' is cached: the next request for anyone else finds it cold. */
+  const evict = async () => {
+    await Promise.all(FILLERS.map(blockListGet));
+  };
+
+  const putRoster = async (bare: string, record: RosterRecord) => {
+    await stores.rosters.put(bare.split('@')[0] ?? bare, record, 0);
+  };
+
+  before(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    tc = await connect({ servers: server.url });
+    stores = await openStores(nc);
+    tc.subscribe(S.fanOut, {
+      callback: (_e, m) => {
+        for (const f of cluster.FanOutBatch.decode(m.data).fanOuts) out.push({ kind: 'fan-out', from: f.fromBareJid, stanza: f.stanzaXml, to: f.toJids });
+      },
+    });
+    tc.subscribe(S.allShards('inbound'), {
+      callback: (_e, m) => {
+        const s = cluster.InboundStanza.decode(m.data);
+        out.push({ kind: 'inbound', from: s.fromJid, to: s.toJid, type: s.type });
+      },
+    });
+    const shardLocks = await openShardLocks(nc, { lockTtlMs: config.timings.shardLockTtlMs });
+    authority = new Authority({ nc, stores, config, log: createLogger({}, { level: 'error', write: (line) => void logged.push(line) }), now: new FakeClock(1_000).now, autoTick: false, shardLocks });
+    await authority.start();
+    // Session events need a live lease: one heartbeat, and the fake clock never lets it run out.
+    tc.publish(S.heartbeat(NODE.nodeId), cluster.Heartbeat.encode({ ...NODE, seq: 1, sentAtUnixMs: Date.now(), shards: [] }).finish());
+    await eventually(() => blockListGet(FILLERS[0] ?? ''), 10_000, 'the authority serving shard 0');
+  });
+
+  after(async () => {
+    await authority?.stop();
+    await tc?.close();
+    await nc?.close();
+    await server?.stop();
+  });
+
+  test('the answer given at once equals the queued answer for the same roster, block list and sessions', async () => {
+    let run = 0;
+    const sub = fc.constantFrom<Subscription>('none', 'to', 'from', 'both');
+    const entry = fc.record({
+      // Other users only: a user in its own roster is the todo test below.
+      who: fc.integer({ min: 0, max: 2 }),
+      sub,
+      pendingOut: fc.boolean(),
+      name: fc.constantFrom('', 'Ann', "O'Neil & <co>"),
+      groups: fc.subarray(['friends', 'a&b']),
+    });
+    const scenario = fc.record({
+      items: fc.uniqueArray(entry, { maxLength: 4, selector: (e) => e.who }),
+      pendingIn: fc.subarray([0, 1, 2]),
+      blocked: fc.subarray([0, 1, 2, 3]),
+      /** 0-2: those users; 3: one who is in no roster. */
+      prober: fc.integer({ min: 0, max: 3 }),
+      rosterGet: fc.record({ to: fc.boolean(), hasVer: fc.boolean(), sameVer: fc.boolean() }),
+    });
+    await fc.assert(
+      fc.asyncProperty(scenario, async (sc) => {
+        const k = run++;
+        const u = `u${k}@${D}`;
+        const full = `${u}/r`;
+        const other = (i: number) => (i === 3 ? `stranger${k}@${D}` : `c${k}x${i}@${D}`);
+        const items = sc.items.map((e) => item(other(e.who), e.sub, { pendingOut: e.pendingOut, name: e.name, groups: e.groups }));
+        await putRoster(u, {
+          roster: { version: 3, items },
+          pendingIn: sc.pendingIn.map((i) => ({ fromBareJid: other(i), stanzaXml: `<presence from='${other(i)}' type='subscribe'/>`, receivedAtUnixMs: 1 })),
+          blocked: sc.blocked.map(other),
+        });
+        // Contacts hold the mirror of each subscription, so their answers to the user's probes change nothing between runs.
+        for (const e of sc.items) {
+          await putRoster(other(e.who), { roster: { version: 1, items: [item(u, MIRROR[e.sub])] }, pendingIn: [], blocked: [] });
+        }
+
+        // Initial presence: cold roster (queued), then after an unavailable the same initial presence again (at once).
+        const queuedPresence = await outputsOf(() => presence(full, true, 1));
+        await outputsOf(() => presence(full, false, 2));
+        const nowPresence = await outputsOf(() => presence(full, true, 3));
+        assert.deepEqual(nowPresence, queuedPresence, 'initial presence');
+
+        // A probe of the now available user.
+        const prober = `${other(sc.prober)}/p`;
+        await evict();
+        const queuedProbe = await outputsOf(() => probe(prober, u));
+        const nowProbe = await outputsOf(() => probe(prober, u));
+        assert.deepEqual(nowProbe, queuedProbe, 'probe');
+
+        await evict();
+        const queuedBlockList = await blockListGet(u);
+        assert.deepEqual(await blockListGet(u), queuedBlockList, 'block-list get');
+
+        const g = { to: sc.rosterGet.to ? u : '', hasVer: sc.rosterGet.hasVer, ver: sc.rosterGet.sameVer ? '3' : '2' };
+        await evict();
+        const queuedRoster = await rosterGet(full, g);
+        assert.deepEqual(await rosterGet(full, g), queuedRoster, 'roster get');
+
+        await outputsOf(() => presence(full, false, 4));
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  test('a user in its own roster gets the same initial-presence outputs, in the same order, at once as queued', {
+    todo: 'the probe of itself an initial presence sends is answered inside the immediate broadcast (the queue is idle), '
+      + 'so its answer goes out before the pending subscription requests; queued, it waits behind the broadcast and goes out after them',
+  }, async () => {
+    // The counterexample the property test above found when users could be their own contacts (RFC 6121 does not forbid it).
+    const u = `self1@${D}`;
+    const c = `self1c@${D}`;
+    await putRoster(u, {
+      roster: { version: 1, items: [item(u, 'both')] },
+      pendingIn: [{ fromBareJid: c, stanzaXml: `<presence from='${c}' type='subscribe'/>`, receivedAtUnixMs: 1 }],
+      blocked: [],
+    });
+    const queued = await outputsOf(() => presence(`${u}/r`, true, 1)); // cold roster: queued
+    await outputsOf(() => presence(`${u}/r`, false, 2));
+    const now = await outputsOf(() => presence(`${u}/r`, true, 3)); // cached, queue idle: at once
+    assert.deepEqual(now, queued);
+  });
+
+  test('a typed roster get arriving while a roster write of the user is in flight answers with the write', async () => {
+    const u = `order1@${D}`;
+    await putRoster(u, { roster: { version: 1, items: [item(`c@${D}`, 'both')] }, pendingIn: [], blocked: [] });
+    await rosterGet(`${u}/r`); // cached, queue idle
+    const written = rosterSet(`${u}/r`, `<item jid='new@${D}' name='New'/>`);
+    const got = rosterGet(`${u}/r`); // arrives while the write waits for the store
+    assert.match((await written).stanzaXml, /type='result'/);
+    assert.match((await got).stanzaXml, /jid='new@localhost'/, 'answered from the roster before the write');
+  });
+
+  test('a typed block-list get arriving while a block of the user is in flight answers with the block', async () => {
+    const u = `order2@${D}`;
+    await putRoster(u, { roster: { version: 1, items: [] }, pendingIn: [], blocked: [`old@${D}`] });
+    await blockListGet(u);
+    const blocked = block(`${u}/r`, `spam@${D}`);
+    const got = blockListGet(u);
+    assert.match((await blocked).stanzaXml, /type='result'/);
+    assert.deepEqual((await got).blockList, [`old@${D}`, `spam@${D}`]);
+  });
+
+  test('a probe arriving while the user blocks the prober is not answered with presence', async () => {
+    const u = `order3@${D}`;
+    const p = `order3p@${D}`;
+    await putRoster(u, { roster: { version: 1, items: [item(p, 'both')] }, pendingIn: [], blocked: [] });
+    await outputsOf(() => presence(`${u}/r`, true, 1));
+    const seen = await outputsOf(async () => {
+      const blocked = block(`${u}/r`, p);
+      probe(`${p}/x`, u);
+      await blocked;
+    });
+    const toProber = seen.filter((o) => o.kind === 'fan-out' && o.to.includes(`${p}/x`));
+    assert.deepEqual(toProber, [], 'the probe was answered ahead of the block');
+    // Without the block in flight, the same probe is answered: the test can tell.
+    const u2 = `order3b@${D}`;
+    await putRoster(u2, { roster: { version: 1, items: [item(p, 'both')] }, pendingIn: [], blocked: [] });
+    await outputsOf(() => presence(`${u2}/r`, true, 1));
+    const answered = await outputsOf(() => probe(`${p}/x`, u2));
+    assert.equal(answered.filter((o) => o.kind === 'fan-out' && o.to.includes(`${p}/x`)).length, 1);
+  });
+
+  test('a presence arriving while a roster removal is in flight is not broadcast to the removed contact', async () => {
+    const u = `order4@${D}`;
+    const c = `order4c@${D}`;
+    await putRoster(u, { roster: { version: 1, items: [item(c, 'both')] }, pendingIn: [], blocked: [] });
+    await putRoster(c, { roster: { version: 1, items: [item(u, 'both')] }, pendingIn: [], blocked: [] });
+    await outputsOf(() => presence(`${u}/a`, true, 1)); // cached now, and the queue idle
+    const seen = await outputsOf(async () => {
+      const removed = rosterSet(`${u}/a`, `<item jid='${c}' subscription='remove'/>`);
+      presence(`${u}/b`, true, 1);
+      await removed;
+    });
+    const broadcast = seen.filter((o) => o.kind === 'fan-out' && o.stanza === `<presence from='${u}/b'/>`);
+    assert.ok(broadcast.length > 0, 'the new session\'s presence was not broadcast at all');
+    for (const b of broadcast) if (b.kind === 'fan-out') assert.ok(!b.to.includes(c), `broadcast to the contact removed before it: ${JSON.stringify(b)}`);
+  });
+
+  test('a user whose roster is not cached is answered from the store, and requests behind the read wait for it in order', async () => {
+    const u = `cold1@${D}`;
+    await putRoster(u, { roster: { version: 7, items: [item(`x@${D}`, 'to', { name: 'X' })] }, pendingIn: [], blocked: [`y@${D}`] });
+    await evict();
+    const [first, list, second] = await Promise.all([rosterGet(`${u}/r`), blockListGet(u), rosterGet(`${u}/r`, { hasVer: true, ver: '7' })]);
+    assert.equal(first.stanzaXml, "<iq id='r1' type='result' to='cold1@localhost/r'><query xmlns='jabber:iq:roster' ver='7'><item jid='x@localhost' name='X' subscription='to'/></query></iq>");
+    assert.deepEqual(list.blockList, [`y@${D}`]);
+    assert.equal(second.stanzaXml, "<iq id='r1' type='result' to='cold1@localhost/r'/>", 'the same version is answered with an empty result');
+  });
+
+  test('a probe of a user whose roster is not cached is answered from the store', async () => {
+    const u = `cold2@${D}`;
+    const p = `cold2p@${D}`;
+    await putRoster(u, { roster: { version: 1, items: [item(p, 'from')] }, pendingIn: [], blocked: [] });
+    await outputsOf(() => presence(`${u}/r`, true, 1));
+    await evict();
+    const seen = await outputsOf(() => probe(`${p}/x`, u));
+    assert.deepEqual(seen.filter((o) => o.kind === 'fan-out' && o.to.includes(`${p}/x`)), [
+      { kind: 'fan-out', from: u, stanza: `<presence from='${u}/r'/>`, to: [`${p}/x`] },
+    ]);
+    const stranger = await outputsOf(() => probe(`nobody@${D}/x`, u));
+    assert.deepEqual(stranger.filter((o) => o.kind === 'inbound'), [{ kind: 'inbound', from: u, to: `nobody@${D}`, type: 'unsubscribed' }]);
+  });
+
+  test('a roster that cannot be read is answered with the error reply, every time', async () => {
+    // Bytes that are no StoredRoster: the read fails, nothing is cached, so every request takes the queued path.
+    const kv = await new Kvm(nc).open(BUCKETS.rosters);
+    await kv.put(userKey('broken'), Uint8Array.of(0xff, 0xff, 0xff));
+    const u = `broken@${D}`;
+    for (let i = 0; i < 2; i++) {
+      const roster = await rosterGet(`${u}/r`, { iqId: `g${i}` });
+      assert.match(roster.stanzaXml, new RegExp(`^<iq [^>]*id='g${i}'[^>]*type='error'`), roster.stanzaXml);
+      assert.match(roster.stanzaXml, /type='wait'.*<internal-server-error /, roster.stanzaXml);
+      assert.deepEqual(await blockListGet(u), { stanzaXml: '', blockList: [], isBlockList: false });
+    }
+    const errors = logged.map((l) => JSON.parse(l) as { msg: string; user: string }).filter((r) => r.user === u).map((r) => r.msg);
+    assert.deepEqual(errors, ['iq failed', 'block list read failed', 'iq failed', 'block list read failed']);
+  });
+});
