@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { cluster } from '@vigil/proto';
+import { admin, cluster } from '@vigil/proto';
 import { BUCKETS, subjects, userKey } from '@vigil/cluster';
 import type { RosterItem, Subscription } from '@vigil/roster';
 import { createLogger } from '@vigil/telemetry';
@@ -41,7 +41,7 @@ type Output =
   | { readonly kind: 'fan-out'; readonly from: string; readonly stanza: string; readonly to: readonly string[] }
   | { readonly kind: 'inbound'; readonly from: string; readonly to: string; readonly type: string };
 
-const ref = (full: string): cluster.SessionRef => ({ sessionId: `s-${full}`, fullJid: full, ...NODE });
+const ref = (full: string, sessionId = `s-${full}`): cluster.SessionRef => ({ sessionId, fullJid: full, ...NODE });
 
 const item = (jid: string, subscription: Subscription, extra: Partial<RosterItem> = {}): RosterItem => ({
   jid, name: '', subscription, pendingOut: false, groups: [], ...extra,
@@ -70,9 +70,9 @@ describe('presence authority: answering at once when the user\'s queue is idle',
   const rosterSet = (full: string, itemXml: string) => xmlIq(full, `<iq type='set' id='set1' from='${full}'><query xmlns='jabber:iq:roster'>${itemXml}</query></iq>`);
   const block = (full: string, jid: string) => xmlIq(full, `<iq type='set' id='b1' from='${full}'><block xmlns='urn:xmpp:blocking'><item jid='${jid}'/></block></iq>`);
 
-  const presence = (full: string, available: boolean, seq: number) => {
+  const presence = (full: string, available: boolean, seq: number, sessionId?: string) => {
     const stanzaXml = available ? `<presence from='${full}'/>` : `<presence from='${full}' type='unavailable'/>`;
-    const ev: cluster.SessionEvent = { session: ref(full), event: { $case: 'presence', presence: { stanzaXml, available, priority: 0, seq } } };
+    const ev: cluster.SessionEvent = { session: ref(full, sessionId), event: { $case: 'presence', presence: { stanzaXml, available, priority: 0, seq } } };
     tc.publish(S.shardSession(0), cluster.SessionEvent.encode(ev).finish());
   };
   const probe = (fromFull: string, toBare: string) => {
@@ -193,11 +193,14 @@ describe('presence authority: answering at once when the user\'s queue is idle',
 
         await evict();
         const queuedBlockList = await blockListGet(u);
+        // Both answers could agree on nothing (an empty entry): the queued one is the stored list.
+        assert.deepEqual(queuedBlockList.blockList, sc.blocked.map(other));
         assert.deepEqual(await blockListGet(u), queuedBlockList, 'block-list get');
 
         const g = { to: sc.rosterGet.to ? u : '', hasVer: sc.rosterGet.hasVer, ver: sc.rosterGet.sameVer ? '3' : '2' };
         await evict();
         const queuedRoster = await rosterGet(full, g);
+        if (!(g.hasVer && g.ver === '3')) for (const i of items) assert.ok(queuedRoster.stanzaXml.includes(`jid='${i.jid}'`), queuedRoster.stanzaXml);
         assert.deepEqual(await rosterGet(full, g), queuedRoster, 'roster get');
 
         await outputsOf(() => presence(full, false, 4));
@@ -278,6 +281,26 @@ describe('presence authority: answering at once when the user\'s queue is idle',
     const broadcast = seen.filter((o) => o.kind === 'fan-out' && o.stanza === `<presence from='${u}/b'/>`);
     assert.ok(broadcast.length > 0, 'the new session\'s presence was not broadcast at all');
     for (const b of broadcast) if (b.kind === 'fan-out') assert.ok(!b.to.includes(c), `broadcast to the contact removed before it: ${JSON.stringify(b)}`);
+  });
+
+  test('a presence of a new session with a resource another session holds is queued: the old one is ended and kicked first', async () => {
+    const u = `replace1@${D}`;
+    const c = `replace1c@${D}`;
+    await putRoster(u, { roster: { version: 1, items: [item(c, 'from')] }, pendingIn: [], blocked: [] });
+    const kicks: { sessionId: string; condition: string }[] = [];
+    const sub = tc.subscribe(S.nodeKick(NODE.nodeId), {
+      callback: (_e, m) => {
+        const k = admin.NodeKickRequest.decode(m.data);
+        kicks.push({ sessionId: k.sessionId, condition: k.condition });
+      },
+    });
+    await outputsOf(() => presence(`${u}/r`, true, 1, 'old'));
+    // Cached, queue idle: only the session to replace sends this presence down the queued path.
+    const seen = await outputsOf(() => presence(`${u}/r`, true, 1, 'new'));
+    sub.unsubscribe();
+    assert.deepEqual(kicks, [{ sessionId: 'old', condition: 'conflict' }]);
+    const toContact = seen.filter((o) => o.kind === 'fan-out' && o.to.includes(c)).map((o) => (o.kind === 'fan-out' ? o.stanza : ''));
+    assert.deepEqual(toContact, [`<presence from='${u}/r' type='unavailable'/>`, `<presence from='${u}/r'/>`], 'the old session\'s end before the new one\'s presence');
   });
 
   test('a user whose roster is not cached is answered from the store, and requests behind the read wait for it in order', async () => {
