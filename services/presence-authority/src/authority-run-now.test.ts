@@ -160,6 +160,8 @@ describe('presence authority: answering at once when the user\'s queue is idle',
       /** 0-2: those users; 3: one who is in no roster. */
       prober: fc.integer({ min: 0, max: 3 }),
       rosterGet: fc.record({ to: fc.boolean(), hasVer: fc.boolean(), sameVer: fc.boolean() }),
+      /** Another resource of the user is online throughout (it is among the recipients, and the new one learns its presence). */
+      otherResource: fc.boolean(),
     });
     await fc.assert(
       fc.asyncProperty(scenario, async (sc) => {
@@ -178,7 +180,9 @@ describe('presence authority: answering at once when the user\'s queue is idle',
           await putRoster(other(e.who), { roster: { version: 1, items: [item(u, MIRROR[e.sub])] }, pendingIn: [], blocked: [] });
         }
 
+        if (sc.otherResource) await outputsOf(() => presence(`${u}/other`, true, 1));
         // Initial presence: cold roster (queued), then after an unavailable the same initial presence again (at once).
+        await evict();
         const queuedPresence = await outputsOf(() => presence(full, true, 1));
         await outputsOf(() => presence(full, false, 2));
         const nowPresence = await outputsOf(() => presence(full, true, 3));
@@ -204,6 +208,7 @@ describe('presence authority: answering at once when the user\'s queue is idle',
         assert.deepEqual(await rosterGet(full, g), queuedRoster, 'roster get');
 
         await outputsOf(() => presence(full, false, 4));
+        if (sc.otherResource) await outputsOf(() => presence(`${u}/other`, false, 2));
       }),
       { numRuns: 25 },
     );
