@@ -181,12 +181,16 @@ describe('presence authority: answering at once when the user\'s queue is idle',
         }
 
         if (sc.otherResource) await outputsOf(() => presence(`${u}/other`, true, 1));
-        // Initial presence: cold roster (queued), then after an unavailable the same initial presence again (at once).
+        // Initial presence and unavailable, each first with a cold roster (queued), then again with it cached (at once).
         await evict();
         const queuedPresence = await outputsOf(() => presence(full, true, 1));
-        await outputsOf(() => presence(full, false, 2));
+        await evict();
+        const queuedUnavailable = await outputsOf(() => presence(full, false, 2));
         const nowPresence = await outputsOf(() => presence(full, true, 3));
         assert.deepEqual(nowPresence, queuedPresence, 'initial presence');
+        const nowUnavailable = await outputsOf(() => presence(full, false, 4));
+        assert.deepEqual(nowUnavailable, queuedUnavailable, 'unavailable presence');
+        await outputsOf(() => presence(full, true, 5));
 
         // A probe of the now available user.
         const prober = `${other(sc.prober)}/p`;
@@ -207,7 +211,7 @@ describe('presence authority: answering at once when the user\'s queue is idle',
         if (!(g.hasVer && g.ver === '3')) for (const i of items) assert.ok(queuedRoster.stanzaXml.includes(`jid='${i.jid}'`), queuedRoster.stanzaXml);
         assert.deepEqual(await rosterGet(full, g), queuedRoster, 'roster get');
 
-        await outputsOf(() => presence(full, false, 4));
+        await outputsOf(() => presence(full, false, 6));
         if (sc.otherResource) await outputsOf(() => presence(`${u}/other`, false, 2));
       }),
       { numRuns: 25 },
