@@ -5,6 +5,8 @@ import { userKey } from '@vigil/cluster';
 export interface LastSeen {
   readonly unixMs: number;
   readonly status: string;
+  /** The resource whose end left the user without an available one; absent in values stored before it was kept. */
+  readonly fullJid?: string;
 }
 
 export interface LastSeenRepository {
@@ -21,11 +23,13 @@ export class LastSeenStore implements LastSeenRepository {
   async get(username: string): Promise<LastSeen | undefined> {
     const entry = await this.kv.get(userKey(username));
     if (entry === null || entry.operation !== 'PUT') return undefined;
-    return store.StoredLastSeen.decode(entry.value);
+    const { unixMs, status, fullJid } = store.StoredLastSeen.decode(entry.value);
+    return fullJid === '' ? { unixMs, status } : { unixMs, status, fullJid };
   }
 
   async put(username: string, value: LastSeen): Promise<void> {
-    await this.kv.put(userKey(username), store.StoredLastSeen.encode(value).finish());
+    const stored: store.StoredLastSeen = { unixMs: value.unixMs, status: value.status, fullJid: value.fullJid ?? '' };
+    await this.kv.put(userKey(username), store.StoredLastSeen.encode(stored).finish());
   }
 
   async remove(username: string): Promise<void> {

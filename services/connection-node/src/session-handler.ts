@@ -83,7 +83,9 @@ export class SessionHandler {
    * XEP-0198 resumption after the presence grace ended the session: the same
    * full JID is bound again and its last presence announced again, so
    * contacts see it come back and the owner's probes bring the client up to
-   * date. Undefined when the resource was taken meanwhile or the block list
+   * date: the current presence of contacts who are available, the last
+   * unavailable of those who are not (the client still shows what it saw
+   * before). Undefined when the resource was taken meanwhile or the block list
    * cannot be read.
    */
   static async restore(saved: SavedSession, deps: SessionHandlerDeps): Promise<SessionHandler | undefined> {
@@ -92,7 +94,8 @@ export class SessionHandler {
     if (handler === undefined) return undefined;
     handler.session.rosterInterested = saved.rosterInterested;
     handler.session.blocklistInterested = saved.blocklistInterested;
-    if (saved.available) handler.#announce(saved.presenceXml, true, saved.priority);
+    // Marked restored: the client kept its presence view, so the owner asks its contacts for unavailable answers too.
+    if (saved.available) handler.#announce(saved.presenceXml, true, saved.priority, true);
     handler.#log.info('session restored by resumption', { reannounced: saved.available });
     return handler;
   }
@@ -241,12 +244,13 @@ export class SessionHandler {
     this.#announce(stanza.toString(), available, available ? parsePriority(stanza.getChildText('priority')) : 0);
   }
 
-  #announce(xml: string, available: boolean, priority: number): void {
+  /** `restored`: the re-announcement of a session a resumption brought back (BroadcastPresence.restored). */
+  #announce(xml: string, available: boolean, priority: number, restored = false): void {
     this.session.available = available;
     this.session.presenceXml = available ? xml : '';
     this.session.priority = priority;
     const seq = this.deps.link.sessions.nextPresence(this.session);
-    this.deps.link.publishEvent(this.session, { $case: 'presence', presence: { stanzaXml: xml, available, priority, seq } });
+    this.deps.link.publishEvent(this.session, { $case: 'presence', presence: { stanzaXml: xml, available, priority, seq, restored } });
   }
 
   async #iq(stanza: Element): Promise<void> {

@@ -63,7 +63,7 @@ describe('presence authority', () => {
         const xml = `<presence from='${fullJid}'/>`;
         const shard = shardOf(fullJid.split('/')[0] ?? '');
         sessions.set(id, { state: { session: ref(id, fullJid), available: true, presenceXml: xml, priority: 0, presenceSeq: 1 }, shard });
-        const ev: cluster.SessionEvent = { session: ref(id, fullJid), event: { $case: 'presence', presence: { stanzaXml: xml, available: true, priority: 0, seq: 1 } } };
+        const ev: cluster.SessionEvent = { session: ref(id, fullJid), event: { $case: 'presence', presence: { stanzaXml: xml, available: true, priority: 0, seq: 1, restored: false } } };
         nc.publish(S.shardSession(shard), cluster.SessionEvent.encode(ev).finish());
         await nc.flush();
       },

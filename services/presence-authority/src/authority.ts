@@ -531,7 +531,7 @@ export class Authority {
       const record = this.#registry.get(ref.sessionId);
       if (!record || record.presenceSeq === state.presenceSeq) return;
       const stanzaXml = state.available ? state.presenceXml : `<presence from='${escapeAttr(ref.fullJid)}' type='unavailable'/>`;
-      await this.#presence.broadcast(ref, { stanzaXml, available: state.available, priority: state.priority, seq: state.presenceSeq });
+      await this.#presence.broadcast(ref, { stanzaXml, available: state.available, priority: state.priority, seq: state.presenceSeq, restored: false });
     });
   }
 
@@ -542,12 +542,19 @@ export class Authority {
     await this.#queue.run(bareOf(ref.fullJid), async () => {
       if (this.#registry.get(ref.sessionId)) return;
       this.#presence.recordFor(ref);
-      if (state.available) await this.#presence.broadcast(ref, { stanzaXml: state.presenceXml, available: true, priority: state.priority, seq: state.presenceSeq });
+      if (state.available) await this.#presence.broadcast(ref, { stanzaXml: state.presenceXml, available: true, priority: state.priority, seq: state.presenceSeq, restored: false });
     });
   }
 
   #onProbe(p: cluster.Probe): void {
-    this.#withUser(p.toBareJid, (contact) => this.#presence.answerProbeWith(p, contact), () => this.#presence.answerProbe(p));
+    this.#withUser(
+      p.toBareJid,
+      (contact) => {
+        // A restored session's probe to a contact with nobody available reads the last unavailable from the store: next in the contact's queue.
+        if (this.#presence.answerProbeWith(p, contact)) void this.#queue.run(p.toBareJid, () => this.#presence.answerUnavailable(p));
+      },
+      () => this.#presence.answerProbe(p),
+    );
   }
 
   #onInbound(msg: cluster.InboundStanza): void {

@@ -106,7 +106,7 @@ export class IqCore {
         if (isSubscriber(item)) await this.presence.sendCurrentPresence(user, bareOf(jid));
         if (isSubscribedTo(item)) {
           for (const s of this.ctx.registry.sessionsOf(user)) {
-            if (s.available) this.ctx.outbox.probe({ fromFullJid: s.fullJid, toBareJid: bareOf(jid), fromShard: s.shard, fromEpoch: 0 });
+            if (s.available) this.ctx.outbox.probe({ fromFullJid: s.fullJid, toBareJid: bareOf(jid), fromShard: s.shard, fromEpoch: 0, restored: false });
           }
         }
       }

@@ -50,7 +50,7 @@ test('last activity (XEP-0012) asked right after the last resource went offline 
   await until(() => store.held === 1, 'the last-seen write starts');
   store.release();
   await untilAsync(async () => (await store.get('bob')) !== undefined, 'the last-seen is stored');
-  assert.deepEqual(await store.get('bob'), { unixMs: 0, status: '' });
+  assert.deepEqual(await store.get('bob'), { unixMs: 0, status: '', fullJid: 'bob@x/phone' });
   assert.match(await c.lastActivity('alice@x/desk', 'bob@x'), /type='result'/);
 });
 
@@ -66,5 +66,5 @@ test('a hand-over stores the last-seen at once instead of waiting for a pause in
   assert.equal(store.held, 1, 'the last-seen write started at once');
   store.release();
   await flushed;
-  assert.deepEqual(await store.get('bob'), { unixMs: 0, status: '' });
+  assert.deepEqual(await store.get('bob'), { unixMs: 0, status: '', fullJid: 'bob@x/phone' });
 });

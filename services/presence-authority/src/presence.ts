@@ -9,7 +9,7 @@ import { jidsWith, jidsWithout, NO_JIDS, type SessionRecord } from './registry.j
 import { BackgroundWrites } from './background-writes.js';
 import { CompactSessionRecord } from './session-record.js';
 import type { UserEntry } from './user-records.js';
-import { domainOf, localpartOf, unavailableFrom } from './stanza-text.js';
+import { domainOf, lastUnavailableFrom, localpartOf, unavailableFrom } from './stanza-text.js';
 
 const { EndCause } = cluster;
 type EndCause = cluster.EndCause;
@@ -111,7 +111,7 @@ export class PresenceCore {
       // RFC 6121 §4.2.2: the resource that sent initial presence gets it too.
       this.ctx.outbox.deliver(s.fullJid, p.stanzaXml, s.bareJid);
       this.ctx.events.changed(s, AVAILABLE);
-      if (initial) this.#onInitial(s, view, rec.pendingIn);
+      if (initial) this.#onInitial(s, view, rec.pendingIn, p.restored);
       this.ctx.journal.save(s);
       return;
     }
@@ -125,10 +125,15 @@ export class PresenceCore {
     this.#noteLastSeen(s, p.stanzaXml);
   }
 
-  #onInitial(s: SessionRecord, view: RosterView, pendingIn: UserEntry['record']['pendingIn']): void {
+  /**
+   * `restored`: a XEP-0198 resumption brought the session back after the
+   * presence grace ended it; its client still shows what it saw before, so
+   * the probes ask for the unavailable of contacts who left meanwhile.
+   */
+  #onInitial(s: SessionRecord, view: RosterView, pendingIn: UserEntry['record']['pendingIn'], restored: boolean): void {
     for (const contact of view.probeTargets) {
       if (domainOf(contact) !== this.ctx.config.domain) continue; // no server-to-server in this build
-      this.ctx.outbox.probe({ fromFullJid: s.fullJid, toBareJid: contact, fromShard: s.shard, fromEpoch: 0 });
+      this.ctx.outbox.probe({ fromFullJid: s.fullJid, toBareJid: contact, fromShard: s.shard, fromEpoch: 0, restored });
     }
     // §4.2.2: the new resource learns the presence of the user's other resources.
     for (const o of this.ctx.registry.sessionsOf(s.bareJid)) {
@@ -143,7 +148,7 @@ export class PresenceCore {
     const { view } = await this.ctx.records.entry(localpartOf(s.bareJid));
     for (const contact of view.probeTargets) {
       if (domainOf(contact) !== this.ctx.config.domain) continue;
-      this.ctx.outbox.probe({ fromFullJid: s.fullJid, toBareJid: contact, fromShard: s.shard, fromEpoch: 0 });
+      this.ctx.outbox.probe({ fromFullJid: s.fullJid, toBareJid: contact, fromShard: s.shard, fromEpoch: 0, restored: false });
     }
     for (const o of this.ctx.registry.sessionsOf(s.bareJid)) {
       if (o !== s && o.available) this.ctx.outbox.deliver(s.fullJid, o.presenceXml, s.bareJid);
@@ -202,24 +207,54 @@ export class PresenceCore {
    * prober the contact blocked gets nothing at all (XEP-0191).
    */
   async answerProbe(p: cluster.Probe): Promise<void> {
-    this.answerProbeWith(p, await this.ctx.records.entry(localpartOf(p.toBareJid)));
+    if (this.answerProbeWith(p, await this.ctx.records.entry(localpartOf(p.toBareJid)))) await this.answerUnavailable(p);
   }
 
-  /** answerProbe() with the contact's roster entry in hand: all of it happens now (see broadcastWith). */
-  answerProbeWith(p: cluster.Probe, contact: UserEntry): void {
+  /**
+   * answerProbe() with the contact's roster entry in hand: all of it happens
+   * now (see broadcastWith). True when the prober is owed the contact's last
+   * unavailable instead (a restored session's probe, no available resource):
+   * the caller runs answerUnavailable() next in the contact's queue.
+   */
+  answerProbeWith(p: cluster.Probe, contact: UserEntry): boolean {
     const { view } = contact;
     const prober = bareOf(p.fromFullJid);
-    if (isBlocked(view.blocked, prober)) return;
+    if (isBlocked(view.blocked, prober)) return false;
     if (!viewMayAnswerProbe(view, prober)) {
       this.ctx.outbox.inbound({
         fromJid: p.toBareJid, toJid: prober, kind: cluster.InboundKind.INBOUND_KIND_SUBSCRIPTION, type: 'unsubscribed',
         stanzaXml: `<presence from='${escapeAttr(p.toBareJid)}' type='unsubscribed'/>`, fromShard: 0, fromEpoch: 0,
       });
-      return;
+      return false;
     }
+    let answered = false;
     this.ctx.registry.forEachSessionOf(p.toBareJid, (s) => {
-      if (s.available) this.ctx.outbox.deliver(p.fromFullJid, s.presenceXml, p.toBareJid);
+      if (!s.available) return;
+      this.ctx.outbox.deliver(p.fromFullJid, s.presenceXml, p.toBareJid);
+      answered = true;
     });
+    return !answered && p.restored;
+  }
+
+  /**
+   * RFC 6121 §4.3.2, for a restored session only (Probe.restored): its
+   * client kept the presence it saw before the session ended, so a contact
+   * with no available resource answers with its last unavailable. Ordinary
+   * logins are not sent these (a client starts with everyone offline), and
+   * they are the one probe answer that reads the store. Runs in the
+   * contact's queue, after answerProbeWith() allowed the answer.
+   */
+  async answerUnavailable(p: cluster.Probe): Promise<void> {
+    // Tasks queued before this one may have brought a resource back: then its broadcast or the probe answered.
+    if (this.hasAvailable(p.toBareJid)) return;
+    let last: LastSeen | undefined;
+    try {
+      last = await this.lastSeen(p.toBareJid);
+    } catch (e) {
+      this.ctx.metrics.kvError('last_seen', 'get');
+      this.ctx.log.warn('last activity not read; the probe answer comes from the bare JID', { user: p.toBareJid, err: e });
+    }
+    this.ctx.outbox.deliver(p.fromFullJid, lastUnavailableFrom(p.toBareJid, last), p.toBareJid);
   }
 
   /** RFC 6121 §4.4.2: a contact that answered with an error gets no more broadcasts this session. */
@@ -293,7 +328,7 @@ export class PresenceCore {
       }
     }
     // Off the presence path, like the journal: KV may be electing a leader.
-    const value: LastSeen = { unixMs: this.ctx.wallNowMs(), status };
+    const value: LastSeen = { unixMs: this.ctx.wallNowMs(), status, fullJid: s.fullJid };
     const local = localpartOf(s.bareJid);
     this.#unwritten.set(local, value);
     const written = this.#writes.run(() => this.ctx.lastSeen.put(local, value), true).catch((e: unknown) => {

@@ -1,4 +1,4 @@
-import { escapeAttr } from '@vigil/xmpp';
+import { escapeAttr, escapeText } from '@vigil/xmpp';
 
 /**
  * Addressing a stanza serialized by a connection node (which always strips
@@ -10,6 +10,29 @@ export { withTo } from '@vigil/xmpp';
 /** RFC 6121 §4.5.2: the unavailable the server sends on a session's behalf when it vanished. */
 export function unavailableFrom(fullJid: string): string {
   return `<presence from='${escapeAttr(fullJid)}' type='unavailable'/>`;
+}
+
+/** What the owner remembers of a user's last unavailable (XEP-0012 last-seen). */
+export interface LastUnavailable {
+  readonly unixMs: number;
+  readonly status: string;
+  readonly fullJid?: string;
+}
+
+/**
+ * RFC 6121 §4.3.2: the answer to a probe for a contact with no available
+ * resource, from the full JID of the resource whose unavailable ended its
+ * last session when that is known (else the bare JID), with that
+ * unavailable's status and, as XEP-0203 delayed delivery, when it was.
+ */
+export function lastUnavailableFrom(contactBareJid: string, last: LastUnavailable | undefined): string {
+  const full = last?.fullJid ?? '';
+  // A value of another account (it cannot be, but it would leak a resource) falls back to the bare JID.
+  const from = full.startsWith(`${contactBareJid}/`) ? full : contactBareJid;
+  const status = last !== undefined && last.status !== '' ? `<status>${escapeText(last.status)}</status>` : '';
+  const delay = last !== undefined && last.unixMs > 0 ? `<delay xmlns='urn:xmpp:delay' stamp='${new Date(last.unixMs).toISOString()}'/>` : '';
+  const body = status + delay;
+  return body === '' ? unavailableFrom(from) : `<presence from='${escapeAttr(from)}' type='unavailable'>${body}</presence>`;
 }
 
 export function localpartOf(bareJid: string): string {

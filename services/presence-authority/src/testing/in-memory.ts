@@ -118,13 +118,15 @@ export class InMemoryCluster implements OutboxPort {
     this.sessions.set(full, { user: bare(full), node, available: false, priority: 0, announced: false, seq: 0 });
   }
 
-  async presence(full: string, available: boolean): Promise<void> {
+  /** `restored`: the initial presence of a session a XEP-0198 resumption brought back after it had ended. */
+  async presence(full: string, available: boolean, options: { readonly restored?: boolean } = {}): Promise<void> {
     const s = this.#session(full);
     s.available = available;
     s.announced = true;
     const xml = available ? `<presence from='${full}'/>` : `<presence from='${full}' type='unavailable'/>`;
     s.seq++;
-    await this.#run(s.user, () => this.#presence.broadcast(this.#ref(full), { stanzaXml: xml, available, priority: 0, seq: s.seq }));
+    const restored = options.restored ?? false;
+    await this.#run(s.user, () => this.#presence.broadcast(this.#ref(full), { stanzaXml: xml, available, priority: 0, seq: s.seq, restored }));
   }
 
   async directed(full: string, to: string, available: boolean): Promise<void> {
@@ -223,6 +225,7 @@ export class InMemoryCluster implements OutboxPort {
   probe(msg: cluster.Probe): void {
     void this.#queue.run(msg.toBareJid, () => this.#presence.answerProbe(msg));
   }
+
 
   inbound(msg: cluster.InboundStanza): void {
     void this.#queue.run(bare(msg.toJid), () => handleInbound(msg, this.#subscriptions, this.#presence, this.#log));

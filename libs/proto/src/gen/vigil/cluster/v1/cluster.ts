@@ -368,6 +368,13 @@ export interface BroadcastPresence {
    * digests, so a lost presence update shows as a mismatch and is healed.
    */
   seq: number;
+  /**
+   * The initial presence of a session a XEP-0198 resumption brought back
+   * after the presence grace ended it: the client kept its presence view,
+   * so the owner's probes ask for unavailable answers too (Probe.restored).
+   * False (absent) for every ordinary broadcast.
+   */
+  restored: boolean;
 }
 
 export interface DirectedPresence {
@@ -390,6 +397,13 @@ export interface Probe {
   toBareJid: string;
   fromShard: number;
   fromEpoch: number;
+  /**
+   * Sent for a restored session (BroadcastPresence.restored): a contact with
+   * no available resource answers with its last unavailable presence (RFC
+   * 6121 §4.3.2), so the client drops what it still shows. An authority that
+   * does not know the field answers as for any probe.
+   */
+  restored: boolean;
 }
 
 /**
@@ -1345,7 +1359,7 @@ export const SubscriptionPresence: MessageFns<SubscriptionPresence> = {
 };
 
 function createBaseBroadcastPresence(): BroadcastPresence {
-  return { stanzaXml: "", available: false, priority: 0, seq: 0 };
+  return { stanzaXml: "", available: false, priority: 0, seq: 0, restored: false };
 }
 
 export const BroadcastPresence: MessageFns<BroadcastPresence> = {
@@ -1361,6 +1375,9 @@ export const BroadcastPresence: MessageFns<BroadcastPresence> = {
     }
     if (message.seq !== 0) {
       writer.uint32(32).uint32(message.seq);
+    }
+    if (message.restored !== false) {
+      writer.uint32(40).bool(message.restored);
     }
     return writer;
   },
@@ -1410,6 +1427,14 @@ export const BroadcastPresence: MessageFns<BroadcastPresence> = {
             message.seq = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.restored = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1432,6 +1457,7 @@ export const BroadcastPresence: MessageFns<BroadcastPresence> = {
       available: isSet(object.available) ? globalThis.Boolean(object.available) : false,
       priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
       seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      restored: isSet(object.restored) ? globalThis.Boolean(object.restored) : false,
     };
   },
 
@@ -1449,6 +1475,9 @@ export const BroadcastPresence: MessageFns<BroadcastPresence> = {
     if (message.seq !== 0) {
       obj.seq = Math.round(message.seq);
     }
+    if (message.restored !== false) {
+      obj.restored = message.restored;
+    }
     return obj;
   },
 
@@ -1461,6 +1490,7 @@ export const BroadcastPresence: MessageFns<BroadcastPresence> = {
     message.available = object.available ?? false;
     message.priority = object.priority ?? 0;
     message.seq = object.seq ?? 0;
+    message.restored = object.restored ?? false;
     return message;
   },
 };
@@ -1642,7 +1672,7 @@ export const SessionEnded: MessageFns<SessionEnded> = {
 };
 
 function createBaseProbe(): Probe {
-  return { fromFullJid: "", toBareJid: "", fromShard: 0, fromEpoch: 0 };
+  return { fromFullJid: "", toBareJid: "", fromShard: 0, fromEpoch: 0, restored: false };
 }
 
 export const Probe: MessageFns<Probe> = {
@@ -1658,6 +1688,9 @@ export const Probe: MessageFns<Probe> = {
     }
     if (message.fromEpoch !== 0) {
       writer.uint32(32).uint64(message.fromEpoch);
+    }
+    if (message.restored !== false) {
+      writer.uint32(40).bool(message.restored);
     }
     return writer;
   },
@@ -1707,6 +1740,14 @@ export const Probe: MessageFns<Probe> = {
             message.fromEpoch = longToNumber(reader.uint64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.restored = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1741,6 +1782,7 @@ export const Probe: MessageFns<Probe> = {
         : isSet(object.from_epoch)
         ? globalThis.Number(object.from_epoch)
         : 0,
+      restored: isSet(object.restored) ? globalThis.Boolean(object.restored) : false,
     };
   },
 
@@ -1758,6 +1800,9 @@ export const Probe: MessageFns<Probe> = {
     if (message.fromEpoch !== 0) {
       obj.fromEpoch = Math.round(message.fromEpoch);
     }
+    if (message.restored !== false) {
+      obj.restored = message.restored;
+    }
     return obj;
   },
 
@@ -1770,6 +1815,7 @@ export const Probe: MessageFns<Probe> = {
     message.toBareJid = object.toBareJid ?? "";
     message.fromShard = object.fromShard ?? 0;
     message.fromEpoch = object.fromEpoch ?? 0;
+    message.restored = object.restored ?? false;
     return message;
   },
 };

@@ -56,6 +56,12 @@ export interface StoredLastSeen {
   unixMs: number;
   /** The status of the unavailable that ended the last session. */
   status: string;
+  /**
+   * The full JID of the resource whose end left the user without an
+   * available one: the 'from' of probe answers for restored sessions.
+   * Empty in values written before it existed.
+   */
+  fullJid: string;
 }
 
 /**
@@ -576,7 +582,7 @@ export const PendingSubscription: MessageFns<PendingSubscription> = {
 };
 
 function createBaseStoredLastSeen(): StoredLastSeen {
-  return { unixMs: 0, status: "" };
+  return { unixMs: 0, status: "", fullJid: "" };
 }
 
 export const StoredLastSeen: MessageFns<StoredLastSeen> = {
@@ -586,6 +592,9 @@ export const StoredLastSeen: MessageFns<StoredLastSeen> = {
     }
     if (message.status !== "") {
       writer.uint32(18).string(message.status);
+    }
+    if (message.fullJid !== "") {
+      writer.uint32(26).string(message.fullJid);
     }
     return writer;
   },
@@ -619,6 +628,14 @@ export const StoredLastSeen: MessageFns<StoredLastSeen> = {
             message.status = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fullJid = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -639,6 +656,11 @@ export const StoredLastSeen: MessageFns<StoredLastSeen> = {
         ? globalThis.Number(object.unix_ms)
         : 0,
       status: isSet(object.status) ? globalThis.String(object.status) : "",
+      fullJid: isSet(object.fullJid)
+        ? globalThis.String(object.fullJid)
+        : isSet(object.full_jid)
+        ? globalThis.String(object.full_jid)
+        : "",
     };
   },
 
@@ -650,6 +672,9 @@ export const StoredLastSeen: MessageFns<StoredLastSeen> = {
     if (message.status !== "") {
       obj.status = message.status;
     }
+    if (message.fullJid !== "") {
+      obj.fullJid = message.fullJid;
+    }
     return obj;
   },
 
@@ -660,6 +685,7 @@ export const StoredLastSeen: MessageFns<StoredLastSeen> = {
     const message = createBaseStoredLastSeen();
     message.unixMs = object.unixMs ?? 0;
     message.status = object.status ?? "";
+    message.fullJid = object.fullJid ?? "";
     return message;
   },
 };
