@@ -72,11 +72,11 @@ describe('presence authority: answering at once when the user\'s queue is idle',
 
   const presence = (full: string, available: boolean, seq: number, sessionId?: string) => {
     const stanzaXml = available ? `<presence from='${full}'/>` : `<presence from='${full}' type='unavailable'/>`;
-    const ev: cluster.SessionEvent = { session: ref(full, sessionId), event: { $case: 'presence', presence: { stanzaXml, available, priority: 0, seq } } };
+    const ev: cluster.SessionEvent = { session: ref(full, sessionId), event: { $case: 'presence', presence: { stanzaXml, available, priority: 0, seq, restored: false } } };
     tc.publish(S.shardSession(0), cluster.SessionEvent.encode(ev).finish());
   };
-  const probe = (fromFull: string, toBare: string) => {
-    tc.publish(S.shardProbe(0), cluster.Probe.encode({ fromFullJid: fromFull, toBareJid: toBare, fromShard: 0, fromEpoch: 0 }).finish());
+  const probe = (fromFull: string, toBare: string, restored = false) => {
+    tc.publish(S.shardProbe(0), cluster.Probe.encode({ fromFullJid: fromFull, toBareJid: toBare, fromShard: 0, fromEpoch: 0, restored }).finish());
   };
 
   /**
@@ -213,6 +213,12 @@ describe('presence authority: answering at once when the user\'s queue is idle',
 
         await outputsOf(() => presence(full, false, 6));
         if (sc.otherResource) await outputsOf(() => presence(`${u}/other`, false, 2));
+
+        // A restored session's probe of the user, now with nobody available: answered with the last unavailable.
+        await evict();
+        const queuedRestored = await outputsOf(() => probe(prober, u, true));
+        const nowRestored = await outputsOf(() => probe(prober, u, true));
+        assert.deepEqual(nowRestored, queuedRestored, 'probe of a restored session');
       }),
       { numRuns: 25 },
     );
