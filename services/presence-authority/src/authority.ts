@@ -58,6 +58,8 @@ export class Authority {
   readonly #leases: LeaseTable;
   readonly #registry = new SessionRegistry();
   readonly #queue: KeyedQueue;
+  /** Users whose task runs at once right now (#runNow). */
+  readonly #runningNow = new Set<string>();
   readonly #records: UserRecords;
   readonly #presence: PresenceCore;
   readonly #subscriptions: SubscriptionCore;
@@ -483,15 +485,24 @@ export class Authority {
     });
   }
 
-  /** #withUser without the queued alternative: false (nothing done) when `now` cannot run at once. */
+  /**
+   * #withUser without the queued alternative: false (nothing done) when `now` cannot run at once.
+   * While a user's task runs at once, their queue is idle but not free: what the task itself causes
+   * for the same user (a user in their own roster probes themselves, and a local probe is handled
+   * synchronously) is queued behind it, as it would be behind a queued task, not run in its middle.
+   */
   #runNow(bare: string, now: (user: UserEntry) => void, failed?: (e: unknown) => void): boolean {
+    if (this.#runningNow.has(bare)) return false;
     const user = this.#queue.idle(bare) ? this.#records.cached(localpartOf(bare)) : undefined;
     if (user === undefined) return false;
+    this.#runningNow.add(bare);
     try {
       now(user);
     } catch (e) {
       if (failed !== undefined) failed(e);
       else this.deps.log.error('presence task failed', { user: bare, err: e });
+    } finally {
+      this.#runningNow.delete(bare);
     }
     return true;
   }
