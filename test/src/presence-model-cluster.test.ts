@@ -72,9 +72,16 @@ async function run(graph: [number, number][], ops: Op[]): Promise<void> {
     if (s.name === 'presence') received.push({ to: c.jid, from: s.attrs.from ?? '', type: s.attrs.type ?? '' });
   };
 
-  /** Every user's queue at the authority and every node's output has drained twice over. */
+  /**
+   * Every user's queue at the authority and every node's output has drained. Three rounds: an
+   * operation's effects can take two hops between users' queues (a's 'unsubscribed' runs in a's
+   * queue, then in c's), and on the last hop a node writes an iq reply at once while the
+   * deliveries the owner sent before it wait for the node's inbound queue (a later turn), so
+   * the second round's reply to c could overtake the unavailable it was waiting for (seen once
+   * under load); the third round's round trip cannot.
+   */
   const barrier = async () => {
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < 3; round++) {
       await Promise.all([...clients.values()].map(({ client }) => client.request(xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })))));
     }
   };
