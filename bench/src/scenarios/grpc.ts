@@ -45,7 +45,7 @@ export type GrpcBenchOptions = {
   readonly signal?: AbortSignal;
 };
 
-export const GRPC_DEFAULTS: GrpcBenchOptions = { rate: 2000, durationMs: 10_000, warmupMs: 2000, users: 1000, online: 100, batchCalls: 50, watchTrials: 200, loadProcesses: 1, client: 'http2' };
+export const GRPC_DEFAULTS: GrpcBenchOptions = { rate: 2000, durationMs: 10_000, warmupMs: 2000, users: 1000, online: 100, batchCalls: 50, watchTrials: 200, loadProcesses: 1, client: 'raw' };
 
 type Params = Omit<GrpcBenchOptions, 'signal'> & { watchVictims: number; measured: string };
 type Metrics = {
@@ -156,8 +156,11 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
     try {
       await Promise.all(loaders.map((l) => l.phase(o.warmupMs, false)));
       const cpuBefore = cpuTimeMs(authorityPid);
+      const fromUs = process.hrtime.bigint() / 1000n;
       results = await Promise.all(loaders.map((l) => l.phase(o.durationMs, true)));
       authorityCpuMs = cpuTimeMs(authorityPid) - cpuBefore;
+      // For bench/tools/cpuprofile-top.mjs --from-us --to-us on the services' --cpu-prof profiles (the same clock).
+      process.stderr.write(`grpc: GetPresence measured from ${fromUs} to ${process.hrtime.bigint() / 1000n} µs (CLOCK_MONOTONIC)\n`);
     } finally {
       for (const l of loaders) l.stop();
     }
