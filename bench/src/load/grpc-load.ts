@@ -1,6 +1,7 @@
 /**
  * The GetPresence load generator of the grpc scenario, one child process
- * each (`startGrpcLoad` forks it): a grpc-js client on its own channel that
+ * each (`GrpcLoadProcess.start` forks it): a gRPC client on its own
+ * connection (`raw` by default: HTTP/2 framed by hand, h2-raw.ts) that
  * issues calls open-loop at a fixed rate and records, per call, the
  * scheduled time, the actual send and the answer.
  *
