@@ -225,3 +225,27 @@ test('the raw client fails its calls when nothing listens, naming the socket err
     c.close();
   }
 });
+
+test('the raw client cancels a call the server leaves unanswered a second past its deadline, and the server sees CANCEL', async () => {
+  let rstCode = -1;
+  let closed = () => undefined as void;
+  const serverSawClose = new Promise<void>((resolve) => (closed = resolve));
+  const srv = await h2Server({}, (stream) => {
+    stream.on('data', () => undefined);
+    stream.on('close', () => {
+      rstCode = stream.rstCode ?? -1;
+      closed();
+    });
+  });
+  const c = new RawGrpcClient(options(srv.port, { deadlineMs: 100 }));
+  try {
+    const err = await rawCall(c, request('a@x'));
+    assert.match(String(err?.message), /^no answer within 1100 ms \(sent RST_STREAM CANCEL\)$/);
+    await serverSawClose;
+    assert.equal(rstCode, http2.constants.NGHTTP2_CANCEL);
+    assert.equal(c.inFlight, 0);
+  } finally {
+    c.close();
+    await srv.stop();
+  }
+});
