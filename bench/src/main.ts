@@ -35,6 +35,7 @@ function usage(): string {
     '  --warmup N        unmeasured trials run first',
     '  --contacts K      contacts per user (login-rate and the fan-out scenarios)',
     '  --nodes M         connection nodes (fan-out scenarios: victims on one, observers on the others)',
+    '  --client NAME     grpc only: the load processes\' gRPC client, raw (default), http2 or grpc-js',
     '  -h, --help        this text',
   ].join('\n');
 }
@@ -60,6 +61,7 @@ function parse(argv: string[]): { help: boolean; names: string[]; options: Commo
         warmup: { type: 'string' },
         contacts: { type: 'string' },
         nodes: { type: 'string' },
+        client: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -74,6 +76,7 @@ function parse(argv: string[]): { help: boolean; names: string[]; options: Commo
       throw new UsageError(`unknown scenario ${JSON.stringify(name)}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
     }
   }
+  if (values.client !== undefined && names.some((n) => n !== 'grpc')) throw new UsageError('--client applies to the grpc scenario only; name it');
   const options: CommonOptions = {
     ...(values.trials !== undefined ? { trials: count('trials', values.trials, 1) } : {}),
     ...(values.size !== undefined ? { size: count('size', values.size, 0) } : {}),
@@ -81,6 +84,7 @@ function parse(argv: string[]): { help: boolean; names: string[]; options: Commo
     ...(values.warmup !== undefined ? { warmup: count('warmup', values.warmup, 0) } : {}),
     ...(values.contacts !== undefined ? { contacts: count('contacts', values.contacts, 1) } : {}),
     ...(values.nodes !== undefined ? { nodes: count('nodes', values.nodes, 2) } : {}),
+    ...(values.client !== undefined ? { client: values.client } : {}),
   };
   return { help: values.help === true, names, options };
 }

@@ -1,6 +1,7 @@
 /**
  * The GetPresence load generator of the grpc scenario, one child process
- * each (`startGrpcLoad` forks it): a grpc-js client on its own channel that
+ * each (`GrpcLoadProcess.start` forks it): a gRPC client on its own
+ * connection (`raw` by default: HTTP/2 framed by hand, h2-raw.ts) that
  * issues calls open-loop at a fixed rate and records, per call, the
  * scheduled time, the actual send and the answer.
  *
@@ -18,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { api } from '@vigil/proto';
+import { RawGrpcClient } from './h2-raw.js';
 
 export type LoadJob = {
   readonly address: string;
@@ -31,7 +33,9 @@ export type LoadJob = {
   readonly of: number;
   readonly deadlineMs: number;
   /**
-   * `http2`: the lean client (below), `grpc-js`: grpc-js's generated client
+   * `raw`: gRPC over HTTP/2 framed by hand on one socket (h2-raw.ts; no
+   * object per call but the callback and the decoded answer), `http2`: the
+   * lean node:http2 client (below), `grpc-js`: grpc-js's generated client
    * (each call builds interceptors, metadata, a call object and a stream,
    * and the client's own garbage collection was the cause of most of the
    * slowest calls against a server that paused little).
@@ -39,8 +43,8 @@ export type LoadJob = {
   readonly client: GrpcLoadClient;
 };
 
-export type GrpcLoadClient = 'http2' | 'grpc-js';
-export const GRPC_LOAD_CLIENTS: readonly GrpcLoadClient[] = ['http2', 'grpc-js'];
+export type GrpcLoadClient = 'raw' | 'http2' | 'grpc-js';
+export const GRPC_LOAD_CLIENTS: readonly GrpcLoadClient[] = ['raw', 'http2', 'grpc-js'];
 
 /** One phase's results from one load process; latency arrays in milliseconds, in issue order. */
 export type LoadResult = {
@@ -65,6 +69,7 @@ type ToChild = { kind: 'job'; job: LoadJob } | { kind: 'phase'; durationMs: numb
 type FromChild = { kind: 'ready' } | { kind: 'result'; result: LoadResult } | { kind: 'error'; message: string };
 
 const MAX_ERRORS_KEPT = 5;
+const GET_PRESENCE_PATH = '/vigil.presence.v1.PresenceService/GetPresence';
 /** Young-generation semi-space of a load process, in MB (see start); VIGIL_BENCH_GRPC_SEMI_SPACE_MB for experiments. */
 const LOAD_SEMI_SPACE_MB = Number(process.env.VIGIL_BENCH_GRPC_SEMI_SPACE_MB ?? 2);
 
@@ -142,6 +147,44 @@ function grpcJsCaller(job: LoadJob, jids: readonly string[]): Caller {
   };
 }
 
+/** GetPresence requests as gRPC messages (5-byte prefix and the encoded GetPresenceRequest), one per JID, encoded once. */
+function requestFrames(jids: readonly string[]): Buffer[] {
+  return jids.map((jid) => {
+    const m = api.presence.GetPresenceRequest.encode({ jid }).finish();
+    const b = Buffer.allocUnsafe(5 + m.length);
+    b[0] = 0;
+    b.writeUInt32BE(m.length, 1);
+    b.set(m, 5);
+    return b;
+  });
+}
+
+/**
+ * The raw client (h2-raw.ts) on one connection. A call succeeds when the
+ * server's grpc-status is 0 and its one response message decodes as a
+ * GetPresenceResponse about the JID asked for.
+ */
+export function rawCaller(job: LoadJob, jids: readonly string[]): Caller {
+  const colon = job.address.lastIndexOf(':');
+  const host = job.address.slice(0, colon).replace(/^\[|\]$/g, '');
+  const port = Number(job.address.slice(colon + 1));
+  if (colon < 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new RangeError(`address must be host:port, got ${JSON.stringify(job.address)}`);
+  const frames = requestFrames(jids);
+  const client = new RawGrpcClient({
+    host, port, path: GET_PRESENCE_PATH, deadlineMs: job.deadlineMs,
+    metadata: [['authorization', `Bearer ${job.token}`]],
+    check: (i, buf, start, end) => {
+      const r = api.presence.GetPresenceResponse.decode(buf.subarray(start, end));
+      const want = jids[i];
+      return r.presence?.jid === want ? null : `answer about ${JSON.stringify(r.presence?.jid ?? null)}, asked about ${want}`;
+    },
+  });
+  return {
+    call: (i, done) => client.call(i, frames[i] as Buffer, done),
+    close: () => client.close(),
+  };
+}
+
 /** The status of a gRPC response from its trailers (or the headers of a trailers-only response); undefined when absent. */
 function grpcStatus(h: http2.IncomingHttpHeaders): number | undefined {
   const v = h['grpc-status'];
@@ -160,17 +203,10 @@ function grpcStatus(h: http2.IncomingHttpHeaders): number | undefined {
 export function http2Caller(job: LoadJob, jids: readonly string[]): Caller {
   const session = http2.connect(`http://${job.address}`);
   session.on('error', () => undefined); // each open stream reports it as its own error
-  const frames = jids.map((jid) => {
-    const m = api.presence.GetPresenceRequest.encode({ jid }).finish();
-    const b = Buffer.allocUnsafe(5 + m.length);
-    b[0] = 0;
-    b.writeUInt32BE(m.length, 1);
-    b.set(m, 5);
-    return b;
-  });
+  const frames = requestFrames(jids);
   const headers = {
     ':method': 'POST',
-    ':path': '/vigil.presence.v1.PresenceService/GetPresence',
+    ':path': GET_PRESENCE_PATH,
     'content-type': 'application/grpc',
     te: 'trailers',
     authorization: `Bearer ${job.token}`,
@@ -228,7 +264,7 @@ function runChild(): void {
       case 'job':
         job = m.job;
         jids = Array.from({ length: job.users }, (_, i) => `g${i}@${(job as LoadJob).domain}`);
-        caller = job.client === 'http2' ? http2Caller(job, jids) : grpcJsCaller(job, jids);
+        caller = job.client === 'raw' ? rawCaller(job, jids) : job.client === 'http2' ? http2Caller(job, jids) : grpcJsCaller(job, jids);
         reply({ kind: 'ready' });
         return;
       case 'phase':

@@ -40,12 +40,12 @@ export type GrpcBenchOptions = {
   readonly watchTrials: number;
   /** Load-generator processes sharing the GetPresence rate, a channel each. */
   readonly loadProcesses: number;
-  /** The load processes' gRPC client (load/grpc-load.ts): the lean HTTP/2 one, or grpc-js's. */
+  /** The load processes' gRPC client (load/grpc-load.ts): raw (HTTP/2 framed by hand, load/h2-raw.ts), the lean node:http2 one, or grpc-js's. */
   readonly client: GrpcLoadClient;
   readonly signal?: AbortSignal;
 };
 
-export const GRPC_DEFAULTS: GrpcBenchOptions = { rate: 2000, durationMs: 10_000, warmupMs: 2000, users: 1000, online: 100, batchCalls: 50, watchTrials: 200, loadProcesses: 1, client: 'http2' };
+export const GRPC_DEFAULTS: GrpcBenchOptions = { rate: 2000, durationMs: 10_000, warmupMs: 2000, users: 1000, online: 100, batchCalls: 50, watchTrials: 200, loadProcesses: 1, client: 'raw' };
 
 type Params = Omit<GrpcBenchOptions, 'signal'> & { watchVictims: number; measured: string };
 type Metrics = {
@@ -156,8 +156,11 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
     try {
       await Promise.all(loaders.map((l) => l.phase(o.warmupMs, false)));
       const cpuBefore = cpuTimeMs(authorityPid);
+      const fromUs = process.hrtime.bigint() / 1000n;
       results = await Promise.all(loaders.map((l) => l.phase(o.durationMs, true)));
       authorityCpuMs = cpuTimeMs(authorityPid) - cpuBefore;
+      // For bench/tools/cpuprofile-top.mjs --from-us --to-us on the services' --cpu-prof profiles (the same clock).
+      process.stderr.write(`grpc: GetPresence measured from ${fromUs} to ${process.hrtime.bigint() / 1000n} µs (CLOCK_MONOTONIC)\n`);
     } finally {
       for (const l of loaders) l.stop();
     }
@@ -246,7 +249,8 @@ export async function runGrpcBench(overrides: Partial<GrpcBenchOptions> = {}): P
         rate: o.rate, durationMs: o.durationMs, warmupMs: o.warmupMs, users: o.users, online: o.online, batchCalls: o.batchCalls, watchTrials: o.watchTrials, loadProcesses: o.loadProcesses, client: o.client,
         watchVictims: WATCH_VICTIMS,
         measured:
-          'GetPresence from loadProcesses child processes, one HTTP/2 connection each (client http2: a lean gRPC client, request frames ' +
+          'GetPresence from loadProcesses child processes, one HTTP/2 connection each (client raw: HTTP/2 and HPACK framed by hand on one ' +
+          'socket, answers checked by grpc-status and decoded, the JID compared; client http2: a lean node:http2 client, request frames ' +
           'encoded once, answers checked by grpc-status and length, not decoded; client grpc-js: its generated client without channelz), ' +
           'read token, open loop, a timer ' +
           'every millisecond issuing what is due; latency from the actual send and from the scheduled send time to the callback; ' +

@@ -21,6 +21,8 @@ export type CommonOptions = {
   readonly contacts?: number;
   /** Connection nodes (node-crash, node-freeze, mass-disconnect: the victims on one, observers spread over the rest). */
   readonly nodes?: number;
+  /** grpc: the load processes' client (checked by the scenario). */
+  readonly client?: string;
   readonly signal?: AbortSignal;
 };
 
@@ -73,8 +75,8 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'grpc',
     description: 'GetPresence p50/p99 at a fixed request rate (--concurrency: load processes sharing it, default 1), BatchGetPresence with 1000 JIDs, crash → WatchPresence CLIENT_LOST latency (--trials, default 200)',
     size: 'GetPresence requests per second (default 2000)',
-    // VIGIL_BENCH_GRPC_CLIENT=grpc-js measures with grpc-js's client instead of the lean one.
-    run: (o) => runGrpcBench(defined({ rate: o.size, watchTrials: o.trials, loadProcesses: o.concurrency, client: process.env.VIGIL_BENCH_GRPC_CLIENT as GrpcLoadClient | undefined, signal: o.signal })),
+    // --client (or VIGIL_BENCH_GRPC_CLIENT): raw, http2 or grpc-js; runGrpcBench rejects anything else.
+    run: (o) => runGrpcBench(defined({ rate: o.size, watchTrials: o.trials, loadProcesses: o.concurrency, client: (o.client ?? process.env.VIGIL_BENCH_GRPC_CLIENT) as GrpcLoadClient | undefined, signal: o.signal })),
   },
   {
     name: 'silent-death',
