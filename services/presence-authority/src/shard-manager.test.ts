@@ -158,9 +158,17 @@ describe('shard manager', () => {
     await until('every shard taken back', () => manager.owned.size === SHARDS);
   });
 
-  test('a lock from a version that renews every lock is taken only after it stops moving, without a liveness key', async () => {
-    await locks.create('shard.0', lockValue('old', false));
+  test('a lock from the version that renews every lock is held while it moves, and taken without a liveness key once it stops', async () => {
+    // An older replica "old" renews its lock itself, as that version did, and has no liveness key.
+    let revision = await locks.create('shard.0', lockValue('old', false));
     const { id, manager } = await start();
+    assert.equal(manager.owned.size, SHARDS - 1);
+    // Renewed every fifth of a TTL for two TTLs: each renewal is a compare-and-set that fails if the lock was taken.
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, TTL_MS / 5));
+      revision = await locks.update('shard.0', lockValue('old', false), revision);
+    }
+    assert.equal(manager.epochOf(0), undefined);
     await until('the stale lock taken', () => manager.owned.size === SHARDS);
     const lock = (await lockTable()).get(0);
     assert.equal(lock?.owner, id);
