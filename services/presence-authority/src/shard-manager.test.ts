@@ -75,13 +75,18 @@ describe('shard manager', () => {
   const livenessValue = (authorityId: string) => store.AuthorityLiveness.encode({ authorityId, incarnation: 'x', renewedAtUnixMs: Date.now() }).finish();
 
   const until = async (what: string, check: () => Promise<boolean> | boolean) => {
-    await withDeadline(
-      (async () => {
-        while (!(await check())) await new Promise((r) => setTimeout(r, 20));
-      })(),
-      10_000,
-      what,
-    );
+    let over = false;
+    try {
+      await withDeadline(
+        (async () => {
+          while (!over && !(await check())) await new Promise((r) => setTimeout(r, 20));
+        })(),
+        10_000,
+        what,
+      );
+    } finally {
+      over = true; // a failed wait stops polling, so the test process can end
+    }
   };
 
   test('a replica renews its liveness key, never its locks; stop deletes every lock and the liveness key', async () => {
@@ -175,13 +180,20 @@ describe('shard manager', () => {
     assert.equal(lock?.ownerLiveness, true);
   });
 
-  test('locks naming a live replica that does not act on them are deleted, so another replica can take them', async () => {
-    // Leftovers of an earlier process of replica "r1": every lock names it.
-    for (let shard = 0; shard < SHARDS; shard++) await locks.create(`shard.${shard}`, lockValue('r1'));
-    const b = await start('r2');
-    const a = await start('r1');
-    // r2 may not take r1's locks (r1's liveness is renewed): r1 keeps its share and deletes the rest.
+  test('a lock naming a live replica that does not act on it is deleted by that replica, so another can take it', async () => {
+    const a = await start();
+    const b = await start();
     await until('both hold half', () => a.manager.owned.size === SHARDS / 2 && b.manager.owned.size === SHARDS / 2);
+    // One of b's locks now names a, which holds its share already (as a hand-over whose delete failed leaves it).
+    const [shard] = [...b.manager.owned.keys()];
+    assert.ok(shard !== undefined);
+    const e = await locks.get(`shard.${shard}`);
+    assert.ok(e !== null);
+    await locks.update(`shard.${shard}`, lockValue(a.id), e.revision);
+    await until('b drops it', () => b.manager.epochOf(shard) === undefined);
+    // a's liveness is renewed, so b may not take a lock naming a: only a deleting it lets b have it back.
+    await until('b holds it again', () => b.manager.epochOf(shard) !== undefined);
+    assert.equal(a.manager.owned.size, SHARDS / 2);
     assert.deepEqual(a.lost, []);
   });
 });
