@@ -279,6 +279,7 @@ export class ShardManager {
    * Makes a silent owner's death explicit: deletes its liveness key by
    * compare-and-set at the revision we saw silent for a TTL. False when it
    * renewed meanwhile (or KV failed): none of its shards may be taken now.
+   * True also when another replica deleted it first.
    */
   async #declareDeath(owner: string, revision: number): Promise<boolean> {
     try {
@@ -286,8 +287,10 @@ export class ShardManager {
       this.#kvWorked();
     } catch (e) {
       if (isConflict(e)) {
-        this.deps.log.info('a silent replica renewed its liveness after all; its shards stay', { owner });
         await this.#refreshLiveness(owner);
+        // Another replica declared the same death first: its shards are free now, for us too.
+        if (this.#liveness.get(owner)?.kind === 'gone') return true;
+        this.deps.log.info('a silent replica renewed its liveness after all; its shards stay', { owner });
       } else {
         this.#kvFailed();
         this.deps.log.debug('could not declare a silent replica dead', { owner, err: e });
