@@ -1,15 +1,16 @@
 /**
  * Which shards this authority replica should take or give up, as a pure
  * decision over what it has observed of the shard locks (DESIGN.md
- * "Sharding"). Locks are judged by their KV revision over the observer's
- * own monotonic clock: a holder renews well inside the TTL, so a revision
- * that has not moved for a whole TTL belongs to a holder that is gone.
+ * "Sharding"). Locks are judged over the observer's own monotonic clock: a
+ * holder renews its liveness well inside the TTL, so a lock whose `seenAtMs`
+ * (see judgeLocks: the owner's last liveness renewal seen) is a whole TTL old
+ * belongs to a holder that is gone.
  */
 export interface LockView {
   readonly owner: string;
   /** KV revision of the lock entry as last seen. */
   readonly revision: number;
-  /** Monotonic time at which this observer first saw `revision`. */
+  /** Monotonic time of the last sign of life of the lock's owner seen by this observer (judgeLocks). */
   readonly seenAtMs: number;
 }
 

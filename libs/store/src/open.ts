@@ -69,17 +69,23 @@ export async function openStores(nc: NatsConnection, options: OpenStoresOptions 
 }
 
 /**
- * The shard-lock bucket. Locks are judged by their revisions, never by TTL
- * expiry (DESIGN.md "KV TTL is storage hygiene"); the bucket's max age only
- * clears locks of a cluster that has been down for a while. Leases need no
- * fsync, so memory storage is fine.
+ * The shard-lock bucket: `shard.<n>` locks and `alive.<id>` liveness keys
+ * (docs/decisions.md "Per-replica liveness keys"). Locks are judged by
+ * revisions, never by TTL expiry (DESIGN.md "KV TTL is storage hygiene"),
+ * and a lock is written only when its shard changes hands, so the bucket has
+ * no max age: one would expire the locks of shards that stay put. A bucket
+ * created by an earlier version (max age 20 × lock TTL) loses its max age
+ * here. A lock whose owner's liveness is gone is free after one TTL, so a
+ * cluster down for a while needs no expiry to start again. Leases need no
+ * fsync, so memory storage is fine. `lockTtlMs` is no longer used.
  */
 export async function openShardLocks(nc: NatsConnection, options: OpenStoresOptions & { readonly lockTtlMs: number }): Promise<KV> {
-  return new Kvm(nc).create(BUCKETS.shards, {
+  const kv = await new Kvm(nc).create(BUCKETS.shards, {
     history: 1,
     replicas: options.replicas ?? 1,
     storage: 'memory',
-    ttl: options.lockTtlMs * 20,
-    description: 'Vigil shard ownership locks',
+    description: 'Vigil shard ownership locks and authority liveness keys',
   });
+  if ((await kv.status()).ttl > 0) await (await jetstreamManager(nc)).streams.update(`KV_${BUCKETS.shards}`, { max_age: 0 });
+  return kv;
 }

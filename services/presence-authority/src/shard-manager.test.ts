@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -10,9 +10,12 @@ import { startNatsServer, withDeadline, type NatsServer } from '@vigil/testkit';
 import { readAuthorityConfig } from './config.js';
 import { ShardManager } from './shard-manager.js';
 
-// One replica's shard locks against a real nats-server: renewals spread over
-// the renewal period must still renew every lock, and neither a hand-over in
-// the middle of a round nor a lock taken by someone else may go unnoticed.
+// Replicas' shard locks against a real nats-server (docs/decisions.md
+// "Per-replica liveness keys"): a replica renews one liveness key and never
+// its locks; a lock written by someone else is dropped at once; a silent
+// owner's liveness key is deleted before its shards are taken; a replica
+// declared dead drops every shard at once; locks naming a replica that does
+// not act on them are deleted so others can take them.
 const SHARDS = 32;
 const TTL_MS = 1500;
 
@@ -21,85 +24,176 @@ describe('shard manager', () => {
   let nc: NatsConnection;
   let locks: KV;
   let n = 0;
+  const running: ShardManager[] = [];
 
   before(async () => {
     server = await startNatsServer();
     nc = await connect({ servers: server.url });
+  });
+  beforeEach(async () => {
+    await Promise.all(running.splice(0).map((m) => m.stop()));
+    // A fresh bucket per test: no lock or liveness key left by the one before.
+    await locks?.destroy();
     locks = await openShardLocks(nc, { lockTtlMs: TTL_MS });
   });
   after(async () => {
+    await Promise.all(running.splice(0).map((m) => m.stop()));
     await nc.close();
     await server.stop();
   });
 
-  const start = async () => {
-    const config = readAuthorityConfig({ VIGIL_AUTHORITY_ID: `a${++n}`, VIGIL_SHARD_COUNT: String(SHARDS), VIGIL_SHARD_LOCK_TTL_MS: String(TTL_MS) });
+  const start = async (id = `a${++n}`) => {
+    const config = readAuthorityConfig({ VIGIL_AUTHORITY_ID: id, VIGIL_SHARD_COUNT: String(SHARDS), VIGIL_SHARD_LOCK_TTL_MS: String(TTL_MS) });
     const lost: { shard: number; why: string }[] = [];
     const manager = new ShardManager({
       nc, kv: locks, subjects: subjects('vigil'), config, log: createLogger({ service: 'test' }, { level: 'error' }),
       callbacks: { acquired: async () => undefined, releasing: async () => undefined, lost: (shard, why) => lost.push({ shard, why }) },
     });
     await manager.start();
-    return { manager, lost };
+    running.push(manager);
+    return { id, manager, lost };
+  };
+  const stop = async (manager: ShardManager) => {
+    running.splice(running.indexOf(manager), 1);
+    await manager.stop();
   };
 
-  const revisions = async (): Promise<Map<number, number>> => {
-    const out = new Map<number, number>();
+  /** Every lock as it stands: owner and revision by shard. */
+  const lockTable = async (): Promise<Map<number, { owner: string; revision: number; ownerLiveness: boolean }>> => {
+    const out = new Map<number, { owner: string; revision: number; ownerLiveness: boolean }>();
     for (let shard = 0; shard < SHARDS; shard++) {
       const e = await locks.get(`shard.${shard}`);
-      if (e !== null && e.operation === 'PUT') out.set(shard, e.revision);
+      if (e !== null && e.operation === 'PUT') {
+        const lock = store.ShardLock.decode(e.value);
+        out.set(shard, { owner: lock.ownerId, revision: e.revision, ownerLiveness: lock.ownerLiveness });
+      }
     }
     return out;
   };
+  const liveness = async (id: string) => locks.get(`alive.${id}`);
+  const lockValue = (ownerId: string, ownerLiveness = true) => store.ShardLock.encode({ ownerId, epoch: 0, renewedAtUnixMs: Date.now(), ownerLiveness }).finish();
+  const livenessValue = (authorityId: string) => store.AuthorityLiveness.encode({ authorityId, incarnation: 'x', renewedAtUnixMs: Date.now() }).finish();
 
-  const eventually = async (what: string, check: () => Promise<boolean>) => {
-    await withDeadline(
-      (async () => {
-        while (!(await check())) await new Promise((r) => setTimeout(r, 20));
-      })(),
-      10_000,
-      what,
-    );
+  const until = async (what: string, check: () => Promise<boolean> | boolean) => {
+    let over = false;
+    try {
+      await withDeadline(
+        (async () => {
+          while (!over && !(await check())) await new Promise((r) => setTimeout(r, 20));
+        })(),
+        10_000,
+        what,
+      );
+    } finally {
+      over = true; // a failed wait stops polling, so the test process can end
+    }
   };
 
-  test('every owned lock keeps being renewed, round after round, and a stop in the middle of a round deletes every lock', async () => {
-    const { manager, lost } = await start();
+  test('a replica renews its liveness key, never its locks; stop deletes every lock and the liveness key', async () => {
+    const { id, manager, lost } = await start();
     assert.equal(manager.owned.size, SHARDS);
-    // Two whole rounds: every lock's revision moves past the one seen now, twice.
-    const first = await revisions();
+    const first = await lockTable();
     assert.equal(first.size, SHARDS);
-    let second = new Map<number, number>();
-    await eventually('every lock renewed once', async () => {
-      second = await revisions();
-      return [...first].every(([shard, rev]) => (second.get(shard) ?? 0) > rev);
-    });
-    await eventually('every lock renewed again', async () => {
-      const third = await revisions();
-      return [...second].every(([shard, rev]) => (third.get(shard) ?? 0) > rev);
-    });
-    // Epochs do not move with renewals.
-    for (const [shard, o] of manager.owned) assert.equal(o.epoch, manager.epochOf(shard));
-    // Stop as soon as a round has begun (the first lock of the round moved): the rest of it is skipped and
-    // every lock is deleted at the revision its last renewal left.
-    const before = await revisions();
-    await eventually('a round begins', async () => {
-      const now = await revisions();
-      return [...before].some(([shard, rev]) => (now.get(shard) ?? 0) > rev);
-    });
-    await manager.stop();
-    assert.equal((await revisions()).size, 0, 'every lock deleted');
+    for (const [shard, lock] of first) {
+      assert.equal(lock.owner, id);
+      assert.equal(lock.ownerLiveness, true);
+      assert.equal(manager.epochOf(shard), lock.revision, 'the epoch is the revision of the acquisition');
+    }
+    // Three renewals of the liveness key: a whole TTL.
+    const r0 = (await liveness(id))?.revision ?? 0;
+    let r = r0;
+    for (let i = 0; i < 3; i++) {
+      const prev = r;
+      await until('the liveness key renewed', async () => {
+        r = (await liveness(id))?.revision ?? 0;
+        return r > prev;
+      });
+    }
+    assert.deepEqual(await lockTable(), first, 'no lock was written while the liveness key was renewed');
+    await stop(manager);
+    assert.equal((await lockTable()).size, 0, 'every lock deleted');
+    assert.notEqual((await liveness(id))?.operation, 'PUT', 'liveness key deleted');
     assert.deepEqual(lost, []);
   });
 
-  test('a lock written by another replica is given up at its next renewal', async () => {
+  test('a lock written by another replica is dropped at once, before any renewal could notice', async () => {
     const { manager, lost } = await start();
     const shard = 3;
     const e = await locks.get(`shard.${shard}`);
     assert.ok(e !== null);
-    await locks.update(`shard.${shard}`, store.ShardLock.encode({ ownerId: 'intruder', epoch: 0, renewedAtUnixMs: Date.now() }).finish(), e.revision);
-    await eventually('the shard given up', async () => manager.epochOf(shard) === undefined);
+    await locks.update(`shard.${shard}`, lockValue('intruder'), e.revision);
+    await until('the shard given up', () => manager.epochOf(shard) === undefined);
     assert.deepEqual(lost, [{ shard, why: 'lock taken by another replica' }]);
-    await manager.stop();
-    await locks.delete(`shard.${shard}`);
+  });
+
+  test("a silent owner's liveness key is deleted before its shards are taken", async () => {
+    // A replica that wrote its liveness and its locks, then went silent (paused, or killed).
+    await locks.create('alive.ghost', livenessValue('ghost'));
+    for (let shard = 0; shard < SHARDS; shard++) await locks.create(`shard.${shard}`, lockValue('ghost'));
+    const { id, manager } = await start();
+    await until('every shard taken', () => manager.owned.size === SHARDS);
+    const ghost = await liveness('ghost');
+    assert.ok(ghost !== null && ghost.operation === 'DEL', 'the silent owner was declared dead by deleting its liveness key');
+    // The ghost waking up cannot renew: its compare-and-set at the revision it knew fails.
+    await assert.rejects(locks.update('alive.ghost', livenessValue('ghost'), ghost.revision - 1), /wrong last sequence/);
+    for (const [shard, lock] of await lockTable()) assert.equal(lock.owner, id, `shard ${shard}`);
+  });
+
+  test('a replica declared dead drops every shard at once, then writes its liveness again and takes its shards back', async () => {
+    const { id, manager, lost } = await start();
+    const e = await liveness(id);
+    assert.ok(e !== null);
+    const epochs = new Map([...manager.owned].map(([s, o]) => [s, o.epoch]));
+    // What another replica does when it finds us silent for a TTL.
+    await locks.delete(`alive.${id}`, { previousSeq: e.revision });
+    await until('every shard dropped', () => lost.length === SHARDS);
+    assert.ok(lost.every((l) => l.why === 'liveness key deleted by another replica'), JSON.stringify(lost[0]));
+    await until('liveness written again', async () => (await liveness(id))?.operation === 'PUT');
+    await until('every shard taken back', () => manager.owned.size === SHARDS);
+    for (const [shard, epoch] of epochs) assert.ok((manager.epochOf(shard) ?? 0) > epoch, `shard ${shard} has a new epoch`);
+  });
+
+  test('a liveness key overwritten by another process fails the next renewal: every shard dropped', async () => {
+    const { id, manager, lost } = await start();
+    const e = await liveness(id);
+    assert.ok(e !== null);
+    await locks.update(`alive.${id}`, livenessValue(id), e.revision);
+    await until('every shard dropped', () => lost.length === SHARDS);
+    assert.ok(lost.every((l) => l.why === 'liveness key written by another replica'), JSON.stringify(lost[0]));
+    await until('every shard taken back', () => manager.owned.size === SHARDS);
+  });
+
+  test('a lock from the version that renews every lock is held while it moves, and taken without a liveness key once it stops', async () => {
+    // An older replica "old" renews its lock itself, as that version did, and has no liveness key.
+    let revision = await locks.create('shard.0', lockValue('old', false));
+    const { id, manager } = await start();
+    assert.equal(manager.owned.size, SHARDS - 1);
+    // Renewed every fifth of a TTL for two TTLs: each renewal is a compare-and-set that fails if the lock was taken.
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, TTL_MS / 5));
+      revision = await locks.update('shard.0', lockValue('old', false), revision);
+    }
+    assert.equal(manager.epochOf(0), undefined);
+    await until('the stale lock taken', () => manager.owned.size === SHARDS);
+    const lock = (await lockTable()).get(0);
+    assert.equal(lock?.owner, id);
+    assert.equal(lock?.ownerLiveness, true);
+  });
+
+  test('a lock naming a live replica that does not act on it is deleted by that replica, so another can take it', async () => {
+    const a = await start();
+    const b = await start();
+    await until('both hold half', () => a.manager.owned.size === SHARDS / 2 && b.manager.owned.size === SHARDS / 2);
+    // One of b's locks now names a, which holds its share already (as a hand-over whose delete failed leaves it).
+    const [shard] = [...b.manager.owned.keys()];
+    assert.ok(shard !== undefined);
+    const e = await locks.get(`shard.${shard}`);
+    assert.ok(e !== null);
+    await locks.update(`shard.${shard}`, lockValue(a.id), e.revision);
+    await until('b drops it', () => b.manager.epochOf(shard) === undefined);
+    // a's liveness is renewed, so b may not take a lock naming a: only a deleting it lets b have it back.
+    await until('b holds it again', () => b.manager.epochOf(shard) !== undefined);
+    assert.equal(a.manager.owned.size, SHARDS / 2);
+    assert.deepEqual(a.lost, []);
   });
 });

@@ -4,7 +4,7 @@ import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { cluster, store } from '@vigil/proto';
 import type { Subjects } from '@vigil/cluster';
-import { LeaseTable, planShards, type LockView } from '@vigil/lease';
+import { LeaseTable, deathsToDeclare, judgeLocks, planShards, type LivenessView, type ShardKeyView } from '@vigil/lease';
 import type { Logger } from '@vigil/telemetry';
 import type { AuthorityConfig } from './config.js';
 import type { AuthorityMetrics } from './metrics.js';
@@ -19,42 +19,54 @@ export interface ShardCallbacks {
 }
 
 interface Owned {
-  epoch: number;
-  revision: number;
-  /** Monotonic time of the last successful renewal. */
-  renewedAtMs: number;
-  /** The last renewal issued (settles, never rejects); a release waits for it so its delete expects the right revision. */
-  renewal?: Promise<void>;
+  /** The revision at which we wrote the lock, never rewritten while we hold it. */
+  readonly epoch: number;
 }
 
 const lockKey = (shard: number): string => `shard.${shard}`;
-/** Lock renewals issued in one turn of the event loop (see #renewAll). */
-const RENEWALS_PER_TURN = 4;
-/** Share of the renewal period over which one round's renewals are spread (see #renewAll). */
-const RENEWAL_SPREAD = 0.5;
+const LOCK_PREFIX = 'shard.';
+const aliveKey = (authorityId: string): string => `alive.${authorityId}`;
+const ALIVE_PREFIX = 'alive.';
 
 /**
- * Shard ownership for one authority replica (DESIGN.md "Sharding"): a lock
- * per shard in KV, created or updated only by compare-and-set, renewed every
- * third of its TTL; the revision at which a replica took the lock is the
- * shard's epoch. Replicas see each other through heartbeats and balance by
- * the pure planner in libs/lease. A replica that cannot renew in time stops
- * acting on the shard before anyone else may take it (self-fencing).
+ * Shard ownership for one authority replica (DESIGN.md "Sharding", and
+ * docs/decisions.md "Per-replica liveness keys"): a lock per shard in KV,
+ * created or updated only by compare-and-set when the shard is acquired and
+ * deleted when it is handed over; the revision at which a replica took the
+ * lock is the shard's epoch. What is renewed every third of the TTL is one
+ * liveness key per replica (`alive.<id>`, compare-and-set); a lock is held
+ * while its owner's liveness moves. A replica that takes the shards of a
+ * silent owner first deletes that owner's liveness key by compare-and-set at
+ * the revision it saw, so the owner, if it wakes up, fails its next renewal
+ * and drops every shard at once. Replicas see each other through heartbeats
+ * and balance by the pure planner in libs/lease. A replica that cannot renew
+ * in time stops acting on its shards before anyone else may take them
+ * (self-fencing).
  */
 export class ShardManager {
   readonly incarnation = randomBytes(6).toString('hex');
   readonly #owned = new Map<number, Owned>();
-  readonly #locks = new Map<number, LockView>();
+  /** `shard.<n>` keys as the watch (or our own writes) showed them. */
+  readonly #shardKeys = new Map<number, ShardKeyView>();
+  /** `alive.<id>` keys as the watch (or our own writes) showed them. */
+  readonly #liveness = new Map<string, LivenessView>();
   readonly #members: LeaseTable;
   readonly #leaving = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
-  /** The renewal round in flight; renewals never overlap (two CAS writes of one lock would depose ourselves). */
+  /** The liveness renewal in flight; renewals never overlap (two CAS writes of one key would depose ourselves). */
   #renewing: Promise<void> | undefined;
+  /** Revision of our own liveness key; undefined until it is written, and again after another replica declared us dead. */
+  #liveRevision: number | undefined;
+  /** Monotonic time of the last successful liveness write. */
+  #liveRenewedAtMs = 0;
+  /** Counts our declared deaths: an acquisition that began before one must not stand. */
+  #life = 0;
   #hbTimer: NodeJS.Timeout | undefined;
   #sub: Subscription | undefined;
   #stopped = false;
   #watch: { stop(): void } | undefined;
+  #watchingSinceMs = 0;
   /** NATS connection state, from the client's status events. */
   #connected = true;
   /** Since when KV writes have been working for us; undefined while they fail. */
@@ -62,10 +74,8 @@ export class ShardManager {
   #stallTimer: NodeJS.Timeout | undefined;
   #lastStallCheckMs = 0;
   #ticking: Promise<void> | undefined;
-  /** Milliseconds between renewal rounds (a third of the lock TTL). */
+  /** Milliseconds between liveness renewals and between rebalance rounds (a third of the lock TTL). */
   readonly #renewPeriodMs: number;
-  /** Ends the wait between two slices of a renewal round at once (stop). */
-  #hurry: (() => void) | undefined;
 
   constructor(
     private readonly deps: {
@@ -99,7 +109,7 @@ export class ShardManager {
     return this.#owned.get(shard)?.epoch;
   }
 
-  /** Joins: heartbeats, lock watch, then a first round of acquisitions before returning. */
+  /** Joins: heartbeats, the bucket watch, our liveness key, then a first round of acquisitions before returning. */
   async start(): Promise<void> {
     const { nc, subjects } = this.deps;
     this.#sub = nc.subscribe(subjects.allAuthorityHeartbeats, {
@@ -120,16 +130,18 @@ export class ShardManager {
     this.#heartbeat(false);
     const hbPeriod = this.deps.config.timings.heartbeatIntervalMs;
     this.#hbTimer = setInterval(() => this.#heartbeat(false), hbPeriod);
-    void this.#watchLocks();
+    this.#watchingSinceMs = this.#now();
+    void this.#watchBucket();
     void this.#watchConnection();
     this.#kvHealthySinceMs = this.#now();
     this.#lastStallCheckMs = this.#now();
     this.#stallTimer = setInterval(() => this.#checkStall(), 100);
+    await this.#renewLiveness();
     await this.tick();
     const period = this.#renewPeriodMs;
     // Renewal runs on its own clock: a long rebalance (a takeover loading many shards) must not hold it up,
-    // and a rebalance must not wait for a renewal round either.
-    this.#renewTimer = setInterval(() => void this.#renewAll(), period);
+    // and a rebalance must not wait for a renewal either.
+    this.#renewTimer = setInterval(() => void this.#renewLiveness(), period);
     const loop = () => {
       this.#timer = setTimeout(() => {
         void this.tick().finally(() => {
@@ -140,10 +152,9 @@ export class ShardManager {
     loop();
   }
 
-  /** Hands every shard over and says goodbye, so others take over at once instead of after a TTL. */
+  /** Hands every shard over, deletes our liveness key and says goodbye, so others take over at once instead of after a TTL. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#hurry?.();
     clearTimeout(this.#timer);
     clearInterval(this.#renewTimer);
     clearInterval(this.#hbTimer);
@@ -151,12 +162,22 @@ export class ShardManager {
     await this.#ticking;
     await this.#renewing;
     for (const shard of [...this.#owned.keys()]) await this.#release(shard);
+    // Last: a lock whose delete failed above is free at once for the others when our liveness is gone.
+    const revision = this.#liveRevision;
+    if (revision !== undefined) {
+      try {
+        await this.deps.kv.delete(aliveKey(this.deps.config.authorityId), { previousSeq: revision });
+      } catch (e) {
+        this.deps.metrics?.kvError('shards', 'delete');
+        this.deps.log.warn('liveness key not deleted; others take what is left a TTL later', { err: e });
+      }
+    }
     this.#heartbeat(true);
     this.#sub?.unsubscribe();
     this.#watch?.stop();
   }
 
-  /** One round: rebalance (renewals, and fencing what could not be renewed in time, run on their own timer). */
+  /** One round: rebalance (liveness renewal runs on its own timer). */
   async tick(): Promise<void> {
     if (this.#ticking) return this.#ticking;
     this.#ticking = this.#round().finally(() => {
@@ -166,32 +187,33 @@ export class ShardManager {
   }
 
   /**
-   * Renews every owned lock, then fences what could not be renewed in time.
-   * One round at a time, spread evenly over the first RENEWAL_SPREAD of the
-   * renewal period, RENEWALS_PER_TURN at a time: every renewal costs a KV
-   * write, its acknowledgement and its echo on the lock watch, and 256 of
-   * them in one burst (even 16 per turn) kept the event loop busy for
-   * several milliseconds every second, the gRPC API's p99. Each lock is
-   * still renewed once per period, at about the same point of it, so the
-   * time between two renewals of a lock does not change.
+   * Renews our liveness key by compare-and-set: one KV write per period,
+   * whatever the number of shards held. Writes it first (over whatever an
+   * earlier process with our id or a declared death left) when we have none.
+   * A lost compare-and-set means another replica declared us dead (or another
+   * process has our id): every shard is dropped at once.
    */
-  #renewAll(): Promise<void> {
+  #renewLiveness(): Promise<void> {
     this.#renewing ??= (async () => {
-      const ttl = this.deps.config.timings.shardLockTtlMs;
-      const shards = [...this.#owned.keys()];
-      const slices = Math.ceil(shards.length / RENEWALS_PER_TURN);
-      const gapMs = slices > 1 ? (this.#renewPeriodMs * RENEWAL_SPREAD) / (slices - 1) : 0;
-      const renewals: Promise<void>[] = [];
-      for (let i = 0; i < shards.length && !this.#stopped; i += RENEWALS_PER_TURN) {
-        if (i > 0) await this.#pause(gapMs);
-        for (const shard of shards.slice(i, i + RENEWALS_PER_TURN)) renewals.push(this.#renew(shard));
-      }
-      await Promise.all(renewals);
-      for (const [shard, o] of this.#owned) {
-        // Cut off from NATS: others may be taking the shard right now. Stop acting well before they may.
-        // (While connected, a failed renewal means JetStream itself is electing a leader: nobody else
-        // can write the lock either, and others wait a whole TTL of working KV before they may.)
-        if (!this.#connected && this.#now() - o.renewedAtMs > ttl * 0.75) this.#lose(shard, 'lock not renewed while disconnected');
+      const key = aliveKey(this.deps.config.authorityId);
+      try {
+        if (this.#liveRevision === undefined) {
+          const e = await this.deps.kv.get(key);
+          this.#liveRevision = e === null ? await this.deps.kv.create(key, this.#livenessValue()) : await this.deps.kv.update(key, this.#livenessValue(), e.revision);
+          this.deps.log.info('liveness key written', { key, revision: this.#liveRevision });
+        } else {
+          this.#liveRevision = await this.deps.kv.update(key, this.#livenessValue(), this.#liveRevision);
+        }
+        this.#liveRenewedAtMs = this.#now();
+        this.#kvWorked();
+      } catch (e) {
+        // While connected, a failure other than a lost compare-and-set means JetStream itself is electing
+        // a leader: nobody else can write either, and others wait a whole TTL of working KV before they may.
+        if (isConflict(e)) this.#declaredDead('liveness key written by another replica');
+        else {
+          this.#kvFailed();
+          this.deps.log.debug('liveness renewal failed', { err: e });
+        }
       }
     })().finally(() => {
       this.#renewing = undefined;
@@ -199,20 +221,19 @@ export class ShardManager {
     return this.#renewing;
   }
 
-  /** Waits `ms` between two slices of a renewal round, or less when stopping. */
-  #pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#hurry = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+  /** Another replica deleted or overwrote our liveness key: it may be taking our shards right now. */
+  #declaredDead(why: string): void {
+    if (this.#liveRevision === undefined) return;
+    this.#liveRevision = undefined;
+    this.#life++;
+    this.deps.log.warn('declared dead by another replica; dropping every shard', { why, owned: this.#owned.size });
+    this.#loseAll(why);
   }
 
   async #round(): Promise<void> {
     const ttl = this.deps.config.timings.shardLockTtlMs;
-    if (this.#stopped) return;
+    if (this.#stopped || this.#liveRevision === undefined) return;
+    const life = this.#life;
     this.#members.expire(this.#now());
     const members = new Set(this.#members.list().map((l) => l.nodeId));
     for (const id of this.#leaving) members.delete(id);
@@ -221,8 +242,8 @@ export class ShardManager {
     // election in JetStream stops every holder from renewing, and must not look like death.
     const healthySince = this.#kvHealthySinceMs;
     if (healthySince === undefined) return;
-    const locks = new Map([...this.#locks].map(([shard, l]) => [shard, { ...l, seenAtMs: Math.max(l.seenAtMs, healthySince) }]));
-    const actions = planShards({
+    const locks = judgeLocks({ shards: this.#shardKeys, liveness: this.#liveness, healthySinceMs: healthySince, watchingSinceMs: this.#watchingSinceMs });
+    let actions = planShards({
       self: this.deps.config.authorityId,
       members: [...members],
       shardCount: this.deps.config.shardCount,
@@ -231,25 +252,59 @@ export class ShardManager {
       nowMs: this.#now(),
       lockTtlMs: ttl,
     });
+    const alive = new Set<string>();
+    for (const [owner, revision] of deathsToDeclare(this.deps.config.authorityId, actions, this.#shardKeys, this.#liveness)) {
+      if (!(await this.#declareDeath(owner, revision))) alive.add(owner);
+    }
+    if (alive.size > 0) actions = actions.filter((a) => a.kind !== 'acquire' || !alive.has(locks.get(a.shard)?.owner ?? ''));
     const before = this.#owned.size;
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < actions.length && !this.#stopped) {
         const a = actions[next++];
         if (a === undefined) return;
-        if (a.kind === 'acquire') await this.#acquire(a.shard, a.expectedRevision);
+        if (a.kind === 'acquire') await this.#acquire(a.shard, a.expectedRevision, life);
         else await this.#release(a.shard);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.deps.config.takeoverConcurrency, actions.length) }, worker));
     if (this.#stopped) return;
+    await this.#deleteStrays(life);
     if (actions.length > 0) {
       this.deps.log.info('shard ownership changed', { owned: this.#owned.size, before, members: members.size });
     }
   }
 
-  async #acquire(shard: number, expectedRevision: number): Promise<void> {
-    const value = this.#lockValue(0);
+  /**
+   * Makes a silent owner's death explicit: deletes its liveness key by
+   * compare-and-set at the revision we saw silent for a TTL. False when it
+   * renewed meanwhile (or KV failed): none of its shards may be taken now.
+   * True also when another replica deleted it first.
+   */
+  async #declareDeath(owner: string, revision: number): Promise<boolean> {
+    try {
+      await this.deps.kv.delete(aliveKey(owner), { previousSeq: revision });
+      this.#kvWorked();
+    } catch (e) {
+      if (isConflict(e)) {
+        await this.#refreshLiveness(owner);
+        // Another replica declared the same death first: its shards are free now, for us too.
+        if (this.#liveness.get(owner)?.kind === 'gone') return true;
+        this.deps.log.info('a silent replica renewed its liveness after all; its shards stay', { owner });
+      } else {
+        this.#kvFailed();
+        this.deps.log.debug('could not declare a silent replica dead', { owner, err: e });
+      }
+      return false;
+    }
+    const seen = this.#liveness.get(owner);
+    if (seen === undefined || seen.revision <= revision) this.#liveness.set(owner, { kind: 'gone', revision: revision + 1 });
+    this.deps.log.warn('declared a silent replica dead; taking its shards', { owner });
+    return true;
+  }
+
+  async #acquire(shard: number, expectedRevision: number, life: number): Promise<void> {
+    const value = this.#lockValue();
     let revision: number;
     try {
       revision = expectedRevision === 0 ? await this.deps.kv.create(lockKey(shard), value) : await this.deps.kv.update(lockKey(shard), value, expectedRevision);
@@ -260,38 +315,27 @@ export class ShardManager {
       await this.#refreshLock(shard);
       return;
     }
-    this.#owned.set(shard, { epoch: revision, revision, renewedAtMs: this.#now() });
+    const seen = this.#shardKeys.get(shard);
+    if (seen !== undefined && seen.revision > revision) {
+      // Written again by someone else before our write was acknowledged.
+      this.deps.log.warn('shard lock taken again before its acquisition was acknowledged', { shard, epoch: revision });
+      return;
+    }
+    this.#shardKeys.set(shard, { owner: this.deps.config.authorityId, revision, seenAtMs: this.#now(), ownerLiveness: true });
+    if (life !== this.#life || this.#liveRevision === undefined || this.#stopped) {
+      // Declared dead (or stopping) while acquiring: others may take it at once; do not start acting on it.
+      this.deps.log.warn('shard acquired after our liveness was lost; giving it back', { shard });
+      await this.#deleteLock(shard, revision);
+      return;
+    }
+    this.#owned.set(shard, { epoch: revision });
     this.deps.metrics?.shardChanged('acquired');
-    this.#locks.set(shard, { owner: this.deps.config.authorityId, revision, seenAtMs: this.#now() });
     this.deps.log.debug('shard acquired', { shard, epoch: revision });
     try {
       await this.deps.callbacks.acquired(shard, revision);
     } catch (e) {
       this.deps.log.error('shard takeover failed; giving it back', { shard, err: e });
       await this.#release(shard);
-    }
-  }
-
-  #renew(shard: number): Promise<void> {
-    const o = this.#owned.get(shard);
-    if (!o) return Promise.resolve();
-    o.renewal = this.#renewOwned(shard, o);
-    return o.renewal;
-  }
-
-  async #renewOwned(shard: number, o: Owned): Promise<void> {
-    try {
-      const revision = await this.deps.kv.update(lockKey(shard), this.#lockValue(o.epoch), o.revision);
-      o.revision = revision;
-      o.renewedAtMs = this.#now();
-      // Our view of our own lock, so the watch's echo of this renewal is recognised without decoding it.
-      if (this.#owned.get(shard) === o) this.#locks.set(shard, { owner: this.deps.config.authorityId, revision, seenAtMs: o.renewedAtMs });
-      this.#kvWorked();
-    } catch (e) {
-      // A lost compare-and-set means someone else holds the lock now; any other error may clear up within the TTL.
-      if (isConflict(e)) return this.#lose(shard, 'lock taken by another replica');
-      this.#kvFailed();
-      this.deps.log.debug('shard lock renewal failed', { shard, err: e });
     }
   }
 
@@ -304,14 +348,41 @@ export class ShardManager {
       this.#owned.delete(shard);
       this.deps.metrics?.shardChanged('released');
     }
-    // A renewal in flight would move the revision the delete below expects (none is issued after the delete above).
-    await o.renewal;
+    if (await this.#deleteLock(shard, o.epoch)) this.deps.log.debug('shard released', { shard, epoch: o.epoch });
+  }
+
+  /** Deletes a lock we wrote at `revision`, by compare-and-set; false (logged) when it did not happen. */
+  async #deleteLock(shard: number, revision: number): Promise<boolean> {
     try {
-      await this.deps.kv.delete(lockKey(shard), { previousSeq: o.revision });
-      this.deps.log.debug('shard released', { shard, epoch: o.epoch });
+      await this.deps.kv.delete(lockKey(shard), { previousSeq: revision });
     } catch (e) {
-      this.deps.metrics?.kvError('shards', 'delete');
-      this.deps.log.warn('shard lock not deleted; it will go stale', { shard, err: e });
+      if (isConflict(e)) {
+        this.deps.log.debug('shard lock changed before its delete; left to its new owner', { shard });
+        await this.#refreshLock(shard);
+      } else {
+        this.deps.metrics?.kvError('shards', 'delete');
+        this.deps.log.warn('shard lock not deleted; deleted at a later round', { shard, err: e });
+      }
+      return false;
+    }
+    if (this.#shardKeys.get(shard)?.revision === revision) this.#shardKeys.delete(shard);
+    return true;
+  }
+
+  /**
+   * Locks naming us that we do not act on (a release whose delete failed, shards
+   * dropped on a stall or a disconnection and not taken back by the planner
+   * because we hold our share, a restart's leftovers): while our liveness is
+   * renewed nobody else would ever take them, so they are deleted, each by
+   * compare-and-set at the revision we saw.
+   */
+  async #deleteStrays(life: number): Promise<void> {
+    const self = this.deps.config.authorityId;
+    const strays = [...this.#shardKeys].filter(([shard, key]) => key.owner === self && !this.#owned.has(shard)).map(([shard, key]) => [shard, key.revision] as const);
+    for (const [shard, revision] of strays) {
+      if (this.#stopped || life !== this.#life) return;
+      if (this.#owned.has(shard)) continue;
+      if (await this.#deleteLock(shard, revision)) this.deps.log.info('stray shard lock deleted', { shard });
     }
   }
 
@@ -332,10 +403,20 @@ export class ShardManager {
   async #refreshLock(shard: number): Promise<void> {
     try {
       const e = await this.deps.kv.get(lockKey(shard));
-      if (e === null || e.operation !== 'PUT') this.#locks.delete(shard);
-      else if (this.#locks.get(shard)?.revision !== e.revision) {
-        this.#locks.set(shard, { owner: store.ShardLock.decode(e.value).ownerId, revision: e.revision, seenAtMs: this.#now() });
-      }
+      if (e === null || e.operation !== 'PUT') this.#shardKeys.delete(shard);
+      else if (this.#shardKeys.get(shard)?.revision !== e.revision) this.#shardKeys.set(shard, shardKeyView(e.value, e.revision, this.#now()));
+    } catch {
+      // The next round tries again.
+    }
+  }
+
+  /** Re-reads one liveness key after a declared death was refused. */
+  async #refreshLiveness(owner: string): Promise<void> {
+    try {
+      const e = await this.deps.kv.get(aliveKey(owner));
+      if (e === null) this.#liveness.delete(owner);
+      else if (e.operation !== 'PUT') this.#liveness.set(owner, { kind: 'gone', revision: e.revision });
+      else if (this.#liveness.get(owner)?.revision !== e.revision) this.#liveness.set(owner, { kind: 'alive', revision: e.revision, seenAtMs: this.#now() });
     } catch {
       // The next round tries again.
     }
@@ -343,17 +424,24 @@ export class ShardManager {
 
   /**
    * A replica that was paused (SIGSTOP, a long GC) for most of a TTL cannot
-   * know whether its locks were taken meanwhile: it stops acting on all of
+   * know whether its shards were taken meanwhile: it stops acting on all of
    * them at once and takes them back by compare-and-set, which succeeds
-   * only if nobody else did.
+   * only if nobody else did. Cut off from NATS, it stops acting well before
+   * others may take its shards: when its liveness has not been renewed for
+   * 0.75 × TTL.
    */
   #checkStall(): void {
     const now = this.#now();
     const gap = now - this.#lastStallCheckMs;
     this.#lastStallCheckMs = now;
-    if (gap < this.deps.config.timings.shardLockTtlMs * 0.75 || this.#owned.size === 0) return;
-    this.deps.log.warn('stalled; putting every shard in doubt', { stalledMs: Math.round(gap) });
-    for (const shard of [...this.#owned.keys()]) this.#lose(shard, 'stalled');
+    if (this.#owned.size === 0) return;
+    const ttl = this.deps.config.timings.shardLockTtlMs;
+    if (gap >= ttl * 0.75) {
+      this.deps.log.warn('stalled; putting every shard in doubt', { stalledMs: Math.round(gap) });
+      this.#loseAll('stalled');
+    } else if (!this.#connected && now - this.#liveRenewedAtMs > ttl * 0.75) {
+      this.#loseAll('liveness not renewed while disconnected');
+    }
   }
 
   async #watchConnection(): Promise<void> {
@@ -370,25 +458,58 @@ export class ShardManager {
     this.deps.callbacks.lost(shard, why);
   }
 
-  async #watchLocks(): Promise<void> {
-    const watch = await this.deps.kv.watch({ key: 'shard.*' });
+  #loseAll(why: string): void {
+    for (const shard of [...this.#owned.keys()]) this.#lose(shard, why);
+  }
+
+  /**
+   * Follows every key of the bucket (nats-server 2.9 takes one filter per
+   * watch): shard locks, decoded only when their revision moves, and
+   * liveness keys, whose revisions are all that is read. A write to a lock
+   * we hold, after our acquisition, means someone else holds it now: we stop
+   * acting on it at once.
+   */
+  async #watchBucket(): Promise<void> {
+    const self = this.deps.config.authorityId;
+    const watch = await this.deps.kv.watch({ key: '>' });
     this.#watch = watch;
     for await (const e of watch) {
-      const shard = Number(e.key.slice('shard.'.length));
-      if (!Number.isInteger(shard)) continue;
-      if (e.operation !== 'PUT') {
-        this.#locks.delete(shard);
-        continue;
-      }
-      const prev = this.#locks.get(shard);
-      if (prev?.revision === e.revision) continue;
-      try {
-        const lock = store.ShardLock.decode(e.value);
-        this.#locks.set(shard, { owner: lock.ownerId, revision: e.revision, seenAtMs: this.#now() });
-      } catch (err) {
-        this.deps.log.warn('unreadable shard lock', { shard, err });
+      if (e.key.startsWith(ALIVE_PREFIX)) this.#sawLiveness(e.key.slice(ALIVE_PREFIX.length), e.revision, e.operation === 'PUT', self);
+      else if (e.key.startsWith(LOCK_PREFIX)) {
+        const shard = Number(e.key.slice(LOCK_PREFIX.length));
+        if (Number.isInteger(shard)) this.#sawLock(shard, e.revision, e.operation === 'PUT' ? e.value : undefined);
       }
       if (this.#stopped) break;
+    }
+  }
+
+  #sawLiveness(id: string, revision: number, put: boolean, self: string): void {
+    const prev = this.#liveness.get(id);
+    if (prev !== undefined && prev.revision >= revision) return;
+    if (put) this.#liveness.set(id, { kind: 'alive', revision, seenAtMs: this.#now() });
+    else {
+      this.#liveness.set(id, { kind: 'gone', revision });
+      // Only stop() deletes our own key; a deletion while running is another replica declaring us dead.
+      // (Our own renewals' echoes are not compared: one can arrive before the write's acknowledgement.)
+      if (id === self && !this.#stopped && this.#liveRevision !== undefined && revision > this.#liveRevision) {
+        this.#declaredDead('liveness key deleted by another replica');
+      }
+    }
+  }
+
+  #sawLock(shard: number, revision: number, value: Uint8Array | undefined): void {
+    const prev = this.#shardKeys.get(shard);
+    if (prev?.revision === revision) return;
+    const o = this.#owned.get(shard);
+    if (o !== undefined && revision > o.epoch) this.#lose(shard, value === undefined ? 'lock deleted by another replica' : 'lock taken by another replica');
+    if (value === undefined) {
+      if (prev === undefined || prev.revision < revision) this.#shardKeys.delete(shard);
+      return;
+    }
+    try {
+      this.#shardKeys.set(shard, shardKeyView(value, revision, this.#now()));
+    } catch (err) {
+      this.deps.log.warn('unreadable shard lock', { shard, err });
     }
   }
 
@@ -399,8 +520,12 @@ export class ShardManager {
     this.deps.nc.publish(this.deps.subjects.authorityHeartbeat(this.deps.config.authorityId), cluster.AuthorityHeartbeat.encode(hb).finish());
   }
 
-  #lockValue(epoch: number): Uint8Array {
-    return store.ShardLock.encode({ ownerId: this.deps.config.authorityId, epoch, renewedAtUnixMs: Date.now() }).finish();
+  #lockValue(): Uint8Array {
+    return store.ShardLock.encode({ ownerId: this.deps.config.authorityId, epoch: 0, renewedAtUnixMs: Date.now(), ownerLiveness: true }).finish();
+  }
+
+  #livenessValue(): Uint8Array {
+    return store.AuthorityLiveness.encode({ authorityId: this.deps.config.authorityId, incarnation: this.incarnation, renewedAtUnixMs: Date.now() }).finish();
   }
 
   #now(): number {
@@ -411,4 +536,9 @@ export class ShardManager {
 /** A compare-and-set lost: someone else wrote the key. */
 function isConflict(e: unknown): boolean {
   return /wrong last sequence|key exists/i.test(String(e));
+}
+
+function shardKeyView(value: Uint8Array, revision: number, seenAtMs: number): ShardKeyView {
+  const lock = store.ShardLock.decode(value);
+  return { owner: lock.ownerId, revision, seenAtMs, ownerLiveness: lock.ownerLiveness };
 }

@@ -73,9 +73,29 @@ export interface ShardLock {
   ownerId: string;
   epoch: number;
   /**
-   * Wall clock of the last renewal, for people reading; ownership is judged
+   * Wall clock of the last write, for people reading; ownership is judged
    * by revisions observed over the reader's own monotonic clock.
    */
+  renewedAtUnixMs: number;
+  /**
+   * True: the owner does not renew this key; the lock is held while the
+   * owner's AuthorityLiveness ("alive.<owner_id>") keeps being renewed.
+   * False (written by versions before it existed): the lock is held while
+   * its own revision keeps moving.
+   */
+  ownerLiveness: boolean;
+}
+
+/**
+ * One authority replica's liveness: KV bucket vigil_shards, key
+ * "alive.<authority_id>", renewed by compare-and-set every third of the lock
+ * TTL. Deleted by compare-and-set when the replica stops, or by a replica
+ * that found it silent for a TTL and takes its shards (a declared death).
+ */
+export interface AuthorityLiveness {
+  authorityId: string;
+  incarnation: string;
+  /** Wall clock of the last renewal, for people reading. */
   renewedAtUnixMs: number;
 }
 
@@ -691,7 +711,7 @@ export const StoredLastSeen: MessageFns<StoredLastSeen> = {
 };
 
 function createBaseShardLock(): ShardLock {
-  return { ownerId: "", epoch: 0, renewedAtUnixMs: 0 };
+  return { ownerId: "", epoch: 0, renewedAtUnixMs: 0, ownerLiveness: false };
 }
 
 export const ShardLock: MessageFns<ShardLock> = {
@@ -704,6 +724,9 @@ export const ShardLock: MessageFns<ShardLock> = {
     }
     if (message.renewedAtUnixMs !== 0) {
       writer.uint32(24).uint64(message.renewedAtUnixMs);
+    }
+    if (message.ownerLiveness !== false) {
+      writer.uint32(32).bool(message.ownerLiveness);
     }
     return writer;
   },
@@ -745,6 +768,14 @@ export const ShardLock: MessageFns<ShardLock> = {
             message.renewedAtUnixMs = longToNumber(reader.uint64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ownerLiveness = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -770,6 +801,11 @@ export const ShardLock: MessageFns<ShardLock> = {
         : isSet(object.renewed_at_unix_ms)
         ? globalThis.Number(object.renewed_at_unix_ms)
         : 0,
+      ownerLiveness: isSet(object.ownerLiveness)
+        ? globalThis.Boolean(object.ownerLiveness)
+        : isSet(object.owner_liveness)
+        ? globalThis.Boolean(object.owner_liveness)
+        : false,
     };
   },
 
@@ -784,6 +820,9 @@ export const ShardLock: MessageFns<ShardLock> = {
     if (message.renewedAtUnixMs !== 0) {
       obj.renewedAtUnixMs = Math.round(message.renewedAtUnixMs);
     }
+    if (message.ownerLiveness !== false) {
+      obj.ownerLiveness = message.ownerLiveness;
+    }
     return obj;
   },
 
@@ -794,6 +833,116 @@ export const ShardLock: MessageFns<ShardLock> = {
     const message = createBaseShardLock();
     message.ownerId = object.ownerId ?? "";
     message.epoch = object.epoch ?? 0;
+    message.renewedAtUnixMs = object.renewedAtUnixMs ?? 0;
+    message.ownerLiveness = object.ownerLiveness ?? false;
+    return message;
+  },
+};
+
+function createBaseAuthorityLiveness(): AuthorityLiveness {
+  return { authorityId: "", incarnation: "", renewedAtUnixMs: 0 };
+}
+
+export const AuthorityLiveness: MessageFns<AuthorityLiveness> = {
+  encode(message: AuthorityLiveness, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.authorityId !== "") {
+      writer.uint32(10).string(message.authorityId);
+    }
+    if (message.incarnation !== "") {
+      writer.uint32(18).string(message.incarnation);
+    }
+    if (message.renewedAtUnixMs !== 0) {
+      writer.uint32(24).uint64(message.renewedAtUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorityLiveness {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorityLiveness();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.authorityId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.incarnation = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.renewedAtUnixMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthorityLiveness {
+    return {
+      authorityId: isSet(object.authorityId)
+        ? globalThis.String(object.authorityId)
+        : isSet(object.authority_id)
+        ? globalThis.String(object.authority_id)
+        : "",
+      incarnation: isSet(object.incarnation) ? globalThis.String(object.incarnation) : "",
+      renewedAtUnixMs: isSet(object.renewedAtUnixMs)
+        ? globalThis.Number(object.renewedAtUnixMs)
+        : isSet(object.renewed_at_unix_ms)
+        ? globalThis.Number(object.renewed_at_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: AuthorityLiveness): unknown {
+    const obj: any = {};
+    if (message.authorityId !== "") {
+      obj.authorityId = message.authorityId;
+    }
+    if (message.incarnation !== "") {
+      obj.incarnation = message.incarnation;
+    }
+    if (message.renewedAtUnixMs !== 0) {
+      obj.renewedAtUnixMs = Math.round(message.renewedAtUnixMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthorityLiveness>, I>>(base?: I): AuthorityLiveness {
+    return AuthorityLiveness.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthorityLiveness>, I>>(object: I): AuthorityLiveness {
+    const message = createBaseAuthorityLiveness();
+    message.authorityId = object.authorityId ?? "";
+    message.incarnation = object.incarnation ?? "";
     message.renewedAtUnixMs = object.renewedAtUnixMs ?? 0;
     return message;
   },

@@ -1,0 +1,89 @@
+import type { LockView, PlanAction } from './shard-planner.js';
+
+/**
+ * How an observer judges shard locks when owners renew one liveness key each
+ * instead of every shard lock (docs/decisions.md "Per-replica liveness
+ * keys"). Pure: the shard manager feeds what its KV watch showed, and hands
+ * the result to planShards as the locks' `seenAtMs`.
+ */
+
+/** One `shard.<n>` key as last seen. */
+export interface ShardKeyView {
+  readonly owner: string;
+  /** KV revision of the key; the epoch of an owner that acquired at it. */
+  readonly revision: number;
+  /** Monotonic time at which this observer first saw `revision`. */
+  readonly seenAtMs: number;
+  /**
+   * Written by a version whose owners renew a liveness key (ShardLock.owner_liveness).
+   * False: an owner from before, which renews the shard key itself; judged by the key's own revision.
+   */
+  readonly ownerLiveness: boolean;
+}
+
+/** One `alive.<id>` key as last seen: a revision, or a deletion (a replica that stopped or was declared dead). */
+export type LivenessView =
+  | { readonly kind: 'alive'; readonly revision: number; readonly seenAtMs: number }
+  | { readonly kind: 'gone'; readonly revision: number };
+
+export interface JudgeInput {
+  readonly shards: ReadonlyMap<number, ShardKeyView>;
+  readonly liveness: ReadonlyMap<string, LivenessView>;
+  /**
+   * Since when this observer's own KV access has worked: silence heard while it
+   * did not (a JetStream election, our own partition) is no evidence of death.
+   */
+  readonly healthySinceMs: number;
+  /** Since when the observer has been watching the bucket: an owner whose liveness it never saw is judged from here. */
+  readonly watchingSinceMs: number;
+}
+
+/**
+ * The lock views planShards decides on. A lock whose owner renews a liveness
+ * key is as old as the newer of the key's own write and the owner's last
+ * liveness renewal, both as first seen by us and never older than the start
+ * of our healthy KV access; a lock whose owner's liveness key was deleted is
+ * free at once (the owner handed over, or another replica declared it dead
+ * by compare-and-set, so its next renewal fails). A lock written by an older
+ * version is judged by its own revision, as that version renews it.
+ */
+export function judgeLocks(input: JudgeInput): Map<number, LockView> {
+  const out = new Map<number, LockView>();
+  const floor = input.healthySinceMs;
+  for (const [shard, key] of input.shards) {
+    let seenAtMs: number;
+    if (!key.ownerLiveness) seenAtMs = Math.max(key.seenAtMs, floor);
+    else {
+      const live = input.liveness.get(key.owner);
+      if (live?.kind === 'gone') seenAtMs = Number.NEGATIVE_INFINITY;
+      else seenAtMs = Math.max(key.seenAtMs, live?.seenAtMs ?? input.watchingSinceMs, floor);
+    }
+    out.set(shard, { owner: key.owner, revision: key.revision, seenAtMs });
+  }
+  return out;
+}
+
+/**
+ * The owners to declare dead before acting on `actions`: every other owner of
+ * a shard to be acquired whose liveness key is still there, with the revision
+ * at which it was seen silent. Deleting that key by compare-and-set first makes
+ * the death explicit (the owner's next renewal fails and it drops every shard
+ * at once); if the owner renewed meanwhile, the delete fails and none of its
+ * shards may be taken.
+ */
+export function deathsToDeclare(
+  self: string,
+  actions: readonly PlanAction[],
+  shards: ReadonlyMap<number, ShardKeyView>,
+  liveness: ReadonlyMap<string, LivenessView>,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const a of actions) {
+    if (a.kind !== 'acquire') continue;
+    const key = shards.get(a.shard);
+    if (key === undefined || key.owner === self || !key.ownerLiveness) continue;
+    const live = liveness.get(key.owner);
+    if (live?.kind === 'alive') out.set(key.owner, live.revision);
+  }
+  return out;
+}
