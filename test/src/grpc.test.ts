@@ -345,6 +345,10 @@ describe('gRPC API', () => {
     assert.equal(shards.shards.length, 256);
     assert.deepEqual(shards.owners, ['authority-1', 'authority-2']);
     assert.ok(shards.shards.every((s, i) => s.shard === i && s.ownerId !== '' && s.epoch > 0));
+    // A lock is written once; the time shown is its owner's latest liveness renewal, so it moves while the owner lives.
+    const before = shards.shards[0]?.renewedAtUnixMs ?? 0;
+    assert.ok(before > 0, 'a held shard shows when its owner last renewed');
+    await until(() => call(clusterApi.listShards.bind(clusterApi), {}, reader()), (r) => (r.shards[0]?.renewedAtUnixMs ?? 0) > before, 'a later renewal shown');
   });
 
   test('WatchPresence: a snapshot, then AVAILABLE, CLIENT_LOST and KICKED with gapless sequences; bad causes are named', async () => {

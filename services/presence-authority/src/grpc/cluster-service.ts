@@ -87,16 +87,27 @@ export function clusterService(d: ClusterServiceDeps): api.cluster.ClusterServic
     listNodes: unary(d, 'ListNodes', 'read', async () => ({ nodes: d.nodes.list() })),
 
     listShards: unary(d, 'ListShards', 'read', async () => {
-      // Each lock read by its key: a listing of the bucket's keys can miss locks renewed while it runs (256 a second).
-      const shards = await Promise.all(
-        Array.from({ length: d.shardCount }, async (_, shard): Promise<api.cluster.Shard> => {
+      // Each lock read by its key (a listing of the bucket's keys is no cheaper and can miss a lock written while it runs).
+      const locks = await Promise.all(
+        Array.from({ length: d.shardCount }, async (_, shard) => {
           const entry = await d.shardLocks.get(`shard.${shard}`);
-          if (entry === null || entry.operation !== 'PUT') return { shard, ownerId: '', epoch: 0, renewedAtUnixMs: 0 };
-          const lock = store.ShardLock.decode(entry.value);
-          // The lock stores its epoch from the first renewal on; until then its revision is the epoch.
-          return { shard, ownerId: lock.ownerId, epoch: lock.epoch === 0 ? entry.revision : lock.epoch, renewedAtUnixMs: lock.renewedAtUnixMs };
+          if (entry === null || entry.operation !== 'PUT') return { shard, lock: undefined, revision: 0 };
+          return { shard, lock: store.ShardLock.decode(entry.value), revision: entry.revision };
         }),
       );
+      // A lock is written once, at acquisition; its owner's liveness key says when the owner last showed it holds it
+      // (docs/decisions.md, "Per-replica liveness keys"). Locks of older versions carry their own renewal time.
+      const livenessOf = new Map<string, number>();
+      for (const owner of new Set(locks.flatMap((l) => (l.lock?.ownerLiveness ? [l.lock.ownerId] : [])))) {
+        const entry = await d.shardLocks.get(`alive.${owner}`);
+        livenessOf.set(owner, entry === null || entry.operation !== 'PUT' ? 0 : store.AuthorityLiveness.decode(entry.value).renewedAtUnixMs);
+      }
+      const shards = locks.map(({ shard, lock, revision }): api.cluster.Shard => {
+        if (lock === undefined) return { shard, ownerId: '', epoch: 0, renewedAtUnixMs: 0 };
+        // The epoch is the revision at acquisition: a lock written at acquisition stores 0 and its revision is the epoch.
+        const renewedAtUnixMs = lock.ownerLiveness ? (livenessOf.get(lock.ownerId) ?? 0) : lock.renewedAtUnixMs;
+        return { shard, ownerId: lock.ownerId, epoch: lock.epoch === 0 ? revision : lock.epoch, renewedAtUnixMs };
+      });
       const owners = [...new Set(shards.map((s) => s.ownerId).filter((o) => o !== ''))].sort();
       return { shards, owners };
     }),

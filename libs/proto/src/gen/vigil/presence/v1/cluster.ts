@@ -122,7 +122,11 @@ export interface Shard {
    * of owner (the epoch in Sequence).
    */
   epoch: number;
-  /** Wall clock of the owner's last renewal (ms since the Unix epoch). */
+  /**
+   * Wall clock of the owner's last renewal of its liveness, which holds all
+   * its locks (ms since the Unix epoch); 0 when that key is gone (the owner
+   * stopped or was declared dead, and the shard is free).
+   */
   renewedAtUnixMs: number;
 }
 
