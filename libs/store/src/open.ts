@@ -1,5 +1,5 @@
 import { Kvm, type KV } from '@nats-io/kv';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS } from '@vigil/cluster';
 import { AccountStore } from './accounts.js';
@@ -77,15 +77,25 @@ export async function openStores(nc: NatsConnection, options: OpenStoresOptions 
  * created by an earlier version (max age 20 × lock TTL) loses its max age
  * here. A lock whose owner's liveness is gone is free after one TTL, so a
  * cluster down for a while needs no expiry to start again. Leases need no
- * fsync, so memory storage is fine. `lockTtlMs` is no longer used.
+ * fsync, so memory storage is fine. `lockTtlMs` bounds how long a request to
+ * the bucket may wait.
  */
 export async function openShardLocks(nc: NatsConnection, options: OpenStoresOptions & { readonly lockTtlMs: number }): Promise<KV> {
   const kv = await new Kvm(nc).create(BUCKETS.shards, {
     history: 1,
     replicas: options.replicas ?? 1,
     storage: 'memory',
+    // Read from the stream leader: a replica that is behind could show a live owner's liveness key as deleted.
+    allow_direct: false,
     description: 'Vigil shard ownership locks and authority liveness keys',
   });
-  if ((await kv.status()).ttl > 0) await (await jetstreamManager(nc)).streams.update(`KV_${BUCKETS.shards}`, { max_age: 0 });
-  return kv;
+  const config = (await kv.status()).streamInfo.config;
+  if (config.max_age > 0 || config.allow_direct) {
+    await (await jetstreamManager(nc)).streams.update(`KV_${BUCKETS.shards}`, { max_age: 0, allow_direct: false });
+  }
+  // Once the bucket is set up (with the default timeout, so a slow start is not a failed one), its reads and writes
+  // are answered within a third of the TTL or fail: a renewal whose answer was lost must not hold up the next one
+  // past the TTL (nats.js keeps a request pending until its timeout, 5 s by default, even across a reconnect).
+  const timeout = Math.max(250, Math.floor(options.lockTtlMs / 3));
+  return new Kvm(jetstream(nc, { timeout, checkAPI: false })).open(BUCKETS.shards);
 }

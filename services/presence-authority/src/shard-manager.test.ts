@@ -163,6 +163,18 @@ describe('shard manager', () => {
     await until('every shard taken back', () => manager.owned.size === SHARDS);
   });
 
+  test('a renewal applied whose answer was lost is recognised by its incarnation: nothing is dropped', async () => {
+    const { id, manager, lost } = await start();
+    const e = await liveness(id);
+    assert.ok(e !== null);
+    // What the bucket holds when our own renewal was applied but its answer never came back.
+    const ours = store.AuthorityLiveness.encode({ authorityId: id, incarnation: manager.incarnation, renewedAtUnixMs: Date.now() }).finish();
+    const applied = await locks.update(`alive.${id}`, ours, e.revision);
+    await until('two renewals after it', async () => ((await liveness(id))?.revision ?? 0) > applied + 1);
+    assert.equal(lost.length, 0, JSON.stringify(lost[0]));
+    assert.equal(manager.owned.size, SHARDS);
+  });
+
   test('a lock from the version that renews every lock is held while it moves, and taken without a liveness key once it stops', async () => {
     // An older replica "old" renews its lock itself, as that version did, and has no liveness key.
     let revision = await locks.create('shard.0', lockValue('old', false));

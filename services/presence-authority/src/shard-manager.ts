@@ -27,6 +27,8 @@ const lockKey = (shard: number): string => `shard.${shard}`;
 const LOCK_PREFIX = 'shard.';
 const aliveKey = (authorityId: string): string => `alive.${authorityId}`;
 const ALIVE_PREFIX = 'alive.';
+/** Wait before making a failed bucket watch again. */
+const WATCH_RETRY_MS = 250;
 
 /**
  * Shard ownership for one authority replica (DESIGN.md "Sharding", and
@@ -196,21 +198,28 @@ export class ShardManager {
   #renewLiveness(): Promise<void> {
     this.#renewing ??= (async () => {
       const key = aliveKey(this.deps.config.authorityId);
+      // A death declared while the write is in flight makes its answer stale: it must not bring the revision back.
+      const life = this.#life;
       try {
         if (this.#liveRevision === undefined) {
           const e = await this.deps.kv.get(key);
-          this.#liveRevision = e === null ? await this.deps.kv.create(key, this.#livenessValue()) : await this.deps.kv.update(key, this.#livenessValue(), e.revision);
-          this.deps.log.info('liveness key written', { key, revision: this.#liveRevision });
+          const revision = e === null ? await this.deps.kv.create(key, this.#livenessValue()) : await this.deps.kv.update(key, this.#livenessValue(), e.revision);
+          if (life !== this.#life) return;
+          this.#liveRevision = revision;
+          this.deps.log.info('liveness key written', { key, revision });
         } else {
-          this.#liveRevision = await this.deps.kv.update(key, this.#livenessValue(), this.#liveRevision);
+          const revision = await this.deps.kv.update(key, this.#livenessValue(), this.#liveRevision);
+          if (life !== this.#life) return;
+          this.#liveRevision = revision;
         }
         this.#liveRenewedAtMs = this.#now();
         this.#kvWorked();
       } catch (e) {
         // While connected, a failure other than a lost compare-and-set means JetStream itself is electing
         // a leader: nobody else can write either, and others wait a whole TTL of working KV before they may.
-        if (isConflict(e)) this.#declaredDead('liveness key written by another replica');
-        else {
+        if (isConflict(e)) {
+          if (!(await this.#ownWriteApplied(key, life))) this.#declaredDead('liveness key written by another replica');
+        } else {
           this.#kvFailed();
           this.deps.log.debug('liveness renewal failed', { err: e });
         }
@@ -219,6 +228,26 @@ export class ShardManager {
       this.#renewing = undefined;
     });
     return this.#renewing;
+  }
+
+  /**
+   * After a lost compare-and-set on our liveness key: true (and the revision adopted) when the key holds our own
+   * incarnation, i.e. an earlier renewal was applied but its answer was lost (a NATS server died mid-request, or the
+   * request timed out). A declared death is a deletion, and another process with our id writes another incarnation.
+   * Read from the stream leader (the bucket has no direct gets), so the answer is not a lagging replica's.
+   */
+  async #ownWriteApplied(key: string, life: number): Promise<boolean> {
+    try {
+      const e = await this.deps.kv.get(key);
+      if (e === null || e.operation !== 'PUT' || life !== this.#life || this.#liveRevision === undefined) return false;
+      if (store.AuthorityLiveness.decode(e.value).incarnation !== this.incarnation || e.revision < this.#liveRevision) return false;
+      this.#liveRevision = e.revision;
+      this.deps.log.info('liveness renewal answered late; the key holds our own write', { key, revision: e.revision });
+      return true;
+    } catch (e) {
+      this.deps.log.warn('liveness key not re-read after a lost compare-and-set', { key, err: e });
+      return false;
+    }
   }
 
   /** Another replica deleted or overwrote our liveness key: it may be taking our shards right now. */
@@ -414,9 +443,12 @@ export class ShardManager {
   async #refreshLiveness(owner: string): Promise<void> {
     try {
       const e = await this.deps.kv.get(aliveKey(owner));
+      const known = this.#liveness.get(owner)?.revision ?? 0;
+      // Never older than what we know (the watch may have brought a newer revision meanwhile).
       if (e === null) this.#liveness.delete(owner);
+      else if (e.revision <= known) return;
       else if (e.operation !== 'PUT') this.#liveness.set(owner, { kind: 'gone', revision: e.revision });
-      else if (this.#liveness.get(owner)?.revision !== e.revision) this.#liveness.set(owner, { kind: 'alive', revision: e.revision, seenAtMs: this.#now() });
+      else this.#liveness.set(owner, { kind: 'alive', revision: e.revision, seenAtMs: this.#now() });
     } catch {
       // The next round tries again.
     }
@@ -469,17 +501,32 @@ export class ShardManager {
    * we hold, after our acquisition, means someone else holds it now: we stop
    * acting on it at once.
    */
+  /**
+   * Follows the bucket until stop. A watch that cannot be created (JetStream electing a leader, a request timed out)
+   * or that ends is made again: a replica without it would never see its locks taken. The new watch replays every
+   * key; what is not newer than what we saw changes nothing.
+   */
   async #watchBucket(): Promise<void> {
     const self = this.deps.config.authorityId;
-    const watch = await this.deps.kv.watch({ key: '>' });
-    this.#watch = watch;
-    for await (const e of watch) {
-      if (e.key.startsWith(ALIVE_PREFIX)) this.#sawLiveness(e.key.slice(ALIVE_PREFIX.length), e.revision, e.operation === 'PUT', self);
-      else if (e.key.startsWith(LOCK_PREFIX)) {
-        const shard = Number(e.key.slice(LOCK_PREFIX.length));
-        if (Number.isInteger(shard)) this.#sawLock(shard, e.revision, e.operation === 'PUT' ? e.value : undefined);
+    while (!this.#stopped) {
+      try {
+        const watch = await this.deps.kv.watch({ key: '>' });
+        this.#watch = watch;
+        if (this.#stopped) watch.stop();
+        for await (const e of watch) {
+          if (e.key.startsWith(ALIVE_PREFIX)) this.#sawLiveness(e.key.slice(ALIVE_PREFIX.length), e.revision, e.operation === 'PUT', self);
+          else if (e.key.startsWith(LOCK_PREFIX)) {
+            const shard = Number(e.key.slice(LOCK_PREFIX.length));
+            if (Number.isInteger(shard)) this.#sawLock(shard, e.revision, e.operation === 'PUT' ? e.value : undefined);
+          }
+          if (this.#stopped) break;
+        }
+        if (!this.#stopped) this.deps.log.warn('shard bucket watch ended; watching again');
+      } catch (e) {
+        if (this.#stopped) return;
+        this.deps.log.warn('shard bucket watch failed; watching again', { err: e });
+        await new Promise((resolve) => setTimeout(resolve, WATCH_RETRY_MS));
       }
-      if (this.#stopped) break;
     }
   }
 
