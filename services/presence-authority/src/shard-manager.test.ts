@@ -42,12 +42,12 @@ describe('shard manager', () => {
     await server.stop();
   });
 
-  const start = async (id = `a${++n}`) => {
+  const start = async (id = `a${++n}`, releasing: () => Promise<void> = async () => undefined) => {
     const config = readAuthorityConfig({ VIGIL_AUTHORITY_ID: id, VIGIL_SHARD_COUNT: String(SHARDS), VIGIL_SHARD_LOCK_TTL_MS: String(TTL_MS) });
     const lost: { shard: number; why: string }[] = [];
     const manager = new ShardManager({
       nc, kv: locks, subjects: subjects('vigil'), config, log: createLogger({ service: 'test' }, { level: 'error' }),
-      callbacks: { acquired: async () => undefined, releasing: async () => undefined, lost: (shard, why) => lost.push({ shard, why }) },
+      callbacks: { acquired: async () => undefined, releasing, lost: (shard, why) => lost.push({ shard, why }) },
     });
     await manager.start();
     running.push(manager);
@@ -161,6 +161,28 @@ describe('shard manager', () => {
     await until('every shard dropped', () => lost.length === SHARDS);
     assert.ok(lost.every((l) => l.why === 'liveness key written by another replica'), JSON.stringify(lost[0]));
     await until('every shard taken back', () => manager.owned.size === SHARDS);
+  });
+
+  test('a replica keeps renewing its liveness while it hands its shards over on stop', async () => {
+    let handOver: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (handOver = resolve));
+    let first = true;
+    // The first shard's hand-over waits until the test has seen renewals during the stop.
+    const { id, manager } = await start(undefined, async () => {
+      if (first) {
+        first = false;
+        await held;
+      }
+    });
+    const atStop = (await liveness(id))?.revision ?? 0;
+    const stopped = stop(manager);
+    try {
+      await until('liveness renewed twice during the hand-over', async () => ((await liveness(id))?.revision ?? 0) > atStop + 1);
+    } finally {
+      handOver();
+      await stopped;
+    }
+    assert.equal((await liveness(id))?.operation, 'DEL', 'the liveness key is deleted once every shard is handed over');
   });
 
   test('a renewal applied whose answer was lost is recognised by its incarnation: nothing is dropped', async () => {

@@ -158,12 +158,13 @@ export class ShardManager {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    clearInterval(this.#renewTimer);
     clearInterval(this.#hbTimer);
     clearInterval(this.#stallTimer);
     await this.#ticking;
-    await this.#renewing;
     for (const shard of [...this.#owned.keys()]) await this.#release(shard);
+    // Renewed until every shard is handed over: a hand-over longer than a TTL must not look like death to the others.
+    clearInterval(this.#renewTimer);
+    await this.#renewing;
     // Last: a lock whose delete failed above is free at once for the others when our liveness is gone.
     const revision = this.#liveRevision;
     if (revision !== undefined) {
