@@ -433,8 +433,10 @@ export class ShardManager {
   async #refreshLock(shard: number): Promise<void> {
     try {
       const e = await this.deps.kv.get(lockKey(shard));
+      // Never older than what we know, as for liveness keys (the watch may have brought a newer revision meanwhile).
+      if (e !== null && e.revision <= (this.#shardKeys.get(shard)?.revision ?? 0)) return;
       if (e === null || e.operation !== 'PUT') this.#shardKeys.delete(shard);
-      else if (this.#shardKeys.get(shard)?.revision !== e.revision) this.#shardKeys.set(shard, shardKeyView(e.value, e.revision, this.#now()));
+      else this.#shardKeys.set(shard, shardKeyView(e.value, e.revision, this.#now()));
     } catch {
       // The next round tries again.
     }
@@ -547,11 +549,12 @@ export class ShardManager {
 
   #sawLock(shard: number, revision: number, value: Uint8Array | undefined): void {
     const prev = this.#shardKeys.get(shard);
-    if (prev?.revision === revision) return;
+    // Never older than what we know: a late echo of an earlier owner's write must not hide our own newer one.
+    if (prev !== undefined && prev.revision >= revision) return;
     const o = this.#owned.get(shard);
     if (o !== undefined && revision > o.epoch) this.#lose(shard, value === undefined ? 'lock deleted by another replica' : 'lock taken by another replica');
     if (value === undefined) {
-      if (prev === undefined || prev.revision < revision) this.#shardKeys.delete(shard);
+      this.#shardKeys.delete(shard);
       return;
     }
     try {

@@ -1,3 +1,4 @@
+import type { LastSeen } from '@vigil/store';
 import { escapeAttr, escapeText } from '@vigil/xmpp';
 
 /**
@@ -12,20 +13,13 @@ export function unavailableFrom(fullJid: string): string {
   return `<presence from='${escapeAttr(fullJid)}' type='unavailable'/>`;
 }
 
-/** What the owner remembers of a user's last unavailable (XEP-0012 last-seen). */
-export interface LastUnavailable {
-  readonly unixMs: number;
-  readonly status: string;
-  readonly fullJid?: string;
-}
-
 /**
  * RFC 6121 §4.3.2: the answer to a probe for a contact with no available
  * resource, from the full JID of the resource whose unavailable ended its
  * last session when that is known (else the bare JID), with that
  * unavailable's status and, as XEP-0203 delayed delivery, when it was.
  */
-export function lastUnavailableFrom(contactBareJid: string, last: LastUnavailable | undefined): string {
+export function lastUnavailableFrom(contactBareJid: string, last: LastSeen | undefined): string {
   const full = last?.fullJid ?? '';
   // A value of another account (it cannot be, but it would leak a resource) falls back to the bare JID.
   const from = full.startsWith(`${contactBareJid}/`) ? full : contactBareJid;

@@ -226,7 +226,6 @@ export class InMemoryCluster implements OutboxPort {
     void this.#queue.run(msg.toBareJid, () => this.#presence.answerProbe(msg));
   }
 
-
   inbound(msg: cluster.InboundStanza): void {
     void this.#queue.run(bare(msg.toJid), () => handleInbound(msg, this.#subscriptions, this.#presence, this.#log));
   }
