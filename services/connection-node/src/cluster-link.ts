@@ -12,6 +12,7 @@ import { RequestMux } from './request-mux.js';
 import { InboundQueue } from './inbound-queue.js';
 import { ClientWrites } from './client-writes.js';
 import { scanFanOutBatch, type FanOutView } from './fan-out-scan.js';
+import { SelfFence } from './self-fence.js';
 
 /** How long a verdict waits for more nodes' answers after the last one (all nodes answer at once). */
 const VERDICT_STALL_MS = 150;
@@ -44,9 +45,8 @@ export class ClusterLink {
   /** The incarnation each session was announced under (a fenced node's old sessions keep theirs). */
   readonly #announcedAs = new WeakMap<LocalSession, string>();
   #fenceTimer: NodeJS.Timeout | undefined;
-  #lastCheckMs = performance.now();
-  /** Monotonic time at which the NATS server last confirmed it has our messages (flush round trip). */
-  #confirmedMs = performance.now();
+  /** Heartbeat confirmations and event-loop stalls, judged on a timer (see self-fence.ts). */
+  #selfFence: SelfFence | undefined;
   #onFence: (reason: string) => void = () => undefined;
   readonly sessions: LocalSessions;
   readonly #subjects: Subjects;
@@ -170,9 +170,10 @@ export class ClusterLink {
         },
       }),
     );
+    const { selfFenceMs, nodeLeaseMs } = this.config.timings;
+    const fencePeriod = Math.max(20, Math.floor(selfFenceMs / 10));
+    this.#selfFence = new SelfFence({ selfFenceMs, nodeLeaseMs, checkPeriodMs: fencePeriod }, performance.now());
     this.#sendHeartbeat();
-    const fencePeriod = Math.max(20, Math.floor(this.config.timings.selfFenceMs / 10));
-    this.#lastCheckMs = performance.now();
     this.#fenceTimer = setInterval(() => this.#checkFence(), fencePeriod);
     void this.#watchStatus();
     const jitter = () => this.config.timings.heartbeatIntervalMs * (0.9 + Math.random() * 0.1);
@@ -384,10 +385,10 @@ export class ClusterLink {
     }
     // The client buffers while disconnected; only the server's answer proves the heartbeat went out.
     const sentAt = performance.now();
+    const fence = this.#selfFence;
+    fence?.sent(sentAt);
     this.nc.flush().then(
-      () => {
-        if (sentAt > this.#confirmedMs) this.#confirmedMs = sentAt;
-      },
+      () => fence?.confirmed(sentAt),
       (e: unknown) => this.log.debug('heartbeat flush failed', { err: e }),
     );
   }
@@ -397,22 +398,19 @@ export class ClusterLink {
    * self-fence time, or whose event loop was stalled that long (SIGSTOP, a
    * long GC), may already be declared dead; it ends every client stream and
    * comes back as a new incarnation, so no client keeps a session the
-   * cluster announced unavailable.
+   * cluster announced unavailable. A shorter stall only makes it publish at
+   * once (self-fence.ts says why the silence it caused is not held against it).
    */
   #checkFence(): void {
-    const now = performance.now();
-    const stalledMs = now - this.#lastCheckMs;
-    this.#lastCheckMs = now;
-    const silentMs = now - this.#confirmedMs;
-    const limit = this.config.timings.selfFenceMs;
-    if (stalledMs < limit && silentMs < limit) return;
-    this.#fence(stalledMs >= limit ? `event loop stalled for ${Math.round(stalledMs)} ms` : `no heartbeat confirmed for ${Math.round(silentMs)} ms`);
+    const verdict = this.#selfFence?.check(performance.now());
+    if (verdict?.kind === 'publish') this.#sendHeartbeat();
+    else if (verdict?.kind === 'fence') this.#fence(verdict.reason);
   }
 
   /** Ends every client stream and starts a new incarnation (the old one's sessions are, or will be, announced). */
   #fence(reason: string): void {
     // A fresh grace period, so a still-absent server does not fence in a loop.
-    this.#confirmedMs = performance.now();
+    this.#selfFence?.restart(performance.now());
     if (this.sessions.size === 0) return; // nothing anyone could be misled about
     const previous = this.#incarnation;
     this.#incarnation = randomBytes(8).toString('hex');
