@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
 import { admin, cluster } from '@vigil/proto';
-import { digestEquals, shardOf, subjects, type Subjects } from '@vigil/cluster';
+import { digestEquals, EMPTY_DIGEST, shardOf, subjects, type Subjects } from '@vigil/cluster';
 import { LeaseTable } from '@vigil/lease';
 import { bareOf } from '@vigil/roster';
 import { droppedMessage, inSpan, tracingEnabled, type Logger } from '@vigil/telemetry';
@@ -65,6 +65,8 @@ export class Authority {
   readonly #subscriptions: SubscriptionCore;
   readonly #iqs: IqCore;
   readonly #reconciler: Reconciler;
+  /** Scratch marks of the shards a heartbeat reported, cleared after each (see #onHeartbeat). */
+  readonly #reportedShards: Uint8Array;
   readonly #admin: AdminHandler;
   readonly #import: OwnerImport;
   readonly #subs: Subscription[] = [];
@@ -80,6 +82,7 @@ export class Authority {
 
   constructor(private readonly deps: AuthorityDeps) {
     this.#subjects = subjects(deps.config.subjectPrefix);
+    this.#reportedShards = new Uint8Array(deps.config.shardCount);
     this.#metrics = deps.metrics ?? new AuthorityMetrics({ shardCount: deps.config.shardCount, nodeLeaseMs: deps.config.timings.nodeLeaseMs });
     this.#leases = new LeaseTable({ leaseMs: deps.config.timings.nodeLeaseMs });
     this.#queue = new KeyedQueue((user, error) => deps.log.error('presence task failed', { user, err: error }));
@@ -327,14 +330,23 @@ export class Authority {
       case 'renewed':
         break;
     }
-    const reported = new Map(hb.shards.map((d) => [d.shard, d] as const));
-    const shards = new Set([...reported.keys(), ...this.#registry.shardsOf(hb.nodeId, hb.incarnation)]);
-    for (const shard of shards) {
-      if (this.#shards.epochOf(shard) === undefined) continue; // another replica's business
-      const theirs = reported.get(shard) ?? { count: 0, hash: 0 };
-      const ours = this.#registry.digest(hb.nodeId, hb.incarnation, shard);
-      this.#reconciler.observe(hb.nodeId, hb.incarnation, shard, digestEquals(ours, theirs));
+    // Every shard either side knows of, compared without building a collection per heartbeat: an idle
+    // authority's allocations were mostly this (two heartbeats a second, up to a shard count of entries each),
+    // and a low allocation rate is what lets V8 give back a young generation a login storm grew.
+    const ours = this.#registry.digestsOf(hb.nodeId, hb.incarnation);
+    const reported = this.#reportedShards;
+    for (const theirs of hb.shards) {
+      if (this.#shards.epochOf(theirs.shard) === undefined) continue; // another replica's business (or no shard at all)
+      reported[theirs.shard] = 1;
+      this.#reconciler.observe(hb.nodeId, hb.incarnation, theirs.shard, digestEquals(ours?.get(theirs.shard) ?? EMPTY_DIGEST, theirs));
     }
+    if (ours !== undefined) {
+      for (const [shard, digest] of ours) {
+        if (reported[shard] === 1 || this.#shards.epochOf(shard) === undefined) continue;
+        this.#reconciler.observe(hb.nodeId, hb.incarnation, shard, digestEquals(digest, EMPTY_DIGEST));
+      }
+    }
+    for (const theirs of hb.shards) if (theirs.shard < reported.length) reported[theirs.shard] = 0;
   }
 
   /** One lease check: notices its own stalls, then expires nodes whose lease ran out. */

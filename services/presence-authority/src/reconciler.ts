@@ -33,6 +33,8 @@ export class Reconciler {
   constructor(private readonly deps: ReconcilerDeps) {}
 
   observe(nodeId: string, incarnation: string, shard: number, matches: boolean): void {
+    // The common case, every digest agreeing and nothing pending, costs no key (two heartbeats a second × shards).
+    if (matches && this.#mismatches.size === 0) return;
     const key = `${nodeId}\u0000${incarnation}\u0000${shard}`;
     if (matches) {
       this.#mismatches.delete(key);

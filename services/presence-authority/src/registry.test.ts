@@ -37,6 +37,11 @@ test('per-incarnation shard digests always equal the digest of the sessions held
             const held = [...byId.values()].filter((r) => r.nodeId === node && r.incarnation === inc && r.shard === shard);
             assert.ok(digestEquals(reg.digest(node, inc, shard), digestOf(held.map((r) => digestKey(r.sessionId, r.presenceSeq)))));
           }
+          // digestsOf: exactly the shards with sessions, each with the same digest as digest() gives.
+          const all = reg.digestsOf(node, inc);
+          const withSessions = new Set([...byId.values()].filter((r) => r.nodeId === node && r.incarnation === inc).map((r) => r.shard));
+          assert.deepEqual(new Set(all?.keys() ?? []), withSessions);
+          for (const [shard, d] of all ?? []) assert.ok(digestEquals(d, reg.digest(node, inc, shard)));
           assert.equal(reg.sessionsOfIncarnation(node, inc).length, [...byId.values()].filter((r) => r.nodeId === node && r.incarnation === inc).length);
         }
         // The sessions gauge: every incarnation of a node summed, and nodes without sessions absent.

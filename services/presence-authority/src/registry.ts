@@ -219,9 +219,9 @@ export class SessionRegistry {
     return this.#byIncarnation.get(incarnationKey(nodeId, incarnation))?.shards.get(shard) ?? EMPTY_DIGEST;
   }
 
-  /** Shards in which this incarnation has sessions, as far as the registry knows. */
-  shardsOf(nodeId: string, incarnation: string): Set<number> {
-    return new Set(this.#byIncarnation.get(incarnationKey(nodeId, incarnation))?.shards.keys());
+  /** This incarnation's digest per shard it has sessions in (read-only; undefined when none). */
+  digestsOf(nodeId: string, incarnation: string): ReadonlyMap<number, SessionDigest> | undefined {
+    return this.#byIncarnation.get(incarnationKey(nodeId, incarnation))?.shards;
   }
 }
 
