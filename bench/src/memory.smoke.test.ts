@@ -6,9 +6,11 @@ import { runMemory } from './scenarios/memory.js';
 // them in and reads every process's RSS. No size is asserted (20 sessions
 // are within RSS noise, and growth may even be negative).
 test('memory with 20 sessions reads RSS of both nodes and the authority before and after', { timeout: 180_000 }, async () => {
-  const report = await runMemory({ sessions: 20, settleMs: 500 });
+  const report = await runMemory({ sessions: 20, settleMs: 2500 });
   const m = report.metrics;
   assert.equal(m.sessionsLive, 20);
+  // One reading a second while settling: at 1 s and 2 s.
+  assert.deepEqual(m.settling.map((r) => [r.atSeconds, r.nodesMb.length, r.authorityMb > 0]), [[1, 2, true], [2, 2, true]]);
   for (const r of [m.before, m.after]) {
     assert.equal(r.nodes.length, 2);
     for (const v of [...r.nodes, r.authority]) assert.ok(Number.isSafeInteger(v) && v > 0, `an RSS reading: ${v}`);

@@ -7,9 +7,12 @@
  * its per-session state alone, the roster cache being bounded separately
  * (VIGIL_ROSTER_CACHE_SIZE).
  *
- * RSS is read from /proc after the processes had a few seconds to settle;
+ * RSS is read from /proc once the processes had time to settle (15 s by
+ * default: the authority's idle collection runs about 6 s after the last
+ * session change and gives back the young generation a login storm grew);
  * it includes whatever the garbage collector has not returned yet, so it is
- * an upper bound of the live cost.
+ * an upper bound of the live cost. The report also keeps every process's
+ * RSS once a second after the last login, so the settling is visible.
  */
 import { performance } from 'node:perf_hooks';
 import { Cluster, createSelfSignedCert } from '@vigil/testkit';
@@ -32,10 +35,13 @@ export type MemoryOptions = {
 const NODES = 2;
 
 type Reading = { nodes: readonly number[]; authority: number };
+/** RSS once a second after the last login, MB with one decimal. */
+type Settling = { atSeconds: number; nodesMb: readonly number[]; authorityMb: number }[];
 type Params = { sessions: number; nodes: number; settleMs: number; tls: boolean; rosterItems: number; measured: string };
 type Metrics = {
   before: Reading;
   after: Reading;
+  settling: Settling;
   sessionsLive: number;
   /** Growth of both nodes' RSS together, per session (sessions are split evenly). */
   nodeBytesPerSession: number | null;
@@ -49,7 +55,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runMemory(o: Partial<MemoryOptions> = {}): Promise<MemoryReport> {
   const sessions = o.sessions ?? 10_000;
-  const settleMs = o.settleMs ?? 5000;
+  const settleMs = o.settleMs ?? 15_000;
   if (!Number.isSafeInteger(sessions) || sessions < 1) throw new RangeError(`sessions must be an integer ≥ 1, got ${sessions}`);
   requireOpenFiles(SCENARIO, sessions + 1000);
   const startedAt = new Date().toISOString();
@@ -70,7 +76,14 @@ export async function runMemory(o: Partial<MemoryOptions> = {}): Promise<MemoryR
     const t0 = performance.now();
     await loginIdle(cluster, 'm', sessions, 'SCRAM-SHA-256', clients, o.signal, cert?.certPem);
     const loginSeconds = (performance.now() - t0) / 1000;
-    await sleep(settleMs);
+    const settling: Settling = [];
+    const mb = (b: number) => Math.round(b / 104857.6) / 10;
+    for (let second = 1; second * 1000 < settleMs; second++) {
+      await sleep(1000);
+      const r = read();
+      settling.push({ atSeconds: second, nodesMb: r.nodes.map(mb), authorityMb: mb(r.authority) });
+    }
+    await sleep(settleMs - settling.length * 1000);
     const after = read();
     const live = clients.filter((c) => c.phase === 'live').length;
     const nodeGrowth = after.nodes.reduce((n, v, i) => n + v - (before.nodes[i] ?? 0), 0);
@@ -89,7 +102,7 @@ export async function runMemory(o: Partial<MemoryOptions> = {}): Promise<MemoryR
         rosterItems: 0,
         measured: `VmRSS from /proc/<pid>/status of each connection node and the authority, ${settleMs} ms after provisioning and ${settleMs} ms after the last login; sessions split evenly over the nodes`,
       },
-      metrics: { before, after, sessionsLive: live, nodeBytesPerSession, authorityBytesPerSession, loginSeconds: Math.round(loginSeconds * 10) / 10, loadAverage: loadAverage() },
+      metrics: { before, after, settling, sessionsLive: live, nodeBytesPerSession, authorityBytesPerSession, loginSeconds: Math.round(loginSeconds * 10) / 10, loadAverage: loadAverage() },
       summary:
         `${name}: ${live} idle authenticated sessions (${over}, empty rosters) over ${NODES} nodes: ` +
         `connection nodes ${kb(nodeBytesPerSession)} RSS per session, authority ${kb(authorityBytesPerSession)} per session`,

@@ -23,7 +23,7 @@ const idle = (sessions: number, heapMb: number, utilization = 0.02): IdleReading
 
 test('after a burst of session changes, the collector collects once, when the sessions have been still for quietTicks ticks', () => {
   const burst = [idle(100, 60, 0.9), idle(900, 90, 0.9), idle(1500, 110, 0.8)];
-  const after = Array.from({ length: 10 }, () => idle(1500, 110));
+  const after = Array.from({ length: O.quietTicks + 7 }, () => idle(1500, 110));
   assert.deepEqual(run(idle(0, 50), [...burst, ...after], 55 * MB), [burst.length + O.quietTicks]);
 });
 
@@ -33,13 +33,13 @@ test('an authority that serves reads without session changes is never collected,
 });
 
 test('a busy event loop postpones the collection until the process is quiet', () => {
-  const readings = [idle(10, 90), ...Array.from({ length: 6 }, () => idle(10, 90, 0.7)), idle(10, 90), idle(10, 90), idle(10, 90)];
+  const readings = [idle(10, 90), ...Array.from({ length: 6 }, () => idle(10, 90, 0.7)), ...Array.from({ length: O.quietTicks }, () => idle(10, 90))];
   assert.deepEqual(run(idle(0, 50), readings), [readings.length]);
 });
 
 test('a burst that grew the heap by less than minGrowthBytes is forgotten without a collection', () => {
   const small = O.minGrowthBytes / MB / 2;
-  const readings = [idle(5, 50 + small), ...Array.from({ length: 5 }, () => idle(5, 50 + small)), idle(5, 120), idle(5, 120), idle(5, 120), idle(5, 120)];
+  const readings = [idle(5, 50 + small), ...Array.from({ length: O.quietTicks + 2 }, () => idle(5, 50 + small)), ...Array.from({ length: O.quietTicks + 1 }, () => idle(5, 120))];
   assert.deepEqual(run(idle(0, 50), readings), [], 'later growth without session changes does not revive the old burst');
 });
 
@@ -63,6 +63,6 @@ test('more than the churn allowance in a tick is a burst: the quiet count starts
 
 test('a heap above maxHeapBytes is never force-collected (the pause would be too long); the burst is forgotten', () => {
   const big = O.maxHeapBytes / MB + 10;
-  const readings = [idle(5000, big), ...Array.from({ length: 6 }, () => idle(5000, big))];
+  const readings = [idle(5000, big), ...Array.from({ length: O.quietTicks + 3 }, () => idle(5000, big))];
   assert.deepEqual(run(idle(0, 40), readings), []);
 });

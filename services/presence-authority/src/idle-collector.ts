@@ -47,11 +47,17 @@ export type IdleCollectorSettings = {
  * 2,000 GetPresence/s is at about 0.3 (0.14 ms of CPU a call). A collection that compacts the whole old space pauses
  * the process 50–80 ms, so it waits until nothing is being served; the heap's growth meanwhile is bounded by V8's own
  * collections (the authority's --heap-growing-percent).
+ *
+ * quietTicks 12 (6 s): a login storm also grows the young generation to 2 × 16 MB, and V8 shrinks it only in a full
+ * collection made once its recent allocation rate is low. Measured: a collection 2 s after the growth left it at
+ * 32 MB; one 6 s after (allocating a few hundred KB/s meanwhile) shrank it to 1 MB. Collecting 1.5–2 s after the
+ * storm left the authority's 32 MB committed for another 20–26 s, until V8's memory reducer got to it
+ * (docs/decisions.md, "The authority gives its young generation back", session 8).
  */
 export const IDLE_COLLECTOR_DEFAULTS: IdleCollectorSettings = {
-  quietTicks: 3, maxUtilization: 0.15, minGrowthBytes: 4 * 1024 * 1024, churnSessions: 16, churnFraction: 0.001, maxHeapBytes: 128 * 1024 * 1024,
+  quietTicks: 12, maxUtilization: 0.15, minGrowthBytes: 4 * 1024 * 1024, churnSessions: 16, churnFraction: 0.001, maxHeapBytes: 128 * 1024 * 1024,
 };
-/** Tick of the shell; with quietTicks 3 a burst is over 1.5–2 s after its last session change. */
+/** Tick of the shell; with quietTicks 12 a burst is over 6–6.5 s after its last session change. */
 export const IDLE_COLLECTOR_TICK_MS = 500;
 
 export type IdleCollectorState = {
