@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { deathsToDeclare, isFree, judgeLocks, livenessToPurge, planShards, type LivenessView, type PlanAction, type ShardKeyView } from './index.js';
+import { deathsToDeclare, isFree, judgeLocks, livenessToPurge, livenessToRetire, planShards, type LivenessView, type PlanAction, type ShardKeyView } from './index.js';
 
 const TTL = 3000;
 const OWNERS = ['a', 'b', 'c', 'd'];
@@ -147,4 +147,24 @@ test('example: a departed replica\'s marker is purged once its last lock is gone
   const shards = new Map<number, ShardKeyView>([[0, { owner: 'c', revision: 7, seenAtMs: 0, ownerLiveness: true }]]);
   assert.deepEqual(livenessToPurge({ self: 'a', shards, liveness, nowMs: 10_000, goneForMs: 5_000 }), new Map([['b', 40]]));
   assert.deepEqual(livenessToPurge({ self: 'a', shards: new Map(), liveness, nowMs: 20_000, goneForMs: 5_000 }), new Map([['b', 40], ['c', 41], ['d', 42]]));
+});
+
+test('a liveness key still there is deleted only when silent that long while our KV worked, named by no lock, and not our own', () => {
+  const GONE_FOR = 30_000;
+  fc.assert(
+    fc.property(arbView, fc.constantFrom(...OWNERS), fc.integer({ min: 0, max: 60_000 }), (v, self, nowMs) => {
+      const { shards, liveness } = toMaps(v);
+      const retire = livenessToRetire({ self, shards, liveness, nowMs, goneForMs: GONE_FOR, healthySinceMs: v.healthySinceMs });
+      for (const [id, live] of liveness) {
+        const named = [...shards.values()].some((k) => k.owner === id);
+        const expected = live.kind === 'alive' && id !== self && !named && nowMs - Math.max(live.seenAtMs, v.healthySinceMs) >= GONE_FOR;
+        assert.equal(retire.has(id), expected, JSON.stringify({ id, live, named, self, nowMs }));
+        // Deleted by compare-and-set at the revision seen silent: a renewal since makes it fail.
+        if (expected) assert.equal(retire.get(id), live.revision);
+      }
+      // Never both deleted and purged in one step.
+      const purge = livenessToPurge({ self, shards, liveness, nowMs, goneForMs: GONE_FOR });
+      for (const id of retire.keys()) assert.ok(!purge.has(id));
+    }),
+  );
 });

@@ -111,12 +111,37 @@ export interface PurgeInput {
  * keys", purging delete markers).
  */
 export function livenessToPurge(input: PurgeInput): Map<string, number> {
-  const named = new Set<string>();
-  for (const key of input.shards.values()) named.add(key.owner);
+  const named = owners(input.shards);
   const out = new Map<string, number>();
   for (const [id, live] of input.liveness) {
     if (live.kind !== 'gone' || id === input.self || named.has(id)) continue;
     if (input.nowMs - live.seenAtMs >= input.goneForMs) out.set(id, live.revision);
   }
   return out;
+}
+
+/**
+ * Liveness keys still there whose replica is long dead but was never declared
+ * so, by replica id, with the revision seen silent: a replica killed while it
+ * held no shard (a death is declared only to take shards), or one whose stop
+ * could not delete its key. A key qualifies when it has not moved for
+ * `goneForMs` of our healthy KV access and no lock names its replica; the
+ * shard manager deletes it by compare-and-set at that revision (a replica
+ * that renewed meanwhile keeps it; one that wakes up later fails its next
+ * renewal and writes its key again), and the marker is purged later like any.
+ */
+export function livenessToRetire(input: PurgeInput & { readonly healthySinceMs: number }): Map<string, number> {
+  const named = owners(input.shards);
+  const out = new Map<string, number>();
+  for (const [id, live] of input.liveness) {
+    if (live.kind !== 'alive' || id === input.self || named.has(id)) continue;
+    if (input.nowMs - Math.max(live.seenAtMs, input.healthySinceMs) >= input.goneForMs) out.set(id, live.revision);
+  }
+  return out;
+}
+
+function owners(shards: ReadonlyMap<number, ShardKeyView>): Set<string> {
+  const named = new Set<string>();
+  for (const key of shards.values()) named.add(key.owner);
+  return named;
 }

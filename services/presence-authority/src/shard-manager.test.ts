@@ -278,6 +278,13 @@ describe('shard manager', () => {
     assert.equal((await liveness('gone'))?.operation, 'PUT');
   });
 
+  test('the liveness key of a replica killed while it held no shard is deleted once long silent, then purged', async () => {
+    await locks.create('alive.crashed', livenessValue('crashed'));
+    const live = await start(undefined, undefined, { purgeGoneAfterMs: 300 });
+    await until('the silent key deleted and its marker purged', async () => (await liveness('crashed')) === null);
+    assert.equal((await liveness(live.id))?.operation, 'PUT', 'our own key stays');
+  });
+
   test('a stopping replica says it is leaving before it hands over: others take each shard as it is released, never while it still acts on it', async () => {
     // A node lease far longer than the test: without the leaving heartbeat, the others would count the stopping
     // replica in the fair share until the end of its hand-over.

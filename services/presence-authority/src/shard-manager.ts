@@ -5,7 +5,7 @@ import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { cluster, store } from '@vigil/proto';
 import type { Subjects } from '@vigil/cluster';
-import { LeaseTable, deathsToDeclare, judgeLocks, livenessToPurge, planShards, type LivenessView, type ShardKeyView } from '@vigil/lease';
+import { LeaseTable, deathsToDeclare, judgeLocks, livenessToPurge, livenessToRetire, planShards, type LivenessView, type ShardKeyView } from '@vigil/lease';
 import type { Logger } from '@vigil/telemetry';
 import type { AuthorityConfig } from './config.js';
 import type { AuthorityMetrics } from './metrics.js';
@@ -347,24 +347,33 @@ export class ShardManager {
     await Promise.all(Array.from({ length: Math.min(this.deps.config.takeoverConcurrency, actions.length) }, worker));
     if (this.#stopped) return;
     await this.#deleteStrays(life);
-    this.#purgeGone();
+    this.#clearDeparted(healthySince);
     if (actions.length > 0) {
       this.deps.log.info('shard ownership changed', { owned: this.#owned.size, before, members: members.size });
     }
   }
 
   /**
-   * Starts purging the delete markers of departed replicas' liveness keys (livenessToPurge), unless a purge is in
-   * flight: one marker per replica id ever run would otherwise stay in the bucket for good, and every watch would
-   * replay them at its start. Not awaited by the round: it decides nothing the round needs.
+   * Starts clearing departed replicas' liveness keys, unless that is in flight: deletes those left behind by replicas
+   * long dead but never declared so (livenessToRetire), and purges the delete markers (livenessToPurge). One key or
+   * marker per replica id ever run would otherwise stay in the bucket for good, and every watch would replay them at
+   * its start. Not awaited by the round: it decides nothing the round needs.
    */
-  #purgeGone(): void {
+  #clearDeparted(healthySinceMs: number): void {
     const now = this.#now();
     if (this.#purging !== undefined || this.#stopped || now < this.#purgeNotBeforeMs) return;
     const goneForMs = this.deps.purgeGoneAfterMs ?? PURGE_GONE_AFTER_TTLS * this.deps.config.timings.shardLockTtlMs;
-    const purge = livenessToPurge({ self: this.deps.config.authorityId, shards: this.#shardKeys, liveness: this.#liveness, nowMs: now, goneForMs });
-    if (purge.size === 0) return;
-    this.#purging = this.#purgeMarkers(purge)
+    const input = { self: this.deps.config.authorityId, shards: this.#shardKeys, liveness: this.#liveness, nowMs: now, goneForMs };
+    // Never less than two TTLs of silence for a key still there, whatever a test asks: a replica holding no shard
+    // renews every third of a TTL, and its key must not be deleted between two renewals.
+    const retire = livenessToRetire({ ...input, goneForMs: Math.max(goneForMs, 2 * this.deps.config.timings.shardLockTtlMs), healthySinceMs });
+    const purge = livenessToPurge(input);
+    if (purge.size === 0 && retire.size === 0) return;
+    this.#purging = (async () => {
+      const retireFailed = await this.#retireSilent(retire);
+      const purgeFailed = await this.#purgeMarkers(purge);
+      return retireFailed || purgeFailed;
+    })()
       .then((failed) => {
         if (failed) this.#purgeNotBeforeMs = this.#now() + goneForMs;
       })
@@ -380,6 +389,7 @@ export class ShardManager {
    * revision meanwhile. True when a purge failed.
    */
   async #purgeMarkers(purge: ReadonlyMap<string, number>): Promise<boolean> {
+    if (purge.size === 0) return false;
     let target: BucketStream;
     try {
       target = await (this.#bucketStream ??= lookUpBucketStream(this.deps.nc, this.deps.kv, Math.max(250, this.#renewPeriodMs)));
@@ -407,6 +417,33 @@ export class ShardManager {
         this.#leaving.delete(id);
       }
       this.deps.log.info('deleted liveness key of a departed replica purged', { key, revision, purged });
+    }
+    return failed;
+  }
+
+  /**
+   * Deletes, each by compare-and-set at the revision seen silent, the liveness keys of replicas silent for the purge
+   * age that no lock names (see livenessToRetire). True when a delete failed other than by a lost compare-and-set.
+   */
+  async #retireSilent(retire: ReadonlyMap<string, number>): Promise<boolean> {
+    let failed = false;
+    for (const [id, revision] of retire) {
+      if (this.#stopped) break;
+      const key = aliveKey(id);
+      try {
+        await this.deps.kv.delete(key, { previousSeq: revision });
+      } catch (e) {
+        if (isConflict(e)) await this.#refreshLiveness(id);
+        else {
+          failed = true;
+          this.#kvFailed();
+          this.deps.log.debug('could not delete a silent replica\'s liveness key', { key, err: e });
+        }
+        continue;
+      }
+      const seen = this.#liveness.get(id);
+      if (seen === undefined || seen.revision <= revision) this.#liveness.set(id, { kind: 'gone', revision: revision + 1, seenAtMs: this.#now() });
+      this.deps.log.info('liveness key of a replica long silent and holding no shard deleted', { key, revision });
     }
     return failed;
   }
