@@ -347,7 +347,7 @@ export class ShardManager {
     await Promise.all(Array.from({ length: Math.min(this.deps.config.takeoverConcurrency, actions.length) }, worker));
     if (this.#stopped) return;
     await this.#deleteStrays(life);
-    this.#clearDeparted(healthySince);
+    this.#clearDeparted();
     if (actions.length > 0) {
       this.deps.log.info('shard ownership changed', { owned: this.#owned.size, before, members: members.size });
     }
@@ -359,9 +359,11 @@ export class ShardManager {
    * marker per replica id ever run would otherwise stay in the bucket for good, and every watch would replay them at
    * its start. Not awaited by the round: it decides nothing the round needs.
    */
-  #clearDeparted(healthySinceMs: number): void {
+  #clearDeparted(): void {
     const now = this.#now();
-    if (this.#purging !== undefined || this.#stopped || now < this.#purgeNotBeforeMs) return;
+    // Silence heard while our own KV access failed is no evidence of death (as for locks).
+    const healthySinceMs = this.#kvHealthySinceMs;
+    if (this.#purging !== undefined || this.#stopped || now < this.#purgeNotBeforeMs || healthySinceMs === undefined) return;
     const goneForMs = this.deps.purgeGoneAfterMs ?? PURGE_GONE_AFTER_TTLS * this.deps.config.timings.shardLockTtlMs;
     const input = { self: this.deps.config.authorityId, shards: this.#shardKeys, liveness: this.#liveness, nowMs: now, goneForMs };
     // Never less than two TTLs of silence for a key still there, whatever a test asks: a replica holding no shard
