@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { deathsToDeclare, isFree, judgeLocks, planShards, type LivenessView, type PlanAction, type ShardKeyView } from './index.js';
+import { deathsToDeclare, isFree, judgeLocks, livenessToPurge, livenessToRetire, planShards, type LivenessView, type PlanAction, type ShardKeyView } from './index.js';
 
 const TTL = 3000;
 const OWNERS = ['a', 'b', 'c', 'd'];
@@ -16,7 +16,7 @@ const arbView = fc.record({
     fc.constantFrom(...OWNERS),
     fc.oneof(
       fc.record({ kind: fc.constant('alive' as const), revision: fc.integer({ min: 1, max: 1000 }), seenAtMs: fc.integer({ min: 0, max: 20_000 }) }),
-      fc.record({ kind: fc.constant('gone' as const), revision: fc.integer({ min: 1, max: 1000 }) }),
+      fc.record({ kind: fc.constant('gone' as const), revision: fc.integer({ min: 1, max: 1000 }), seenAtMs: fc.integer({ min: 0, max: 20_000 }) }),
     ),
   ),
   healthySinceMs: fc.integer({ min: 0, max: 20_000 }),
@@ -113,8 +113,58 @@ test('examples: a renewed owner keeps an old lock; a deleted liveness frees at o
   ]);
   const liveness = new Map<string, LivenessView>([
     ['b', { kind: 'alive', revision: 50, seenAtMs: 9900 }],
-    ['c', { kind: 'gone', revision: 51 }],
+    ['c', { kind: 'gone', revision: 51, seenAtMs: 9000 }],
   ]);
   const judged = judgeLocks({ shards, liveness, healthySinceMs: 0, watchingSinceMs: 0 });
   assert.deepEqual([0, 1, 2].map((s) => free(judged.get(s) as never, 10_000)), [false, true, true]);
+});
+
+test('a deleted liveness key is purged only once seen deleted long enough, named by no lock, and not our own; up to its marker', () => {
+  const GONE_FOR = 30_000;
+  fc.assert(
+    fc.property(arbView, fc.constantFrom(...OWNERS), fc.integer({ min: 0, max: 60_000 }), (v, self, nowMs) => {
+      const { shards, liveness } = toMaps(v);
+      const purge = livenessToPurge({ self, shards, liveness, nowMs, goneForMs: GONE_FOR });
+      for (const [id, live] of liveness) {
+        const named = [...shards.values()].some((k) => k.owner === id);
+        const expected = live.kind === 'gone' && id !== self && !named && nowMs - live.seenAtMs >= GONE_FOR;
+        assert.equal(purge.has(id), expected, JSON.stringify({ id, live, named, self, nowMs }));
+        // Up to the marker seen, never beyond: a newer write of the key is another life of that replica.
+        if (expected) assert.equal(purge.get(id), live.revision);
+      }
+      for (const id of purge.keys()) assert.ok(liveness.has(id), 'only keys seen deleted');
+    }),
+  );
+});
+
+test('example: a departed replica\'s marker is purged once its last lock is gone', () => {
+  const liveness = new Map<string, LivenessView>([
+    ['b', { kind: 'gone', revision: 40, seenAtMs: 0 }],
+    ['c', { kind: 'gone', revision: 41, seenAtMs: 0 }],
+    ['d', { kind: 'gone', revision: 42, seenAtMs: 9_000 }],
+    ['e', { kind: 'alive', revision: 43, seenAtMs: 0 }],
+  ]);
+  const shards = new Map<number, ShardKeyView>([[0, { owner: 'c', revision: 7, seenAtMs: 0, ownerLiveness: true }]]);
+  assert.deepEqual(livenessToPurge({ self: 'a', shards, liveness, nowMs: 10_000, goneForMs: 5_000 }), new Map([['b', 40]]));
+  assert.deepEqual(livenessToPurge({ self: 'a', shards: new Map(), liveness, nowMs: 20_000, goneForMs: 5_000 }), new Map([['b', 40], ['c', 41], ['d', 42]]));
+});
+
+test('a liveness key still there is deleted only when silent that long while our KV worked, named by no lock, and not our own', () => {
+  const GONE_FOR = 30_000;
+  fc.assert(
+    fc.property(arbView, fc.constantFrom(...OWNERS), fc.integer({ min: 0, max: 60_000 }), (v, self, nowMs) => {
+      const { shards, liveness } = toMaps(v);
+      const retire = livenessToRetire({ self, shards, liveness, nowMs, goneForMs: GONE_FOR, healthySinceMs: v.healthySinceMs });
+      for (const [id, live] of liveness) {
+        const named = [...shards.values()].some((k) => k.owner === id);
+        const expected = live.kind === 'alive' && id !== self && !named && nowMs - Math.max(live.seenAtMs, v.healthySinceMs) >= GONE_FOR;
+        assert.equal(retire.has(id), expected, JSON.stringify({ id, live, named, self, nowMs }));
+        // Deleted by compare-and-set at the revision seen silent: a renewal since makes it fail.
+        if (expected) assert.equal(retire.get(id), live.revision);
+      }
+      // Never both deleted and purged in one step.
+      const purge = livenessToPurge({ self, shards, liveness, nowMs, goneForMs: GONE_FOR });
+      for (const id of retire.keys()) assert.ok(!purge.has(id));
+    }),
+  );
 });

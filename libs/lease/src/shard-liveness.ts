@@ -21,10 +21,13 @@ export interface ShardKeyView {
   readonly ownerLiveness: boolean;
 }
 
-/** One `alive.<id>` key as last seen: a revision, or a deletion (a replica that stopped or was declared dead). */
+/**
+ * One `alive.<id>` key as last seen: a revision, or a deletion (a replica that stopped or was declared dead).
+ * `seenAtMs`: monotonic time at which this observer first saw that revision.
+ */
 export type LivenessView =
   | { readonly kind: 'alive'; readonly revision: number; readonly seenAtMs: number }
-  | { readonly kind: 'gone'; readonly revision: number };
+  | { readonly kind: 'gone'; readonly revision: number; readonly seenAtMs: number };
 
 export interface JudgeInput {
   readonly shards: ReadonlyMap<number, ShardKeyView>;
@@ -86,4 +89,59 @@ export function deathsToDeclare(
     if (live?.kind === 'alive') out.set(key.owner, live.revision);
   }
   return out;
+}
+
+export interface PurgeInput {
+  readonly self: string;
+  readonly shards: ReadonlyMap<number, ShardKeyView>;
+  readonly liveness: ReadonlyMap<string, LivenessView>;
+  readonly nowMs: number;
+  /** How long a deletion must have been seen before its marker may go. */
+  readonly goneForMs: number;
+}
+
+/**
+ * The delete markers of liveness keys that may be purged from the bucket,
+ * by replica id, with the revision of the marker (purge up to it and never
+ * beyond: a newer write of the key, a replica with that id starting again,
+ * must stay). A marker qualifies when this observer has seen it for
+ * `goneForMs`, no lock it knows names that replica (for an observer that
+ * never saw the marker, such a lock would be free a TTL later instead of at
+ * once), and it is not our own key (docs/decisions.md "Per-replica liveness
+ * keys", purging delete markers).
+ */
+export function livenessToPurge(input: PurgeInput): Map<string, number> {
+  const named = owners(input.shards);
+  const out = new Map<string, number>();
+  for (const [id, live] of input.liveness) {
+    if (live.kind !== 'gone' || id === input.self || named.has(id)) continue;
+    if (input.nowMs - live.seenAtMs >= input.goneForMs) out.set(id, live.revision);
+  }
+  return out;
+}
+
+/**
+ * Liveness keys still there whose replica is long dead but was never declared
+ * so, by replica id, with the revision seen silent: a replica killed while it
+ * held no shard (a death is declared only to take shards), or one whose stop
+ * could not delete its key. A key qualifies when it has not moved for
+ * `goneForMs` of our healthy KV access and no lock names its replica; the
+ * shard manager deletes it by compare-and-set at that revision (a replica
+ * that renewed meanwhile keeps it; one that wakes up later fails its next
+ * renewal and writes its key again), and the marker is purged later like any.
+ */
+export function livenessToRetire(input: PurgeInput & { readonly healthySinceMs: number }): Map<string, number> {
+  const named = owners(input.shards);
+  const out = new Map<string, number>();
+  for (const [id, live] of input.liveness) {
+    if (live.kind !== 'alive' || id === input.self || named.has(id)) continue;
+    if (input.nowMs - Math.max(live.seenAtMs, input.healthySinceMs) >= input.goneForMs) out.set(id, live.revision);
+  }
+  return out;
+}
+
+function owners(shards: ReadonlyMap<number, ShardKeyView>): Set<string> {
+  const named = new Set<string>();
+  for (const key of shards.values()) named.add(key.owner);
+  return named;
 }

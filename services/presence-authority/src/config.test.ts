@@ -30,3 +30,16 @@ test('gRPC TLS settings: cert and key come together, a client CA needs them, unr
   assert.equal(plain.grpc.reflection, false, 'reflection is off by default');
   assert.equal(readAuthorityConfig({ VIGIL_GRPC_REFLECTION: 'true' }).grpc.reflection, true);
 });
+
+test('an authority id that is not one NATS KV key token is refused with VIGIL_AUTHORITY_ID named', () => {
+  for (const id of ['a.b', 'a*', 'a>', '>', 'a b', ' a', 'a\tb', 'ä', 'a:b', 'a'.repeat(254)]) {
+    assert.throws(
+      () => readAuthorityConfig({ VIGIL_AUTHORITY_ID: id }),
+      (e: unknown) => e instanceof ConfigError && e.setting === 'VIGIL_AUTHORITY_ID' && e.message.includes(JSON.stringify(id)),
+      `refused: ${JSON.stringify(id)}`,
+    );
+  }
+  // What the testkit, the dev cluster and the Kubernetes manifests (pod names) give, and the default.
+  for (const id of ['authority-1', 'presence-authority-7d9f8b6c4-x2k4q', 'Authority_2', 'a/b=c']) assert.equal(readAuthorityConfig({ VIGIL_AUTHORITY_ID: id }).authorityId, id);
+  assert.match(readAuthorityConfig({}).authorityId, /^authority-\d+$/);
+});

@@ -62,7 +62,7 @@ export function readAuthorityConfig(envVars: Env, env: EnvReader = new EnvReader
   if (!isLogLevel(logLevel)) throw new ConfigError('VIGIL_LOG_LEVEL', `unknown level ${JSON.stringify(logLevel)}`);
   const timings = readClusterTimings(env);
   return {
-    authorityId: env.string('VIGIL_AUTHORITY_ID', `authority-${process.pid}`, 'name of this authority replica'),
+    authorityId: readAuthorityId(env),
     natsUrl: env.list('VIGIL_NATS_URL', ['nats://127.0.0.1:4222'], 'NATS servers, comma-separated'),
     subjectPrefix: env.string('VIGIL_SUBJECT_PREFIX', 'vigil', 'prefix of every NATS subject'),
     domain: env.string('VIGIL_DOMAIN', 'localhost', 'the XMPP domain served').toLowerCase(),
@@ -78,6 +78,22 @@ export function readAuthorityConfig(envVars: Env, env: EnvReader = new EnvReader
     grpc: readGrpcConfig(env, timings),
     telemetry: readTelemetryConfig(env),
   };
+}
+
+/**
+ * The replica's id is one token of a NATS KV key (its liveness key `alive.<id>`) and of a subject (its heartbeats on
+ * `<prefix>.authority.hb.<id>`): nats.js accepts key characters A-Z a-z 0-9 - _ / = and '.' between tokens (NATS
+ * ADR-8), and a '.', '*', '>' or space in the id would split or widen the token. A Kubernetes pod name in a
+ * Deployment (a DNS label) passes.
+ */
+const AUTHORITY_ID = /^[-/_=A-Za-z0-9]{1,253}$/;
+
+function readAuthorityId(env: EnvReader): string {
+  const id = env.string('VIGIL_AUTHORITY_ID', `authority-${process.pid}`, 'name of this authority replica, one NATS KV key token: letters, digits, -, _, /, = (at most 253)');
+  if (!AUTHORITY_ID.test(id)) {
+    throw new ConfigError('VIGIL_AUTHORITY_ID', `must be one NATS KV key token (letters, digits, '-', '_', '/', '='; at most 253 characters): it names the key alive.<id> and the subject of the replica's heartbeats; got ${JSON.stringify(id)}`);
+  }
+  return id;
 }
 
 function readGrpcConfig(env: EnvReader, timings: ClusterTimings): GrpcConfig {

@@ -8,7 +8,7 @@ import { openShardLocks } from '@vigil/store';
 import { createLogger } from '@vigil/telemetry';
 import { startNatsServer, withDeadline, type NatsServer } from '@vigil/testkit';
 import { readAuthorityConfig } from './config.js';
-import { ShardManager } from './shard-manager.js';
+import { ShardManager, lookUpBucketStream, purgeKeyUpTo } from './shard-manager.js';
 
 // Replicas' shard locks against a real nats-server (docs/decisions.md
 // "Per-replica liveness keys"): a replica renews one liveness key and never
@@ -42,12 +42,16 @@ describe('shard manager', () => {
     await server.stop();
   });
 
-  const start = async (id = `a${++n}`, releasing: () => Promise<void> = async () => undefined) => {
-    const config = readAuthorityConfig({ VIGIL_AUTHORITY_ID: id, VIGIL_SHARD_COUNT: String(SHARDS), VIGIL_SHARD_LOCK_TTL_MS: String(TTL_MS) });
+  const start = async (
+    id = `a${++n}`,
+    releasing: (shard: number) => Promise<void> = async () => undefined,
+    more: { env?: Record<string, string>; acquired?: (shard: number) => void; purgeGoneAfterMs?: number } = {},
+  ) => {
+    const config = readAuthorityConfig({ VIGIL_AUTHORITY_ID: id, VIGIL_SHARD_COUNT: String(SHARDS), VIGIL_SHARD_LOCK_TTL_MS: String(TTL_MS), ...more.env });
     const lost: { shard: number; why: string }[] = [];
     const manager = new ShardManager({
-      nc, kv: locks, subjects: subjects('vigil'), config, log: createLogger({ service: 'test' }, { level: 'error' }),
-      callbacks: { acquired: async () => undefined, releasing, lost: (shard, why) => lost.push({ shard, why }) },
+      nc, kv: locks, subjects: subjects('vigil'), config, log: createLogger({ service: 'test' }, { level: 'error' }), purgeGoneAfterMs: more.purgeGoneAfterMs,
+      callbacks: { acquired: async (shard) => more.acquired?.(shard), releasing, lost: (shard, why) => lost.push({ shard, why }) },
     });
     await manager.start();
     running.push(manager);
@@ -228,6 +232,94 @@ describe('shard manager', () => {
     // a's liveness is renewed, so b may not take a lock naming a: only a deleting it lets b have it back.
     await until('b holds it again', () => b.manager.epochOf(shard) !== undefined);
     assert.equal(a.manager.owned.size, SHARDS / 2);
+    assert.deepEqual(a.lost, []);
+  });
+
+  test('a purge up to a delete marker removes it, and never a later write of the key', async () => {
+    const target = await lookUpBucketStream(nc, locks, 1000);
+    const first = await locks.create('alive.again', livenessValue('again'));
+    await locks.delete('alive.again', { previousSeq: first });
+    const marker = await liveness('again');
+    assert.ok(marker !== null && marker.operation === 'DEL');
+    // The same id started again after the marker was judged purgeable: its write must stay.
+    const fresh = await locks.create('alive.again', livenessValue('again'));
+    assert.equal(await purgeKeyUpTo(target, 'alive.again', marker.revision), 0);
+    assert.equal((await liveness('again'))?.revision, fresh);
+    await locks.delete('alive.again', { previousSeq: fresh });
+    const second = await liveness('again');
+    assert.ok(second !== null && second.operation === 'DEL');
+    assert.equal(await purgeKeyUpTo(target, 'alive.again', second.revision), 1);
+    assert.equal(await liveness('again'), null);
+    // A purged key refuses the compare-and-set of whoever still knows a revision of it, as a deleted one does.
+    await assert.rejects(locks.update('alive.again', livenessValue('again'), fresh), /wrong last sequence/);
+  });
+
+  test("a departed replica's deleted liveness key is purged once no lock names it; the same id can start again", async () => {
+    // Two replicas that ran before: "gone" stopped; "held" was declared dead, and a lock (of a shard beyond the
+    // count, which nobody takes) still names it.
+    const gone = await locks.create('alive.gone', livenessValue('gone'));
+    await locks.delete('alive.gone', { previousSeq: gone });
+    const held = await locks.create('alive.held', livenessValue('held'));
+    await locks.delete('alive.held', { previousSeq: held });
+    const stray = await locks.create(`shard.${SHARDS + 7}`, lockValue('held'));
+    await start(undefined, undefined, { purgeGoneAfterMs: 300 });
+    await until('the marker of the departed replica purged', async () => (await liveness('gone')) === null);
+    // Two more renewal periods: "held" stays deleted (not purged) while a lock names it.
+    const markerSeen = await liveness('held');
+    await new Promise((r) => setTimeout(r, (2 * TTL_MS) / 3));
+    assert.equal((await liveness('held'))?.operation, 'DEL', 'a marker whose replica a lock still names stays');
+    assert.equal((await liveness('held'))?.revision, markerSeen?.revision);
+    await locks.delete(`shard.${SHARDS + 7}`, { previousSeq: stray });
+    // Deleting the lock leaves a marker of its own (a lock key, not purged); the liveness marker goes.
+    await until('the marker purged once no lock names its replica', async () => (await liveness('held')) === null);
+    // A replica starting again with a purged id writes its key afresh (create succeeds on a purged key).
+    const back = await start('gone');
+    await until('the returning replica holds shards', () => back.manager.owned.size > 0);
+    assert.equal((await liveness('gone'))?.operation, 'PUT');
+  });
+
+  test('the liveness key of a replica killed while it held no shard is deleted once long silent, then purged', async () => {
+    await locks.create('alive.crashed', livenessValue('crashed'));
+    const live = await start(undefined, undefined, { purgeGoneAfterMs: 300 });
+    await until('the silent key deleted and its marker purged', async () => (await liveness('crashed')) === null);
+    assert.equal((await liveness(live.id))?.operation, 'PUT', 'our own key stays');
+  });
+
+  test('a stopping replica says it is leaving before it hands over: others take each shard as it is released, never while it still acts on it', async () => {
+    // A node lease far longer than the test: without the leaving heartbeat, the others would count the stopping
+    // replica in the fair share until the end of its hand-over.
+    const env = { VIGIL_NODE_LEASE_MS: '60000' };
+    const acting = new Map<number, Set<string>>();
+    const overlaps: string[] = [];
+    const act = (id: string) => (shard: number) => {
+      const set = acting.get(shard) ?? new Set<string>();
+      if (set.size > 0) overlaps.push(`shard ${shard}: ${id} acquired while ${[...set].join(',')} acted on it`);
+      set.add(id);
+      acting.set(shard, set);
+    };
+    const a = await start('left', async (shard) => {
+      acting.get(shard)?.delete('left');
+    }, { env, acquired: act('left') });
+    let releasedFreely = 4;
+    let handOver: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (handOver = resolve));
+    const b = await start('right', async (shard) => {
+      if (releasedFreely-- <= 0) await held;
+      acting.get(shard)?.delete('right');
+    }, { env, acquired: act('right') });
+    await until('both hold half', () => a.manager.owned.size === SHARDS / 2 && b.manager.owned.size === SHARDS / 2);
+    const stopped = stop(b.manager);
+    try {
+      // b has released four shards and waits on the fifth: a takes the four while b still holds the rest.
+      await until('the other replica takes the released shards during the hand-over', () => a.manager.owned.size === SHARDS / 2 + 4);
+      assert.equal(b.manager.owned.size, SHARDS / 2 - 4, 'the hand-over is still under way');
+      assert.equal(a.manager.members().includes('right'), false, 'the stopping replica is out of the fair share');
+    } finally {
+      handOver();
+      await stopped;
+    }
+    await until('every shard with the remaining replica', () => a.manager.owned.size === SHARDS);
+    assert.deepEqual(overlaps, []);
     assert.deepEqual(a.lost, []);
   });
 });

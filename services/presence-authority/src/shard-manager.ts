@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { cluster, store } from '@vigil/proto';
 import type { Subjects } from '@vigil/cluster';
-import { LeaseTable, deathsToDeclare, judgeLocks, planShards, type LivenessView, type ShardKeyView } from '@vigil/lease';
+import { LeaseTable, deathsToDeclare, judgeLocks, livenessToPurge, livenessToRetire, planShards, type LivenessView, type ShardKeyView } from '@vigil/lease';
 import type { Logger } from '@vigil/telemetry';
 import type { AuthorityConfig } from './config.js';
 import type { AuthorityMetrics } from './metrics.js';
@@ -18,6 +19,29 @@ export interface ShardCallbacks {
   lost(shard: number, why: string): void;
 }
 
+/** The JetStream stream behind a KV bucket, for purges bounded by sequence (the KV API has none). */
+export interface BucketStream {
+  readonly jsm: JetStreamManager;
+  readonly stream: string;
+  /** Subject of a key, before the key. */
+  readonly subjectPrefix: string;
+}
+
+export async function lookUpBucketStream(nc: NatsConnection, kv: KV, timeoutMs: number): Promise<BucketStream> {
+  const status = await kv.status();
+  const jsm = await jetstreamManager(nc, { timeout: timeoutMs, checkAPI: false });
+  // A KV bucket's key k is the message subject $KV.<bucket>.k of its stream.
+  return { jsm, stream: status.streamInfo.config.name, subjectPrefix: `$KV.${status.bucket}.` };
+}
+
+/**
+ * Removes a key's messages up to and including `revision` (its delete marker) and never a later one: a write made
+ * after the marker stays, as a compare-and-set at that revision would have lost. Returns how many were removed.
+ */
+export async function purgeKeyUpTo(target: BucketStream, key: string, revision: number): Promise<number> {
+  return (await target.jsm.streams.purge(target.stream, { filter: `${target.subjectPrefix}${key}`, seq: revision + 1 })).purged;
+}
+
 interface Owned {
   /** The revision at which we wrote the lock, never rewritten while we hold it. */
   readonly epoch: number;
@@ -29,6 +53,12 @@ const aliveKey = (authorityId: string): string => `alive.${authorityId}`;
 const ALIVE_PREFIX = 'alive.';
 /** Wait before making a failed bucket watch again. */
 const WATCH_RETRY_MS = 250;
+/**
+ * A deleted liveness key is purged once it has been seen deleted for this many TTLs and no lock names its replica
+ * (docs/decisions.md "Per-replica liveness keys", purging delete markers): long enough for every running replica's
+ * watch to have seen the deletion, so a lock left naming that replica is free at once for all of them.
+ */
+const PURGE_GONE_AFTER_TTLS = 10;
 
 /**
  * Shard ownership for one authority replica (DESIGN.md "Sharding", and
@@ -76,6 +106,11 @@ export class ShardManager {
   #stallTimer: NodeJS.Timeout | undefined;
   #lastStallCheckMs = 0;
   #ticking: Promise<void> | undefined;
+  /** The purge of deleted liveness keys in flight, and the stream behind the bucket (looked up once). */
+  #purging: Promise<void> | undefined;
+  #bucketStream: Promise<BucketStream> | undefined;
+  /** No purge before this (monotonic): a failed purge is tried again a purge age later, not every round. */
+  #purgeNotBeforeMs = 0;
   /** Milliseconds between liveness renewals and between rebalance rounds (a third of the lock TTL). */
   readonly #renewPeriodMs: number;
 
@@ -89,6 +124,8 @@ export class ShardManager {
       readonly callbacks: ShardCallbacks;
       readonly now?: () => number;
       readonly metrics?: AuthorityMetrics;
+      /** How long a deleted liveness key is seen deleted before it is purged; PURGE_GONE_AFTER_TTLS × TTL unless a test shortens it. */
+      readonly purgeGoneAfterMs?: number;
     },
   ) {
     this.#members = new LeaseTable({ leaseMs: deps.config.timings.nodeLeaseMs });
@@ -154,13 +191,22 @@ export class ShardManager {
     loop();
   }
 
-  /** Hands every shard over, deletes our liveness key and says goodbye, so others take over at once instead of after a TTL. */
+  /**
+   * Says we are leaving, hands every shard over, deletes our liveness key, so others take over at once instead of
+   * after a TTL.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearInterval(this.#hbTimer);
     clearInterval(this.#stallTimer);
+    // Leaving first, and again every heartbeat period until the end (a heartbeat is fire-and-forget): from now on the
+    // others share the shards without us and take each one as its lock is deleted below. None can be taken earlier:
+    // our liveness key is renewed until every shard is handed over, so our locks stay held (decisions.md).
+    this.#heartbeat(true);
+    this.#hbTimer = setInterval(() => this.#heartbeat(true), this.deps.config.timings.heartbeatIntervalMs);
     await this.#ticking;
+    await this.#purging;
     for (const shard of [...this.#owned.keys()]) await this.#release(shard);
     // Renewed until every shard is handed over: a hand-over longer than a TTL must not look like death to the others.
     clearInterval(this.#renewTimer);
@@ -175,6 +221,7 @@ export class ShardManager {
         this.deps.log.warn('liveness key not deleted; others take what is left a TTL later', { err: e });
       }
     }
+    clearInterval(this.#hbTimer);
     this.#heartbeat(true);
     this.#sub?.unsubscribe();
     this.#watch?.stop();
@@ -300,9 +347,107 @@ export class ShardManager {
     await Promise.all(Array.from({ length: Math.min(this.deps.config.takeoverConcurrency, actions.length) }, worker));
     if (this.#stopped) return;
     await this.#deleteStrays(life);
+    this.#clearDeparted();
     if (actions.length > 0) {
       this.deps.log.info('shard ownership changed', { owned: this.#owned.size, before, members: members.size });
     }
+  }
+
+  /**
+   * Starts clearing departed replicas' liveness keys, unless that is in flight: deletes those left behind by replicas
+   * long dead but never declared so (livenessToRetire), and purges the delete markers (livenessToPurge). One key or
+   * marker per replica id ever run would otherwise stay in the bucket for good, and every watch would replay them at
+   * its start. Not awaited by the round: it decides nothing the round needs.
+   */
+  #clearDeparted(): void {
+    const now = this.#now();
+    // Silence heard while our own KV access failed is no evidence of death (as for locks).
+    const healthySinceMs = this.#kvHealthySinceMs;
+    if (this.#purging !== undefined || this.#stopped || now < this.#purgeNotBeforeMs || healthySinceMs === undefined) return;
+    const goneForMs = this.deps.purgeGoneAfterMs ?? PURGE_GONE_AFTER_TTLS * this.deps.config.timings.shardLockTtlMs;
+    const input = { self: this.deps.config.authorityId, shards: this.#shardKeys, liveness: this.#liveness, nowMs: now, goneForMs };
+    // Never less than two TTLs of silence for a key still there, whatever a test asks: a replica holding no shard
+    // renews every third of a TTL, and its key must not be deleted between two renewals.
+    const retire = livenessToRetire({ ...input, goneForMs: Math.max(goneForMs, 2 * this.deps.config.timings.shardLockTtlMs), healthySinceMs });
+    const purge = livenessToPurge(input);
+    if (purge.size === 0 && retire.size === 0) return;
+    this.#purging = (async () => {
+      const retireFailed = await this.#retireSilent(retire);
+      const purgeFailed = await this.#purgeMarkers(purge);
+      return retireFailed || purgeFailed;
+    })()
+      .then((failed) => {
+        if (failed) this.#purgeNotBeforeMs = this.#now() + goneForMs;
+      })
+      .finally(() => {
+        this.#purging = undefined;
+      });
+  }
+
+  /**
+   * Purges each liveness key's messages up to its delete marker and never beyond (a stream purge bounded by
+   * sequence, so a write made after the marker, the same id starting again, stays: the compare-and-set of the
+   * marker's revision). Then forgets the key, and the replica's leaving mark, unless the watch brought a newer
+   * revision meanwhile. True when a purge failed.
+   */
+  async #purgeMarkers(purge: ReadonlyMap<string, number>): Promise<boolean> {
+    if (purge.size === 0) return false;
+    let target: BucketStream;
+    try {
+      target = await (this.#bucketStream ??= lookUpBucketStream(this.deps.nc, this.deps.kv, Math.max(250, this.#renewPeriodMs)));
+    } catch (e) {
+      this.#bucketStream = undefined;
+      this.deps.log.warn('deleted liveness keys not purged: the bucket\'s stream could not be looked up', { err: e });
+      return true;
+    }
+    let failed = false;
+    for (const [id, revision] of purge) {
+      if (this.#stopped) break;
+      const key = aliveKey(id);
+      let purged: number;
+      try {
+        purged = await purgeKeyUpTo(target, key, revision);
+      } catch (e) {
+        failed = true;
+        this.deps.metrics?.kvError('shards', 'purge');
+        this.deps.log.warn('deleted liveness key not purged; tried again later', { key, revision, err: e });
+        continue;
+      }
+      const seen = this.#liveness.get(id);
+      if (seen?.kind === 'gone' && seen.revision === revision) {
+        this.#liveness.delete(id);
+        this.#leaving.delete(id);
+      }
+      this.deps.log.info('deleted liveness key of a departed replica purged', { key, revision, purged });
+    }
+    return failed;
+  }
+
+  /**
+   * Deletes, each by compare-and-set at the revision seen silent, the liveness keys of replicas silent for the purge
+   * age that no lock names (see livenessToRetire). True when a delete failed other than by a lost compare-and-set.
+   */
+  async #retireSilent(retire: ReadonlyMap<string, number>): Promise<boolean> {
+    let failed = false;
+    for (const [id, revision] of retire) {
+      if (this.#stopped) break;
+      const key = aliveKey(id);
+      try {
+        await this.deps.kv.delete(key, { previousSeq: revision });
+      } catch (e) {
+        if (isConflict(e)) await this.#refreshLiveness(id);
+        else {
+          failed = true;
+          this.#kvFailed();
+          this.deps.log.debug('could not delete a silent replica\'s liveness key', { key, err: e });
+        }
+        continue;
+      }
+      const seen = this.#liveness.get(id);
+      if (seen === undefined || seen.revision <= revision) this.#liveness.set(id, { kind: 'gone', revision: revision + 1, seenAtMs: this.#now() });
+      this.deps.log.info('liveness key of a replica long silent and holding no shard deleted', { key, revision });
+    }
+    return failed;
   }
 
   /**
@@ -328,7 +473,8 @@ export class ShardManager {
       return false;
     }
     const seen = this.#liveness.get(owner);
-    if (seen === undefined || seen.revision <= revision) this.#liveness.set(owner, { kind: 'gone', revision: revision + 1 });
+    // revision + 1 is a floor (the stream's sequence is shared by every key): the watch brings the marker's own revision.
+    if (seen === undefined || seen.revision <= revision) this.#liveness.set(owner, { kind: 'gone', revision: revision + 1, seenAtMs: this.#now() });
     this.deps.log.warn('declared a silent replica dead; taking its shards', { owner });
     return true;
   }
@@ -450,7 +596,7 @@ export class ShardManager {
       // Never older than what we know (the watch may have brought a newer revision meanwhile).
       if (e === null) this.#liveness.delete(owner);
       else if (e.revision <= known) return;
-      else if (e.operation !== 'PUT') this.#liveness.set(owner, { kind: 'gone', revision: e.revision });
+      else if (e.operation !== 'PUT') this.#liveness.set(owner, { kind: 'gone', revision: e.revision, seenAtMs: this.#now() });
       else this.#liveness.set(owner, { kind: 'alive', revision: e.revision, seenAtMs: this.#now() });
     } catch {
       // The next round tries again.
@@ -538,7 +684,7 @@ export class ShardManager {
     if (prev !== undefined && prev.revision >= revision) return;
     if (put) this.#liveness.set(id, { kind: 'alive', revision, seenAtMs: this.#now() });
     else {
-      this.#liveness.set(id, { kind: 'gone', revision });
+      this.#liveness.set(id, { kind: 'gone', revision, seenAtMs: this.#now() });
       // Only stop() deletes our own key; a deletion while running is another replica declaring us dead.
       // (Our own renewals' echoes are not compared: one can arrive before the write's acknowledgement.)
       if (id === self && !this.#stopped && this.#liveRevision !== undefined && revision > this.#liveRevision) {
