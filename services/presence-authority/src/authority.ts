@@ -75,6 +75,8 @@ export class Authority {
    * KV get each, as when they waited in their contacts' queues.
    */
   readonly #probeReads = new Set<Promise<void>>();
+  /** Shards being handed over gracefully: unsubscribed, their registry kept until what is in hand is done. */
+  readonly #handingOver = new Set<number>();
   readonly #journal: KvSessionJournal;
   readonly #shards: ShardManager;
   readonly #now: () => number;
@@ -255,11 +257,16 @@ export class Authority {
   }
 
   async #giveShard(shard: number, graceful: boolean): Promise<void> {
+    if (graceful) this.#handingOver.add(shard);
     this.#shardSubs.get(shard)?.unsubscribe();
     this.#shardSubs.delete(shard);
     // A graceful hand-over finishes what is in hand, so no expiry is lost or repeated by the successor.
     if (graceful) {
-      await this.#settle(); // a restored probe read before the unsubscribe is answered while the registry still holds the shard
+      try {
+        await this.#settle(); // a restored probe read before the unsubscribe is answered while the registry still holds the shard
+      } finally {
+        this.#handingOver.delete(shard);
+      }
       await this.#journal.flush(shard);
       // Last-seen values wait for a pause in session ends (BackgroundWrites); the successor reads the store.
       await this.#presence.flushLastSeen();
@@ -575,7 +582,14 @@ export class Authority {
     // does after that turn reaches the prober after the answer, as for any probe. What changed between the read
     // and the turn reached the prober already as broadcasts (it is available from its re-announcement on); the
     // ends noted meanwhile are merged on (PresenceCore.resourceEnds), and one missed only repeats a broadcast.
+    const shard = shardOf(p.toBareJid, this.deps.config.shardCount);
     const answered = this.#presence.endsFor(p).then((ended) => {
+      // A shard lost meanwhile (not handed over: that waits for this) has left the registry: an answer from it would
+      // call the contact's available resources gone. Its new owner never saw the probe; the client keeps its view.
+      if (!this.#shardSubs.has(shard) && !this.#handingOver.has(shard)) {
+        this.deps.log.warn('restored probe not answered: its shard was lost during the read', { user: p.toBareJid, prober: p.fromFullJid, shard });
+        return;
+      }
       this.#withUser(p.toBareJid, (contact) => this.#presence.answerProbeWith(p, contact, ended), () => this.#presence.answerProbe(p, ended));
     }).catch((e: unknown) => this.deps.log.error('restored probe not answered', { user: p.toBareJid, prober: p.fromFullJid, err: e }));
     // Tracked so idle() and a graceful hand-over wait for it to be answered (#settle).

@@ -93,8 +93,9 @@ describe("presence authority: a restored probe's last-seen read", () => {
     await eventually(async () => assert.equal((await stores.lastSeen.get('carol'))?.fullJid, `${CAROL}/laptop`), 10_000, "carol's laptop stored as last seen");
   });
 
+  let stopped = false;
   after(async () => {
-    await authority?.stop();
+    if (!stopped) await authority?.stop();
     await tc?.close();
     await nc?.close();
     await server?.stop();
@@ -120,5 +121,25 @@ describe("presence authority: a restored probe's last-seen read", () => {
     // In the probe's turn, after carol's desk came: its presence, never an unavailable for it.
     assert.ok(seen(`${CAROL}/desk`, ALICE, 'available'));
     assert.ok(!seen(`${CAROL}/desk`, ALICE, 'unavailable'));
+  });
+
+  test('a graceful stop answers a restored probe whose read is outstanding, from the registry it still holds', async () => {
+    const prober = `alice@${D}/tablet`;
+    let release = (): void => undefined;
+    lastSeen.held = new Promise<void>((resolve) => (release = resolve));
+    const reading = new Promise<void>((resolve) => lastSeen.waiting.push(resolve));
+    tc.publish(S.shardProbe(0), cluster.Probe.encode({ fromFullJid: prober, toBareJid: CAROL, fromShard: 0, fromEpoch: 0, restored: true }).finish());
+    await reading;
+    stopped = true;
+    const stopping = authority.stop();
+    // The hand-over has begun once shard 0 has no subscriber (NATS answers "no responders" at once).
+    const iq = cluster.IqRequest.encode({ session: { sessionId: 's-x', fullJid: `${CAROL}/desk`, ...NODE }, stanzaXml: '', typed: { $case: 'blockListGet', blockListGet: {} } }).finish();
+    await eventually(() => assert.rejects(tc.request(S.shardIq(0), iq, { timeout: 1000 })), 10_000, 'shard 0 let go by the stop');
+    lastSeen.held = undefined;
+    release();
+    await stopping;
+    await eventually(async () => assert.ok(seen(`${CAROL}/laptop`, prober, 'unavailable')), 5_000, 'the answer, sent before the shard was let go');
+    assert.ok(seen(`${CAROL}/desk`, prober, 'available'), 'carol is still on her desk');
+    assert.ok(!seen(`${CAROL}/desk`, prober, 'unavailable'), 'answered from a registry without the shard');
   });
 });
