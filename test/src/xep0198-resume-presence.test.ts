@@ -6,12 +6,16 @@ import { Cluster, RawConnection, TestClient, is, mutualContacts, rawSession } fr
 // client keeps the presence view it had, so the contacts who went offline
 // while it was away must be told to it again as unavailable (RFC 6121
 // §4.3.2 probe answers, sent only for a restored session). alice speaks
-// through a raw socket (so her 'h' is exact); bob and carol are stock clients.
+// through a raw socket (so her 'h' is exact); bob and carol are stock clients,
+// each with two resources: both of carol's leave while alice is away, one of
+// bob's (alice must be told of each resource, not only a contact's last).
 const DEADLINE_MS = 20_000;
 const GRACE_MS = 1500;
 const SM = 'urn:xmpp:sm:3';
 const BOB = 'bob@localhost/desk';
+const BOB_PHONE = 'bob@localhost/phone';
 const CAROL = 'carol@localhost/laptop';
+const CAROL_TABLET = 'carol@localhost/tablet';
 
 /** Stanzas the server sent since stream management was enabled: the 'h' that acknowledges them all. */
 function stanzasSinceEnabled(received: string): number {
@@ -25,10 +29,17 @@ function presenceTag(from: string, type: string): RegExp {
   return new RegExp(`<presence (?=[^>]*from='${f}')(?=[^>]*type='${type}')[^>]*>`);
 }
 
+/** An available <presence> start tag from `from` (no type). */
+function availableTag(from: string): RegExp {
+  return new RegExp(`<presence (?=[^>]*from='${from.replace(/[./]/g, '\\$&')}')(?![^>]*type=)[^>]*>`);
+}
+
 describe('presence after a XEP-0198 resumption past the grace', () => {
   let cluster: Cluster;
   let bob: TestClient;
   let carol: TestClient | undefined;
+  let bobPhone: TestClient | undefined;
+  let carolTablet: TestClient | undefined;
   const raws: RawConnection[] = [];
 
   before(async () => {
@@ -42,20 +53,28 @@ describe('presence after a XEP-0198 resumption past the grace', () => {
     );
     bob = await TestClient.connect({ port: cluster.node(1).port, domain: 'localhost', username: 'bob', password: 'pw', resource: 'desk' });
     carol = await TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'carol', password: 'pw', resource: 'laptop' });
+    bobPhone = await TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'bob', password: 'pw', resource: 'phone' });
+    carolTablet = await TestClient.connect({ port: cluster.node(1).port, domain: 'localhost', username: 'carol', password: 'pw', resource: 'tablet' });
     const b = bob.mark();
     await bob.sendPresence();
     await carol.sendPresence();
+    await bobPhone.sendPresence();
+    await carolTablet.sendPresence();
     await bob.expectStanza(is.presenceFrom(CAROL), DEADLINE_MS, "carol's presence", b);
+    await bob.expectStanza(is.presenceFrom(CAROL_TABLET), DEADLINE_MS, "carol's tablet's presence", b);
+    await bob.expectStanza(is.presenceFrom(BOB_PHONE), DEADLINE_MS, "bob's phone's presence", b);
   });
 
   after(async () => {
     for (const r of raws) r.destroy();
     await bob?.stop();
     await carol?.stop();
+    await bobPhone?.stop();
+    await carolTablet?.stop();
     await cluster?.stop();
   });
 
-  test('a contact who left while the session was ended is sent unavailable; one who stayed is not', async () => {
+  test('each resource that left while the session was ended is sent unavailable, beside one that stayed too; one that stayed is not', async () => {
     const raw = await rawSession(cluster.node(0).port, 'alice', 'pw', undefined, DEADLINE_MS);
     raws.push(raw);
     raw.send(`<iq type='set' id='bind-1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>phone</resource></bind></iq>`);
@@ -66,29 +85,36 @@ describe('presence after a XEP-0198 resumption past the grace', () => {
     assert.ok(id, `no resumption id in ${enabled}`);
     const b = bob.mark();
     raw.send('<presence/>');
-    // alice's view: bob and carol online.
-    await raw.waitFor(/<presence [^>]*from='bob@localhost\/desk'/, DEADLINE_MS);
-    await raw.waitFor(/<presence [^>]*from='carol@localhost\/laptop'/, DEADLINE_MS);
+    // alice's view: bob and carol online, two resources each.
+    for (const from of [BOB, BOB_PHONE, CAROL, CAROL_TABLET]) await raw.waitFor(availableTag(from), DEADLINE_MS);
     await bob.expectStanza(is.presenceFrom('alice@localhost/phone'), DEADLINE_MS, "alice's presence", b);
     const h = stanzasSinceEnabled(raw.received);
 
     // The connection dies without a word; after the grace her session ends in the cluster.
     raw.destroy();
     await bob.expectStanza(is.presenceFrom('alice@localhost/phone', 'unavailable'), DEADLINE_MS, 'alice unavailable after the grace', b);
-    // carol leaves while alice has no session: nothing of it can reach alice's stream.
+    // carol leaves, and bob's phone, while alice has no session: nothing of it can reach alice's stream.
     await carol?.stop();
     carol = undefined;
+    await carolTablet?.stop();
+    carolTablet = undefined;
+    await bobPhone?.stop();
+    bobPhone = undefined;
     await bob.expectStanza(is.presenceFrom(CAROL, 'unavailable'), DEADLINE_MS, 'carol unavailable', b);
+    await bob.expectStanza(is.presenceFrom(CAROL_TABLET, 'unavailable'), DEADLINE_MS, "carol's tablet unavailable", b);
+    await bob.expectStanza(is.presenceFrom(BOB_PHONE, 'unavailable'), DEADLINE_MS, "bob's phone unavailable", b);
 
     const again = await rawSession(cluster.node(0).port, 'alice', 'pw', undefined, DEADLINE_MS);
     raws.push(again);
     again.send(`<resume xmlns='${SM}' previd='${id}' h='${h}'/>`);
     await again.waitFor(/<resumed /, DEADLINE_MS);
     const afterResumed = (text: string) => text.slice(text.indexOf('<resumed '));
-    // RFC 6121 §4.3.2: from the full JID of carol's last unavailable, which her owner remembers.
-    await again.waitFor(new RegExp(`<resumed [^>]*/>[\\s\\S]*${presenceTag(CAROL, 'unavailable').source}`), DEADLINE_MS).catch((e: unknown) => {
-      throw new Error(`no unavailable from carol after the resumption; alice got:\n${afterResumed(again.received)}`, { cause: e });
-    });
+    // RFC 6121 §4.3.2: from the full JID of each resource that left, which its owner remembers (its last few).
+    for (const gone of [CAROL, CAROL_TABLET, BOB_PHONE]) {
+      await again.waitFor(new RegExp(`<resumed [^>]*/>[\\s\\S]*${presenceTag(gone, 'unavailable').source}`), DEADLINE_MS).catch((e: unknown) => {
+        throw new Error(`no unavailable from ${gone} after the resumption; alice got:\n${afterResumed(again.received)}`, { cause: e });
+      });
+    }
     // bob stayed: his current presence, and no unavailable of his (his probe answer is one task of his owner).
     await again.waitFor(/<resumed [^>]*\/>[\s\S]*<presence (?=[^>]*from='bob@localhost\/desk')(?![^>]*type=)/, DEADLINE_MS);
     assert.doesNotMatch(afterResumed(again.received), presenceTag(BOB, 'unavailable'));

@@ -2,12 +2,37 @@ import type { KV } from '@nats-io/kv';
 import { store } from '@vigil/proto';
 import { userKey } from '@vigil/cluster';
 
-export interface LastSeen {
+/** When one of a user's resources last ended (`LastSeen.earlierEnds`). */
+export interface ResourceEnd {
+  /** The resourcepart alone. */
+  readonly resource: string;
   readonly unixMs: number;
-  readonly status: string;
-  /** The resource whose end left the user without an available one; absent in values stored before it was kept. */
-  readonly fullJid?: string;
 }
+
+export interface LastSeen {
+  /** When the resource that ended last did (while the user has none available: when it was last seen). */
+  readonly unixMs: number;
+  /** The status of that resource's unavailable. */
+  readonly status: string;
+  /** The resource that ended last; absent in values stored before it was kept. */
+  readonly fullJid?: string;
+  /**
+   * Other resources that ended before `fullJid`, newest first, one entry per
+   * resource and never `fullJid`'s own; at most LAST_SEEN_RESOURCES − 1.
+   * Absent when there are none (and in values stored before they were kept).
+   */
+  readonly earlierEnds?: readonly ResourceEnd[];
+}
+
+/**
+ * Resources a user's last-seen value remembers, the last one included: a
+ * restored session (XEP-0198) is told that each left while it was away.
+ * Beyond it the oldest end is dropped: a user with more clients than this
+ * that all left during one absence leaves the oldest ones shown online to a
+ * restored contact (their unavailable went to a session that no longer
+ * existed). Four covers phone, desktop, laptop and web at about 20 bytes each.
+ */
+export const LAST_SEEN_RESOURCES = 4;
 
 export interface LastSeenRepository {
   get(username: string): Promise<LastSeen | undefined>;
@@ -16,23 +41,68 @@ export interface LastSeenRepository {
   remove(username: string): Promise<void>;
 }
 
-/** When each user's last session ended, for XEP-0012; written by the owning shard. */
+/** The resourcepart of a full JID; '' for a bare one. */
+function resourceOf(fullJid: string): string {
+  const slash = fullJid.indexOf('/');
+  return slash === -1 ? '' : fullJid.slice(slash + 1);
+}
+
+/** Every resource a value remembers, the last one first. */
+export function resourceEnds(value: LastSeen | undefined): ResourceEnd[] {
+  if (value === undefined) return [];
+  const last = resourceOf(value.fullJid ?? '');
+  const out: ResourceEnd[] = last === '' ? [] : [{ resource: last, unixMs: value.unixMs }];
+  for (const e of value.earlierEnds ?? []) {
+    if (e.resource !== '' && !out.some((o) => o.resource === e.resource)) out.push(e);
+  }
+  return out.slice(0, LAST_SEEN_RESOURCES);
+}
+
+/**
+ * `newer` decided after `older` (a later end, or ends noted while `older`
+ * was being stored): newer's last end and status win, then the resources
+ * both remember, newer's first, each once, the oldest dropped beyond
+ * LAST_SEEN_RESOURCES. Applying the same `newer` twice changes nothing, so a
+ * writer may merge what it noted onto a value that already holds part of it.
+ */
+export function mergeLastSeen(older: LastSeen | undefined, newer: LastSeen): LastSeen {
+  const { unixMs, status, fullJid } = newer;
+  return withEnds(fullJid === undefined ? { unixMs, status } : { unixMs, status, fullJid }, [...resourceEnds(newer), ...resourceEnds(older)]);
+}
+
+/** `last` with `ends` (newest first, `last`'s own among them or not) as its earlier ends, deduplicated and capped. */
+function withEnds(last: LastSeen, ends: readonly ResourceEnd[]): LastSeen {
+  const all = resourceEnds({ ...last, earlierEnds: ends });
+  const earlierEnds = resourceOf(last.fullJid ?? '') === '' ? all : all.slice(1);
+  return earlierEnds.length === 0 ? last : { ...last, earlierEnds };
+}
+
+/** When each user's sessions ended, for XEP-0012 and restored sessions; written by the owning shard. */
 export class LastSeenStore implements LastSeenRepository {
   constructor(private readonly kv: KV) {}
 
   async get(username: string): Promise<LastSeen | undefined> {
     const entry = await this.kv.get(userKey(username));
     if (entry === null || entry.operation !== 'PUT') return undefined;
-    const { unixMs, status, fullJid } = store.StoredLastSeen.decode(entry.value);
-    return fullJid === '' ? { unixMs, status } : { unixMs, status, fullJid };
+    return fromStored(store.StoredLastSeen.decode(entry.value));
   }
 
   async put(username: string, value: LastSeen): Promise<void> {
-    const stored: store.StoredLastSeen = { unixMs: value.unixMs, status: value.status, fullJid: value.fullJid ?? '' };
-    await this.kv.put(userKey(username), store.StoredLastSeen.encode(stored).finish());
+    await this.kv.put(userKey(username), store.StoredLastSeen.encode(toStored(value)).finish());
   }
 
   async remove(username: string): Promise<void> {
     await this.kv.delete(userKey(username));
   }
+}
+
+/** A stored value as read: a record written before a field existed reads as without it; never more than the cap. */
+export function fromStored(s: store.StoredLastSeen): LastSeen {
+  const last = s.fullJid === '' ? { unixMs: s.unixMs, status: s.status } : { unixMs: s.unixMs, status: s.status, fullJid: s.fullJid };
+  // Duplicates and entries beyond the cap (a later version's writer) are dropped as any merge would.
+  return withEnds(last, s.earlierEnds.map(({ resource, unixMs }) => ({ resource, unixMs })));
+}
+
+export function toStored(value: LastSeen): store.StoredLastSeen {
+  return { unixMs: value.unixMs, status: value.status, fullJid: value.fullJid ?? '', earlierEnds: (value.earlierEnds ?? []).map(({ resource, unixMs }) => ({ resource, unixMs })) };
 }

@@ -71,6 +71,14 @@ export class Authority {
   readonly #import: OwnerImport;
   readonly #subs: Subscription[] = [];
   readonly #shardSubs = new Map<number, Subscription>();
+  /**
+   * Restored probes whose last-seen read is outstanding (#onProbe), each
+   * until it is answered or queued; as many as such probes in flight, one
+   * KV get each, as when they waited in their contacts' queues.
+   */
+  readonly #probeReads = new Set<Promise<void>>();
+  /** Shards being handed over gracefully: unsubscribed, their registry kept until what is in hand is done. */
+  readonly #handingOver = new Set<number>();
   readonly #journal: KvSessionJournal;
   readonly #shards: ShardManager;
   readonly #now: () => number;
@@ -199,7 +207,7 @@ export class Authority {
 
   /** Resolves when every presence task queued so far has run. */
   idle(): Promise<void> {
-    return this.#queue.drain();
+    return this.#settle();
   }
 
   /** Hands every shard over (finishing what is in hand first), then stops. */
@@ -208,7 +216,7 @@ export class Authority {
     this.#metrics.stop();
     await this.#shards.stop();
     for (const sub of this.#subs) sub.unsubscribe();
-    await this.#queue.drain();
+    await this.#settle();
     this.#outbox.stop();
   }
 
@@ -252,11 +260,16 @@ export class Authority {
   }
 
   async #giveShard(shard: number, graceful: boolean): Promise<void> {
+    if (graceful) this.#handingOver.add(shard);
     this.#shardSubs.get(shard)?.unsubscribe();
     this.#shardSubs.delete(shard);
     // A graceful hand-over finishes what is in hand, so no expiry is lost or repeated by the successor.
     if (graceful) {
-      await this.#queue.drain();
+      try {
+        await this.#settle(); // a restored probe read before the unsubscribe is answered while the registry still holds the shard
+      } finally {
+        this.#handingOver.delete(shard);
+      }
       await this.#journal.flush(shard);
       // Last-seen values wait for a pause in session ends (BackgroundWrites); the successor reads the store.
       await this.#presence.flushLastSeen();
@@ -570,14 +583,39 @@ export class Authority {
   }
 
   #onProbe(p: cluster.Probe): void {
-    this.#withUser(
-      p.toBareJid,
-      (contact) => {
-        // A restored session's probe to a contact with nobody available reads the last unavailable from the store: next in the contact's queue.
-        if (this.#presence.answerProbeWith(p, contact)) void this.#queue.run(p.toBareJid, () => this.#presence.answerUnavailable(p));
-      },
-      () => this.#presence.answerProbe(p),
-    );
+    if (!p.restored) {
+      this.#withUser(p.toBareJid, (contact) => this.#presence.answerProbeWith(p, contact), () => this.#presence.answerProbe(p));
+      return;
+    }
+    // A restored session's probe reads the contact's last resources from the store first, outside the contact's
+    // queue, and takes its turn there only with the value in hand: a slow read holds up none of the contact's
+    // other work. Ordering holds: the answer is decided in one step in its turn, from the registry as it is then
+    // (a resource available then answers with its presence, never an unavailable), and whatever the contact
+    // does after that turn reaches the prober after the answer, as for any probe. What changed between the read
+    // and the turn reached the prober already as broadcasts (it is available from its re-announcement on); the
+    // ends noted meanwhile are merged on (PresenceCore.resourceEnds), and one missed only repeats a broadcast.
+    const shard = shardOf(p.toBareJid, this.deps.config.shardCount);
+    const answered = this.#presence.endsFor(p).then((ended) => {
+      // A shard lost meanwhile (not handed over: that waits for this) has left the registry: an answer from it would
+      // call the contact's available resources gone. Its new owner never saw the probe; the client keeps its view.
+      if (!this.#shardSubs.has(shard) && !this.#handingOver.has(shard)) {
+        this.deps.log.warn('restored probe not answered: its shard was lost during the read', { user: p.toBareJid, prober: p.fromFullJid, shard });
+        return;
+      }
+      this.#withUser(p.toBareJid, (contact) => this.#presence.answerProbeWith(p, contact, ended), () => this.#presence.answerProbe(p, ended));
+    }).catch((e: unknown) => this.deps.log.error('restored probe not answered', { user: p.toBareJid, prober: p.fromFullJid, err: e }));
+    // Tracked so idle() and a graceful hand-over wait for it to be answered (#settle).
+    this.#probeReads.add(answered);
+    void answered.finally(() => this.#probeReads.delete(answered));
+  }
+
+  /** Until no restored probe's read is outstanding and every task queued so far, and by them, has run. */
+  async #settle(): Promise<void> {
+    for (;;) {
+      await Promise.all([...this.#probeReads]);
+      await this.#queue.drain();
+      if (this.#probeReads.size === 0) return;
+    }
   }
 
   #onInbound(msg: cluster.InboundStanza): void {

@@ -3,13 +3,13 @@ import { cluster, type store } from '@vigil/proto';
 import { shardOf } from '@vigil/cluster';
 import { bareOf, broadcastJids, isBlocked, viewMayAnswerProbe, type RosterView } from '@vigil/roster';
 import { escapeAttr, parseStanza } from '@vigil/xmpp';
-import type { LastSeen } from '@vigil/store';
+import { mergeLastSeen, type LastSeen } from '@vigil/store';
 import type { AuthorityContext } from './context.js';
 import { jidsWith, jidsWithout, NO_JIDS, type SessionRecord } from './registry.js';
 import { BackgroundWrites } from './background-writes.js';
 import { CompactSessionRecord } from './session-record.js';
 import type { UserEntry } from './user-records.js';
-import { domainOf, lastUnavailableFrom, localpartOf, unavailableFrom } from './stanza-text.js';
+import { domainOf, lastUnavailables, localpartOf, unavailableFrom } from './stanza-text.js';
 
 const { EndCause } = cluster;
 type EndCause = cluster.EndCause;
@@ -25,16 +25,19 @@ export const END_CAUSE_NAME: Record<number, string> = {
 /**
  * RFC 6121 §4 for the users of owned shards: broadcast, probes, directed
  * presence, presence errors, and the unavailable that ends every session.
- * Every method runs inside the user's queue (the caller's job).
+ * Every method runs inside the user's queue (the caller's job), but the
+ * reads endsFor() and resourceEnds(), which a restored probe makes before its turn.
  */
 export class PresenceCore {
   /** Last-seen writes, after fan-out and bounded, deferred while a burst of session ends lasts (see BackgroundWrites). */
   readonly #writes = new BackgroundWrites(32);
   /**
-   * Last-seen values decided but not yet stored, by localpart: the write
-   * leaves after the fan-out, so a contact told "unavailable" may ask for
-   * last activity (XEP-0012) before the store has it. Holds only writes in
-   * flight (each entry leaves when its write ends).
+   * Resource ends noted but not yet stored, by localpart, merged into one
+   * value (mergeLastSeen) that the user's one queued write merges onto the
+   * stored value: the write leaves after the fan-out, so a contact told
+   * "unavailable" may ask for last activity (XEP-0012), or a restored
+   * session probe, before the store has it. Holds only users with a write
+   * queued or in flight (an entry leaves when its write ends).
    */
   readonly #unwritten = new Map<string, LastSeen>();
   /** Last-seen writes queued and not yet done (each leaves the set when it ends). */
@@ -122,7 +125,7 @@ export class PresenceCore {
     s.directedTo = NO_JIDS;
     if (was) this.ctx.events.changed(s, EndCause.END_CAUSE_GRACEFUL);
     this.ctx.journal.save(s);
-    this.#noteLastSeen(s, p.stanzaXml);
+    if (was || !this.hasAvailable(s.bareJid)) this.#noteLastSeen(s, p.stanzaXml);
   }
 
   /**
@@ -204,57 +207,60 @@ export class PresenceCore {
    * RFC 6121 §4.3.2: answer with each available resource's presence. A prober
    * without a subscription gets 'unsubscribed' (the same for a missing
    * account), which repairs a stale 'to' on its side and reveals nothing; a
-   * prober the contact blocked gets nothing at all (XEP-0191).
+   * prober the contact blocked gets nothing at all (XEP-0191). `ended`: what
+   * endsFor() read for a restored session's probe.
    */
-  async answerProbe(p: cluster.Probe): Promise<void> {
-    if (this.answerProbeWith(p, await this.ctx.records.entry(localpartOf(p.toBareJid)))) await this.answerUnavailable(p);
+  async answerProbe(p: cluster.Probe, ended?: LastSeen): Promise<void> {
+    this.answerProbeWith(p, await this.ctx.records.entry(localpartOf(p.toBareJid)), ended);
   }
 
   /**
    * answerProbe() with the contact's roster entry in hand: all of it happens
-   * now (see broadcastWith). True when the prober is owed the contact's last
-   * unavailable instead (a restored session's probe, no available resource):
-   * the caller runs answerUnavailable() next in the contact's queue.
+   * now (see broadcastWith). A restored session's probe (Probe.restored) is
+   * also answered with an unavailable from each remembered resource of the
+   * contact that is not available now (see lastUnavailables), read by
+   * endsFor() before the probe's turn: its client kept the presence it saw
+   * before the session ended, and may still show any of them.
    */
-  answerProbeWith(p: cluster.Probe, contact: UserEntry): boolean {
+  answerProbeWith(p: cluster.Probe, contact: UserEntry, ended?: LastSeen): void {
     const { view } = contact;
     const prober = bareOf(p.fromFullJid);
-    if (isBlocked(view.blocked, prober)) return false;
+    if (isBlocked(view.blocked, prober)) return;
     if (!viewMayAnswerProbe(view, prober)) {
       this.ctx.outbox.inbound({
         fromJid: p.toBareJid, toJid: prober, kind: cluster.InboundKind.INBOUND_KIND_SUBSCRIPTION, type: 'unsubscribed',
         stanzaXml: `<presence from='${escapeAttr(p.toBareJid)}' type='unsubscribed'/>`, fromShard: 0, fromEpoch: 0,
       });
-      return false;
+      return;
     }
-    let answered = false;
+    const available: string[] = [];
     this.ctx.registry.forEachSessionOf(p.toBareJid, (s) => {
       if (!s.available) return;
       this.ctx.outbox.deliver(p.fromFullJid, s.presenceXml, p.toBareJid);
-      answered = true;
+      available.push(s.fullJid);
     });
-    return !answered && p.restored;
+    if (!p.restored) return;
+    for (const xml of lastUnavailables(p.toBareJid, ended, available)) this.ctx.outbox.deliver(p.fromFullJid, xml, p.toBareJid);
   }
 
   /**
-   * RFC 6121 §4.3.2, for a restored session only (Probe.restored): its
-   * client kept the presence it saw before the session ended, so a contact
-   * with no available resource answers with its last unavailable. Ordinary
-   * logins are not sent these (a client starts with everyone offline), and
-   * they are the one probe answer that reads the store. Runs in the
-   * contact's queue, after answerProbeWith() allowed the answer.
+   * What a restored session's probe needs from the store (the contact's
+   * remembered resource ends, with those not stored yet), read before the
+   * probe takes its turn in the contact's queue, so a slow read holds up
+   * nothing else of the contact's. Undefined at once for any other probe:
+   * an ordinary login reads nothing (a client starts with everyone
+   * offline). A failed read is logged and answered as if nothing were known
+   * (an unavailable from the bare JID when nobody is available).
    */
-  async answerUnavailable(p: cluster.Probe): Promise<void> {
-    // Tasks queued before this one may have brought a resource back: then its broadcast or the probe answered.
-    if (this.hasAvailable(p.toBareJid)) return;
-    let last: LastSeen | undefined;
+  async endsFor(p: cluster.Probe): Promise<LastSeen | undefined> {
+    if (!p.restored) return undefined;
     try {
-      last = await this.lastSeen(p.toBareJid);
+      return await this.resourceEnds(p.toBareJid);
     } catch (e) {
       this.ctx.metrics.kvError('last_seen', 'get');
       this.ctx.log.warn('last activity not read; the probe answer comes from the bare JID', { user: p.toBareJid, err: e });
+      return undefined;
     }
-    this.ctx.outbox.deliver(p.fromFullJid, lastUnavailableFrom(p.toBareJid, last), p.toBareJid);
   }
 
   /** RFC 6121 §4.4.2: a contact that answered with an error gets no more broadcasts this session. */
@@ -316,9 +322,14 @@ export class PresenceCore {
     this.ctx.metrics.fannedOut(kind, recipients.length);
   }
 
-  /** XEP-0012: when the user's last available resource goes, remember when and with what status. */
+  /**
+   * XEP-0012, and restored sessions: when one of the user's resources goes,
+   * remember when, which and with what status (its end becomes the value's
+   * last one, mergeLastSeen). Each end is noted, not only the last
+   * resource's: a contact's restored session must learn about every
+   * resource that left while it was away, even while another stays.
+   */
   #noteLastSeen(s: SessionRecord, unavailableXml: string): void {
-    if (this.hasAvailable(s.bareJid)) return;
     let status = '';
     if (unavailableXml !== '') {
       try {
@@ -327,18 +338,49 @@ export class PresenceCore {
         this.ctx.log.warn('unparsable unavailable presence', { user: s.bareJid, err: e });
       }
     }
-    // Off the presence path, like the journal: KV may be electing a leader.
-    const value: LastSeen = { unixMs: this.ctx.wallNowMs(), status, fullJid: s.fullJid };
+    const ended: LastSeen = { unixMs: this.ctx.wallNowMs(), status, fullJid: s.fullJid };
     const local = localpartOf(s.bareJid);
-    this.#unwritten.set(local, value);
-    const written = this.#writes.run(() => this.ctx.lastSeen.put(local, value), true).catch((e: unknown) => {
+    const queued = this.#unwritten.get(local);
+    this.#unwritten.set(local, mergeLastSeen(queued, ended));
+    if (queued !== undefined) return; // the user's write, queued or running, stores this end too
+    // Off the presence path, like the journal: KV may be electing a leader.
+    const written = this.#writes.run(() => this.#store(local), true).catch((e: unknown) => {
       this.ctx.metrics.kvError('last_seen', 'put');
       this.ctx.log.warn('last activity not stored', { user: s.bareJid, err: e });
     }).finally(() => {
-      if (this.#unwritten.get(local) === value) this.#unwritten.delete(local);
       this.#inFlight.delete(written);
     });
     this.#inFlight.add(written);
+  }
+
+  /**
+   * Merges the user's noted ends onto the stored value and writes it, again
+   * while ends were noted during the write. One write per user at a time
+   * (#noteLastSeen queues one only when none is), and only the shard's owner
+   * writes the key (a hand-over stores what is noted first,
+   * flushLastSeen()), so nothing is lost between the read and the write.
+   * The read is this path's price for keeping earlier resources: one KV get
+   * per write, after the fan-out like the write; a login reads nothing.
+   */
+  async #store(local: string): Promise<void> {
+    try {
+      let stored = await this.ctx.lastSeen.get(local);
+      for (;;) {
+        const noted = this.#unwritten.get(local);
+        if (noted === undefined) return;
+        const value = mergeLastSeen(stored, noted);
+        await this.ctx.lastSeen.put(local, value);
+        if (this.#unwritten.get(local) === noted) {
+          this.#unwritten.delete(local);
+          return;
+        }
+        stored = value; // more ends were noted meanwhile: merged onto what is stored now, again
+      }
+    } catch (e) {
+      // What was noted is lost (logged by the caller); the next end queues a write again.
+      this.#unwritten.delete(local);
+      throw e;
+    }
   }
 
   /** Stores every last-seen decided so far now, without waiting for a pause in session ends (a hand-over, a shutdown). */
@@ -347,9 +389,25 @@ export class PresenceCore {
     await Promise.all([...this.#inFlight]);
   }
 
-  /** When the user was last seen (XEP-0012): a value still being stored counts already. */
+  /**
+   * When the user was last seen (XEP-0012): a value still being stored
+   * counts already. Only its last end is whole: earlierEnds may miss those
+   * stored before (see resourceEnds()).
+   */
   async lastSeen(userBareJid: string): Promise<LastSeen | undefined> {
     const local = localpartOf(userBareJid);
     return this.#unwritten.get(local) ?? this.ctx.lastSeen.get(local);
+  }
+
+  /** Every resource end remembered for the user: the stored value with the ends noted but not yet stored merged on. */
+  async resourceEnds(userBareJid: string): Promise<LastSeen | undefined> {
+    const local = localpartOf(userBareJid);
+    // Noted before and after the read: a write that lands during the read leaves the second empty, its value in the store.
+    const before = this.#unwritten.get(local);
+    let value = await this.ctx.lastSeen.get(local);
+    const after = this.#unwritten.get(local);
+    if (before !== undefined) value = mergeLastSeen(value, before);
+    if (after !== undefined && after !== before) value = mergeLastSeen(value, after);
+    return value;
   }
 }

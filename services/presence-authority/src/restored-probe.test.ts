@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Received } from '@vigil/testkit';
+import { LAST_SEEN_RESOURCES, type LastSeen, type LastSeenRepository } from '@vigil/store';
 import { InMemoryCluster } from './testing/in-memory.js';
 
 // RFC 6121 §4.3.2 probe answers for a session a XEP-0198 resumption brought
@@ -59,12 +60,105 @@ test('an ordinary login is answered with available presences only', async () => 
   assert.deepEqual(toAlice(c), ['alice@x/phone available', 'bob@x/desk available']);
 });
 
-test('a contact who came back before the restored probe is answered with its presence, not an unavailable', async () => {
+test('a contact who came back on the same resource before the restored probe is answered with its presence, not an unavailable', async () => {
+  const c = await aliceAwayWhileCarolLeaves();
+  c.bind('carol@x/laptop', 'n2');
+  await c.presence('carol@x/laptop', true);
+  await c.presence(ALICE, true, { restored: true });
+  const got = toAlice(c).filter((r) => r.startsWith('carol@x'));
+  assert.deepEqual(got, ['carol@x/laptop available']);
+});
+
+test('a contact back on another resource: the restored session gets its presence and the unavailable of the one that left', async () => {
   const c = await aliceAwayWhileCarolLeaves();
   c.bind('carol@x/tablet', 'n2');
   await c.presence('carol@x/tablet', true);
   await c.presence(ALICE, true, { restored: true });
-  const got = toAlice(c);
-  assert.ok(got.includes('carol@x/tablet available'), got.join('\n'));
-  assert.ok(!got.some((r) => r.startsWith('carol@x') && r.endsWith('unavailable')), got.join('\n'));
+  const got = toAlice(c).filter((r) => r.startsWith('carol@x'));
+  assert.deepEqual(got, ['carol@x/laptop unavailable', 'carol@x/tablet available']);
 });
+
+/** alice subscribes to carol; carol's `before` resources are online when alice's session ends, then `leave` of them go. */
+async function carolWhileAliceAway(before: readonly string[], leave: readonly string[], options: { readonly lastSeen?: LastSeenRepository } = {}): Promise<InMemoryCluster> {
+  const c = new InMemoryCluster(options);
+  await c.setItem('alice@x', 'carol@x', 'both');
+  await c.setItem('carol@x', 'alice@x', 'both');
+  for (const r of before) {
+    c.bind(`carol@x/${r}`, 'n2');
+    await c.presence(`carol@x/${r}`, true);
+  }
+  c.bind(ALICE, 'n1');
+  await c.presence(ALICE, true);
+  await c.end(ALICE);
+  for (const r of leave) await c.end(`carol@x/${r}`);
+  c.take();
+  c.bind(ALICE, 'n1');
+  return c;
+}
+
+test('every resource of a contact that left while the session was away is announced unavailable to it when restored', async () => {
+  const c = await carolWhileAliceAway(['a', 'b'], ['a', 'b']);
+  await c.presence(ALICE, true, { restored: true });
+  assert.deepEqual(toAlice(c), ['alice@x/phone available', 'carol@x/a unavailable', 'carol@x/b unavailable']);
+});
+
+test('a resource that left while another stays: unavailable for it, presence for the other', async () => {
+  const c = await carolWhileAliceAway(['a', 'b'], ['a']);
+  await c.presence(ALICE, true, { restored: true });
+  assert.deepEqual(toAlice(c), ['alice@x/phone available', 'carol@x/a unavailable', 'carol@x/b available']);
+});
+
+test('the same holds once the ends are stored (read from the store, not from the values waiting to be written)', async () => {
+  const c = await carolWhileAliceAway(['a', 'b', 'c'], ['a', 'b']);
+  await c.flushLastSeen();
+  await c.presence(ALICE, true, { restored: true });
+  assert.deepEqual(toAlice(c), ['alice@x/phone available', 'carol@x/a unavailable', 'carol@x/b unavailable', 'carol@x/c available']);
+});
+
+test(`a contact remembers its last ${LAST_SEEN_RESOURCES} resources: the oldest ends beyond them are not repeated`, async () => {
+  const all = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
+  const c = await carolWhileAliceAway(all, all);
+  await c.presence(ALICE, true, { restored: true });
+  assert.deepEqual(toAlice(c), ['alice@x/phone available', 'carol@x/r3 unavailable', 'carol@x/r4 unavailable', 'carol@x/r5 unavailable', 'carol@x/r6 unavailable']);
+});
+
+test("ends are merged onto the stored value, an older version's record included: a takeover keeps the resources it stored", async () => {
+  const stored = new CountingLastSeen();
+  await stored.put('carol', { unixMs: 1, status: '', fullJid: 'carol@x/old' }); // as an older version wrote it
+  const c = await carolWhileAliceAway(['a'], ['a'], { lastSeen: stored });
+  await c.flushLastSeen();
+  assert.deepEqual(await stored.get('carol'), { unixMs: 0, status: '', fullJid: 'carol@x/a', earlierEnds: [{ resource: 'old', unixMs: 1 }] });
+  await c.presence(ALICE, true, { restored: true });
+  assert.deepEqual(toAlice(c), ['alice@x/phone available', 'carol@x/a unavailable', 'carol@x/old unavailable']);
+});
+
+test('an ordinary login reads no last-seen value; a restored one reads one per subscribed contact', async () => {
+  const stored = new CountingLastSeen();
+  const c = await carolWhileAliceAway(['a'], ['a'], { lastSeen: stored });
+  await c.flushLastSeen();
+  stored.gets = 0;
+  await c.presence(ALICE, true);
+  assert.equal(stored.gets, 0);
+  await c.end(ALICE);
+  await c.flushLastSeen();
+  c.bind(ALICE, 'n1');
+  stored.gets = 0;
+  await c.presence(ALICE, true, { restored: true });
+  assert.equal(stored.gets, 1);
+});
+
+/** Last-seen in memory, counting reads. */
+class CountingLastSeen implements LastSeenRepository {
+  gets = 0;
+  readonly #data = new Map<string, LastSeen>();
+  async get(username: string): Promise<LastSeen | undefined> {
+    this.gets++;
+    return this.#data.get(username);
+  }
+  async put(username: string, value: LastSeen): Promise<void> {
+    this.#data.set(username, value);
+  }
+  async remove(username: string): Promise<void> {
+    this.#data.delete(username);
+  }
+}

@@ -73,6 +73,8 @@ export class InMemoryCluster implements OutboxPort {
   #received: Received[] = [];
   readonly #errors: unknown[] = [];
   readonly #queue = new KeyedQueue((_key, e) => this.#errors.push(e));
+  /** Restored probes' last-seen reads not yet ended (see probe()). */
+  readonly #reads = new Set<Promise<void>>();
   readonly #registry = new SessionRegistry();
   readonly #presence: PresenceCore;
   readonly #subscriptions: SubscriptionCore;
@@ -223,7 +225,14 @@ export class InMemoryCluster implements OutboxPort {
   }
 
   probe(msg: cluster.Probe): void {
-    void this.#queue.run(msg.toBareJid, () => this.#presence.answerProbe(msg));
+    if (!msg.restored) {
+      void this.#queue.run(msg.toBareJid, () => this.#presence.answerProbe(msg));
+      return;
+    }
+    // As the authority does: a restored probe's read first, outside the contact's queue.
+    const read = this.#presence.endsFor(msg).then((ended) => void this.#queue.run(msg.toBareJid, () => this.#presence.answerProbe(msg, ended)));
+    this.#reads.add(read);
+    void read.finally(() => this.#reads.delete(read));
   }
 
   inbound(msg: cluster.InboundStanza): void {
@@ -242,7 +251,12 @@ export class InMemoryCluster implements OutboxPort {
 
   async #run(user: string, task: () => Promise<void>): Promise<void> {
     void this.#queue.run(user, task);
-    await this.#queue.drain();
+    // Restored probes' reads queue their answers when they end: wait for both until neither is left.
+    for (;;) {
+      await this.#queue.drain();
+      if (this.#reads.size === 0) break;
+      await Promise.all([...this.#reads]);
+    }
     if (this.#errors.length > 0) throw this.#errors[0];
   }
 }

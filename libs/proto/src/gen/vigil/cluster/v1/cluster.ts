@@ -398,10 +398,12 @@ export interface Probe {
   fromShard: number;
   fromEpoch: number;
   /**
-   * Sent for a restored session (BroadcastPresence.restored): a contact with
-   * no available resource answers with its last unavailable presence (RFC
-   * 6121 §4.3.2), so the client drops what it still shows. An authority that
-   * does not know the field answers as for any probe.
+   * Sent for a restored session (BroadcastPresence.restored): besides its
+   * available resources' presence, the contact answers with the unavailable
+   * of each of its last few resources that is not available (RFC 6121
+   * §4.3.2, StoredLastSeen.earlier_ends), so the client drops what it still
+   * shows. An authority that does not know the field answers as for any
+   * probe.
    */
   restored: boolean;
 }

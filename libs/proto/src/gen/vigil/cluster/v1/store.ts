@@ -57,11 +57,27 @@ export interface StoredLastSeen {
   /** The status of the unavailable that ended the last session. */
   status: string;
   /**
-   * The full JID of the resource whose end left the user without an
-   * available one: the 'from' of probe answers for restored sessions.
-   * Empty in values written before it existed.
+   * The full JID of the resource that ended last (unix_ms and status are
+   * that end's): while the user has no available resource, the one whose
+   * end left it without one. The 'from' of probe answers for restored
+   * sessions. Empty in values written before it existed.
    */
   fullJid: string;
+  /**
+   * Other resources that ended before full_jid's, newest first, one entry
+   * per resource (never full_jid's own), at most 3 (4 resources in all;
+   * the oldest end is dropped beyond that): a restored session is told of
+   * every resource that left while it was away. Empty in values written
+   * before it existed.
+   */
+  earlierEnds: ResourceEnd[];
+}
+
+/** When one resource of a user last ended (StoredLastSeen.earlier_ends). */
+export interface ResourceEnd {
+  /** The resourcepart alone; the bare JID is the record's key. */
+  resource: string;
+  unixMs: number;
 }
 
 /**
@@ -602,7 +618,7 @@ export const PendingSubscription: MessageFns<PendingSubscription> = {
 };
 
 function createBaseStoredLastSeen(): StoredLastSeen {
-  return { unixMs: 0, status: "", fullJid: "" };
+  return { unixMs: 0, status: "", fullJid: "", earlierEnds: [] };
 }
 
 export const StoredLastSeen: MessageFns<StoredLastSeen> = {
@@ -615,6 +631,9 @@ export const StoredLastSeen: MessageFns<StoredLastSeen> = {
     }
     if (message.fullJid !== "") {
       writer.uint32(26).string(message.fullJid);
+    }
+    for (const v of message.earlierEnds) {
+      ResourceEnd.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -656,6 +675,14 @@ export const StoredLastSeen: MessageFns<StoredLastSeen> = {
             message.fullJid = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.earlierEnds.push(ResourceEnd.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -681,6 +708,11 @@ export const StoredLastSeen: MessageFns<StoredLastSeen> = {
         : isSet(object.full_jid)
         ? globalThis.String(object.full_jid)
         : "",
+      earlierEnds: globalThis.Array.isArray(object?.earlierEnds)
+        ? object.earlierEnds.map((e: any) => ResourceEnd.fromJSON(e))
+        : globalThis.Array.isArray(object?.earlier_ends)
+        ? object.earlier_ends.map((e: any) => ResourceEnd.fromJSON(e))
+        : [],
     };
   },
 
@@ -695,6 +727,9 @@ export const StoredLastSeen: MessageFns<StoredLastSeen> = {
     if (message.fullJid !== "") {
       obj.fullJid = message.fullJid;
     }
+    if (message.earlierEnds?.length) {
+      obj.earlierEnds = message.earlierEnds.map((e) => ResourceEnd.toJSON(e));
+    }
     return obj;
   },
 
@@ -706,6 +741,96 @@ export const StoredLastSeen: MessageFns<StoredLastSeen> = {
     message.unixMs = object.unixMs ?? 0;
     message.status = object.status ?? "";
     message.fullJid = object.fullJid ?? "";
+    message.earlierEnds = object.earlierEnds?.map((e) => ResourceEnd.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseResourceEnd(): ResourceEnd {
+  return { resource: "", unixMs: 0 };
+}
+
+export const ResourceEnd: MessageFns<ResourceEnd> = {
+  encode(message: ResourceEnd, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resource !== "") {
+      writer.uint32(10).string(message.resource);
+    }
+    if (message.unixMs !== 0) {
+      writer.uint32(16).uint64(message.unixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResourceEnd {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResourceEnd();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resource = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unixMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResourceEnd {
+    return {
+      resource: isSet(object.resource) ? globalThis.String(object.resource) : "",
+      unixMs: isSet(object.unixMs)
+        ? globalThis.Number(object.unixMs)
+        : isSet(object.unix_ms)
+        ? globalThis.Number(object.unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ResourceEnd): unknown {
+    const obj: any = {};
+    if (message.resource !== "") {
+      obj.resource = message.resource;
+    }
+    if (message.unixMs !== 0) {
+      obj.unixMs = Math.round(message.unixMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResourceEnd>, I>>(base?: I): ResourceEnd {
+    return ResourceEnd.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResourceEnd>, I>>(object: I): ResourceEnd {
+    const message = createBaseResourceEnd();
+    message.resource = object.resource ?? "";
+    message.unixMs = object.unixMs ?? 0;
     return message;
   },
 };

@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { store } from '@vigil/proto';
+import { fromStored, LAST_SEEN_RESOURCES, mergeLastSeen, resourceEnds, toStored, type LastSeen } from './last-seen.js';
+
+const end = (resource: string, unixMs: number, status = ''): LastSeen => ({ unixMs, status, fullJid: `carol@x/${resource}` });
+
+test('each resource that ends is remembered once, newest first, the last one with its status', () => {
+  let v: LastSeen | undefined;
+  for (const [r, t] of [['a', 1], ['b', 2], ['a', 3], ['c', 4]] as const) v = mergeLastSeen(v, end(r, t, `bye ${r}`));
+  assert.deepEqual(v, {
+    unixMs: 4, status: 'bye c', fullJid: 'carol@x/c',
+    earlierEnds: [{ resource: 'a', unixMs: 3 }, { resource: 'b', unixMs: 2 }],
+  });
+  assert.deepEqual(resourceEnds(v).map((e) => e.resource), ['c', 'a', 'b']);
+});
+
+test(`beyond ${LAST_SEEN_RESOURCES} resources the oldest end is dropped`, () => {
+  let v: LastSeen | undefined;
+  for (let i = 1; i <= LAST_SEEN_RESOURCES + 2; i++) v = mergeLastSeen(v, end(`r${i}`, i));
+  assert.deepEqual(resourceEnds(v).map((e) => e.resource), ['r6', 'r5', 'r4', 'r3']);
+  assert.equal(v?.earlierEnds?.length, LAST_SEEN_RESOURCES - 1);
+});
+
+test('a value stored before earlier ends existed reads as it did, and its last resource joins the next merge', () => {
+  // An older version's bytes: fields 1–3 only.
+  const old = store.StoredLastSeen.encode({ unixMs: 5, status: 'away', fullJid: 'carol@x/a', earlierEnds: [] }).finish();
+  const read = fromStored(store.StoredLastSeen.decode(old));
+  assert.deepEqual(read, { unixMs: 5, status: 'away', fullJid: 'carol@x/a' });
+  assert.deepEqual(mergeLastSeen(read, end('b', 6)), { unixMs: 6, status: '', fullJid: 'carol@x/b', earlierEnds: [{ resource: 'a', unixMs: 5 }] });
+  // Even older: no full JID at all.
+  const bare = fromStored(store.StoredLastSeen.decode(store.StoredLastSeen.encode({ unixMs: 5, status: '', fullJid: '', earlierEnds: [] }).finish()));
+  assert.deepEqual(bare, { unixMs: 5, status: '' });
+  assert.deepEqual(mergeLastSeen(bare, end('b', 6)), end('b', 6));
+});
+
+test('a new value starts with the bytes an older reader knows, the earlier ends after them (it skips the unknown field)', () => {
+  const v: LastSeen = { unixMs: 6, status: 's', fullJid: 'carol@x/b', earlierEnds: [{ resource: 'a', unixMs: 5 }] };
+  const bytes = store.StoredLastSeen.encode(toStored(v)).finish();
+  const withoutEnds = store.StoredLastSeen.encode({ ...toStored(v), earlierEnds: [] }).finish();
+  assert.deepEqual(bytes.subarray(0, withoutEnds.length), withoutEnds);
+  assert.deepEqual(fromStored(store.StoredLastSeen.decode(bytes)), v);
+});
+
+test('a stored value with duplicates or more ends than the cap reads deduplicated and capped', () => {
+  const s: store.StoredLastSeen = {
+    unixMs: 9, status: '', fullJid: 'carol@x/a',
+    earlierEnds: ['a', 'b', 'b', 'c', 'd', 'e'].map((resource, i) => ({ resource, unixMs: 8 - i })),
+  };
+  assert.deepEqual(resourceEnds(fromStored(s)).map((e) => e.resource), ['a', 'b', 'c', 'd']);
+});
+
+const arbValue = fc.record({
+  unixMs: fc.nat(),
+  status: fc.constantFrom('', 'x'),
+  fullJid: fc.option(fc.constantFrom('c@x/a', 'c@x/b', 'c@x/c', 'c@x/d', 'c@x/e', 'c@x'), { nil: undefined }),
+  earlierEnds: fc.array(fc.record({ resource: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), unixMs: fc.nat() }), { maxLength: 6 }),
+}).map((v): LastSeen => {
+  // Plain objects (fast-check's have no prototype, which deepEqual tells apart).
+  const rest = { unixMs: v.unixMs, status: v.status, earlierEnds: v.earlierEnds.map(({ resource, unixMs }) => ({ resource, unixMs })) };
+  return v.fullJid === undefined ? rest : { ...rest, fullJid: v.fullJid };
+});
+
+test('merging: the newer value wins, each resource once, never more than the cap, and merging the same newer value again changes nothing', () => {
+  fc.assert(
+    fc.property(fc.option(arbValue, { nil: undefined }), arbValue, (older, newer) => {
+      const m = mergeLastSeen(older, newer);
+      assert.equal(m.unixMs, newer.unixMs);
+      assert.equal(m.status, newer.status);
+      assert.equal(m.fullJid, newer.fullJid);
+      const ends = resourceEnds(m).map((e) => e.resource);
+      assert.ok(ends.length <= LAST_SEEN_RESOURCES);
+      assert.equal(new Set(ends).size, ends.length);
+      assert.deepEqual(mergeLastSeen(m, newer), m);
+      // Round trip through the stored form.
+      assert.deepEqual(fromStored(store.StoredLastSeen.decode(store.StoredLastSeen.encode(toStored(m)).finish())), m);
+    }),
+  );
+});
