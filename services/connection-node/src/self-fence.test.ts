@@ -10,8 +10,8 @@ const HEARTBEAT_MS = 1000;
 const WAKE_LIMIT_MS = (TIMINGS.selfFenceMs + TIMINGS.nodeLeaseMs) / 2;
 
 type Run = {
-  /** Every verdict with the time of its check and the silence the node could prove at that moment. */
-  readonly checks: { at: number; verdict: FenceVerdict; confirmedMs: number }[];
+  /** Every verdict with the time of its check, the last confirmation then, and whether the check ran late (a wake). */
+  readonly checks: { at: number; verdict: FenceVerdict; confirmedMs: number; wake: boolean }[];
   readonly fences: string[];
 };
 
@@ -43,6 +43,7 @@ function simulate(o: {
     for (const s of o.stalls) if (at >= s.at && at < s.at + s.ms) return s.at + s.ms;
     return at;
   };
+  let lastCheck = 0;
   const send = (now: number) => {
     fence.sent(now);
     const rtt = o.rttMs(now);
@@ -66,7 +67,8 @@ function simulate(o: {
       push({ at: now + HEARTBEAT_MS * o.jitter(), kind: 'heartbeat' });
     } else {
       const verdict = fence.check(now);
-      checks.push({ at: now, verdict, confirmedMs });
+      checks.push({ at: now, verdict, confirmedMs, wake: now - lastCheck >= 2 * TIMINGS.checkPeriodMs });
+      lastCheck = now;
       if (verdict.kind === 'publish') send(now);
       if (verdict.kind === 'fence') {
         fences.push(verdict.reason);
@@ -123,12 +125,18 @@ describe('SelfFence', () => {
     const first = run.checks.find((c) => c.verdict.kind === 'fence');
     assert.ok(first, 'fenced');
     const silence = first.at - first.confirmedMs;
+    // The 1 s stall widens the limit by 1 s, capped halfway to the lease.
     assert.ok(silence >= WAKE_LIMIT_MS && silence < WAKE_LIMIT_MS + TIMINGS.checkPeriodMs, `fenced after ${silence} ms of silence`);
   });
 
-  test('property: no check lets the node go on once a lease could have run out on it', () => {
-    // Safety (no zombie): whatever stalls, losses and delays, a check that does not fence happens
-    // while the last confirmed heartbeat is younger than the wider limit, itself under the lease.
+  test('property: no check lets the node go on once a lease could have run out on it, and a silence fence comes before the lease', () => {
+    // Safety (no zombie): whatever stalls, losses and delays, a check that does not fence happens while the last
+    // confirmed heartbeat is younger than the widest limit, itself two check periods under the lease; and a fence
+    // for silence made by a check that ran on time comes at most one period after that limit, so still before anyone
+    // could declare the node dead. (A check waking from a stall fences as soon as the node runs again: it could not
+    // act sooner.)
+    const cap = new SelfFence(TIMINGS, 0).wakeCapMs;
+    assert.ok(cap <= TIMINGS.nodeLeaseMs - 2 * TIMINGS.checkPeriodMs);
     fc.assert(
       fc.property(
         fc.array(fc.record({ at: fc.integer({ min: 0, max: 20_000 }), ms: fc.integer({ min: 1, max: 3500 }) }), { maxLength: 4 }),
@@ -139,12 +147,24 @@ describe('SelfFence', () => {
           const lost = (at: number) => cuts.some((c) => at >= c && at < c + 1500);
           const run = simulate({ untilMs: 25_000, stalls, rttMs: (at) => (lost(at) ? 'lost' : rtt), jitter: () => jitter });
           for (const c of run.checks) {
-            if (c.verdict.kind === 'fence') continue;
-            assert.ok(c.at - c.confirmedMs < WAKE_LIMIT_MS, `check at ${c.at} passed ${c.at - c.confirmedMs} ms after the last confirmation`);
+            const silence = c.at - c.confirmedMs;
+            if (c.verdict.kind !== 'fence') assert.ok(silence < cap, `check at ${c.at} passed ${silence} ms after the last confirmation`);
+            else if (!c.wake) assert.ok(silence < cap + TIMINGS.checkPeriodMs, `check at ${c.at} fenced only ${silence} ms after the last confirmation`);
           }
         },
       ),
     );
+  });
+
+  test('the limit widens by the stall observed, not more: a short collection pause during a partition fences soon after the self-fence time', () => {
+    // A partition from 5 s; a 420 ms pause just after the check at 6.4 s, so the next check runs 421 ms after it.
+    // Before, any wake allowed silence up to halfway to the lease (2.5 s): this fenced at 2.67 s.
+    const run = simulate({ untilMs: 12_000, stalls: [{ at: 6401, ms: 420 }], rttMs: (at) => (at >= 5000 ? 'lost' : 2), jitter: () => 0.95 });
+    assert.ok(run.checks.some((c) => c.wake && c.at === 6821), 'the check after the pause ran late');
+    const first = run.checks.find((c) => c.verdict.kind === 'fence');
+    assert.ok(first, 'fenced');
+    const silence = first.at - first.confirmedMs;
+    assert.ok(silence < TIMINGS.selfFenceMs + 421 + TIMINGS.checkPeriodMs, `fenced after ${silence} ms of silence`);
   });
 
   test('property: a single stall of up to 1.2 s never fences a node whose link works', () => {

@@ -18,11 +18,12 @@
  * 1 s pause just before a heartbeat read as 2 s of "cannot publish" and
  * fenced a node that DESIGN.md says must survive it. So on waking the node
  * publishes at once and, until a heartbeat sent since the stall began is
- * confirmed,
- * allows the silence to run to halfway between the self-fence time and the
- * lease: still before anyone can declare it dead, but past the heartbeat
- * that its own stall delayed. A stall of the self-fence time or more fences
- * at once, as before: the node cannot know what happened meanwhile.
+ * confirmed, allows the silence to run longer by the stall it observed, up
+ * to halfway between the self-fence time and the lease and never closer to
+ * the lease than two check periods: still before anyone can declare it
+ * dead, but past the heartbeat that its own stall delayed. A stall of the
+ * self-fence time or more fences at once, as before: the node cannot know
+ * what happened meanwhile.
  */
 export type FenceTimings = {
   readonly selfFenceMs: number;
@@ -46,8 +47,11 @@ export class SelfFence {
   #confirmedMs: number;
   /** When the last stall began; the wider limit holds until a heartbeat sent since then is confirmed. */
   #stallBeganMs = Number.NEGATIVE_INFINITY;
+  /** How long that stall was: the limit widens by no more than the silence it caused. */
+  #stalledMs = 0;
   #lastSentMs = Number.NEGATIVE_INFINITY;
-  readonly #wakeLimitMs: number;
+  /** The most the limit widens to, whatever the stall. */
+  readonly #wakeCapMs: number;
 
   constructor(
     readonly timings: FenceTimings,
@@ -61,7 +65,7 @@ export class SelfFence {
     }
     this.#lastCheckMs = nowMs;
     this.#confirmedMs = nowMs;
-    this.#wakeLimitMs = (timings.selfFenceMs + timings.nodeLeaseMs) / 2;
+    this.#wakeCapMs = Math.max(timings.selfFenceMs, Math.min((timings.selfFenceMs + timings.nodeLeaseMs) / 2, timings.nodeLeaseMs - 2 * timings.checkPeriodMs));
   }
 
   /** A heartbeat was handed to the NATS client at `atMs`. */
@@ -82,7 +86,13 @@ export class SelfFence {
 
   /** The silence allowed now: wider only until a heartbeat sent since the last stall began is confirmed. */
   limitMs(): number {
-    return this.#confirmedMs < this.#stallBeganMs ? this.#wakeLimitMs : this.timings.selfFenceMs;
+    const { selfFenceMs } = this.timings;
+    return this.#confirmedMs < this.#stallBeganMs ? Math.min(selfFenceMs + this.#stalledMs, this.#wakeCapMs) : selfFenceMs;
+  }
+
+  /** The widest limitMs() can be, for these timings. */
+  get wakeCapMs(): number {
+    return this.#wakeCapMs;
   }
 
   check(nowMs: number): FenceVerdict {
@@ -91,7 +101,11 @@ export class SelfFence {
     const { selfFenceMs, checkPeriodMs } = this.timings;
     if (stalledMs >= selfFenceMs) return { kind: 'fence', reason: `event loop stalled for ${Math.round(stalledMs)} ms` };
     const woke = stalledMs >= 2 * checkPeriodMs;
-    if (woke) this.#stallBeganMs = nowMs - stalledMs;
+    if (woke) {
+      // Stalls in a row before any confirmation add up: together they caused the silence.
+      this.#stalledMs = this.#confirmedMs < this.#stallBeganMs ? this.#stalledMs + stalledMs : stalledMs;
+      this.#stallBeganMs = nowMs - stalledMs;
+    }
     const silentMs = nowMs - this.#confirmedMs;
     if (silentMs >= this.limitMs()) return { kind: 'fence', reason: `no heartbeat confirmed for ${Math.round(silentMs)} ms` };
     // Nothing was sent since the stall began: publish now rather than at the heartbeat timer's next turn.
