@@ -348,18 +348,24 @@ export class Authority {
     // and a low allocation rate is what lets V8 give back a young generation a login storm grew.
     const ours = this.#registry.digestsOf(hb.nodeId, hb.incarnation);
     const reported = this.#reportedShards;
-    for (const theirs of hb.shards) {
-      if (this.#shards.epochOf(theirs.shard) === undefined) continue; // another replica's business (or no shard at all)
-      reported[theirs.shard] = 1;
-      this.#reconciler.observe(hb.nodeId, hb.incarnation, theirs.shard, digestEquals(ours?.get(theirs.shard) ?? EMPTY_DIGEST, theirs));
-    }
-    if (ours !== undefined) {
-      for (const [shard, digest] of ours) {
-        if (reported[shard] === 1 || this.#shards.epochOf(shard) === undefined) continue;
-        this.#reconciler.observe(hb.nodeId, hb.incarnation, shard, digestEquals(digest, EMPTY_DIGEST));
+    let mismatched: number[] | undefined;
+    try {
+      for (const theirs of hb.shards) {
+        // Another replica's business (or no shard at all), or a shard listed twice.
+        if (this.#shards.epochOf(theirs.shard) === undefined || reported[theirs.shard] === 1) continue;
+        reported[theirs.shard] = 1;
+        if (!digestEquals(ours?.get(theirs.shard) ?? EMPTY_DIGEST, theirs)) (mismatched ??= []).push(theirs.shard);
       }
+      if (ours !== undefined) {
+        for (const [shard, digest] of ours) {
+          if (reported[shard] === 1 || this.#shards.epochOf(shard) === undefined) continue;
+          if (!digestEquals(digest, EMPTY_DIGEST)) (mismatched ??= []).push(shard);
+        }
+      }
+    } finally {
+      for (const theirs of hb.shards) if (theirs.shard >= 0 && theirs.shard < reported.length) reported[theirs.shard] = 0;
     }
-    for (const theirs of hb.shards) if (theirs.shard < reported.length) reported[theirs.shard] = 0;
+    this.#reconciler.heartbeat(hb.nodeId, hb.incarnation, mismatched);
   }
 
   /** One lease check: notices its own stalls, then expires nodes whose lease ran out. */
@@ -403,6 +409,7 @@ export class Authority {
    * incarnation's last heartbeat) starts the detection-latency clock.
    */
   #expireIncarnation(nodeId: string, incarnation: string, reason: string, lastHeardMs?: number): void {
+    this.#reconciler.forget(nodeId, incarnation);
     const sessions = this.#registry.sessionsOfIncarnation(nodeId, incarnation);
     this.#metrics.nodeExpired(reason);
     if (sessions.length === 0) return;

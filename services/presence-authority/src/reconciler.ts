@@ -19,7 +19,23 @@ export interface ReconcilerDeps {
 }
 
 /** Consecutive mismatching heartbeats before asking: one may just race an event in flight. */
-const MISMATCHES_BEFORE_RECONCILE = 2;
+export const MISMATCHES_BEFORE_RECONCILE = 2;
+
+/**
+ * The counts after one heartbeat: each shard that disagreed again counts one more, every other shard is dropped;
+ * `due` lists the shards that reached MISMATCHES_BEFORE_RECONCILE heartbeats in a row.
+ */
+export function countMismatches(before: ReadonlyMap<number, number> | undefined, mismatched: readonly number[] | undefined): { counts: Map<number, number>; due: number[] } {
+  const counts = new Map<number, number>();
+  const due: number[] = [];
+  for (const shard of mismatched ?? []) {
+    if (counts.has(shard)) continue;
+    const count = (before?.get(shard) ?? 0) + 1;
+    counts.set(shard, count);
+    if (count >= MISMATCHES_BEFORE_RECONCILE) due.push(shard);
+  }
+  return { counts, due };
+}
 
 /**
  * Heals lost session events (core NATS drops messages across reconnects):
@@ -27,29 +43,42 @@ const MISMATCHES_BEFORE_RECONCILE = 2;
  * node for that shard's sessions and settle the difference.
  */
 export class Reconciler {
-  readonly #mismatches = new Map<string, number>();
+  /** Per incarnation (`node\0incarnation`): shard → heartbeats in a row whose digest disagreed, up to the last one. */
+  readonly #mismatches = new Map<string, Map<number, number>>();
   readonly #inFlight = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
-  observe(nodeId: string, incarnation: string, shard: number, matches: boolean): void {
-    // The common case, every digest agreeing and nothing pending, costs no key (two heartbeats a second × shards).
-    if (matches && this.#mismatches.size === 0) return;
-    const key = `${nodeId}\u0000${incarnation}\u0000${shard}`;
-    if (matches) {
-      this.#mismatches.delete(key);
-      return;
+  /**
+   * One heartbeat's comparison: the shards (this replica owns) whose digests disagreed, undefined when none did.
+   * Counts restart for every shard that agreed or was not compared (given away meanwhile), so nothing is kept for
+   * a shard or an incarnation that stopped disagreeing; forget() drops an incarnation that ended.
+   */
+  heartbeat(nodeId: string, incarnation: string, mismatched: readonly number[] | undefined): void {
+    // The common case, every digest agreeing and nothing pending, costs no key (two heartbeats a second).
+    if (mismatched === undefined && this.#mismatches.size === 0) return;
+    const inc = `${nodeId}\u0000${incarnation}`;
+    const next = countMismatches(this.#mismatches.get(inc), mismatched);
+    if (next.counts.size === 0) this.#mismatches.delete(inc);
+    else this.#mismatches.set(inc, next.counts);
+    for (const shard of next.due) {
+      const key = `${inc}\u0000${shard}`;
+      if (this.#inFlight.has(key)) continue;
+      this.#inFlight.add(key);
+      this.#reconcile(nodeId, incarnation, shard)
+        .catch((e: unknown) => this.deps.log.warn('reconcile failed; will retry on a later heartbeat', { node: nodeId, shard, err: e }))
+        .finally(() => {
+          this.#inFlight.delete(key);
+          // Counted again from the next disagreement.
+          const counts = this.#mismatches.get(inc);
+          if (counts?.delete(shard) === true && counts.size === 0) this.#mismatches.delete(inc);
+        });
     }
-    const count = (this.#mismatches.get(key) ?? 0) + 1;
-    this.#mismatches.set(key, count);
-    if (count < MISMATCHES_BEFORE_RECONCILE || this.#inFlight.has(key)) return;
-    this.#inFlight.add(key);
-    this.#reconcile(nodeId, incarnation, shard)
-      .catch((e: unknown) => this.deps.log.warn('reconcile failed; will retry on a later heartbeat', { node: nodeId, shard, err: e }))
-      .finally(() => {
-        this.#inFlight.delete(key);
-        this.#mismatches.delete(key);
-      });
+  }
+
+  /** An incarnation that ended: nothing of it is counted any more. */
+  forget(nodeId: string, incarnation: string): void {
+    if (this.#mismatches.size > 0) this.#mismatches.delete(`${nodeId}\u0000${incarnation}`);
   }
 
   async #reconcile(nodeId: string, incarnation: string, shard: number): Promise<void> {
