@@ -205,26 +205,31 @@ export class ShardManager {
     // our liveness key is renewed until every shard is handed over, so our locks stay held (decisions.md).
     this.#heartbeat(true);
     this.#hbTimer = setInterval(() => this.#heartbeat(true), this.deps.config.timings.heartbeatIntervalMs);
-    await this.#ticking;
-    await this.#purging;
-    for (const shard of [...this.#owned.keys()]) await this.#release(shard);
-    // Renewed until every shard is handed over: a hand-over longer than a TTL must not look like death to the others.
-    clearInterval(this.#renewTimer);
-    await this.#renewing;
-    // Last: a lock whose delete failed above is free at once for the others when our liveness is gone.
-    const revision = this.#liveRevision;
-    if (revision !== undefined) {
-      try {
-        await this.deps.kv.delete(aliveKey(this.deps.config.authorityId), { previousSeq: revision });
-      } catch (e) {
-        this.deps.metrics?.kvError('shards', 'delete');
-        this.deps.log.warn('liveness key not deleted; others take what is left a TTL later', { err: e });
+    try {
+      await this.#ticking;
+      await this.#purging;
+      for (const shard of [...this.#owned.keys()]) await this.#release(shard);
+      // Renewed until every shard is handed over: a hand-over longer than a TTL must not look like death to the others.
+      clearInterval(this.#renewTimer);
+      await this.#renewing;
+      // Last: a lock whose delete failed above is free at once for the others when our liveness is gone.
+      const revision = this.#liveRevision;
+      if (revision !== undefined) {
+        try {
+          await this.deps.kv.delete(aliveKey(this.deps.config.authorityId), { previousSeq: revision });
+        } catch (e) {
+          this.deps.metrics?.kvError('shards', 'delete');
+          this.deps.log.warn('liveness key not deleted; others take what is left a TTL later', { err: e });
+        }
       }
+    } finally {
+      // Whatever failed above, no timer outlives the stop (each would keep publishing and the process alive).
+      clearInterval(this.#renewTimer);
+      clearInterval(this.#hbTimer);
+      this.#heartbeat(true);
+      this.#sub?.unsubscribe();
+      this.#watch?.stop();
     }
-    clearInterval(this.#hbTimer);
-    this.#heartbeat(true);
-    this.#sub?.unsubscribe();
-    this.#watch?.stop();
   }
 
   /** One round: rebalance (liveness renewal runs on its own timer). */
@@ -378,6 +383,11 @@ export class ShardManager {
     })()
       .then((failed) => {
         if (failed) this.#purgeNotBeforeMs = this.#now() + goneForMs;
+      })
+      .catch((e: unknown) => {
+        // Not expected (each step logs its own failures), but never an unhandled rejection: try again later.
+        this.#purgeNotBeforeMs = this.#now() + goneForMs;
+        this.deps.log.error('clearing departed liveness keys failed', { err: e });
       })
       .finally(() => {
         this.#purging = undefined;
