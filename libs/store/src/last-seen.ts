@@ -70,10 +70,14 @@ export function mergeLastSeen(older: LastSeen | undefined, newer: LastSeen): Las
   return withEnds(fullJid === undefined ? { unixMs, status } : { unixMs, status, fullJid }, [...resourceEnds(newer), ...resourceEnds(older)]);
 }
 
-/** `last` with `ends` (newest first, `last`'s own among them or not) as its earlier ends, deduplicated and capped. */
+/**
+ * `last` with `ends` (newest first, `last`'s own among them or not) as its earlier ends, deduplicated and capped at
+ * LAST_SEEN_RESOURCES − 1 (as StoredLastSeen.earlier_ends says), also when `last` names no resource (an older
+ * version's value): such a value remembers one resource fewer.
+ */
 function withEnds(last: LastSeen, ends: readonly ResourceEnd[]): LastSeen {
   const all = resourceEnds({ ...last, earlierEnds: ends });
-  const earlierEnds = resourceOf(last.fullJid ?? '') === '' ? all : all.slice(1);
+  const earlierEnds = resourceOf(last.fullJid ?? '') === '' ? all.slice(0, LAST_SEEN_RESOURCES - 1) : all.slice(1);
   return earlierEnds.length === 0 ? last : { ...last, earlierEnds };
 }
 
