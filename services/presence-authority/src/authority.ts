@@ -128,6 +128,7 @@ export class Authority {
       registry: this.#registry,
       records: (this.#records = new UserRecords(deps.stores.rosters, deps.config.rosterCacheSize, (localpart) => shardOf(`${localpart}@${deps.config.domain}`, deps.config.shardCount))),
       lastSeen: deps.stores.lastSeen,
+      epochOf: (shard) => this.#shards.epochOf(shard),
       outbox: this.#outbox,
       queue: this.#queue,
       journal: this.#journal,

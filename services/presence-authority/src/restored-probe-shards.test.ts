@@ -6,7 +6,7 @@ import { cluster, store } from '@vigil/proto';
 import type { RosterItem } from '@vigil/roster';
 import { createLogger } from '@vigil/telemetry';
 import { BUCKETS, shardOf, subjects } from '@vigil/cluster';
-import { LastSeenStore, openShardLocks, openStores, RosterStore, type LastSeen, type Stores, type VersionedRecord } from '@vigil/store';
+import { LastSeenStore, openShardLocks, openStores, RevisionConflictError, RosterStore, type LastSeen, type Stores, type VersionedRecord } from '@vigil/store';
 import { eventually, FakeClock, startNatsServer, type NatsServer } from '@vigil/testkit';
 import { Authority } from './authority.js';
 import { readAuthorityConfig } from './config.js';
@@ -166,6 +166,29 @@ describe('presence authority: a restored probe whose answer waits while the shar
     await delivered(s);
     assert.deepEqual(s.out.filter((o) => o.to === ALICE && o.from.startsWith(CAROL)), [], 'nothing from carol to the prober after her shard was lost');
   });
+});
+
+test('the last-seen store writes by compare-and-set: a stale revision is a conflict, a deleted key counts as at its marker', async () => {
+  const server = await startNatsServer();
+  const nc = await connect({ servers: server.url });
+  try {
+    const { lastSeen } = await openStores(nc);
+    const v = (r: string, unixMs: number): LastSeen => ({ unixMs, status: '', fullJid: `erin@${D}/${r}` });
+    const first = await lastSeen.update('erin', v('a', 1), 0);
+    await assert.rejects(lastSeen.update('erin', v('b', 2), 0), RevisionConflictError, 'created twice');
+    const second = await lastSeen.update('erin', v('b', 2), first);
+    await assert.rejects(lastSeen.update('erin', v('c', 3), first), RevisionConflictError, 'at a stale revision');
+    assert.deepEqual(await lastSeen.read('erin'), { value: v('b', 2), revision: second });
+    await lastSeen.remove('erin');
+    const gone = await lastSeen.read('erin');
+    assert.equal(gone.value, undefined);
+    await assert.rejects(lastSeen.update('erin', v('c', 3), second), RevisionConflictError, 'at the revision before the deletion');
+    await lastSeen.update('erin', v('c', 3), gone.revision);
+    assert.deepEqual(await lastSeen.get('erin'), v('c', 3));
+  } finally {
+    await nc.close();
+    await server.stop();
+  }
 });
 
 describe('presence authority: a graceful hand-over with restored probes of another shard outstanding', () => {
