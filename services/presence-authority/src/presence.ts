@@ -355,8 +355,9 @@ export class PresenceCore {
     const local = localpartOf(s.bareJid);
     const epoch = this.ctx.epochOf(s.shard);
     if (epoch === undefined) {
-      // Not the shard's owner (lost while this end was being announced): its owner keeps the key.
-      this.ctx.log.warn('last activity not noted: the shard is not owned here', { user: s.bareJid, shard: s.shard });
+      // Not the shard's owner (lost while this end was being announced): its owner keeps the key. Debug, one per
+      // user: a loss can leave a mass expiry's ends queued, and the loss itself is logged (ShardManager, warn).
+      this.ctx.log.debug('last activity not noted: the shard is not owned here', { user: s.bareJid, shard: s.shard });
       return;
     }
     const queued = this.#unwritten.get(local);
@@ -396,7 +397,8 @@ export class PresenceCore {
         if (noted === undefined) return;
         if (this.ctx.epochOf(noted.shard) !== noted.epoch) {
           this.#unwritten.delete(local);
-          this.ctx.log.warn('last activity not stored: the shard was lost since the end', { user: local, shard: noted.shard, epoch: noted.epoch });
+          // Debug, one per user, as when noting: the loss itself is logged (ShardManager, warn).
+          this.ctx.log.debug('last activity not stored: the shard was lost since the end', { user: local, shard: noted.shard, epoch: noted.epoch });
           return;
         }
         const value = mergeLastSeen(stored, noted.value);
