@@ -5,7 +5,7 @@ export {
   itemToWire, itemFromWire, subscriptionFromWire, encodeRecord, decodeRecord,
 } from './rosters.js';
 export {
-  LastSeenStore, LAST_SEEN_RESOURCES, mergeLastSeen, resourceEnds, type LastSeen, type LastSeenRepository, type ResourceEnd,
+  LastSeenStore, LAST_SEEN_RESOURCES, mergeLastSeen, resourceEnds, type LastSeen, type LastSeenRepository, type ResourceEnd, type VersionedLastSeen,
 } from './last-seen.js';
 export { type Stores, type OpenStoresOptions, MissingBucketError, openStores, openShardLocks } from './open.js';
 export { type Contact, provisionUsers } from './provision.js';

@@ -71,6 +71,8 @@ test('merging: the newer value wins, each resource once, never more than the cap
       assert.equal(m.fullJid, newer.fullJid);
       const ends = resourceEnds(m).map((e) => e.resource);
       assert.ok(ends.length <= LAST_SEEN_RESOURCES);
+      // store.proto: at most LAST_SEEN_RESOURCES − 1 earlier ends, a value without a last resource included.
+      assert.ok((m.earlierEnds?.length ?? 0) <= LAST_SEEN_RESOURCES - 1, `${m.earlierEnds?.length} earlier ends`);
       assert.equal(new Set(ends).size, ends.length);
       assert.deepEqual(mergeLastSeen(m, newer), m);
       // Round trip through the stored form.

@@ -1,6 +1,8 @@
 import type { KV } from '@nats-io/kv';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { store } from '@vigil/proto';
-import { userKey } from '@vigil/cluster';
+import { BUCKETS, userKey } from '@vigil/cluster';
+import { RevisionConflictError } from './errors.js';
 
 /** When one of a user's resources last ended (`LastSeen.earlierEnds`). */
 export interface ResourceEnd {
@@ -34,9 +36,22 @@ export interface LastSeen {
  */
 export const LAST_SEEN_RESOURCES = 4;
 
+/** A user's value with the revision it was read at (0: none stored), for a compare-and-set write (update()). */
+export interface VersionedLastSeen {
+  readonly value: LastSeen | undefined;
+  readonly revision: number;
+}
+
 export interface LastSeenRepository {
   get(username: string): Promise<LastSeen | undefined>;
   put(username: string, value: LastSeen): Promise<void>;
+  /** get() with the revision read. */
+  read(username: string): Promise<VersionedLastSeen>;
+  /**
+   * Writes `value` only if the user's key is still at `expectedRevision` (0: nothing stored, or deleted since);
+   * RevisionConflictError when another write came first. Returns the new revision.
+   */
+  update(username: string, value: LastSeen, expectedRevision: number): Promise<number>;
   /** Forgets the user (account deletion). */
   remove(username: string): Promise<void>;
 }
@@ -70,10 +85,14 @@ export function mergeLastSeen(older: LastSeen | undefined, newer: LastSeen): Las
   return withEnds(fullJid === undefined ? { unixMs, status } : { unixMs, status, fullJid }, [...resourceEnds(newer), ...resourceEnds(older)]);
 }
 
-/** `last` with `ends` (newest first, `last`'s own among them or not) as its earlier ends, deduplicated and capped. */
+/**
+ * `last` with `ends` (newest first, `last`'s own among them or not) as its earlier ends, deduplicated and capped at
+ * LAST_SEEN_RESOURCES − 1 (as StoredLastSeen.earlier_ends says), also when `last` names no resource (an older
+ * version's value): such a value remembers one resource fewer.
+ */
 function withEnds(last: LastSeen, ends: readonly ResourceEnd[]): LastSeen {
   const all = resourceEnds({ ...last, earlierEnds: ends });
-  const earlierEnds = resourceOf(last.fullJid ?? '') === '' ? all : all.slice(1);
+  const earlierEnds = resourceOf(last.fullJid ?? '') === '' ? all.slice(0, LAST_SEEN_RESOURCES - 1) : all.slice(1);
   return earlierEnds.length === 0 ? last : { ...last, earlierEnds };
 }
 
@@ -89,6 +108,27 @@ export class LastSeenStore implements LastSeenRepository {
 
   async put(username: string, value: LastSeen): Promise<void> {
     await this.kv.put(userKey(username), store.StoredLastSeen.encode(toStored(value)).finish());
+  }
+
+  async read(username: string): Promise<VersionedLastSeen> {
+    const entry = await this.kv.get(userKey(username));
+    if (entry === null) return { value: undefined, revision: 0 };
+    // A deletion marker's revision is the key's last: a write at it succeeds only if nothing came after.
+    return { value: entry.operation === 'PUT' ? fromStored(store.StoredLastSeen.decode(entry.value)) : undefined, revision: entry.revision };
+  }
+
+  async update(username: string, value: LastSeen, expectedRevision: number): Promise<number> {
+    const key = userKey(username);
+    const bytes = store.StoredLastSeen.encode(toStored(value)).finish();
+    try {
+      return expectedRevision === 0 ? await this.kv.create(key, bytes) : await this.kv.update(key, bytes, expectedRevision);
+    } catch (e) {
+      // Only a lost compare-and-set is a conflict; a timeout or an unreachable server is thrown as it is.
+      if (e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) {
+        throw new RevisionConflictError(BUCKETS.lastSeen, key, e);
+      }
+      throw e;
+    }
   }
 
   async remove(username: string): Promise<void> {

@@ -72,13 +72,12 @@ export class Authority {
   readonly #subs: Subscription[] = [];
   readonly #shardSubs = new Map<number, Subscription>();
   /**
-   * Restored probes whose last-seen read is outstanding (#onProbe), each
-   * until it is answered or queued; as many as such probes in flight, one
-   * KV get each, as when they waited in their contacts' queues.
+   * Restored probes whose last-seen read is outstanding (#onProbe), by the
+   * contact's shard, each until it is answered or queued; as many as such
+   * probes in flight, one KV get each, as when they waited in their
+   * contacts' queues. By shard so that a hand-over waits only for its own.
    */
-  readonly #probeReads = new Set<Promise<void>>();
-  /** Shards being handed over gracefully: unsubscribed, their registry kept until what is in hand is done. */
-  readonly #handingOver = new Set<number>();
+  readonly #probeReads = new Map<number, Set<Promise<void>>>();
   readonly #journal: KvSessionJournal;
   readonly #shards: ShardManager;
   readonly #now: () => number;
@@ -129,6 +128,7 @@ export class Authority {
       registry: this.#registry,
       records: (this.#records = new UserRecords(deps.stores.rosters, deps.config.rosterCacheSize, (localpart) => shardOf(`${localpart}@${deps.config.domain}`, deps.config.shardCount))),
       lastSeen: deps.stores.lastSeen,
+      epochOf: (shard) => this.#shards.epochOf(shard),
       outbox: this.#outbox,
       queue: this.#queue,
       journal: this.#journal,
@@ -260,16 +260,13 @@ export class Authority {
   }
 
   async #giveShard(shard: number, graceful: boolean): Promise<void> {
-    if (graceful) this.#handingOver.add(shard);
     this.#shardSubs.get(shard)?.unsubscribe();
     this.#shardSubs.delete(shard);
     // A graceful hand-over finishes what is in hand, so no expiry is lost or repeated by the successor.
     if (graceful) {
-      try {
-        await this.#settle(); // a restored probe read before the unsubscribe is answered while the registry still holds the shard
-      } finally {
-        this.#handingOver.delete(shard);
-      }
+      // A restored probe of this shard read before the unsubscribe is answered while the registry still holds the
+      // shard; reads of other shards (a resumption storm goes on there) are not waited for.
+      await this.#settle(shard);
       await this.#journal.flush(shard);
       // Last-seen values wait for a pause in session ends (BackgroundWrites); the successor reads the store.
       await this.#presence.flushLastSeen();
@@ -602,26 +599,59 @@ export class Authority {
     // and the turn reached the prober already as broadcasts (it is available from its re-announcement on); the
     // ends noted meanwhile are merged on (PresenceCore.resourceEnds), and one missed only repeats a broadcast.
     const shard = shardOf(p.toBareJid, this.deps.config.shardCount);
+    // The contact's shard as it is owned now: the answer is sent only while it still is, at this epoch (#stillOwned).
+    const epoch = this.#shards.epochOf(shard);
     const answered = this.#presence.endsFor(p).then((ended) => {
-      // A shard lost meanwhile (not handed over: that waits for this) has left the registry: an answer from it would
-      // call the contact's available resources gone. Its new owner never saw the probe; the client keeps its view.
-      if (!this.#shardSubs.has(shard) && !this.#handingOver.has(shard)) {
-        this.deps.log.warn('restored probe not answered: its shard was lost during the read', { user: p.toBareJid, prober: p.fromFullJid, shard });
-        return;
-      }
-      this.#withUser(p.toBareJid, (contact) => this.#presence.answerProbeWith(p, contact, ended), () => this.#presence.answerProbe(p, ended));
+      if (!this.#stillOwned(p, shard, epoch, 'read')) return;
+      this.#withUser(
+        p.toBareJid,
+        (contact) => this.#presence.answerProbeWith(p, contact, ended),
+        async () => {
+          // Queued (the contact's queue busy or its roster entry not cached): the shard may be lost while it waits.
+          const contact = await this.#records.entry(localpartOf(p.toBareJid));
+          if (this.#stillOwned(p, shard, epoch, 'wait in the queue')) this.#presence.answerProbeWith(p, contact, ended);
+        },
+      );
     }).catch((e: unknown) => this.deps.log.error('restored probe not answered', { user: p.toBareJid, prober: p.fromFullJid, err: e }));
-    // Tracked so idle() and a graceful hand-over wait for it to be answered (#settle).
-    this.#probeReads.add(answered);
-    void answered.finally(() => this.#probeReads.delete(answered));
+    // Tracked so idle() and a graceful hand-over of the shard wait for it to be answered (#settle).
+    let reads = this.#probeReads.get(shard);
+    if (reads === undefined) this.#probeReads.set(shard, (reads = new Set()));
+    reads.add(answered);
+    void answered.finally(() => {
+      reads.delete(answered);
+      if (reads.size === 0 && this.#probeReads.get(shard) === reads) this.#probeReads.delete(shard);
+    });
   }
 
-  /** Until no restored probe's read is outstanding and every task queued so far, and by them, has run. */
-  async #settle(): Promise<void> {
+  /**
+   * Whether a restored probe of `shard`, which arrived while this replica owned it at `epoch`, may be answered now:
+   * only while it still owns it at that epoch (a graceful hand-over keeps the epoch until its registry goes). A shard
+   * lost (not handed over) since has left the registry, or a later takeover reloaded it: an answer from it could
+   * call the contact's available resources (at the new owner) gone, and the outbox would send it stamped with the
+   * prober's shard. Its new owner never saw the probe; the client keeps its view. Logged when dropped.
+   */
+  #stillOwned(p: cluster.Probe, shard: number, epoch: number | undefined, during: string): boolean {
+    const now = this.#shards.epochOf(shard);
+    if (epoch !== undefined && now === epoch) return true;
+    this.deps.log.warn(`restored probe not answered: its shard was lost during the ${during}`, { user: p.toBareJid, prober: p.fromFullJid, shard, epoch, now });
+    return false;
+  }
+
+  /**
+   * Until no restored probe's read is outstanding (of `shard` only, when given) and every task queued so far, and
+   * by them, has run.
+   */
+  async #settle(shard?: number): Promise<void> {
+    const reads = (): Promise<void>[] => {
+      if (shard !== undefined) return [...(this.#probeReads.get(shard) ?? [])];
+      const all: Promise<void>[] = [];
+      for (const set of this.#probeReads.values()) all.push(...set);
+      return all;
+    };
     for (;;) {
-      await Promise.all([...this.#probeReads]);
+      await Promise.all(reads());
       await this.#queue.drain();
-      if (this.#probeReads.size === 0) return;
+      if (reads().length === 0) return;
     }
   }
 

@@ -16,6 +16,8 @@ export interface AuthorityContext {
   readonly registry: SessionRegistry;
   readonly records: UserRecords;
   readonly lastSeen: LastSeenRepository;
+  /** The epoch at which this replica owns a shard, undefined when it does not (ShardManager.epochOf). */
+  readonly epochOf: (shard: number) => number | undefined;
   readonly outbox: OutboxPort;
   readonly queue: KeyedQueue;
   /** The durable session registry; every change to a session record is written here in the user's queue. */

@@ -1,21 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LastSeen, LastSeenRepository } from '@vigil/store';
-import { InMemoryCluster } from './testing/in-memory.js';
+import type { LastSeen } from '@vigil/store';
+import { InMemoryCluster, MemoryLastSeen } from './testing/in-memory.js';
 
 /** A last-seen store whose writes wait until released, as a KV write still in flight does. */
-class SlowLastSeen implements LastSeenRepository {
-  readonly #data = new Map<string, LastSeen>();
+class SlowLastSeen extends MemoryLastSeen {
   readonly #held: (() => void)[] = [];
-  async get(username: string): Promise<LastSeen | undefined> {
-    return this.#data.get(username);
-  }
-  async put(username: string, value: LastSeen): Promise<void> {
+  override async put(username: string, value: LastSeen): Promise<void> {
     await new Promise<void>((resolve) => this.#held.push(resolve));
-    this.#data.set(username, value);
+    return super.put(username, value);
   }
-  async remove(username: string): Promise<void> {
-    this.#data.delete(username);
+  override async update(username: string, value: LastSeen, expectedRevision: number): Promise<number> {
+    await new Promise<void>((resolve) => this.#held.push(resolve));
+    return super.update(username, value, expectedRevision);
   }
   get held(): number {
     return this.#held.length;

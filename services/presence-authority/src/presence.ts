@@ -3,7 +3,7 @@ import { cluster, type store } from '@vigil/proto';
 import { shardOf } from '@vigil/cluster';
 import { bareOf, broadcastJids, isBlocked, viewMayAnswerProbe, type RosterView } from '@vigil/roster';
 import { escapeAttr, parseStanza } from '@vigil/xmpp';
-import { mergeLastSeen, type LastSeen } from '@vigil/store';
+import { mergeLastSeen, RevisionConflictError, type LastSeen } from '@vigil/store';
 import type { AuthorityContext } from './context.js';
 import { jidsWith, jidsWithout, NO_JIDS, type SessionRecord } from './registry.js';
 import { BackgroundWrites } from './background-writes.js';
@@ -14,6 +14,17 @@ import { domainOf, lastUnavailables, localpartOf, unavailableFrom } from './stan
 const { EndCause } = cluster;
 type EndCause = cluster.EndCause;
 const AVAILABLE = 'available';
+
+/** Ends noted for a user and not yet stored (PresenceCore.#unwritten). */
+interface NotedEnds {
+  readonly value: LastSeen;
+  /** The user's shard, owned here at `epoch` when the ends were noted. */
+  readonly shard: number;
+  readonly epoch: number;
+}
+
+/** Compare-and-set conflicts a last-seen write retries before it gives up (logged): only a competing writer causes one. */
+const MAX_LAST_SEEN_CONFLICTS = 3;
 
 export const END_CAUSE_NAME: Record<number, string> = {
   [EndCause.END_CAUSE_GRACEFUL]: 'graceful',
@@ -37,9 +48,11 @@ export class PresenceCore {
    * stored value: the write leaves after the fan-out, so a contact told
    * "unavailable" may ask for last activity (XEP-0012), or a restored
    * session probe, before the store has it. Holds only users with a write
-   * queued or in flight (an entry leaves when its write ends).
+   * queued or in flight (an entry leaves when its write ends). Each with
+   * the user's shard and the epoch it was noted at: it is written only
+   * while this replica still owns the shard at that epoch (#store).
    */
-  readonly #unwritten = new Map<string, LastSeen>();
+  readonly #unwritten = new Map<string, NotedEnds>();
   /** Last-seen writes queued and not yet done (each leaves the set when it ends). */
   readonly #inFlight = new Set<Promise<void>>();
 
@@ -340,8 +353,16 @@ export class PresenceCore {
     }
     const ended: LastSeen = { unixMs: this.ctx.wallNowMs(), status, fullJid: s.fullJid };
     const local = localpartOf(s.bareJid);
+    const epoch = this.ctx.epochOf(s.shard);
+    if (epoch === undefined) {
+      // Not the shard's owner (lost while this end was being announced): its owner keeps the key. Debug, one per
+      // user: a loss can leave a mass expiry's ends queued, and the loss itself is logged (ShardManager, warn).
+      this.ctx.log.debug('last activity not noted: the shard is not owned here', { user: s.bareJid, shard: s.shard });
+      return;
+    }
     const queued = this.#unwritten.get(local);
-    this.#unwritten.set(local, mergeLastSeen(queued, ended));
+    // Ends noted at an earlier epoch (the shard lost and taken again since) are not this epoch's to write.
+    this.#unwritten.set(local, { value: queued?.epoch === epoch ? mergeLastSeen(queued.value, ended) : ended, shard: s.shard, epoch });
     if (queued !== undefined) return; // the user's write, queued or running, stores this end too
     // Off the presence path, like the journal: KV may be electing a leader.
     const written = this.#writes.run(() => this.#store(local), true).catch((e: unknown) => {
@@ -356,20 +377,38 @@ export class PresenceCore {
   /**
    * Merges the user's noted ends onto the stored value and writes it, again
    * while ends were noted during the write. One write per user at a time
-   * (#noteLastSeen queues one only when none is), and only the shard's owner
-   * writes the key (a hand-over stores what is noted first,
-   * flushLastSeen()), so nothing is lost between the read and the write.
-   * The read is this path's price for keeping earlier resources: one KV get
-   * per write, after the fan-out like the write; a login reads nothing.
+   * (#noteLastSeen queues one only when none is). Written only by the
+   * shard's owner: before each write, the user's shard must still be owned
+   * here at the epoch the ends were noted at (a graceful hand-over keeps it
+   * until flushLastSeen() is done); a replica that lost the shard drops
+   * what it noted, which could otherwise undo the new owner's value (its
+   * earlier ends, a later unix_ms). The write is a compare-and-set at the
+   * revision read: a write that came first (a new owner's, if the shard was
+   * lost during ours) makes it read again, check the epoch again and merge
+   * onto that. The read is this path's price for keeping earlier
+   * resources: one KV get per write, after the fan-out like the write; a
+   * login reads nothing.
    */
   async #store(local: string): Promise<void> {
     try {
-      let stored = await this.ctx.lastSeen.get(local);
-      for (;;) {
+      let { value: stored, revision } = await this.ctx.lastSeen.read(local);
+      for (let conflicts = 0; ;) {
         const noted = this.#unwritten.get(local);
         if (noted === undefined) return;
-        const value = mergeLastSeen(stored, noted);
-        await this.ctx.lastSeen.put(local, value);
+        if (this.ctx.epochOf(noted.shard) !== noted.epoch) {
+          this.#unwritten.delete(local);
+          // Debug, one per user, as when noting: the loss itself is logged (ShardManager, warn).
+          this.ctx.log.debug('last activity not stored: the shard was lost since the end', { user: local, shard: noted.shard, epoch: noted.epoch });
+          return;
+        }
+        const value = mergeLastSeen(stored, noted.value);
+        try {
+          revision = await this.ctx.lastSeen.update(local, value, revision);
+        } catch (e) {
+          if (!(e instanceof RevisionConflictError) || ++conflicts > MAX_LAST_SEEN_CONFLICTS) throw e;
+          ({ value: stored, revision } = await this.ctx.lastSeen.read(local));
+          continue;
+        }
         if (this.#unwritten.get(local) === noted) {
           this.#unwritten.delete(local);
           return;
@@ -396,16 +435,16 @@ export class PresenceCore {
    */
   async lastSeen(userBareJid: string): Promise<LastSeen | undefined> {
     const local = localpartOf(userBareJid);
-    return this.#unwritten.get(local) ?? this.ctx.lastSeen.get(local);
+    return this.#unwritten.get(local)?.value ?? this.ctx.lastSeen.get(local);
   }
 
   /** Every resource end remembered for the user: the stored value with the ends noted but not yet stored merged on. */
   async resourceEnds(userBareJid: string): Promise<LastSeen | undefined> {
     const local = localpartOf(userBareJid);
     // Noted before and after the read: a write that lands during the read leaves the second empty, its value in the store.
-    const before = this.#unwritten.get(local);
+    const before = this.#unwritten.get(local)?.value;
     let value = await this.ctx.lastSeen.get(local);
-    const after = this.#unwritten.get(local);
+    const after = this.#unwritten.get(local)?.value;
     if (before !== undefined) value = mergeLastSeen(value, before);
     if (after !== undefined && after !== before) value = mergeLastSeen(value, after);
     return value;

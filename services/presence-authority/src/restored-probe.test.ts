@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Received } from '@vigil/testkit';
-import { LAST_SEEN_RESOURCES, type LastSeen, type LastSeenRepository } from '@vigil/store';
-import { InMemoryCluster } from './testing/in-memory.js';
+import { LAST_SEEN_RESOURCES, type LastSeen, type VersionedLastSeen } from '@vigil/store';
+import { InMemoryCluster, MemoryLastSeen } from './testing/in-memory.js';
 
 // RFC 6121 §4.3.2 probe answers for a session a XEP-0198 resumption brought
 // back after the presence grace ended it: its client still shows what it saw
@@ -79,7 +79,7 @@ test('a contact back on another resource: the restored session gets its presence
 });
 
 /** alice subscribes to carol; carol's `before` resources are online when alice's session ends, then `leave` of them go. */
-async function carolWhileAliceAway(before: readonly string[], leave: readonly string[], options: { readonly lastSeen?: LastSeenRepository } = {}): Promise<InMemoryCluster> {
+async function carolWhileAliceAway(before: readonly string[], leave: readonly string[], options: ConstructorParameters<typeof InMemoryCluster>[0] = {}): Promise<InMemoryCluster> {
   const c = new InMemoryCluster(options);
   await c.setItem('alice@x', 'carol@x', 'both');
   await c.setItem('carol@x', 'alice@x', 'both');
@@ -148,17 +148,46 @@ test('an ordinary login reads no last-seen value; a restored one reads one per s
 });
 
 /** Last-seen in memory, counting reads. */
-class CountingLastSeen implements LastSeenRepository {
+class CountingLastSeen extends MemoryLastSeen {
   gets = 0;
-  readonly #data = new Map<string, LastSeen>();
-  async get(username: string): Promise<LastSeen | undefined> {
+  override async get(username: string): Promise<LastSeen | undefined> {
     this.gets++;
-    return this.#data.get(username);
+    return super.get(username);
   }
-  async put(username: string, value: LastSeen): Promise<void> {
-    this.#data.set(username, value);
-  }
-  async remove(username: string): Promise<void> {
-    this.#data.delete(username);
+}
+
+test("a replica that lost the user's shard (not handed over) drops its deferred last-seen write: the new owner's value stays", async () => {
+  const stored = new CountingLastSeen();
+  let epoch: number | undefined = 1;
+  const c = await carolWhileAliceAway(['a', 'b'], ['a'], { lastSeen: stored, epochOf: () => epoch });
+  // carol/a's end is noted at epoch 1, its write waiting for a pause in ends. The shard is lost; its new owner
+  // stores a later end, merged onto what it read.
+  epoch = undefined;
+  const newOwners: LastSeen = { unixMs: 5, status: '', fullJid: 'carol@x/b', earlierEnds: [{ resource: 'a', unixMs: 0 }] };
+  await stored.put('carol', newOwners);
+  await c.flushLastSeen();
+  assert.deepEqual(await stored.get('carol'), newOwners);
+});
+
+test('a last-seen write that lost its compare-and-set reads again and merges onto the value that came first', async () => {
+  const stored = new RacedLastSeen();
+  const c = await carolWhileAliceAway(['a'], ['a'], { lastSeen: stored });
+  // Another writer stores carol/z's end between this write's read and its write.
+  stored.race = { unixMs: 3, status: '', fullJid: 'carol@x/z' };
+  await c.flushLastSeen();
+  assert.deepEqual(await stored.get('carol'), { unixMs: 0, status: '', fullJid: 'carol@x/a', earlierEnds: [{ resource: 'z', unixMs: 3 }] });
+});
+
+/** Last-seen in memory where another write of carol's value lands right after her next read (`race`). */
+class RacedLastSeen extends MemoryLastSeen {
+  race: LastSeen | undefined;
+  override async read(username: string): Promise<VersionedLastSeen> {
+    const read = await super.read(username);
+    const race = this.race;
+    if (username === 'carol' && race !== undefined) {
+      this.race = undefined;
+      await this.put(username, race);
+    }
+    return read;
   }
 }

@@ -2,7 +2,7 @@ import { cluster } from '@vigil/proto';
 import { createLogger } from '@vigil/telemetry';
 import {
   EMPTY_RECORD, RevisionConflictError,
-  type LastSeen, type LastSeenRepository, type RosterRecord, type RosterRepository, type VersionedRecord,
+  type LastSeen, type LastSeenRepository, type RosterRecord, type VersionedLastSeen, type RosterRepository, type VersionedRecord,
 } from '@vigil/store';
 import type { Subscription } from '@vigil/roster';
 import { parseStanza } from '@vigil/xmpp';
@@ -35,16 +35,27 @@ class MemoryRosters implements RosterRepository {
   }
 }
 
-class MemoryLastSeen implements LastSeenRepository {
-  readonly #data = new Map<string, LastSeen>();
+/** Last-seen values in memory, with revisions as KV keeps them (a deletion too is a revision). */
+export class MemoryLastSeen implements LastSeenRepository {
+  readonly #data = new Map<string, { readonly value: LastSeen | undefined; readonly revision: number }>();
+  #revision = 0;
   async get(username: string): Promise<LastSeen | undefined> {
-    return this.#data.get(username);
+    return this.#data.get(username)?.value;
   }
   async put(username: string, value: LastSeen): Promise<void> {
-    this.#data.set(username, value);
+    this.#data.set(username, { value, revision: ++this.#revision });
+  }
+  async read(username: string): Promise<VersionedLastSeen> {
+    return this.#data.get(username) ?? { value: undefined, revision: 0 };
+  }
+  async update(username: string, value: LastSeen, expectedRevision: number): Promise<number> {
+    const current = this.#data.get(username)?.revision ?? 0;
+    if (current !== expectedRevision) throw new RevisionConflictError('memory', username, `at ${current}`);
+    this.#data.set(username, { value, revision: ++this.#revision });
+    return this.#revision;
   }
   async remove(username: string): Promise<void> {
-    this.#data.delete(username);
+    if (this.#data.has(username)) this.#data.set(username, { value: undefined, revision: ++this.#revision });
   }
 }
 
@@ -83,13 +94,15 @@ export class InMemoryCluster implements OutboxPort {
   readonly #log = createLogger({}, { level: 'error' });
   #ids = 0;
 
-  constructor(options: { readonly lastSeen?: LastSeenRepository } = {}) {
+  /** `epochOf`: this replica's epoch of each shard; epoch 1 of every shard unless a test loses one. */
+  constructor(options: { readonly lastSeen?: LastSeenRepository; readonly epochOf?: (shard: number) => number | undefined } = {}) {
     const ctx: AuthorityContext = {
       config: readAuthorityConfig({ VIGIL_DOMAIN: this.domain }),
       log: this.#log,
       registry: this.#registry,
       records: new UserRecords(this.#rosters, 1000, () => 0), // one replica owns every shard here
       lastSeen: options.lastSeen ?? new MemoryLastSeen(),
+      epochOf: options.epochOf ?? (() => 1),
       outbox: this,
       queue: this.#queue,
       journal: NO_JOURNAL,
