@@ -12,12 +12,18 @@
  * burst gives the slack back at a moment when nothing waits for the process,
  * and lets the heap grow as V8 likes while it serves reads.
  *
+ * It also gives back a young generation a burst grew (2 × 16 MB after a
+ * login storm or an import): V8 shrinks it only in a full collection made
+ * when no collection ran for a while before, so the collector waits for
+ * such a window (see gcFreeMs).
+ *
  * The decision is a pure function over per-tick readings (session count,
- * committed heap, event-loop utilization); the shell below reads them on a
- * timer and calls `gc` (exposed by the authority's `--expose-gc` flag).
+ * committed heap, event-loop utilization, young generation grown, time
+ * since V8's last collection); the shell below reads them on a timer and
+ * calls `gc` (exposed by the authority's `--expose-gc` flag).
  */
 import v8 from 'node:v8';
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import type { Logger } from '@vigil/telemetry';
 
 export type IdleCollectorSettings = {
@@ -40,6 +46,14 @@ export type IdleCollectorSettings = {
    * incremental collections handle larger heaps.
    */
   readonly maxHeapBytes: number;
+  /**
+   * V8 shrinks a grown young generation only in a full collection made while its measured allocation rate is low,
+   * and it measures that rate between its own collections: a collection counts as low-rate only when no other one
+   * (a scavenge included) ran for this long before it. The collector waits for such a window.
+   */
+  readonly gcFreeMs: number;
+  /** After a burst, quiet ticks after which it collects even without a collection-free window (the old space's slack). */
+  readonly maxWaitTicks: number;
 };
 
 /**
@@ -48,16 +62,19 @@ export type IdleCollectorSettings = {
  * the process 50–80 ms, so it waits until nothing is being served; the heap's growth meanwhile is bounded by V8's own
  * collections (the authority's --heap-growing-percent).
  *
- * quietTicks 12 (6 s): a login storm also grows the young generation to 2 × 16 MB, and V8 shrinks it only in a full
- * collection made once its recent allocation rate is low. Measured: a collection 2 s after the growth left it at
- * 32 MB; one 6 s after (allocating a few hundred KB/s meanwhile) shrank it to 1 MB. Collecting 1.5–2 s after the
- * storm left the authority's 32 MB committed for another 20–26 s, until V8's memory reducer got to it
- * (docs/decisions.md, "The authority gives its young generation back", session 8).
+ * gcFreeMs 6 s: a login storm (or a bulk import) also grows the young generation to 2 × 16 MB. Measured: a collection
+ * 2 s after the growth left it at 32 MB, one 6 s after (allocating a few hundred KB/s meanwhile) shrank it to 1 MB;
+ * collecting 1.5–2 s after a storm left the authority's 32 MB committed for another 20–26 s, until V8's memory reducer
+ * got to it, and waiting a fixed 6 s still failed when the storm's trailing writes caused a scavenge meanwhile. So a
+ * young generation still grown is a reason to collect by itself (after an import too), but only in such a window;
+ * after a burst of sessions the collector waits for one up to maxWaitTicks (docs/decisions.md, "The authority gives
+ * its young generation back", session 8).
  */
 export const IDLE_COLLECTOR_DEFAULTS: IdleCollectorSettings = {
-  quietTicks: 12, maxUtilization: 0.15, minGrowthBytes: 4 * 1024 * 1024, churnSessions: 16, churnFraction: 0.001, maxHeapBytes: 128 * 1024 * 1024,
+  quietTicks: 3, maxUtilization: 0.15, minGrowthBytes: 4 * 1024 * 1024, churnSessions: 16, churnFraction: 0.001, maxHeapBytes: 128 * 1024 * 1024,
+  gcFreeMs: 6000, maxWaitTicks: 40,
 };
-/** Tick of the shell; with quietTicks 12 a burst is over 6–6.5 s after its last session change. */
+/** Tick of the shell; with quietTicks 3 a burst is over 1.5–2 s after its last session change, and maxWaitTicks is 20 s. */
 export const IDLE_COLLECTOR_TICK_MS = 500;
 
 export type IdleCollectorState = {
@@ -69,12 +86,22 @@ export type IdleCollectorState = {
   readonly quiet: number;
   /** Committed heap the last collection left (or the first reading). */
   readonly heapAfterGc: number;
+  /** Collections made for a grown young generation alone since it was last seen small: one try, then V8's own reducer. */
+  readonly youngTries: number;
 };
 
-export type IdleReading = { readonly sessions: number; readonly heapBytes: number; readonly utilization: number };
+export type IdleReading = {
+  readonly sessions: number;
+  readonly heapBytes: number;
+  readonly utilization: number;
+  /** The young generation is larger than V8 started it (a burst grew it). */
+  readonly youngGrown: boolean;
+  /** Since V8's last collection of any kind ended. */
+  readonly msSinceGc: number;
+};
 
 export function initialIdleState(r: IdleReading): IdleCollectorState {
-  return { sessions: r.sessions, changed: false, quiet: 0, heapAfterGc: r.heapBytes };
+  return { sessions: r.sessions, changed: false, quiet: 0, heapAfterGc: r.heapBytes, youngTries: 0 };
 }
 
 /**
@@ -89,11 +116,19 @@ export function idleTick(s: IdleCollectorState, r: IdleReading, o: IdleCollector
   const changed = s.changed || delta > 0;
   const burst = delta > Math.max(o.churnSessions, o.churnFraction * r.sessions);
   const quiet = burst || r.utilization > o.maxUtilization ? 0 : s.quiet + 1;
-  const collect = changed && quiet >= o.quietTicks && r.heapBytes - s.heapAfterGc >= o.minGrowthBytes && r.heapBytes <= o.maxHeapBytes;
+  const settledQuiet = quiet >= o.quietTicks && r.heapBytes <= o.maxHeapBytes;
+  const lowRate = r.msSinceGc >= o.gcFreeMs;
+  // After a burst of sessions: when V8 would count the collection as low-rate, or once waiting longer is not worth it.
+  const afterBurst = changed && r.heapBytes - s.heapAfterGc >= o.minGrowthBytes && (lowRate || quiet >= o.maxWaitTicks);
+  // A young generation a burst grew (an import, a storm whose collection came too early): only in a low-rate window,
+  // and once (should V8 keep it anyway, trying every window would pause the process for nothing).
+  const youngOnly = !afterBurst && r.youngGrown && lowRate && s.youngTries < 1;
+  const collect = settledQuiet && (afterBurst || youngOnly);
+  const youngTries = !r.youngGrown ? 0 : s.youngTries + (collect && youngOnly ? 1 : 0);
   // A burst whose heap growth was too small to be worth a pause (or whose heap is too large to pause for) is
   // forgotten once quiet.
-  const settled = changed && quiet >= o.quietTicks && !collect;
-  return { state: { sessions: r.sessions, changed: settled ? false : changed, quiet, heapAfterGc: s.heapAfterGc }, collect };
+  const forget = changed && quiet >= o.quietTicks && !collect && (r.heapBytes - s.heapAfterGc < o.minGrowthBytes || r.heapBytes > o.maxHeapBytes);
+  return { state: { sessions: r.sessions, changed: forget ? false : changed, quiet, heapAfterGc: s.heapAfterGc, youngTries }, collect };
 }
 
 export function collected(s: IdleCollectorState, heapBytes: number): IdleCollectorState {
@@ -108,11 +143,22 @@ export function startIdleCollector(sessions: () => number, log: Logger, o: IdleC
     return () => undefined;
   }
   const heap = () => v8.getHeapStatistics().total_heap_size;
+  const youngSize = () => v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0;
+  // The young generation as V8 started it; "grown" is past one and a half times that.
+  const youngAtStart = youngSize();
+  let lastGcEndMs = Number.NEGATIVE_INFINITY;
+  const gcs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) lastGcEndMs = Math.max(lastGcEndMs, e.startTime + e.duration);
+  });
+  gcs.observe({ entryTypes: ['gc'] });
   let elu = performance.eventLoopUtilization();
-  let state = initialIdleState({ sessions: sessions(), heapBytes: heap(), utilization: 0 });
+  let state = initialIdleState({ sessions: sessions(), heapBytes: heap(), utilization: 0, youngGrown: false, msSinceGc: 0 });
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
-    const reading = { sessions: sessions(), heapBytes: heap(), utilization: performance.eventLoopUtilization(now, elu).utilization };
+    const reading = {
+      sessions: sessions(), heapBytes: heap(), utilization: performance.eventLoopUtilization(now, elu).utilization,
+      youngGrown: youngSize() > 1.5 * youngAtStart, msSinceGc: performance.now() - lastGcEndMs,
+    };
     elu = now;
     const next = idleTick(state, reading, o);
     if (state.changed && !next.state.changed && !next.collect && reading.heapBytes > o.maxHeapBytes) {
@@ -138,7 +184,10 @@ export function startIdleCollector(sessions: () => number, log: Logger, o: IdleC
     });
   }, IDLE_COLLECTOR_TICK_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    gcs.disconnect();
+  };
 }
 
 /** Committed / used MB of each V8 heap space above 1 MB, for the collection's log line. */
