@@ -62,19 +62,31 @@ const arbValue = fc.record({
   return v.fullJid === undefined ? rest : { ...rest, fullJid: v.fullJid };
 });
 
-test('merging: the newer value wins, each resource once, never more than the cap, and merging the same newer value again changes nothing', () => {
+test('merging: the later end wins (the newer value on a tie), each resource once at its latest end, never more than the cap, the same result whichever value came first, and merging again changes nothing', () => {
   fc.assert(
     fc.property(fc.option(arbValue, { nil: undefined }), arbValue, (older, newer) => {
       const m = mergeLastSeen(older, newer);
-      assert.equal(m.unixMs, newer.unixMs);
-      assert.equal(m.status, newer.status);
-      assert.equal(m.fullJid, newer.fullJid);
+      const top = older !== undefined && older.unixMs > newer.unixMs ? older : newer;
+      assert.equal(m.unixMs, top.unixMs);
+      assert.equal(m.status, top.status);
+      assert.equal(m.fullJid, top.fullJid);
       const ends = resourceEnds(m).map((e) => e.resource);
       assert.ok(ends.length <= LAST_SEEN_RESOURCES);
       // store.proto: at most LAST_SEEN_RESOURCES − 1 earlier ends, a value without a last resource included.
       assert.ok((m.earlierEnds?.length ?? 0) <= LAST_SEEN_RESOURCES - 1, `${m.earlierEnds?.length} earlier ends`);
       assert.equal(new Set(ends).size, ends.length);
+      // A remembered resource is remembered at the latest end either value knew of it.
+      for (const e of m.earlierEnds ?? []) {
+        const known = [...resourceEnds(older), ...resourceEnds(newer)].filter((x) => x.resource === e.resource).map((x) => x.unixMs);
+        assert.equal(e.unixMs, Math.max(...known));
+      }
       assert.deepEqual(mergeLastSeen(m, newer), m);
+      if (older !== undefined) {
+        assert.deepEqual(mergeLastSeen(m, older), m);
+        // Two writers converge: with distinct times (and distinct latest ends) the order of the arguments does not matter.
+        const times = [...resourceEnds(older), ...resourceEnds(newer)].map((x) => x.unixMs);
+        if (older.unixMs !== newer.unixMs && new Set(times).size === times.length) assert.deepEqual(mergeLastSeen(newer, older), m);
+      }
       // Round trip through the stored form.
       assert.deepEqual(fromStored(store.StoredLastSeen.decode(store.StoredLastSeen.encode(toStored(m)).finish())), m);
     }),

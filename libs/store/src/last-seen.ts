@@ -74,15 +74,26 @@ export function resourceEnds(value: LastSeen | undefined): ResourceEnd[] {
 }
 
 /**
- * `newer` decided after `older` (a later end, or ends noted while `older`
- * was being stored): newer's last end and status win, then the resources
- * both remember, newer's first, each once, the oldest dropped beyond
- * LAST_SEEN_RESOURCES. Applying the same `newer` twice changes nothing, so a
- * writer may merge what it noted onto a value that already holds part of it.
+ * The union of two values, by time: the end with the later time is the last
+ * one (its status with it; on a tie, `newer`'s, the one decided later), and
+ * each resource both remember appears once, at its latest end, newest first,
+ * the oldest dropped beyond LAST_SEEN_RESOURCES. The order of the arguments
+ * matters only on a tie, so two replicas writing by compare-and-set (one of
+ * them not yet aware it lost the user's shard) converge instead of the
+ * slower one putting its older end on top; and merging a value already
+ * merged in changes nothing.
  */
 export function mergeLastSeen(older: LastSeen | undefined, newer: LastSeen): LastSeen {
-  const { unixMs, status, fullJid } = newer;
-  return withEnds(fullJid === undefined ? { unixMs, status } : { unixMs, status, fullJid }, [...resourceEnds(newer), ...resourceEnds(older)]);
+  const top = older !== undefined && older.unixMs > newer.unixMs ? older : newer;
+  const latest = new Map<string, number>();
+  for (const e of [...resourceEnds(newer), ...resourceEnds(older)]) {
+    const seen = latest.get(e.resource);
+    if (seen === undefined || e.unixMs > seen) latest.set(e.resource, e.unixMs);
+  }
+  // Newest first; equal times keep newer's before older's (a stable sort over the order they were met).
+  const ends = [...latest].map(([resource, unixMs]) => ({ resource, unixMs })).sort((a, b) => b.unixMs - a.unixMs);
+  const { unixMs, status, fullJid } = top;
+  return withEnds(fullJid === undefined ? { unixMs, status } : { unixMs, status, fullJid }, ends);
 }
 
 /**

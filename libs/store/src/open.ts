@@ -57,9 +57,15 @@ export async function openStores(nc: NatsConnection, options: OpenStoresOptions 
     // The authorities' own state is read from the stream leader (allow_direct off): a replica that is behind must not
     // hand a new shard owner an older roster or session entry.
     kvm.create(BUCKETS.rosters, { history: 1, replicas, storage: 'file', allow_direct: false, description: 'Vigil rosters (RFC 6121 §2)' }),
-    kvm.create(BUCKETS.lastSeen, { history: 1, replicas, storage: 'file', description: 'Vigil last activity (XEP-0012)' }),
+    // Also from the leader: its writes are compare-and-set on the revision read, and a replica that is behind would
+    // answer with a stale revision every time.
+    kvm.create(BUCKETS.lastSeen, { history: 1, replicas, storage: 'file', allow_direct: false, description: 'Vigil last activity (XEP-0012)' }),
     kvm.create(BUCKETS.sessions, { history: 1, replicas, storage: 'file', allow_direct: false, description: 'Vigil session registry, written by shard owners' }),
   ]);
+  if (options.create !== false && (await lastSeen.status()).streamInfo.config.allow_direct) {
+    // A bucket made by an earlier version (direct reads on): nats.js opens an existing bucket as it is.
+    await (await jetstreamManager(nc)).streams.update(`KV_${BUCKETS.lastSeen}`, { allow_direct: false });
+  }
   return {
     accounts: new AccountStore(accounts, BUCKETS.accounts),
     rosters: new RosterStore(rosters, BUCKETS.rosters),

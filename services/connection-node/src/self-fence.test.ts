@@ -132,7 +132,7 @@ describe('SelfFence', () => {
   test('property: no check lets the node go on once a lease could have run out on it, and a silence fence comes before the lease', () => {
     // Safety (no zombie): whatever stalls, losses and delays, a check that does not fence happens while the last
     // confirmed heartbeat is younger than the widest limit, itself two check periods under the lease; and a fence
-    // for silence made by a check that ran on time comes at most one period after that limit, so still before anyone
+    // for silence made by a check that ran on time comes under two periods after that limit, so still before anyone
     // could declare the node dead. (A check waking from a stall fences as soon as the node runs again: it could not
     // act sooner.)
     const cap = new SelfFence(TIMINGS, 0).wakeCapMs;
@@ -149,7 +149,8 @@ describe('SelfFence', () => {
           for (const c of run.checks) {
             const silence = c.at - c.confirmedMs;
             if (c.verdict.kind !== 'fence') assert.ok(silence < cap, `check at ${c.at} passed ${silence} ms after the last confirmation`);
-            else if (!c.wake) assert.ok(silence < cap + TIMINGS.checkPeriodMs, `check at ${c.at} fenced only ${silence} ms after the last confirmation`);
+            // A check counts as on time below two periods late, so one may come almost two periods after the last.
+            else if (!c.wake) assert.ok(silence < cap + 2 * TIMINGS.checkPeriodMs, `check at ${c.at} fenced only ${silence} ms after the last confirmation`);
           }
         },
       ),

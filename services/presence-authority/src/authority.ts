@@ -633,7 +633,8 @@ export class Authority {
   #stillOwned(p: cluster.Probe, shard: number, epoch: number | undefined, during: string): boolean {
     const now = this.#shards.epochOf(shard);
     if (epoch !== undefined && now === epoch) return true;
-    this.deps.log.warn(`restored probe not answered: its shard was lost during the ${during}`, { user: p.toBareJid, prober: p.fromFullJid, shard, epoch, now });
+    // Debug, not warn: a resumption storm during a shard loss would log a line per probe, and the loss is warned of.
+    this.deps.log.debug(`restored probe not answered: its shard was lost during the ${during}`, { user: p.toBareJid, prober: p.fromFullJid, shard, epoch, now });
     return false;
   }
 

@@ -20,8 +20,8 @@ function run(first: IdleReading, readings: readonly IdleReading[], heapAfterColl
 }
 
 /** A reading; by default V8 last collected a minute ago (a low-rate window) and the young generation is small. */
-const idle = (sessions: number, heapMb: number, utilization = 0.02, young: Partial<Pick<IdleReading, 'youngGrown' | 'msSinceGc'>> = {}): IdleReading => ({
-  sessions, heapBytes: heapMb * MB, utilization, youngGrown: false, msSinceGc: 60_000, ...young,
+const idle = (sessions: number, heapMb: number, utilization = 0.02, young: Partial<Pick<IdleReading, 'youngGrown' | 'msSinceGc' | 'allocBytesPerMs'>> = {}): IdleReading => ({
+  sessions, heapBytes: heapMb * MB, utilization, youngGrown: false, msSinceGc: 60_000, allocBytesPerMs: 50, ...young,
 });
 const TICK_MS = 500;
 
@@ -132,4 +132,19 @@ test('a young generation V8 keeps grown after the try is not collected again unt
 test('a busy process is never collected for its young generation', () => {
   const readings = Array.from({ length: 30 }, () => idle(100, 90, 0.3, { youngGrown: true, msSinceGc: 60_000 }));
   assert.deepEqual(run(idle(100, 90), readings), []);
+});
+
+test('after a burst, a window without collections still waits while the young generation fills fast (trailing writes)', () => {
+  let s: IdleCollectorState = initialIdleState(idle(0, 50));
+  s = idleTick(s, idle(10_000, 120, 0.9, { msSinceGc: 10 }), O).state;
+  // No collection since the burst, but 1,000 bytes/ms allocated for the first 4 s of the quiet (4 MB), then none:
+  // the rate since the last collection falls under the limit only after 10 s, not at the 6 s mark.
+  let collectedAt: number | undefined;
+  for (let i = 1; i <= 60 && collectedAt === undefined; i++) {
+    const t = i * TICK_MS;
+    const next = idleTick(s, idle(10_000, 120, 0.02, { youngGrown: true, msSinceGc: t, allocBytesPerMs: (1000 * Math.min(t, 4000)) / t }), O);
+    s = next.state;
+    if (next.collect) collectedAt = t;
+  }
+  assert.ok(collectedAt !== undefined && collectedAt * O.lowAllocBytesPerMs > 4_000_000 && collectedAt < O.maxWaitTicks * TICK_MS, `collected at ${collectedAt} ms`);
 });

@@ -52,6 +52,8 @@ export type IdleCollectorSettings = {
    * (a scavenge included) ran for this long before it. The collector waits for such a window.
    */
   readonly gcFreeMs: number;
+  /** ... and while the young generation filled slower than this since (bytes per ms): V8 counts 1,000 as low. */
+  readonly lowAllocBytesPerMs: number;
   /** After a burst, quiet ticks after which it collects even without a collection-free window (the old space's slack). */
   readonly maxWaitTicks: number;
 };
@@ -65,14 +67,16 @@ export type IdleCollectorSettings = {
  * gcFreeMs 6 s: a login storm (or a bulk import) also grows the young generation to 2 × 16 MB. Measured: a collection
  * 2 s after the growth left it at 32 MB, one 6 s after (allocating a few hundred KB/s meanwhile) shrank it to 1 MB;
  * collecting 1.5–2 s after a storm left the authority's 32 MB committed for another 20–26 s, until V8's memory reducer
- * got to it, and waiting a fixed 6 s still failed when the storm's trailing writes caused a scavenge meanwhile. So a
- * young generation still grown is a reason to collect by itself (after an import too), but only in such a window;
+ * got to it, and waiting a fixed 6 s, or 6 s without a collection, still failed after the storm's trailing writes
+ * (10,000 registry entries written in the background fill a 16 MB young generation without collecting it): V8 counts
+ * the bytes allocated since its last collection. So a young generation still grown is a reason to collect by itself
+ * (after an import too), but only in such a window, also judged by how fast it filled since;
  * after a burst of sessions the collector waits for one up to maxWaitTicks (docs/decisions.md, "The authority gives
  * its young generation back", session 8).
  */
 export const IDLE_COLLECTOR_DEFAULTS: IdleCollectorSettings = {
   quietTicks: 3, maxUtilization: 0.15, minGrowthBytes: 4 * 1024 * 1024, churnSessions: 16, churnFraction: 0.001, maxHeapBytes: 128 * 1024 * 1024,
-  gcFreeMs: 6000, maxWaitTicks: 40,
+  gcFreeMs: 6000, lowAllocBytesPerMs: 400, maxWaitTicks: 40,
 };
 /** Tick of the shell; with quietTicks 3 a burst is over 1.5–2 s after its last session change, and maxWaitTicks is 20 s. */
 export const IDLE_COLLECTOR_TICK_MS = 500;
@@ -98,6 +102,8 @@ export type IdleReading = {
   readonly youngGrown: boolean;
   /** Since V8's last collection of any kind ended. */
   readonly msSinceGc: number;
+  /** How fast the young generation filled since then (bytes per ms): what V8 allocated without collecting. */
+  readonly allocBytesPerMs: number;
 };
 
 export function initialIdleState(r: IdleReading): IdleCollectorState {
@@ -117,7 +123,7 @@ export function idleTick(s: IdleCollectorState, r: IdleReading, o: IdleCollector
   const burst = delta > Math.max(o.churnSessions, o.churnFraction * r.sessions);
   const quiet = burst || r.utilization > o.maxUtilization ? 0 : s.quiet + 1;
   const settledQuiet = quiet >= o.quietTicks && r.heapBytes <= o.maxHeapBytes;
-  const lowRate = r.msSinceGc >= o.gcFreeMs;
+  const lowRate = r.msSinceGc >= o.gcFreeMs && r.allocBytesPerMs < o.lowAllocBytesPerMs;
   // After a burst of sessions: when V8 would count the collection as low-rate, or once waiting longer is not worth it.
   const afterBurst = changed && r.heapBytes - s.heapAfterGc >= o.minGrowthBytes && (lowRate || quiet >= o.maxWaitTicks);
   // A young generation a burst grew (an import, a storm whose collection came too early): only in a low-rate window,
@@ -146,18 +152,22 @@ export function startIdleCollector(sessions: () => number, log: Logger, o: IdleC
   const youngSize = () => v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0;
   // The young generation as V8 started it; "grown" is past one and a half times that.
   const youngAtStart = youngSize();
+  const youngUsed = () => v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_used_size ?? 0;
   let lastGcEndMs = Number.NEGATIVE_INFINITY;
+  let usedAfterGc = youngUsed();
   const gcs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) lastGcEndMs = Math.max(lastGcEndMs, e.startTime + e.duration);
+    usedAfterGc = youngUsed(); // read just after the collection, before much is allocated again
   });
   gcs.observe({ entryTypes: ['gc'] });
   let elu = performance.eventLoopUtilization();
-  let state = initialIdleState({ sessions: sessions(), heapBytes: heap(), utilization: 0, youngGrown: false, msSinceGc: 0 });
+  let state = initialIdleState({ sessions: sessions(), heapBytes: heap(), utilization: 0, youngGrown: false, msSinceGc: 0, allocBytesPerMs: 0 });
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
     const reading = {
       sessions: sessions(), heapBytes: heap(), utilization: performance.eventLoopUtilization(now, elu).utilization,
       youngGrown: youngSize() > 1.5 * youngAtStart, msSinceGc: performance.now() - lastGcEndMs,
+      allocBytesPerMs: Math.max(0, youngUsed() - usedAfterGc) / Math.max(1, performance.now() - lastGcEndMs),
     };
     elu = now;
     const next = idleTick(state, reading, o);

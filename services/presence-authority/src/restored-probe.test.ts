@@ -124,10 +124,12 @@ test(`a contact remembers its last ${LAST_SEEN_RESOURCES} resources: the oldest 
 
 test("ends are merged onto the stored value, an older version's record included: a takeover keeps the resources it stored", async () => {
   const stored = new CountingLastSeen();
-  await stored.put('carol', { unixMs: 1, status: '', fullJid: 'carol@x/old' }); // as an older version wrote it
+  // As an older version wrote it; at the same time as the new end (this cluster's wall clock stands at 0), so the
+  // end noted later is the last one.
+  await stored.put('carol', { unixMs: 0, status: '', fullJid: 'carol@x/old' });
   const c = await carolWhileAliceAway(['a'], ['a'], { lastSeen: stored });
   await c.flushLastSeen();
-  assert.deepEqual(await stored.get('carol'), { unixMs: 0, status: '', fullJid: 'carol@x/a', earlierEnds: [{ resource: 'old', unixMs: 1 }] });
+  assert.deepEqual(await stored.get('carol'), { unixMs: 0, status: '', fullJid: 'carol@x/a', earlierEnds: [{ resource: 'old', unixMs: 0 }] });
   await c.presence(ALICE, true, { restored: true });
   assert.deepEqual(toAlice(c), ['alice@x/phone available', 'carol@x/a unavailable', 'carol@x/old unavailable']);
 });
@@ -169,13 +171,14 @@ test("a replica that lost the user's shard (not handed over) drops its deferred 
   assert.deepEqual(await stored.get('carol'), newOwners);
 });
 
-test('a last-seen write that lost its compare-and-set reads again and merges onto the value that came first', async () => {
+test('a last-seen write that lost its compare-and-set reads again and merges with the value that came first, the later end on top', async () => {
   const stored = new RacedLastSeen();
   const c = await carolWhileAliceAway(['a'], ['a'], { lastSeen: stored });
-  // Another writer stores carol/z's end between this write's read and its write.
+  // Another writer stores carol/z's end (later than carol/a's, at 0) between this write's read and its write: a
+  // replica that has not yet noticed it lost the shard must not put its older end on top of the newer one.
   stored.race = { unixMs: 3, status: '', fullJid: 'carol@x/z' };
   await c.flushLastSeen();
-  assert.deepEqual(await stored.get('carol'), { unixMs: 0, status: '', fullJid: 'carol@x/a', earlierEnds: [{ resource: 'z', unixMs: 3 }] });
+  assert.deepEqual(await stored.get('carol'), { unixMs: 3, status: '', fullJid: 'carol@x/z', earlierEnds: [{ resource: 'a', unixMs: 0 }] });
 });
 
 /** Last-seen in memory where another write of carol's value lands right after her next read (`race`). */

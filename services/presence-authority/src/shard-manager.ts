@@ -205,13 +205,22 @@ export class ShardManager {
     // our liveness key is renewed until every shard is handed over, so our locks stay held (decisions.md).
     this.#heartbeat(true);
     this.#hbTimer = setInterval(() => this.#heartbeat(true), this.deps.config.timings.heartbeatIntervalMs);
+    // Each step goes on when one before it failed: a round or one shard's hand-over that throws must not leave the
+    // other shards held and the liveness key in place (the others would wait a TTL for them).
+    const step = async (what: string, run: () => Promise<unknown> | undefined): Promise<void> => {
+      try {
+        await run();
+      } catch (e) {
+        this.deps.log.error(`stopping: ${what} failed; going on with the stop`, { err: e });
+      }
+    };
     try {
-      await this.#ticking;
-      await this.#purging;
-      for (const shard of [...this.#owned.keys()]) await this.#release(shard);
+      await step('the last round', () => this.#ticking);
+      await step('clearing departed liveness keys', () => this.#purging);
+      for (const shard of [...this.#owned.keys()]) await step(`the hand-over of shard ${shard}`, () => this.#release(shard));
       // Renewed until every shard is handed over: a hand-over longer than a TTL must not look like death to the others.
       clearInterval(this.#renewTimer);
-      await this.#renewing;
+      await step('the last liveness renewal', () => this.#renewing);
       // Last: a lock whose delete failed above is free at once for the others when our liveness is gone.
       const revision = this.#liveRevision;
       if (revision !== undefined) {
