@@ -7,9 +7,10 @@
  * its per-session state alone, the roster cache being bounded separately
  * (VIGIL_ROSTER_CACHE_SIZE).
  *
- * RSS is read from /proc once the processes had time to settle (15 s by
- * default: the authority's idle collection runs about 6 s after the last
- * session change and gives back the young generation a login storm grew);
+ * RSS is read from /proc once the processes had time to settle (30 s by
+ * default: the authority's young generation, grown to 2 × 16 MB by the
+ * login storm, is given back by V8's memory reducer 20–26 s after it, and
+ * its idle collection compacts the old space 1.5–2 s after it);
  * it includes whatever the garbage collector has not returned yet, so it is
  * an upper bound of the live cost. The report also keeps every process's
  * RSS once a second after the last login, so the settling is visible.
@@ -55,7 +56,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runMemory(o: Partial<MemoryOptions> = {}): Promise<MemoryReport> {
   const sessions = o.sessions ?? 10_000;
-  const settleMs = o.settleMs ?? 15_000;
+  const settleMs = o.settleMs ?? 30_000;
   if (!Number.isSafeInteger(sessions) || sessions < 1) throw new RangeError(`sessions must be an integer ≥ 1, got ${sessions}`);
   requireOpenFiles(SCENARIO, sessions + 1000);
   const startedAt = new Date().toISOString();

@@ -12,18 +12,12 @@
  * burst gives the slack back at a moment when nothing waits for the process,
  * and lets the heap grow as V8 likes while it serves reads.
  *
- * It also gives back a young generation a burst grew (2 × 16 MB after a
- * login storm or an import): V8 shrinks it only in a full collection made
- * when no collection ran for a while before, so the collector waits for
- * such a window (see gcFreeMs).
- *
  * The decision is a pure function over per-tick readings (session count,
- * committed heap, event-loop utilization, young generation grown, time
- * since V8's last collection); the shell below reads them on a timer and
- * calls `gc` (exposed by the authority's `--expose-gc` flag).
+ * committed heap, event-loop utilization); the shell below reads them on a
+ * timer and calls `gc` (exposed by the authority's `--expose-gc` flag).
  */
 import v8 from 'node:v8';
-import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '@vigil/telemetry';
 
 export type IdleCollectorSettings = {
@@ -46,16 +40,6 @@ export type IdleCollectorSettings = {
    * incremental collections handle larger heaps.
    */
   readonly maxHeapBytes: number;
-  /**
-   * V8 shrinks a grown young generation only in a full collection made while its measured allocation rate is low,
-   * and it measures that rate between its own collections: a collection counts as low-rate only when no other one
-   * (a scavenge included) ran for this long before it. The collector waits for such a window.
-   */
-  readonly gcFreeMs: number;
-  /** ... and while the young generation filled slower than this since (bytes per ms): V8 counts 1,000 as low. */
-  readonly lowAllocBytesPerMs: number;
-  /** After a burst, quiet ticks after which it collects even without a collection-free window (the old space's slack). */
-  readonly maxWaitTicks: number;
 };
 
 /**
@@ -63,22 +47,11 @@ export type IdleCollectorSettings = {
  * 2,000 GetPresence/s is at about 0.3 (0.14 ms of CPU a call). A collection that compacts the whole old space pauses
  * the process 50–80 ms, so it waits until nothing is being served; the heap's growth meanwhile is bounded by V8's own
  * collections (the authority's --heap-growing-percent).
- *
- * gcFreeMs 6 s: a login storm (or a bulk import) also grows the young generation to 2 × 16 MB. Measured: a collection
- * 2 s after the growth left it at 32 MB, one 6 s after (allocating a few hundred KB/s meanwhile) shrank it to 1 MB;
- * collecting 1.5–2 s after a storm left the authority's 32 MB committed for another 20–26 s, until V8's memory reducer
- * got to it, and waiting a fixed 6 s, or 6 s without a collection, still failed after the storm's trailing writes
- * (10,000 registry entries written in the background fill a 16 MB young generation without collecting it): V8 counts
- * the bytes allocated since its last collection. So a young generation still grown is a reason to collect by itself
- * (after an import too), but only in such a window, also judged by how fast it filled since;
- * after a burst of sessions the collector waits for one up to maxWaitTicks (docs/decisions.md, "The authority gives
- * its young generation back", session 8).
  */
 export const IDLE_COLLECTOR_DEFAULTS: IdleCollectorSettings = {
   quietTicks: 3, maxUtilization: 0.15, minGrowthBytes: 4 * 1024 * 1024, churnSessions: 16, churnFraction: 0.001, maxHeapBytes: 128 * 1024 * 1024,
-  gcFreeMs: 6000, lowAllocBytesPerMs: 400, maxWaitTicks: 40,
 };
-/** Tick of the shell; with quietTicks 3 a burst is over 1.5–2 s after its last session change, and maxWaitTicks is 20 s. */
+/** Tick of the shell; with quietTicks 3 a burst is over 1.5–2 s after its last session change. */
 export const IDLE_COLLECTOR_TICK_MS = 500;
 
 export type IdleCollectorState = {
@@ -90,24 +63,12 @@ export type IdleCollectorState = {
   readonly quiet: number;
   /** Committed heap the last collection left (or the first reading). */
   readonly heapAfterGc: number;
-  /** Collections made for a grown young generation alone since it was last seen small: one try, then V8's own reducer. */
-  readonly youngTries: number;
 };
 
-export type IdleReading = {
-  readonly sessions: number;
-  readonly heapBytes: number;
-  readonly utilization: number;
-  /** The young generation is larger than V8 started it (a burst grew it). */
-  readonly youngGrown: boolean;
-  /** Since V8's last collection of any kind ended. */
-  readonly msSinceGc: number;
-  /** How fast the young generation filled since then (bytes per ms): what V8 allocated without collecting. */
-  readonly allocBytesPerMs: number;
-};
+export type IdleReading = { readonly sessions: number; readonly heapBytes: number; readonly utilization: number };
 
 export function initialIdleState(r: IdleReading): IdleCollectorState {
-  return { sessions: r.sessions, changed: false, quiet: 0, heapAfterGc: r.heapBytes, youngTries: 0 };
+  return { sessions: r.sessions, changed: false, quiet: 0, heapAfterGc: r.heapBytes };
 }
 
 /**
@@ -122,19 +83,11 @@ export function idleTick(s: IdleCollectorState, r: IdleReading, o: IdleCollector
   const changed = s.changed || delta > 0;
   const burst = delta > Math.max(o.churnSessions, o.churnFraction * r.sessions);
   const quiet = burst || r.utilization > o.maxUtilization ? 0 : s.quiet + 1;
-  const settledQuiet = quiet >= o.quietTicks && r.heapBytes <= o.maxHeapBytes;
-  const lowRate = r.msSinceGc >= o.gcFreeMs && r.allocBytesPerMs < o.lowAllocBytesPerMs;
-  // After a burst of sessions: when V8 would count the collection as low-rate, or once waiting longer is not worth it.
-  const afterBurst = changed && r.heapBytes - s.heapAfterGc >= o.minGrowthBytes && (lowRate || quiet >= o.maxWaitTicks);
-  // A young generation a burst grew (an import, a storm whose collection came too early): only in a low-rate window,
-  // and once (should V8 keep it anyway, trying every window would pause the process for nothing).
-  const youngOnly = !afterBurst && r.youngGrown && lowRate && s.youngTries < 1;
-  const collect = settledQuiet && (afterBurst || youngOnly);
-  const youngTries = !r.youngGrown ? 0 : s.youngTries + (collect && youngOnly ? 1 : 0);
+  const collect = changed && quiet >= o.quietTicks && r.heapBytes - s.heapAfterGc >= o.minGrowthBytes && r.heapBytes <= o.maxHeapBytes;
   // A burst whose heap growth was too small to be worth a pause (or whose heap is too large to pause for) is
   // forgotten once quiet.
-  const forget = changed && quiet >= o.quietTicks && !collect && (r.heapBytes - s.heapAfterGc < o.minGrowthBytes || r.heapBytes > o.maxHeapBytes);
-  return { state: { sessions: r.sessions, changed: forget ? false : changed, quiet, heapAfterGc: s.heapAfterGc, youngTries }, collect };
+  const settled = changed && quiet >= o.quietTicks && !collect;
+  return { state: { sessions: r.sessions, changed: settled ? false : changed, quiet, heapAfterGc: s.heapAfterGc }, collect };
 }
 
 export function collected(s: IdleCollectorState, heapBytes: number): IdleCollectorState {
@@ -149,26 +102,11 @@ export function startIdleCollector(sessions: () => number, log: Logger, o: IdleC
     return () => undefined;
   }
   const heap = () => v8.getHeapStatistics().total_heap_size;
-  const youngSize = () => v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0;
-  // The young generation as V8 started it; "grown" is past one and a half times that.
-  const youngAtStart = youngSize();
-  const youngUsed = () => v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_used_size ?? 0;
-  let lastGcEndMs = Number.NEGATIVE_INFINITY;
-  let usedAfterGc = youngUsed();
-  const gcs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) lastGcEndMs = Math.max(lastGcEndMs, e.startTime + e.duration);
-    usedAfterGc = youngUsed(); // read just after the collection, before much is allocated again
-  });
-  gcs.observe({ entryTypes: ['gc'] });
   let elu = performance.eventLoopUtilization();
-  let state = initialIdleState({ sessions: sessions(), heapBytes: heap(), utilization: 0, youngGrown: false, msSinceGc: 0, allocBytesPerMs: 0 });
+  let state = initialIdleState({ sessions: sessions(), heapBytes: heap(), utilization: 0 });
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
-    const reading = {
-      sessions: sessions(), heapBytes: heap(), utilization: performance.eventLoopUtilization(now, elu).utilization,
-      youngGrown: youngSize() > 1.5 * youngAtStart, msSinceGc: performance.now() - lastGcEndMs,
-      allocBytesPerMs: Math.max(0, youngUsed() - usedAfterGc) / Math.max(1, performance.now() - lastGcEndMs),
-    };
+    const reading = { sessions: sessions(), heapBytes: heap(), utilization: performance.eventLoopUtilization(now, elu).utilization };
     elu = now;
     const next = idleTick(state, reading, o);
     if (state.changed && !next.state.changed && !next.collect && reading.heapBytes > o.maxHeapBytes) {
@@ -194,10 +132,7 @@ export function startIdleCollector(sessions: () => number, log: Logger, o: IdleC
     });
   }, IDLE_COLLECTOR_TICK_MS);
   timer.unref();
-  return () => {
-    clearInterval(timer);
-    gcs.disconnect();
-  };
+  return () => clearInterval(timer);
 }
 
 /** Committed / used MB of each V8 heap space above 1 MB, for the collection's log line. */
