@@ -7,10 +7,11 @@
  * its per-session state alone, the roster cache being bounded separately
  * (VIGIL_ROSTER_CACHE_SIZE).
  *
- * RSS is read from /proc once the processes had time to settle (30 s by
- * default: the authority's young generation, grown to 2 × 16 MB by the
- * login storm, is given back by V8's memory reducer 20–26 s after it, and
- * its idle collection compacts the old space 1.5–2 s after it);
+ * RSS is read from /proc once the processes had time to settle (15 s by
+ * default: the authority's idle collection compacts its old space 1.5–2 s
+ * after the storm; the young generation the storm grew to 2 × 16 MB comes
+ * back only when V8's memory reducer judges the process idle, 20–26 s
+ * after it in two runs, not within 30 s in another);
  * it includes whatever the garbage collector has not returned yet, so it is
  * an upper bound of the live cost. The report also keeps every process's
  * RSS once a second after the last login, so the settling is visible.
@@ -56,7 +57,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runMemory(o: Partial<MemoryOptions> = {}): Promise<MemoryReport> {
   const sessions = o.sessions ?? 10_000;
-  const settleMs = o.settleMs ?? 30_000;
+  const settleMs = o.settleMs ?? 15_000;
   if (!Number.isSafeInteger(sessions) || sessions < 1) throw new RangeError(`sessions must be an integer ≥ 1, got ${sessions}`);
   requireOpenFiles(SCENARIO, sessions + 1000);
   const startedAt = new Date().toISOString();
