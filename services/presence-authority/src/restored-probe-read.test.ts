@@ -10,6 +10,7 @@ import { LastSeenStore, openShardLocks, openStores, type LastSeen, type Stores }
 import { eventually, FakeClock, startNatsServer, type NatsServer } from '@vigil/testkit';
 import { Authority } from './authority.js';
 import { readAuthorityConfig } from './config.js';
+import { recordFanOuts } from './testing/fan-out-recorder.js';
 
 // A restored session's probe reads the contact's last resources from the
 // store (docs/decisions.md, "Stream management"). The read is made before
@@ -64,15 +65,7 @@ describe("presence authority: a restored probe's last-seen read", () => {
     tc = await connect({ servers: server.url });
     stores = await openStores(nc);
     lastSeen = new HeldLastSeen(await new Kvm(nc).open(BUCKETS.lastSeen));
-    tc.subscribe(S.fanOut, {
-      callback: (_e, m) => {
-        for (const f of cluster.FanOutBatch.decode(m.data).fanOuts) {
-          const from = /from='([^']*)'/.exec(f.stanzaXml)?.[1] ?? '';
-          const type = /type='([^']*)'/.exec(f.stanzaXml)?.[1] ?? 'available';
-          for (const to of f.toJids) out.push({ from, to, type });
-        }
-      },
-    });
+    recordFanOuts(tc, out);
     const item = (jid: string): RosterItem => ({ jid, name: '', subscription: 'both', pendingOut: false, groups: [] });
     await stores.rosters.put('carol', { roster: { version: 1, items: [item(`alice@${D}`)] }, pendingIn: [], blocked: [] }, 0);
     await stores.rosters.put('alice', { roster: { version: 1, items: [item(CAROL)] }, pendingIn: [], blocked: [] }, 0);

@@ -10,6 +10,7 @@ import { LastSeenStore, openShardLocks, openStores, RevisionConflictError, Roste
 import { eventually, FakeClock, startNatsServer, type NatsServer } from '@vigil/testkit';
 import { Authority } from './authority.js';
 import { readAuthorityConfig } from './config.js';
+import { recordFanOuts } from './testing/fan-out-recorder.js';
 import { ShardManager } from './shard-manager.js';
 
 // A restored session's probe and the contact's shard changing hands while
@@ -100,15 +101,7 @@ async function setUp(): Promise<Setup> {
   const kvm = new Kvm(nc);
   const stores: Stores = { ...base, lastSeen: new HeldLastSeen(await kvm.open(BUCKETS.lastSeen), holds), rosters: new HeldRosters(await kvm.open(BUCKETS.rosters), holds) };
   const out: Setup['out'] = [];
-  tc.subscribe(S.fanOut, {
-    callback: (_e, m) => {
-      for (const f of cluster.FanOutBatch.decode(m.data).fanOuts) {
-        const from = /from='([^']*)'/.exec(f.stanzaXml)?.[1] ?? '';
-        const type = /type='([^']*)'/.exec(f.stanzaXml)?.[1] ?? 'available';
-        for (const to of f.toJids) out.push({ from, to, type });
-      }
-    },
-  });
+  recordFanOuts(tc, out);
   await base.rosters.put('alice', { roster: { version: 1, items: [item(CAROL), item(DAVE)] }, pendingIn: [], blocked: [] }, 0);
   for (const c of ['carol', 'dave']) {
     await base.rosters.put(c, { roster: { version: 1, items: [item(`alice@${D}`)] }, pendingIn: [], blocked: [] }, 0);
