@@ -7,7 +7,7 @@ set -eu
 # ("V8 heap flags of the services"). VIGIL_NODE_FLAGS, when set (even empty), replaces them.
 # Not NODE_OPTIONS: Node refuses --heap-growing-percent there.
 node_flags_connection_node="--max-semi-space-size=4 --heap-growing-percent=20"
-node_flags_presence_authority="--expose-gc --heap-growing-percent=100"
+node_flags_presence_authority="--expose-gc --heap-growing-percent=100 --max-semi-space-size=2"
 # glibc malloc settings of the two services: a copy of SERVICE_MALLOC_ENV in
 # libs/testkit/src/service-flags.ts (same test); why in docs/decisions.md
 # ("glibc malloc settings of the services"). A non-empty value set on the container wins.
