@@ -85,12 +85,12 @@ export class SelfFence {
   }
 
   /** The silence allowed now: wider only until a heartbeat sent since the last stall began is confirmed. */
-  limitMs(): number {
+  #limitMs(): number {
     const { selfFenceMs } = this.timings;
     return this.#confirmedMs < this.#stallBeganMs ? Math.min(selfFenceMs + this.#stalledMs, this.#wakeCapMs) : selfFenceMs;
   }
 
-  /** The widest limitMs() can be, for these timings. */
+  /** The widest the silence limit can be, for these timings. */
   get wakeCapMs(): number {
     return this.#wakeCapMs;
   }
@@ -107,7 +107,7 @@ export class SelfFence {
       this.#stallBeganMs = nowMs - stalledMs;
     }
     const silentMs = nowMs - this.#confirmedMs;
-    if (silentMs >= this.limitMs()) return { kind: 'fence', reason: `no heartbeat confirmed for ${Math.round(silentMs)} ms` };
+    if (silentMs >= this.#limitMs()) return { kind: 'fence', reason: `no heartbeat confirmed for ${Math.round(silentMs)} ms` };
     // Nothing was sent since the stall began: publish now rather than at the heartbeat timer's next turn.
     return woke && this.#lastSentMs < this.#stallBeganMs ? PUBLISH : OK;
   }

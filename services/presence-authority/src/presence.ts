@@ -381,11 +381,11 @@ export class PresenceCore {
    * shard's owner: before each write, the user's shard must still be owned
    * here at the epoch the ends were noted at (a graceful hand-over keeps it
    * until flushLastSeen() is done); a replica that lost the shard drops
-   * what it noted, which could otherwise undo the new owner's value (its
-   * earlier ends, a later unix_ms). The write is a compare-and-set at the
-   * revision read: a write that came first (a new owner's, if the shard was
-   * lost during ours) makes it read again, check the epoch again and merge
-   * onto that. The read is this path's price for keeping earlier
+   * what it noted (one writer per user; mergeLastSeen goes by time, so a
+   * late write could no longer undo the new owner's value, but it is not
+   * made). The write is a compare-and-set at the revision read: a write
+   * that came first (a new owner's, if the shard was lost during ours)
+   * makes it read again, check the epoch again and merge onto that. The read is this path's price for keeping earlier
    * resources: one KV get per write, after the fan-out like the write; a
    * login reads nothing.
    */
