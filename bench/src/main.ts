@@ -36,6 +36,7 @@ function usage(): string {
     '  --contacts K      contacts per user (login-rate and the fan-out scenarios)',
     '  --nodes M         connection nodes (fan-out scenarios: victims on one, observers on the others)',
     '  --client NAME     grpc only: the load processes\' gRPC client, raw (default), http2 or grpc-js',
+    '  --seconds S       grpc only: seconds of measured GetPresence load (default 10)',
     '  -h, --help        this text',
   ].join('\n');
 }
@@ -62,6 +63,7 @@ function parse(argv: string[]): { help: boolean; names: string[]; options: Commo
         contacts: { type: 'string' },
         nodes: { type: 'string' },
         client: { type: 'string' },
+        seconds: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -77,6 +79,7 @@ function parse(argv: string[]): { help: boolean; names: string[]; options: Commo
     }
   }
   if (values.client !== undefined && names.some((n) => n !== 'grpc')) throw new UsageError('--client applies to the grpc scenario only; name it');
+  if (values.seconds !== undefined && names.some((n) => n !== 'grpc')) throw new UsageError('--seconds applies to the grpc scenario only; name it');
   const options: CommonOptions = {
     ...(values.trials !== undefined ? { trials: count('trials', values.trials, 1) } : {}),
     ...(values.size !== undefined ? { size: count('size', values.size, 0) } : {}),
@@ -85,6 +88,7 @@ function parse(argv: string[]): { help: boolean; names: string[]; options: Commo
     ...(values.contacts !== undefined ? { contacts: count('contacts', values.contacts, 1) } : {}),
     ...(values.nodes !== undefined ? { nodes: count('nodes', values.nodes, 2) } : {}),
     ...(values.client !== undefined ? { client: values.client } : {}),
+    ...(values.seconds !== undefined ? { seconds: count('seconds', values.seconds, 1) } : {}),
   };
   return { help: values.help === true, names, options };
 }

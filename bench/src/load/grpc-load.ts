@@ -14,6 +14,8 @@
  * the client's share from the server's.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
@@ -338,6 +340,7 @@ async function runPhase(caller: Caller, job: LoadJob, durationMs: number, record
   const latencyMs: number[] = [];
   const fromScheduleMs: number[] = [];
   const lagMs: number[] = [];
+  if (record && process.env.VIGIL_GRPC_SLOW_DUMP !== undefined) dumpSlowCalls(process.env.VIGIL_GRPC_SLOW_DUMP, total, sent, done, ok);
   if (record) {
     for (let n = 0; n < total; n++) {
       if (ok[n] !== 1) continue;
@@ -355,6 +358,21 @@ async function runPhase(caller: Caller, job: LoadJob, durationMs: number, record
     gcTotalMs: gc.reduce((a, b) => a + b, 0),
     gcMaxMs: gc.reduce((a, b) => Math.max(a, b), 0),
   };
+}
+
+/**
+ * Measuring aid: `VIGIL_GRPC_SLOW_DUMP=DIR` writes the calls slower than 2 ms
+ * (send time on the wall clock in microseconds, latency in ms) to
+ * DIR/vigil-grpc-slow-<pid>.json, to lay beside the services' GC pauses and
+ * late timer turns from bench/tools/grpc-timing.mjs (same clock).
+ */
+function dumpSlowCalls(dir: string, total: number, sent: Float64Array, done: Float64Array, ok: Uint8Array): void {
+  const slow: [number, number][] = [];
+  for (let n = 0; n < total; n++) {
+    const ms = (done[n] as number) - (sent[n] as number);
+    if (ok[n] === 1 && ms > 2) slow.push([Math.round((performance.timeOrigin + (sent[n] as number)) * 1000), Math.round(ms * 1000) / 1000]);
+  }
+  writeFileSync(join(dir, `vigil-grpc-slow-${process.pid}.json`), JSON.stringify({ total, slow }));
 }
 
 if (process.send !== undefined && process.argv[1] === fileURLToPath(import.meta.url)) runChild();
