@@ -7,7 +7,7 @@ set -eu
 # ("V8 heap flags of the services"). VIGIL_NODE_FLAGS, when set (even empty), replaces them.
 # Not NODE_OPTIONS: Node refuses --heap-growing-percent there.
 node_flags_connection_node="--max-semi-space-size=4 --heap-growing-percent=20"
-node_flags_presence_authority="--expose-gc --heap-growing-percent=100 --max-semi-space-size=2"
+node_flags_presence_authority="--expose-gc --heap-growing-percent=100 --max-semi-space-size=2 --no-allocation-site-pretenuring"
 # glibc malloc settings of the two services: a copy of SERVICE_MALLOC_ENV in
 # libs/testkit/src/service-flags.ts (same test); why in docs/decisions.md
 # ("glibc malloc settings of the services"). A non-empty value set on the container wins.
@@ -15,6 +15,13 @@ export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-131072}"
 service="${1:-help}"
 [ "$#" -gt 0 ] && shift
+# jemalloc for the presence authority: a copy of JEMALLOC_PATHS in
+# libs/testkit/src/service-flags.ts (same test); why in docs/decisions.md
+# ("jemalloc for the authority"). LD_PRELOAD set on the container (even empty) wins.
+if [ "$service" = presence-authority ] && [ -z "${LD_PRELOAD+set}" ]; then
+  jemalloc="$(ls /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/aarch64-linux-gnu/libjemalloc.so.2 2>/dev/null | head -n 1)"
+  [ -n "$jemalloc" ] && export LD_PRELOAD="$jemalloc"
+fi
 case "$service" in
   connection-node) exec node ${VIGIL_NODE_FLAGS-$node_flags_connection_node} /app/services/connection-node/dist/main.js "$@" ;;
   presence-authority) exec node ${VIGIL_NODE_FLAGS-$node_flags_presence_authority} /app/services/presence-authority/dist/main.js "$@" ;;

@@ -6,7 +6,7 @@ import { freePort } from './ports.js';
 import { GrpcAccess, type GrpcOptions } from './grpc-access.js';
 import { startNatsCluster, startNatsServer, type NatsCluster, type NatsServer } from './nats-server.js';
 import { NatsPartition } from './partition.js';
-import { type FlaggedService, SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from './service-flags.js';
+import { type FlaggedService, jemallocEnv, SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from './service-flags.js';
 import { eventually } from './wait.js';
 
 const SERVICE_MAIN = {
@@ -287,6 +287,7 @@ export class Cluster {
       {
         PATH: process.env.PATH,
         ...SERVICE_MALLOC_ENV,
+        ...jemallocEnv(service),
         VIGIL_NATS_URL: this.natsUrl,
         VIGIL_KV_REPLICAS: String(this.kvReplicas),
         VIGIL_DOMAIN: this.domain,

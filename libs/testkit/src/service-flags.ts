@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+
 /**
  * V8 heap flags of each Vigil service process, in production and in every
  * cluster the testkit starts (tests, benches, `npm start`). This is the one
@@ -32,6 +34,15 @@
  *   0.8 KB, and GetPresence p99 1.17–1.44 ms against 1.56–2.28 ms (shorter,
  *   more frequent scavenges; docs/decisions.md, "A 2 MB young generation
  *   for the authority").
+ * - `--no-allocation-site-pretenuring` (presence authority, session 9): V8
+ *   may decide, from a few scavenges in which most of a site's objects
+ *   survived (a login storm or import does that), to allocate that site's
+ *   objects in the old generation from then on. With the 2 MB young
+ *   generation it did so for grpc-js's per-call objects in some runs:
+ *   13 MB/s of garbage went to the old generation at 2,000 GetPresence/s and
+ *   the authority collected fully every 3.4 s (15-20 ms pauses) for the rest
+ *   of its life. Without pretenuring 1-2 MB/s, a full collection every
+ *   15-20 s (docs/decisions.md, "No pretenuring in the authority").
  * The price is more frequent collections under load (CPU per login and GC
  * pauses in the same section). Node refuses --heap-growing-percent in
  * NODE_OPTIONS, so the flags go on the command line; operators replace them
@@ -41,7 +52,7 @@ export type FlaggedService = 'connection-node' | 'presence-authority';
 
 export const SERVICE_NODE_FLAGS: Readonly<Record<FlaggedService, readonly string[]>> = {
   'connection-node': ['--max-semi-space-size=4', '--heap-growing-percent=20'],
-  'presence-authority': ['--expose-gc', '--heap-growing-percent=100', '--max-semi-space-size=2'],
+  'presence-authority': ['--expose-gc', '--heap-growing-percent=100', '--max-semi-space-size=2', '--no-allocation-site-pretenuring'],
 };
 
 /**
@@ -63,6 +74,30 @@ export const SERVICE_MALLOC_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
   MALLOC_TRIM_THRESHOLD_: '131072',
 };
+
+/**
+ * jemalloc for the presence authority, where Debian's libjemalloc2 puts it on
+ * each architecture; the first file that exists is preloaded (LD_PRELOAD)
+ * wherever the authority is started (the testkit, its start script and the
+ * container entrypoint; service-flags.test.ts keeps them equal). Without the
+ * library the authority runs on glibc's malloc and says so in its startup log.
+ * Why (docs/decisions.md, "jemalloc for the authority"): node:http2 turns every
+ * request header value into an external string backed by malloc'd memory, and
+ * V8 frees those only in a full collection, all at once: at 2,000 GetPresence/s,
+ * several hundred thousand free() calls in one pause. With glibc those pauses
+ * were 45-100 ms every 15-20 s; with jemalloc 13-27 ms.
+ */
+export const JEMALLOC_PATHS: readonly string[] = ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2'];
+
+/** The services started with jemalloc preloaded when it is installed. */
+export const JEMALLOC_SERVICES: readonly FlaggedService[] = ['presence-authority'];
+
+/** The environment that preloads jemalloc into `service`, if it is one of JEMALLOC_SERVICES and the library is installed. */
+export function jemallocEnv(service: FlaggedService, exists: (path: string) => boolean = existsSync): Record<string, string> {
+  if (!JEMALLOC_SERVICES.includes(service)) return {};
+  const path = JEMALLOC_PATHS.find((p) => exists(p));
+  return path === undefined ? {} : { LD_PRELOAD: path };
+}
 
 /** The services that run with SERVICE_NODE_FLAGS (the CLI and the web console are not on the session path). */
 export const FLAGGED_SERVICES: readonly FlaggedService[] = ['connection-node', 'presence-authority'];

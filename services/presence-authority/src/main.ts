@@ -7,6 +7,7 @@ import { openShardLocks, openStores } from '@vigil/store';
 import { readAuthorityConfig } from './config.js';
 import { Authority } from './authority.js';
 import { startIdleCollector } from './idle-collector.js';
+import { mallocInUse } from './malloc-in-use.js';
 import { GrpcApi } from './grpc/server.js';
 import { AuthorityMetrics } from './metrics.js';
 import { MetricsExchange } from './metrics-exchange.js';
@@ -46,8 +47,10 @@ async function main(): Promise<void> {
   telemetry.setReadiness(() => ({ nats: bus.connected, ...(api ? { grpc: api.listening } : {}) }));
   log.info('ready', {
     nats: nc.getServer(), domain: config.domain, shards: config.shardCount, owned: authority.shards.owned.size, grpc: grpcPort ?? 'off', metricsPort: telemetry.httpPort ?? 'off',
-    // The heap settings in effect (--optimize-for-size expected: docs/decisions.md, SERVICE_NODE_FLAGS).
+    // The heap settings in effect (SERVICE_NODE_FLAGS in libs/testkit/src/service-flags.ts, why in docs/decisions.md).
     nodeFlags: process.execArgv,
+    // jemalloc when the start script found libjemalloc2 (docs/decisions.md, "jemalloc for the authority").
+    malloc: mallocInUse(),
   });
 
   stopOnSignals(log, nc, async () => {
