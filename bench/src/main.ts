@@ -32,7 +32,7 @@ function usage(): string {
     '  --trials N        measured trials (scenario default otherwise)',
     '  --size N          scenario-specific population size (see above)',
     '  --concurrency N   trials in flight at once',
-    '  --warmup N        unmeasured trials run first',
+    '  --warmup N        unmeasured trials run first (grpc: seconds of unmeasured load first)',
     '  --contacts K      contacts per user (login-rate and the fan-out scenarios)',
     '  --nodes M         connection nodes (fan-out scenarios: victims on one, observers on the others)',
     '  --client NAME     grpc only: the load processes\' gRPC client, raw (default), http2 or grpc-js',
