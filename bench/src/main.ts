@@ -32,11 +32,12 @@ function usage(): string {
     '  --trials N        measured trials (scenario default otherwise)',
     '  --size N          scenario-specific population size (see above)',
     '  --concurrency N   trials in flight at once',
-    '  --warmup N        unmeasured trials run first (grpc: seconds of unmeasured load first)',
+    '  --warmup N        unmeasured trials run first',
     '  --contacts K      contacts per user (login-rate and the fan-out scenarios)',
     '  --nodes M         connection nodes (fan-out scenarios: victims on one, observers on the others)',
     '  --client NAME     grpc only: the load processes\' gRPC client, raw (default), http2 or grpc-js',
     '  --seconds S       grpc only: seconds of measured GetPresence load (default 10)',
+    '  --warmup-seconds S  grpc only: seconds of unmeasured load at the same rate first (default 10)',
     '  -h, --help        this text',
   ].join('\n');
 }
@@ -64,6 +65,7 @@ function parse(argv: string[]): { help: boolean; names: string[]; options: Commo
         nodes: { type: 'string' },
         client: { type: 'string' },
         seconds: { type: 'string' },
+        'warmup-seconds': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -80,6 +82,7 @@ function parse(argv: string[]): { help: boolean; names: string[]; options: Commo
   }
   if (values.client !== undefined && names.some((n) => n !== 'grpc')) throw new UsageError('--client applies to the grpc scenario only; name it');
   if (values.seconds !== undefined && names.some((n) => n !== 'grpc')) throw new UsageError('--seconds applies to the grpc scenario only; name it');
+  if (values['warmup-seconds'] !== undefined && names.some((n) => n !== 'grpc')) throw new UsageError('--warmup-seconds applies to the grpc scenario only; name it');
   const options: CommonOptions = {
     ...(values.trials !== undefined ? { trials: count('trials', values.trials, 1) } : {}),
     ...(values.size !== undefined ? { size: count('size', values.size, 0) } : {}),
@@ -89,6 +92,7 @@ function parse(argv: string[]): { help: boolean; names: string[]; options: Commo
     ...(values.nodes !== undefined ? { nodes: count('nodes', values.nodes, 2) } : {}),
     ...(values.client !== undefined ? { client: values.client } : {}),
     ...(values.seconds !== undefined ? { seconds: count('seconds', values.seconds, 1) } : {}),
+    ...(values['warmup-seconds'] !== undefined ? { warmupSeconds: count('warmup-seconds', values['warmup-seconds'], 0) } : {}),
   };
   return { help: values.help === true, names, options };
 }

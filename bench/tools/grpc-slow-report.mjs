@@ -11,13 +11,16 @@
 // Not part of any service.
 import { readFileSync, readdirSync } from 'node:fs';
 const args = process.argv.slice(2);
-const dir = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--top');
-const top = Number(args[args.indexOf('--top') + 1] ?? 25) || 25;
-if (dir === undefined) throw new Error('usage: grpc-slow-report.mjs DIR [--top N]');
+const topAt = args.indexOf('--top');
+const top = topAt >= 0 ? Number(args[topAt + 1]) : 25;
+const dir = args.find((a, i) => !a.startsWith('--') && (topAt < 0 || i !== topAt + 1));
+if (dir === undefined || !Number.isSafeInteger(top) || top < 1) throw new Error('usage: grpc-slow-report.mjs DIR [--top N]');
 const files = readdirSync(dir);
-const slowF = files.find((f) => f.startsWith('vigil-grpc-slow-'));
-if (slowF === undefined) throw new Error(`no vigil-grpc-slow-*.json in ${dir}: was VIGIL_GRPC_SLOW_DUMP set?`);
-const { total, slow } = JSON.parse(readFileSync(`${dir}/${slowF}`));
+// One file per load process (--concurrency N: N of them), merged in time order.
+const dumps = files.filter((f) => f.startsWith('vigil-grpc-slow-')).map((f) => JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')));
+if (dumps.length === 0) throw new Error(`no vigil-grpc-slow-*.json in ${dir}: was VIGIL_GRPC_SLOW_DUMP set?`);
+const total = dumps.reduce((n, d) => n + d.total, 0);
+const slow = dumps.flatMap((d) => d.slow).sort((a, b) => a[0] - b[0]);
 const procs = files.filter((f) => f.startsWith('vigil-grpc-timing-')).map((f) => JSON.parse(readFileSync(`${dir}/${f}`)));
 console.log(`${slow.length} of ${total} calls over 2 ms`);
 // episodes

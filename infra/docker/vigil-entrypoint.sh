@@ -15,12 +15,12 @@ export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-131072}"
 service="${1:-help}"
 [ "$#" -gt 0 ] && shift
-# jemalloc for the presence authority: a copy of JEMALLOC_PATHS in
+# jemalloc for the presence authority: the copy of jemallocEnv in
 # libs/testkit/src/service-flags.ts (same test); why in docs/decisions.md
 # ("jemalloc for the authority"). LD_PRELOAD set on the container (even empty) wins.
 if [ "$service" = presence-authority ] && [ -z "${LD_PRELOAD+set}" ]; then
-  jemalloc="$(ls /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/aarch64-linux-gnu/libjemalloc.so.2 2>/dev/null | head -n 1)"
-  [ -n "$jemalloc" ] && export LD_PRELOAD="$jemalloc"
+  jemalloc="/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2"
+  if [ -e "$jemalloc" ]; then export LD_PRELOAD="$jemalloc"; fi
 fi
 case "$service" in
   connection-node) exec node ${VIGIL_NODE_FLAGS-$node_flags_connection_node} /app/services/connection-node/dist/main.js "$@" ;;

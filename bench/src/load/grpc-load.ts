@@ -14,7 +14,7 @@
  * the client's share from the server's.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import http2 from 'node:http2';
 import { fileURLToPath } from 'node:url';
@@ -340,7 +340,8 @@ async function runPhase(caller: Caller, job: LoadJob, durationMs: number, record
   const latencyMs: number[] = [];
   const fromScheduleMs: number[] = [];
   const lagMs: number[] = [];
-  if (record && process.env.VIGIL_GRPC_SLOW_DUMP !== undefined) dumpSlowCalls(process.env.VIGIL_GRPC_SLOW_DUMP, total, sent, done, ok);
+  const dumpDir = process.env.VIGIL_GRPC_SLOW_DUMP;
+  if (record && dumpDir !== undefined && dumpDir !== '') dumpSlowCalls(dumpDir, total, sent, done, ok);
   if (record) {
     for (let n = 0; n < total; n++) {
       if (ok[n] !== 1) continue;
@@ -372,7 +373,13 @@ function dumpSlowCalls(dir: string, total: number, sent: Float64Array, done: Flo
     const ms = (done[n] as number) - (sent[n] as number);
     if (ok[n] === 1 && ms > 2) slow.push([Math.round((performance.timeOrigin + (sent[n] as number)) * 1000), Math.round(ms * 1000) / 1000]);
   }
-  writeFileSync(join(dir, `vigil-grpc-slow-${process.pid}.json`), JSON.stringify({ total, slow }));
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `vigil-grpc-slow-${process.pid}.json`), JSON.stringify({ total, slow }));
+  } catch (e) {
+    // A measuring aid: the run's figures stand without it.
+    process.stderr.write(`grpc load: could not write the slow calls to ${dir}: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
 }
 
 if (process.send !== undefined && process.argv[1] === fileURLToPath(import.meta.url)) runChild();

@@ -34,7 +34,7 @@ export type GrpcBenchOptions = {
    * Unmeasured load at the same rate first (default 10 s): JIT warm-up, connections, caches, and the collections the other processes on
    * the host run once the setup's logins are over (the connection nodes' memory reducer, about 10 s after their
    * start), which with 2 s of warm-up fell in the measured run (docs/decisions.md, "GetPresence is measured on a
-   * settled cluster"). `--warmup 2` measures as sessions 6-8 did.
+   * settled cluster"). `--warmup-seconds 2` measures as sessions 6-8 did.
    */
   readonly warmupMs: number;
   /** Users asked about; also the JIDs of each BatchGetPresence. */

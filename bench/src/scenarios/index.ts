@@ -25,6 +25,8 @@ export type CommonOptions = {
   readonly client?: string;
   /** grpc: seconds of measured GetPresence load (default 10). */
   readonly seconds?: number;
+  /** grpc: seconds of unmeasured load before it (default 10). */
+  readonly warmupSeconds?: number;
   readonly signal?: AbortSignal;
 };
 
@@ -78,7 +80,7 @@ export const SCENARIOS: readonly Scenario[] = [
     description: 'GetPresence p50/p99 at a fixed request rate (--concurrency: load processes sharing it, default 1), BatchGetPresence with 1000 JIDs, crash → WatchPresence CLIENT_LOST latency (--trials, default 200)',
     size: 'GetPresence requests per second (default 2000)',
     // --client (or VIGIL_BENCH_GRPC_CLIENT): raw, http2 or grpc-js; runGrpcBench rejects anything else.
-    run: (o) => runGrpcBench(defined({ rate: o.size, durationMs: o.seconds === undefined ? undefined : o.seconds * 1000, warmupMs: o.warmup === undefined ? undefined : o.warmup * 1000, watchTrials: o.trials, loadProcesses: o.concurrency, client: (o.client ?? process.env.VIGIL_BENCH_GRPC_CLIENT) as GrpcLoadClient | undefined, signal: o.signal })),
+    run: (o) => runGrpcBench(defined({ rate: o.size, durationMs: o.seconds === undefined ? undefined : o.seconds * 1000, warmupMs: o.warmupSeconds === undefined ? undefined : o.warmupSeconds * 1000, watchTrials: o.trials, loadProcesses: o.concurrency, client: (o.client ?? process.env.VIGIL_BENCH_GRPC_CLIENT) as GrpcLoadClient | undefined, signal: o.signal })),
   },
   {
     name: 'silent-death',

@@ -15,4 +15,4 @@ export { NS_FRAMING, RawWebSocket, WebSocketRefusedError, clientOpenFrame } from
 export { NatsPartition, PartitionableLink } from './partition.js';
 export { type Sample, MetricsScrape, parsePrometheusText, probe, scrapeMetrics } from './metrics-scrape.js';
 export { type ContactPair, contactPairOnline } from './contact-pair.js';
-export { FLAGGED_SERVICES, JEMALLOC_PATHS, JEMALLOC_SERVICES, jemallocEnv, SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS } from './service-flags.js';
+export { FLAGGED_SERVICES, JEMALLOC_SERVICES, jemallocEnv, jemallocPathFor, SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS, unameMachine } from './service-flags.js';

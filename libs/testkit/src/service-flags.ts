@@ -76,27 +76,45 @@ export const SERVICE_MALLOC_ENV: Readonly<Record<string, string>> = {
 };
 
 /**
- * jemalloc for the presence authority, where Debian's libjemalloc2 puts it on
- * each architecture; the first file that exists is preloaded (LD_PRELOAD)
- * wherever the authority is started (the testkit, its start script and the
- * container entrypoint; service-flags.test.ts keeps them equal). Without the
- * library the authority runs on glibc's malloc and says so in its startup log.
+ * jemalloc for the presence authority: Debian's libjemalloc2, in the
+ * multiarch directory of the machine (`/usr/lib/$(uname -m)-linux-gnu/`, so
+ * x86_64 and aarch64), preloaded (LD_PRELOAD) wherever the authority is
+ * started when it is installed: the testkit, the service's start script and
+ * the container entrypoint (service-flags.test.ts keeps them equal). An
+ * LD_PRELOAD already set, even empty, wins. Without the library the
+ * authority runs on glibc's malloc and its `ready` log line says so.
  * Why (docs/decisions.md, "jemalloc for the authority"): node:http2 turns every
  * request header value into an external string backed by malloc'd memory, and
  * V8 frees those only in a full collection, all at once: at 2,000 GetPresence/s,
  * several hundred thousand free() calls in one pause. With glibc those pauses
  * were 45-100 ms every 15-20 s; with jemalloc 13-27 ms.
  */
-export const JEMALLOC_PATHS: readonly string[] = ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2'];
-
-/** The services started with jemalloc preloaded when it is installed. */
 export const JEMALLOC_SERVICES: readonly FlaggedService[] = ['presence-authority'];
 
-/** The environment that preloads jemalloc into `service`, if it is one of JEMALLOC_SERVICES and the library is installed. */
-export function jemallocEnv(service: FlaggedService, exists: (path: string) => boolean = existsSync): Record<string, string> {
+/** Debian's path of libjemalloc2 for a `uname -m` machine name. */
+export function jemallocPathFor(machine: string): string {
+  return `/usr/lib/${machine}-linux-gnu/libjemalloc.so.2`;
+}
+
+/** `uname -m` of this process's architecture (Node's process.arch names differ). */
+export function unameMachine(arch: string = process.arch): string {
+  return ({ x64: 'x86_64', arm64: 'aarch64' } as Record<string, string>)[arch] ?? arch;
+}
+
+/**
+ * The environment that preloads jemalloc into `service`: the caller's own
+ * LD_PRELOAD when it has one (even empty), else the library when it is
+ * installed, else nothing. Only for JEMALLOC_SERVICES.
+ */
+export function jemallocEnv(
+  service: FlaggedService,
+  o: { readonly env?: NodeJS.ProcessEnv; readonly exists?: (path: string) => boolean; readonly arch?: string } = {},
+): Record<string, string> {
   if (!JEMALLOC_SERVICES.includes(service)) return {};
-  const path = JEMALLOC_PATHS.find((p) => exists(p));
-  return path === undefined ? {} : { LD_PRELOAD: path };
+  const own = (o.env ?? process.env).LD_PRELOAD;
+  if (own !== undefined) return { LD_PRELOAD: own };
+  const path = jemallocPathFor(unameMachine(o.arch));
+  return (o.exists ?? existsSync)(path) ? { LD_PRELOAD: path } : {};
 }
 
 /** The services that run with SERVICE_NODE_FLAGS (the CLI and the web console are not on the session path). */

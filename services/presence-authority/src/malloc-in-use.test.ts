@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mallocInUse, mallocOf } from './malloc-in-use.js';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { mallocOf } from './malloc-in-use.js';
 
 test('a process with libjemalloc mapped runs on jemalloc', () => {
   const maps = [
@@ -20,8 +23,21 @@ test('a process without it runs on libc malloc, whatever else is named jemalloc'
   assert.equal(mallocOf(maps), 'libc');
 });
 
-test('this test process names the malloc it really runs on', () => {
-  // The test runner is not started with LD_PRELOAD, unless someone runs it so: compare with the environment.
-  const preloaded = (process.env.LD_PRELOAD ?? '').includes('libjemalloc');
-  assert.equal(mallocInUse(), preloaded ? 'jemalloc' : 'libc');
+/** mallocInUse() as a child process started with `preload` as its LD_PRELOAD reports it. */
+function reportedWith(preload: string): string {
+  const module = fileURLToPath(new URL('./malloc-in-use.js', import.meta.url));
+  return execFileSync(process.execPath, ['--input-type=module', '-e', `import { mallocInUse } from ${JSON.stringify(module)}; process.stdout.write(mallocInUse());`], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, LD_PRELOAD: preload },
+  });
+}
+
+test('a process started without a preload reports libc', { skip: process.platform !== 'linux' && 'reads /proc/self/maps' }, () => {
+  assert.equal(reportedWith(''), 'libc');
+});
+
+const machine = ({ x64: 'x86_64', arm64: 'aarch64' } as Record<string, string>)[process.arch] ?? process.arch;
+const jemalloc = `/usr/lib/${machine}-linux-gnu/libjemalloc.so.2`;
+test('a process started with libjemalloc preloaded reports jemalloc', { skip: !existsSync(jemalloc) && `${jemalloc} is not installed` }, () => {
+  assert.equal(reportedWith(jemalloc), 'jemalloc');
 });
