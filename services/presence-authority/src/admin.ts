@@ -260,6 +260,8 @@ export class AdminHandler {
       for (const item of rec.roster.items) await this.#rosterSet(user, el('item', { jid: item.jid, subscription: 'remove' }));
       for (const p of rec.pendingIn) await this.#subscription(user, p.fromBareJid, 'unsubscribed');
       await this.deps.ctx.records.update(local, (r) => (r.blocked.length === 0 && r.pendingIn.length === 0 ? undefined : { ...r, blocked: [], pendingIn: [] }));
+      // The kicks above noted the sessions' ends: drop them first, or their write could come after the removal.
+      await this.deps.presence.forgetLastSeen(user);
       await this.deps.ctx.lastSeen.remove(local);
       this.#deletions++;
       await this.deps.accounts.delete(local);

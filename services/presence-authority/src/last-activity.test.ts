@@ -65,3 +65,40 @@ test('a hand-over stores the last-seen at once instead of waiting for a pause in
   await flushed;
   assert.deepEqual(await store.get('bob'), { unixMs: 0, status: '', fullJid: 'bob@x/phone' });
 });
+
+test('account deletion: ends noted but not yet written are dropped, so nothing comes back after the removal', async () => {
+  const store = new MemoryLastSeen();
+  const c = new InMemoryCluster({ lastSeen: store });
+  c.bind('bob@x/phone', 'n1');
+  await c.presence('bob@x/phone', true);
+  await c.presence('bob@x/phone', false);
+  // The write is queued, waiting for a pause in session ends; the account is deleted meanwhile.
+  assert.equal(await store.get('bob'), undefined, 'not written yet');
+  await c.forgetLastSeen('bob@x');
+  await store.remove('bob');
+  // Whatever was still queued runs now: it must find nothing to write.
+  await c.flushLastSeen();
+  assert.equal(await store.get('bob'), undefined, 'no last activity stored for the deleted user');
+});
+
+test('account deletion waits for a write already running, so the removal comes after it', async () => {
+  const store = new SlowLastSeen();
+  const c = new InMemoryCluster({ lastSeen: store });
+  c.bind('bob@x/phone', 'n1');
+  await c.presence('bob@x/phone', true);
+  await c.presence('bob@x/phone', false);
+  void c.flushLastSeen();
+  await until(() => store.held === 1, 'the last-seen write is running');
+  let done = false;
+  const forgotten = c.forgetLastSeen('bob@x').then(() => {
+    done = true;
+  });
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(done, false, 'forgetLastSeen waits while the write is in flight');
+  store.release();
+  await forgotten;
+  assert.notEqual(await store.get('bob'), undefined, 'the running write landed before forgetLastSeen returned');
+  await store.remove('bob');
+  await c.flushLastSeen();
+  assert.equal(await store.get('bob'), undefined, 'and nothing is written after the removal');
+});

@@ -55,6 +55,8 @@ export class PresenceCore {
   readonly #unwritten = new Map<string, NotedEnds>();
   /** Last-seen writes queued and not yet done (each leaves the set when it ends). */
   readonly #inFlight = new Set<Promise<void>>();
+  /** The user's write in #inFlight, queued or running (one at a time): forgetLastSeen waits for it. */
+  readonly #inFlightOf = new Map<string, Promise<void>>();
 
   constructor(private readonly ctx: AuthorityContext) {}
 
@@ -370,8 +372,10 @@ export class PresenceCore {
       this.ctx.log.warn('last activity not stored', { user: s.bareJid, err: e });
     }).finally(() => {
       this.#inFlight.delete(written);
+      if (this.#inFlightOf.get(local) === written) this.#inFlightOf.delete(local);
     });
     this.#inFlight.add(written);
+    this.#inFlightOf.set(local, written);
   }
 
   /**
@@ -426,6 +430,23 @@ export class PresenceCore {
   async flushLastSeen(): Promise<void> {
     this.#writes.hurry();
     await Promise.all([...this.#inFlight]);
+  }
+
+  /**
+   * Account deletion, before the stored value is removed: the user's noted
+   * ends are dropped and a write of them already queued or running is
+   * waited for (hurried, as for a hand-over). Otherwise a write that was
+   * waiting for a pause in session ends (the account's own sessions, just
+   * kicked, note theirs) would store the deleted user's last activity again
+   * after the removal, and show it to whoever registers the name next.
+   */
+  async forgetLastSeen(userBareJid: string): Promise<void> {
+    const local = localpartOf(userBareJid);
+    this.#unwritten.delete(local);
+    const written = this.#inFlightOf.get(local);
+    if (written === undefined) return;
+    this.#writes.hurry();
+    await written; // never rejects: its failure is logged where it was queued
   }
 
   /**

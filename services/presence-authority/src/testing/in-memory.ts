@@ -194,6 +194,10 @@ export class InMemoryCluster implements OutboxPort {
 
   /** XEP-0012: `fromFull` asks for `toBare`'s last activity; the reply stanza. */
   /** Stores the last-seen values decided so far now (what a graceful hand-over does). */
+  forgetLastSeen(user: string): Promise<void> {
+    return this.#presence.forgetLastSeen(user);
+  }
+
   flushLastSeen(): Promise<void> {
     return this.#presence.flushLastSeen();
   }
