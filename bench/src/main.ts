@@ -83,6 +83,7 @@ function parse(argv: string[]): { help: boolean; names: string[]; options: Commo
   if (values.client !== undefined && names.some((n) => n !== 'grpc')) throw new UsageError('--client applies to the grpc scenario only; name it');
   if (values.seconds !== undefined && names.some((n) => n !== 'grpc')) throw new UsageError('--seconds applies to the grpc scenario only; name it');
   if (values['warmup-seconds'] !== undefined && names.some((n) => n !== 'grpc')) throw new UsageError('--warmup-seconds applies to the grpc scenario only; name it');
+  if (values.warmup !== undefined && names.length === 1 && names[0] === 'grpc') throw new UsageError('grpc warms up for a time, not a number of trials: use --warmup-seconds');
   const options: CommonOptions = {
     ...(values.trials !== undefined ? { trials: count('trials', values.trials, 1) } : {}),
     ...(values.size !== undefined ? { size: count('size', values.size, 0) } : {}),

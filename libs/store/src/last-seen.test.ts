@@ -57,6 +57,10 @@ test('on a tie the value merged in second wins, also over one with a resource, a
   const m = mergeLastSeen(withResource, legacy);
   assert.deepEqual(m, { unixMs: 7, status: 'gone', earlierEnds: [{ resource: 'a', unixMs: 7 }] });
   assert.deepEqual(mergeLastSeen(m, withResource), { unixMs: 7, status: '', fullJid: 'c@x/a' });
+  // Earlier ends at equal times: the second value's go first, so the cap keeps them.
+  const first: LastSeen = { unixMs: 9, status: '', fullJid: 'c@x/z', earlierEnds: [{ resource: 'p', unixMs: 4 }, { resource: 'q', unixMs: 4 }, { resource: 'r', unixMs: 4 }] };
+  const second: LastSeen = { unixMs: 9, status: '', fullJid: 'c@x/y', earlierEnds: [{ resource: 's', unixMs: 4 }] };
+  assert.deepEqual(resourceEnds(mergeLastSeen(first, second)).map((e) => e.resource), ['y', 'z', 's', 'p']);
 });
 
 const arbValue = fc.record({

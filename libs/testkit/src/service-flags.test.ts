@@ -41,7 +41,7 @@ test('the testkit preloads jemalloc into the jemalloc services only, when instal
   assert.equal(unameMachine('arm64'), 'aarch64');
 });
 
-test('the shell launchers find the same library as the testkit on this machine', () => {
+test('the shell launchers find the same library as the testkit on this machine', { skip: process.platform !== 'linux' && 'Debian multiarch paths' }, () => {
   const machine = execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim();
   assert.equal(machine, unameMachine(), 'uname -m and process.arch name the same machine');
   const found = execFileSync('sh', ['-c', `j=${shellPath}; [ -e $j ] && echo $j; true`], { encoding: 'utf8' }).trim();

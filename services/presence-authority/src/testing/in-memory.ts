@@ -192,16 +192,17 @@ export class InMemoryCluster implements OutboxPort {
     });
   }
 
-  /** XEP-0012: `fromFull` asks for `toBare`'s last activity; the reply stanza. */
-  /** Stores the last-seen values decided so far now (what a graceful hand-over does). */
+  /** What account deletion does before it removes the stored last-seen (PresenceCore.forgetLastSeen). */
   forgetLastSeen(user: string): Promise<void> {
     return this.#presence.forgetLastSeen(user);
   }
 
+  /** Stores the last-seen values decided so far now (what a graceful hand-over does). */
   flushLastSeen(): Promise<void> {
     return this.#presence.flushLastSeen();
   }
 
+  /** XEP-0012: `fromFull` asks for `toBare`'s last activity; the reply stanza. */
   async lastActivity(fromFull: string, toBare: string): Promise<string> {
     const iq = `<iq type='get' id='l${++this.#ids}' from='${fromFull}' to='${toBare}'><query xmlns='jabber:iq:last'/></iq>`;
     let reply = '';
