@@ -32,13 +32,19 @@ async function untilAsync(cond: () => Promise<boolean>, what: string): Promise<v
 }
 const until = (cond: () => boolean, what: string): Promise<void> => untilAsync(async () => cond(), what);
 
-test('last activity (XEP-0012) asked right after the last resource went offline is answered before the store has the value', async () => {
-  const store = new SlowLastSeen();
+/** A cluster in which bob@x/phone came online and went offline: his end is noted, its write queued behind the fan-out. */
+async function bobWentOffline(store: MemoryLastSeen, contact?: string): Promise<InMemoryCluster> {
   const c = new InMemoryCluster({ lastSeen: store });
-  await c.setItem('bob@x', 'alice@x', 'from');
+  if (contact !== undefined) await c.setItem('bob@x', contact, 'from');
   c.bind('bob@x/phone', 'n1');
   await c.presence('bob@x/phone', true);
   await c.presence('bob@x/phone', false);
+  return c;
+}
+
+test('last activity (XEP-0012) asked right after the last resource went offline is answered before the store has the value', async () => {
+  const store = new SlowLastSeen();
+  const c = await bobWentOffline(store, 'alice@x');
   // The write is queued after the fan-out (and waits for a pause in session ends); a contact that saw the unavailable may ask at once.
   assert.equal(await store.get('bob'), undefined, 'the last-seen is not stored yet');
   const early = await c.lastActivity('alice@x/desk', 'bob@x');
@@ -53,10 +59,7 @@ test('last activity (XEP-0012) asked right after the last resource went offline 
 
 test('a hand-over stores the last-seen at once instead of waiting for a pause in session ends', async () => {
   const store = new SlowLastSeen();
-  const c = new InMemoryCluster({ lastSeen: store });
-  c.bind('bob@x/phone', 'n1');
-  await c.presence('bob@x/phone', true);
-  await c.presence('bob@x/phone', false);
+  const c = await bobWentOffline(store);
   const flushed = c.flushLastSeen();
   // Started without the 500 ms pause: the write is in flight within a few turns.
   for (let i = 0; i < 50 && store.held === 0; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -68,10 +71,7 @@ test('a hand-over stores the last-seen at once instead of waiting for a pause in
 
 test('account deletion: ends noted but not yet written are dropped, so nothing comes back after the removal', async () => {
   const store = new MemoryLastSeen();
-  const c = new InMemoryCluster({ lastSeen: store });
-  c.bind('bob@x/phone', 'n1');
-  await c.presence('bob@x/phone', true);
-  await c.presence('bob@x/phone', false);
+  const c = await bobWentOffline(store);
   // The write is queued, waiting for a pause in session ends; the account is deleted meanwhile.
   assert.equal(await store.get('bob'), undefined, 'not written yet');
   await c.forgetLastSeen('bob@x');
@@ -83,10 +83,7 @@ test('account deletion: ends noted but not yet written are dropped, so nothing c
 
 test('account deletion waits for a write already running, so the removal comes after it', async () => {
   const store = new SlowLastSeen();
-  const c = new InMemoryCluster({ lastSeen: store });
-  c.bind('bob@x/phone', 'n1');
-  await c.presence('bob@x/phone', true);
-  await c.presence('bob@x/phone', false);
+  const c = await bobWentOffline(store);
   void c.flushLastSeen();
   await until(() => store.held === 1, 'the last-seen write is running');
   let done = false;

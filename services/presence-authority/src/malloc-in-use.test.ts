@@ -3,24 +3,18 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { jemallocPathFor, unameMachine } from '@vigil/testkit';
 import { mallocOf } from './malloc-in-use.js';
 
+/** /proc/self/maps text with one executable mapping of each path. */
+const mapsOf = (...paths: string[]): string => paths.map((p, i) => `7f1c2${i}000000-7f1c2${i}0a0000 r-xp 00000000 08:01 ${i + 1} ${p}`).join('\n');
+
 test('a process with libjemalloc mapped runs on jemalloc', () => {
-  const maps = [
-    '55d0c0a00000-55d0c0b00000 r-xp 00000000 08:01 1 /usr/bin/node',
-    '7f1c2a000000-7f1c2a0a0000 r-xp 00000000 08:01 2 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2',
-    '7f1c2b000000-7f1c2b1c0000 r-xp 00000000 08:01 3 /usr/lib/x86_64-linux-gnu/libc.so.6',
-  ].join('\n');
-  assert.equal(mallocOf(maps), 'jemalloc');
+  assert.equal(mallocOf(mapsOf('/usr/bin/node', '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/x86_64-linux-gnu/libc.so.6')), 'jemalloc');
 });
 
 test('a process without it runs on libc malloc, whatever else is named jemalloc', () => {
-  const maps = [
-    '55d0c0a00000-55d0c0b00000 r-xp 00000000 08:01 1 /usr/bin/node',
-    '7f1c2b000000-7f1c2b1c0000 r-xp 00000000 08:01 3 /usr/lib/x86_64-linux-gnu/libc.so.6',
-    '7f1c2c000000-7f1c2c001000 rw-p 00000000 08:01 4 /tmp/notes-about-libjemalloc.txt',
-  ].join('\n');
-  assert.equal(mallocOf(maps), 'libc');
+  assert.equal(mallocOf(mapsOf('/usr/bin/node', '/usr/lib/x86_64-linux-gnu/libc.so.6', '/tmp/notes-about-libjemalloc.txt')), 'libc');
 });
 
 /** mallocInUse() as a child process started with `preload` as its LD_PRELOAD reports it. */
@@ -36,8 +30,8 @@ test('a process started without a preload reports libc', { skip: process.platfor
   assert.equal(reportedWith(''), 'libc');
 });
 
-const machine = ({ x64: 'x86_64', arm64: 'aarch64' } as Record<string, string>)[process.arch] ?? process.arch;
-const jemalloc = `/usr/lib/${machine}-linux-gnu/libjemalloc.so.2`;
+// Where the launchers look for it on this machine (libs/testkit/src/service-flags.ts).
+const jemalloc = jemallocPathFor(unameMachine());
 test('a process started with libjemalloc preloaded reports jemalloc', { skip: !existsSync(jemalloc) && `${jemalloc} is not installed` }, () => {
   assert.equal(reportedWith(jemalloc), 'jemalloc');
 });

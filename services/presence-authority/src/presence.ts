@@ -393,9 +393,9 @@ export class PresenceCore {
    * late write could no longer undo the new owner's value, but it is not
    * made). The write is a compare-and-set at the revision read: a write
    * that came first (a new owner's, if the shard was lost during ours)
-   * makes it read again, check the epoch again and merge onto that. The read is this path's price for keeping earlier
-   * resources: one KV get per write, after the fan-out like the write; a
-   * login reads nothing.
+   * makes it read again, check the epoch again and merge onto that. The
+   * read is this path's price for keeping earlier resources: one KV get
+   * per write, after the fan-out like the write; a login reads nothing.
    */
   async #store(local: string): Promise<void> {
     try {
