@@ -3,7 +3,7 @@
 // npm. `node proto/gen.mjs [outDir]`: the staleness test passes a temp dir and
 // compares byte for byte.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,6 +29,10 @@ const template = {
   plugins: [{ local: plugin, out, opt: TS_PROTO_OPTIONS }],
 };
 
+// Checked before the old output goes: without the packages installed, a failed run would leave no generated code.
+for (const tool of [plugin, buf]) {
+  if (!existsSync(tool)) throw new Error(`${tool} is missing: run npm ci first`);
+}
 rmSync(out, { recursive: true, force: true });
 execFileSync(buf, ['generate', resolve(root, 'proto'), '--template', JSON.stringify(template)], {
   cwd: root,

@@ -286,12 +286,16 @@ describe('gRPC API', () => {
     assert.equal(rest.nextPageToken, '');
     await rejects(call(accounts.listAccounts.bind(accounts), { pageSize: 5000, pageToken: '' }, reader()), status.INVALID_ARGUMENT, 'page_size');
 
-    // Deletion ends the session (kicked) and removes the account.
+    // Deletion ends the sessions (kicked), the one on the other node that never sent presence too, and removes the account.
     await grace.sendPresence();
     await until(() => getPresence('grace@localhost'), (r) => r.presence?.resources.length === 1, 'grace online');
+    const quiet = await TestClient.connect({ port: cluster.node(1).port, domain: 'localhost', username: 'grace', password: 'new-grace-pass', resource: 'quiet' });
+    clients.push(quiet);
     const deleted = await call(accounts.deleteAccount.bind(accounts), { username: 'grace' }, admin());
-    assert.deepEqual([deleted.sessionsEnded, deleted.itemsRemoved], [1, 0]);
-    await eventually(() => grace.errors.some((e) => (e as { condition?: string }).condition === 'policy-violation'), 'grace kicked');
+    assert.deepEqual([deleted.sessionsEnded, deleted.itemsRemoved], [2, 0]);
+    const kicked = (c: TestClient) => c.errors.some((e) => (e as { condition?: string }).condition === 'policy-violation');
+    await eventually(() => kicked(grace), 'grace kicked');
+    await eventually(() => kicked(quiet), 'grace\'s session without presence kicked');
     await rejects(getPresence('grace@localhost'), status.NOT_FOUND);
     await rejects(call(accounts.deleteAccount.bind(accounts), { username: 'grace' }, admin()), status.NOT_FOUND);
   });

@@ -149,8 +149,9 @@ export class ClusterLink {
           }
           // After the deliveries that came before it (the unavailable the owner sent ahead of it).
           this.#inbound.push(() => {
-            const found = this.#kick(req);
-            if (msg.reply) msg.respond(admin.NodeKickResponse.encode({ found }).finish());
+            const ended = req.everySessionOfUser ? this.#kickUser(req) : this.#kick(req) ? [req.sessionId] : [];
+            const answer: admin.NodeKickResponse = { found: ended.length > 0, endedSessionIds: req.everySessionOfUser ? ended : [] };
+            if (msg.reply) msg.respond(admin.NodeKickResponse.encode(answer).finish());
           });
         },
       }),
@@ -204,6 +205,21 @@ export class ClusterLink {
     this.log.info('session kicked by an administrator', { user: s.fullJid, session: s.id });
     s.kick('policy-violation', req.text);
     return true;
+  }
+
+  /**
+   * Account deletion: every stream of the user here ends, bound sessions
+   * that never sent presence (so the owner never heard of them) included.
+   * The ids go back to the owner, which ignores what those sessions sent
+   * before their end and it has not handled yet.
+   */
+  #kickUser(req: admin.NodeKickRequest): string[] {
+    const sessions = [...this.sessions.ofUser(req.fullJid)];
+    for (const s of sessions) {
+      this.log.info('session ended: its account was deleted', { user: s.fullJid, session: s.id });
+      s.kick('policy-violation', req.text);
+    }
+    return sessions.map((s) => s.id);
   }
 
   async #watchStatus(): Promise<void> {

@@ -13,6 +13,7 @@ import { KnownAccounts } from './known-accounts.js';
 import type { PresenceCore } from './presence.js';
 import type { WatchSequence } from './presence-events.js';
 import type { SessionRecord } from './registry.js';
+import type { FenceReason, SessionFence } from './session-fence.js';
 import { localpartOf } from './stanza-text.js';
 import type { SubscriptionCore } from './subscriptions.js';
 
@@ -36,6 +37,10 @@ export interface AdminDeps {
   readonly epochOf: (shard: number) => number | undefined;
   /** How long a connection node may take to confirm a kick. */
   readonly kickTimeoutMs: number;
+  /** Sessions ended here whose queued events are to be dropped (kicks and deletions record theirs). */
+  readonly fence: SessionFence;
+  /** The connection nodes with a live lease: an account deletion asks each to end the user's streams. */
+  readonly liveNodes: () => readonly string[];
 }
 
 /** A refusal with the code and field the replica turns into a gRPC status. */
@@ -194,7 +199,7 @@ export class AdminHandler {
     return this.#inQueue(bare, shard, epoch, async () => {
       const record = this.deps.ctx.registry.sessionsOf(bare).find((s) => s.fullJid === k.fullJid);
       if (record === undefined) throw notFound('session', k.fullJid);
-      await this.#kick(record, k.text);
+      await this.#kick(record, k.text, 'kicked');
       return { sessionId: record.sessionId };
     });
   }
@@ -206,8 +211,8 @@ export class AdminHandler {
    * later finds nothing left to do. A node that does not answer may be
    * partitioned with its client still connected: refuse rather than announce.
    */
-  async #kick(record: SessionRecord, text: string): Promise<void> {
-    const req: admin.NodeKickRequest = { sessionId: record.sessionId, fullJid: record.fullJid, incarnation: record.incarnation, text, condition: '' };
+  async #kick(record: SessionRecord, text: string, reason: FenceReason): Promise<void> {
+    const req: admin.NodeKickRequest = { sessionId: record.sessionId, fullJid: record.fullJid, incarnation: record.incarnation, text, condition: '', everySessionOfUser: false };
     let found: boolean;
     try {
       const reply = await this.deps.nc.request(this.deps.subjects.nodeKick(record.nodeId), admin.NodeKickRequest.encode(req).finish(), {
@@ -218,6 +223,8 @@ export class AdminHandler {
       this.deps.ctx.log.warn('kick not confirmed by the node', { session: record.sessionId, node: record.nodeId, err: e });
       throw new AdminFailure(Code.ADMIN_ERROR_CODE_UNAVAILABLE, `node ${record.nodeId} did not confirm the kick; if it is gone its lease ends the session`);
     }
+    // Before the end: what the session sent before it and waits behind us in the user's queue must not bring it back.
+    this.deps.fence.fence(record.sessionId, reason);
     await this.deps.presence.end(record, KICKED, found ? 'kicked by an administrator' : 'kicked; its node no longer held it');
   }
 
@@ -247,7 +254,13 @@ export class AdminHandler {
    * contacts), then every item is removed as a roster removal would (§2.5.2),
    * pending requests are declined, the records cleared, and the account goes
    * last, so a failure part-way leaves an account that DeleteAccount can
-   * still be called for.
+   * still be called for. The sessions are those the registry knows, kicked
+   * one by one, and then every other stream of the user on any live node
+   * (#endEverywhere): a session that never sent presence is not in the
+   * registry, and must not outlive its account. All of them are fenced, so
+   * what they sent before their end and waits behind the deletion in the
+   * user's queue (a presence, a roster set) is dropped instead of bringing
+   * the user back.
    */
   async #removeAccount(shard: number, user: string): Promise<admin.AccountRemovalAnswer> {
     const epoch = this.#owned(shard, [user]);
@@ -255,7 +268,8 @@ export class AdminHandler {
     const local = localpartOf(user);
     return this.#inQueue(user, shard, epoch, async () => {
       const sessions = this.deps.ctx.registry.sessionsOf(user);
-      for (const s of sessions) await this.#kick(s, 'account deleted');
+      for (const s of sessions) await this.#kick(s, 'account deleted', 'deleted');
+      const unknown = await this.#endEverywhere(user, 'account deleted');
       const rec = await this.deps.ctx.records.get(local);
       for (const item of rec.roster.items) await this.#rosterSet(user, el('item', { jid: item.jid, subscription: 'remove' }));
       for (const p of rec.pendingIn) await this.#subscription(user, p.fromBareJid, 'unsubscribed');
@@ -267,9 +281,43 @@ export class AdminHandler {
       await this.deps.accounts.delete(local);
       this.#known.forget(user);
       this.#deletions++;
-      this.deps.ctx.log.info('account deleted', { user, sessions: sessions.length, items: rec.roster.items.length });
-      return { sessionsEnded: sessions.length, itemsRemoved: rec.roster.items.length };
+      const sessionsEnded = sessions.length + unknown;
+      this.deps.ctx.log.info('account deleted', { user, sessions: sessionsEnded, items: rec.roster.items.length });
+      return { sessionsEnded, itemsRemoved: rec.roster.items.length };
     });
+  }
+
+  /**
+   * Asks every live connection node to end all of the user's streams and
+   * fences the sessions they ended; how many there were. A node that does
+   * not answer may hold one of them, connected: the deletion stops there
+   * (UNAVAILABLE) with the account still in place, to be retried.
+   */
+  async #endEverywhere(user: string, text: string): Promise<number> {
+    const req: admin.NodeKickRequest = { sessionId: '', fullJid: user, incarnation: '', text, condition: '', everySessionOfUser: true };
+    const data = admin.NodeKickRequest.encode(req).finish();
+    const nodes = this.deps.liveNodes();
+    const answers = await Promise.allSettled(
+      nodes.map(async (node) => {
+        const reply = await this.deps.nc.request(this.deps.subjects.nodeKick(node), data, { timeout: this.deps.kickTimeoutMs });
+        return admin.NodeKickResponse.decode(reply.data).endedSessionIds;
+      }),
+    );
+    let ended = 0;
+    const silent: string[] = [];
+    for (const [i, a] of answers.entries()) {
+      if (a.status === 'rejected') {
+        this.deps.ctx.log.warn('node did not confirm ending the deleted account\'s sessions', { user, node: nodes[i], err: a.reason });
+        silent.push(nodes[i] ?? '');
+        continue;
+      }
+      for (const id of a.value) this.deps.fence.fence(id, 'deleted');
+      ended += a.value.length;
+    }
+    if (silent.length > 0) {
+      throw new AdminFailure(Code.ADMIN_ERROR_CODE_UNAVAILABLE, `node ${silent.join(', ')} did not confirm ending ${user}'s sessions; the account is not deleted yet, retry`);
+    }
+    return ended;
   }
 
   /** A roster set on the user's behalf, through IqCore exactly as the user's own client would send it. */

@@ -23,7 +23,9 @@ import { readAuthorityConfig } from './config.js';
 // first request for a user finds it cold (queued path); right after, it is
 // cached and the queue idle (immediate path). The cache holds 16 rosters
 // (the least allowed), so asking for 16 other users' block lists evicts a
-// user again. One shard: every subject is shard 0's.
+// user again. One shard: every subject is shard 0's. The account deletion
+// test is here too, for the same reason: it is about what waits in a user's
+// queue.
 
 const S = subjects('vigil');
 const config = readAuthorityConfig({
@@ -340,6 +342,49 @@ describe('presence authority: answering at once when the user\'s queue is idle',
     ]);
     const stranger = await outputsOf(() => probe(`nobody@${D}/x`, u));
     assert.deepEqual(stranger.filter((o) => o.kind === 'inbound'), [{ kind: 'inbound', from: u, to: `nobody@${D}`, type: 'unsubscribed' }]);
+  });
+
+  test('account deletion: what its sessions sent before their end and waits behind it is dropped, and a session that never sent presence ends too', async () => {
+    const u = `gone1@${D}`;
+    const c = `gone1c@${D}`;
+    await stores.accounts.create('gone1', 'gone1-pass', 4096);
+    await putRoster(u, { roster: { version: 1, items: [item(c, 'both')] }, pendingIn: [], blocked: [] });
+    await putRoster(c, { roster: { version: 1, items: [item(u, 'both')] }, pendingIn: [], blocked: [] });
+    await outputsOf(() => presence(`${u}/a`, true, 1, 'gone-a'));
+    assert.deepEqual(authority.registry.sessionsOf(u).map((r) => r.sessionId), ['gone-a']);
+    // This test is the node: while the deletion waits for each answer, the session sends more, which queues behind it.
+    // `${u}/b` (the session id ref() gives it) is bound on the node but never sent presence: the owner has not heard of it.
+    const kicks: string[] = [];
+    let roster: Promise<cluster.IqResponse> | undefined;
+    const sub = tc.subscribe(S.nodeKick(NODE.nodeId), {
+      callback: (_e, m) => {
+        const k = admin.NodeKickRequest.decode(m.data);
+        kicks.push(k.everySessionOfUser ? `every ${k.fullJid}` : k.sessionId);
+        if (k.everySessionOfUser) {
+          roster = rosterSet(`${u}/b`, `<item jid='x@${D}'/>`).catch(() => assert.fail('the roster set got no answer'));
+          presence(`${u}/b`, true, 1);
+          m.respond(admin.NodeKickResponse.encode({ found: true, endedSessionIds: [ref(`${u}/b`).sessionId] }).finish());
+          return;
+        }
+        presence(`${u}/a`, true, 2, 'gone-a');
+        m.respond(admin.NodeKickResponse.encode({ found: true, endedSessionIds: [] }).finish());
+      },
+    });
+    let answer: admin.AdminResponse | undefined;
+    const seen = await outputsOf(async () => {
+      const req = admin.AdminRequest.encode({ op: { $case: 'removeAccount', removeAccount: { bareJid: u } } }).finish();
+      answer = admin.AdminResponse.decode((await tc.request(S.shardAdmin(0), req, { timeout: 5000 })).data);
+    });
+    sub.unsubscribe();
+    assert.deepEqual(answer?.result, { $case: 'removeAccount', removeAccount: { sessionsEnded: 2, itemsRemoved: 1 } });
+    assert.deepEqual(kicks, ['gone-a', `every ${u}`]);
+    const stanzas = seen.filter((o) => o.kind === 'fan-out' && o.from === u).map((o) => (o.kind === 'fan-out' ? o.stanza : ''));
+    assert.deepEqual(stanzas, [`<presence from='${u}/a' type='unavailable'/>`], 'the kick\'s unavailable, and nothing the dropped presences would have sent');
+    assert.deepEqual(authority.registry.sessionsOf(u), [], 'no session of the deleted user came back');
+    const reply = await roster;
+    assert.match(reply?.stanzaXml ?? '', /type='error'.*<not-authorized /, 'the fenced roster set is refused');
+    assert.deepEqual((await stores.rosters.get('gone1')).record.roster.items, [], 'the fenced roster set wrote nothing');
+    assert.equal(await stores.accounts.exists('gone1'), false);
   });
 
   test('a roster that cannot be read is answered with the error reply, every time', async () => {

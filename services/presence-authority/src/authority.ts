@@ -15,6 +15,7 @@ import { KeyedQueue } from './keyed-queue.js';
 import { Outbox } from './outbox.js';
 import { END_CAUSE_NAME, PresenceCore } from './presence.js';
 import { SessionRegistry, type SessionRecord } from './registry.js';
+import { SessionFence } from './session-fence.js';
 import { Reconciler } from './reconciler.js';
 import { RosterEditor } from './roster-editor.js';
 import { handleInbound, isSubscriptionType, SubscriptionCore } from './subscriptions.js';
@@ -29,6 +30,8 @@ import { OwnerImport } from './migration/owner-import.js';
 import { AuthorityMetrics } from './metrics.js';
 
 const { EndCause } = cluster;
+/** Sessions remembered as ended by the owner: far more than kicks and deletions in flight at once. */
+const FENCED_SESSIONS_MAX = 4096;
 type EndCause = cluster.EndCause;
 
 export interface AuthorityDeps {
@@ -57,6 +60,8 @@ export class Authority {
   readonly #outbox: Outbox;
   readonly #leases: LeaseTable;
   readonly #registry = new SessionRegistry();
+  /** Sessions kicked or of deleted accounts: their events still queued are dropped (SessionFence). */
+  readonly #fence = new SessionFence(FENCED_SESSIONS_MAX);
   readonly #queue: KeyedQueue;
   /** Users whose task runs at once right now (#runNow). */
   readonly #runningNow = new Set<string>();
@@ -150,6 +155,8 @@ export class Authority {
       sequenceOf: (bare, epoch) => watch.sequenceOf(bare, epoch),
       epochOf: (shard) => this.#shards.epochOf(shard),
       kickTimeoutMs: deps.config.timings.heartbeatIntervalMs * 2,
+      fence: this.#fence,
+      liveNodes: () => this.#leases.list().map((l) => l.nodeId),
     });
     this.#import = new OwnerImport({ ctx, subjects: this.#subjects, epochOf: (shard) => this.#shards.epochOf(shard) });
     this.#now = deps.now ?? (() => performance.now());
@@ -448,6 +455,7 @@ export class Authority {
     }
     const bare = bareOf(ref.fullJid);
     const event = ev.event;
+    if (this.#fenced(ref, event.$case)) return;
     // A presence of a known session (or of a new one replacing nobody): at once when nothing of the user is queued.
     // Otherwise the queue's task below looks for a session to replace when its turn comes, as before.
     if (event.$case === 'presence' && !tracingEnabled() && this.#queue.idle(bare) && !this.#replacesSameResource(ref)) {
@@ -456,6 +464,8 @@ export class Authority {
     }
     const arrivedMs = this.#now();
     void this.#queue.run(bare, async () => {
+      // Again in its turn: a kick or a deletion ahead of it in the queue may have fenced the session meanwhile.
+      if (this.#fenced(ref, event.$case)) return;
       if (event.$case !== 'ended' && event.$case !== 'resync' && this.#registry.get(ref.sessionId) === undefined) await this.#replaceSameResource(ref);
       switch (event.$case) {
         case 'presence':
@@ -485,6 +495,14 @@ export class Authority {
         }
       }
     });
+  }
+
+  /** Whether the owner ended the session itself and drops this kind of event from it (SessionFence); logged. */
+  #fenced(ref: cluster.SessionRef, kind: string): boolean {
+    if (kind !== 'presence' && kind !== 'directed' && kind !== 'subscription' && kind !== 'iq') return false;
+    if (this.#fence.size === 0 || !this.#fence.drops(ref.sessionId, kind)) return false;
+    this.deps.log.info('event of a session ended by the owner dropped', { user: ref.fullJid, session: ref.sessionId, kind });
+    return true;
   }
 
   /** Whether #replaceSameResource has a session to end for `ref`. */
@@ -549,7 +567,7 @@ export class Authority {
       this.deps.log.info('session replaced by a newer one with the same resource', { user: old.fullJid, old: old.sessionId, oldNode: old.nodeId, node: ref.nodeId });
       await this.#presence.end(old, EndCause.END_CAUSE_KICKED, 'replaced by a newer session with the same resource');
       const text = 'replaced by a new session with the same resource';
-      const req: admin.NodeKickRequest = { sessionId: old.sessionId, fullJid: old.fullJid, incarnation: old.incarnation, text, condition: 'conflict' };
+      const req: admin.NodeKickRequest = { sessionId: old.sessionId, fullJid: old.fullJid, incarnation: old.incarnation, text, condition: 'conflict', everySessionOfUser: false };
       // After its unavailable, in the outbox's order.
       this.#outbox.send(this.#subjects.nodeKick(old.nodeId), admin.NodeKickRequest.encode(req).finish());
     }
@@ -704,6 +722,11 @@ export class Authority {
     }
     const about = bareOf(iq.attr('to') ?? req.session?.fullJid ?? '');
     void this.#queue.run(about, async () => {
+      if (req.session !== undefined && this.#fenced(req.session, 'iq')) {
+        // Its stream has ended; the node answers nobody, but its request is not left to time out.
+        respond({ stanzaXml: errorReply(iq, new StanzaError('not-authorized', 'auth', 'the session has ended')).toString(), blockList: [], isBlockList: false });
+        return;
+      }
       try {
         respond(await this.#iqs.handle(req, iq));
       } catch (e) {

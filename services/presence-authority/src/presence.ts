@@ -443,8 +443,9 @@ export class PresenceCore {
    * Otherwise a write that was waiting for a pause in session ends (the
    * account's own sessions, just kicked, note theirs) would store the
    * deleted user's last activity again after the removal, and show it to
-   * whoever registers the name next. Not covered: an end noted after this
-   * (a presence of the user queued behind the deletion), see decisions.md.
+   * whoever registers the name next. What the user's sessions sent before
+   * their end and waits behind the deletion is dropped (SessionFence), so
+   * it notes no end after this.
    */
   async forgetLastSeen(userBareJid: string): Promise<void> {
     const local = localpartOf(userBareJid);

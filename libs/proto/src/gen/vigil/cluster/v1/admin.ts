@@ -246,11 +246,26 @@ export interface NodeKickRequest {
    * administrator's kick).
    */
   condition: string;
+  /**
+   * Account deletion: full_jid holds the user's bare JID, session_id and
+   * incarnation are empty, and the node ends every stream of that user it
+   * holds, whether or not it has told the owner about it (a session that
+   * never sent presence), with policy-violation.
+   */
+  everySessionOfUser: boolean;
 }
 
 export interface NodeKickResponse {
-  /** The node held that session and ended it. */
+  /**
+   * The node held that session (or, for every_session_of_user, at least one
+   * of the user's) and ended it.
+   */
   found: boolean;
+  /**
+   * every_session_of_user: the sessions it ended, so the owner can ignore
+   * what they sent before their end and it has not handled yet.
+   */
+  endedSessionIds: string[];
 }
 
 /**
@@ -2200,7 +2215,7 @@ export const AdminError: MessageFns<AdminError> = {
 };
 
 function createBaseNodeKickRequest(): NodeKickRequest {
-  return { sessionId: "", fullJid: "", incarnation: "", text: "", condition: "" };
+  return { sessionId: "", fullJid: "", incarnation: "", text: "", condition: "", everySessionOfUser: false };
 }
 
 export const NodeKickRequest: MessageFns<NodeKickRequest> = {
@@ -2219,6 +2234,9 @@ export const NodeKickRequest: MessageFns<NodeKickRequest> = {
     }
     if (message.condition !== "") {
       writer.uint32(42).string(message.condition);
+    }
+    if (message.everySessionOfUser !== false) {
+      writer.uint32(48).bool(message.everySessionOfUser);
     }
     return writer;
   },
@@ -2276,6 +2294,14 @@ export const NodeKickRequest: MessageFns<NodeKickRequest> = {
             message.condition = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.everySessionOfUser = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2303,6 +2329,11 @@ export const NodeKickRequest: MessageFns<NodeKickRequest> = {
       incarnation: isSet(object.incarnation) ? globalThis.String(object.incarnation) : "",
       text: isSet(object.text) ? globalThis.String(object.text) : "",
       condition: isSet(object.condition) ? globalThis.String(object.condition) : "",
+      everySessionOfUser: isSet(object.everySessionOfUser)
+        ? globalThis.Boolean(object.everySessionOfUser)
+        : isSet(object.every_session_of_user)
+        ? globalThis.Boolean(object.every_session_of_user)
+        : false,
     };
   },
 
@@ -2323,6 +2354,9 @@ export const NodeKickRequest: MessageFns<NodeKickRequest> = {
     if (message.condition !== "") {
       obj.condition = message.condition;
     }
+    if (message.everySessionOfUser !== false) {
+      obj.everySessionOfUser = message.everySessionOfUser;
+    }
     return obj;
   },
 
@@ -2336,18 +2370,22 @@ export const NodeKickRequest: MessageFns<NodeKickRequest> = {
     message.incarnation = object.incarnation ?? "";
     message.text = object.text ?? "";
     message.condition = object.condition ?? "";
+    message.everySessionOfUser = object.everySessionOfUser ?? false;
     return message;
   },
 };
 
 function createBaseNodeKickResponse(): NodeKickResponse {
-  return { found: false };
+  return { found: false, endedSessionIds: [] };
 }
 
 export const NodeKickResponse: MessageFns<NodeKickResponse> = {
   encode(message: NodeKickResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.found !== false) {
       writer.uint32(8).bool(message.found);
+    }
+    for (const v of message.endedSessionIds) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -2373,6 +2411,14 @@ export const NodeKickResponse: MessageFns<NodeKickResponse> = {
             message.found = reader.bool();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.endedSessionIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2386,13 +2432,23 @@ export const NodeKickResponse: MessageFns<NodeKickResponse> = {
   },
 
   fromJSON(object: any): NodeKickResponse {
-    return { found: isSet(object.found) ? globalThis.Boolean(object.found) : false };
+    return {
+      found: isSet(object.found) ? globalThis.Boolean(object.found) : false,
+      endedSessionIds: globalThis.Array.isArray(object?.endedSessionIds)
+        ? object.endedSessionIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.ended_session_ids)
+        ? object.ended_session_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
   },
 
   toJSON(message: NodeKickResponse): unknown {
     const obj: any = {};
     if (message.found !== false) {
       obj.found = message.found;
+    }
+    if (message.endedSessionIds?.length) {
+      obj.endedSessionIds = message.endedSessionIds;
     }
     return obj;
   },
@@ -2403,6 +2459,7 @@ export const NodeKickResponse: MessageFns<NodeKickResponse> = {
   fromPartial<I extends Exact<DeepPartial<NodeKickResponse>, I>>(object: I): NodeKickResponse {
     const message = createBaseNodeKickResponse();
     message.found = object.found ?? false;
+    message.endedSessionIds = object.endedSessionIds?.map((e) => e) || [];
     return message;
   },
 };

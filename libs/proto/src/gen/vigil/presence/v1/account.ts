@@ -724,11 +724,14 @@ export const AccountServiceService = {
     responseDeserialize: (value: Buffer): CreateAccountResponse => CreateAccountResponse.decode(value),
   },
   /**
-   * Ends the user's sessions (cause KICKED), removes every roster item as a
-   * roster removal would (contacts are told, RFC 6121 §2.5.2), then the
-   * roster, block list, last activity and the account itself. A failed
-   * attempt leaves the account in place, and calling again finishes the job.
-   * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND.
+   * Ends the user's sessions (cause KICKED; every stream of the user on
+   * every live node, those that never sent presence included), removes
+   * every roster item as a roster removal would (contacts are told, RFC 6121
+   * §2.5.2), then the roster, block list, last activity and the account
+   * itself. A failed attempt leaves the account in place, and calling again
+   * finishes the job.
+   * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE (a node
+   * did not confirm ending the sessions it may hold).
    */
   deleteAccount: {
     path: "/vigil.presence.v1.AccountService/DeleteAccount" as const,
@@ -773,11 +776,14 @@ export interface AccountServiceServer extends UntypedServiceImplementation {
    */
   createAccount: handleUnaryCall<CreateAccountRequest, CreateAccountResponse>;
   /**
-   * Ends the user's sessions (cause KICKED), removes every roster item as a
-   * roster removal would (contacts are told, RFC 6121 §2.5.2), then the
-   * roster, block list, last activity and the account itself. A failed
-   * attempt leaves the account in place, and calling again finishes the job.
-   * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND.
+   * Ends the user's sessions (cause KICKED; every stream of the user on
+   * every live node, those that never sent presence included), removes
+   * every roster item as a roster removal would (contacts are told, RFC 6121
+   * §2.5.2), then the roster, block list, last activity and the account
+   * itself. A failed attempt leaves the account in place, and calling again
+   * finishes the job.
+   * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE (a node
+   * did not confirm ending the sessions it may hold).
    */
   deleteAccount: handleUnaryCall<DeleteAccountRequest, DeleteAccountResponse>;
   /**
@@ -810,11 +816,14 @@ export interface AccountServiceClient extends Client {
     callback: (error: ServiceError | null, response: CreateAccountResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Ends the user's sessions (cause KICKED), removes every roster item as a
-   * roster removal would (contacts are told, RFC 6121 §2.5.2), then the
-   * roster, block list, last activity and the account itself. A failed
-   * attempt leaves the account in place, and calling again finishes the job.
-   * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND.
+   * Ends the user's sessions (cause KICKED; every stream of the user on
+   * every live node, those that never sent presence included), removes
+   * every roster item as a roster removal would (contacts are told, RFC 6121
+   * §2.5.2), then the roster, block list, last activity and the account
+   * itself. A failed attempt leaves the account in place, and calling again
+   * finishes the job.
+   * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE (a node
+   * did not confirm ending the sessions it may hold).
    */
   deleteAccount(
     request: DeleteAccountRequest,

@@ -1,0 +1,48 @@
+import { LRUCache } from 'lru-cache';
+
+/**
+ * Why the owner ended a session itself, before its node's own 'ended'
+ * event: `kicked` (KickSession) or `deleted` (its account was deleted).
+ */
+export type FenceReason = 'kicked' | 'deleted';
+
+/** The kinds of event a fenced session may still have on their way. */
+export type FencedEventKind = 'presence' | 'directed' | 'subscription' | 'iq';
+
+/**
+ * Sessions the owner ended itself, whose events may still be waiting in
+ * the user's queue (sent before the stream ended, queued behind the kick or
+ * the deletion). Without this their turn would bring the session back: a
+ * presence makes a record for an unknown session. A kicked session's
+ * presence and directed presence are dropped; a deleted account's session
+ * loses everything, its subscription requests and iqs too, which would
+ * otherwise write the deleted user's roster again. A kicked session's
+ * subscription and iq stand: they are about the user, who still exists, and
+ * were accepted before the kick.
+ *
+ * Bounded (an LRU): a fenced event is one that was already in flight, so it
+ * arrives within moments; session ids are random and never reused.
+ */
+export class SessionFence {
+  readonly #ended: LRUCache<string, FenceReason>;
+
+  constructor(maxEntries: number) {
+    this.#ended = new LRUCache({ max: maxEntries });
+  }
+
+  fence(sessionId: string, reason: FenceReason): void {
+    if (this.#ended.get(sessionId) === 'deleted') return; // the wider fence stays
+    this.#ended.set(sessionId, reason);
+  }
+
+  /** Whether an event of this kind from the session is to be dropped. */
+  drops(sessionId: string, kind: FencedEventKind): boolean {
+    const reason = this.#ended.get(sessionId);
+    if (reason === undefined) return false;
+    return reason === 'deleted' || kind === 'presence' || kind === 'directed';
+  }
+
+  get size(): number {
+    return this.#ended.size;
+  }
+}
