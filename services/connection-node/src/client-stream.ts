@@ -57,6 +57,8 @@ interface SessionOutput {
 export class ClientStream implements StreamParserHandlers {
   readonly id = randomToken(9);
   #phase: Phase = 'connected';
+  /** Why the stream closed: a session whose bind or restoration was still waiting when it did ends with this cause. */
+  #closedBy: cluster.EndCause | undefined;
   #parser: FrameParser;
   /**
    * Between `<starttls/>` and the end of the handshake: input is dropped, so
@@ -225,6 +227,7 @@ export class ClientStream implements StreamParserHandlers {
   #close(cause: cluster.EndCause, reason: string): void {
     if (this.#phase === 'authenticated') this.#log.info('stream closed after authentication, before binding', { user: this.#username, reason });
     this.#phase = 'closed';
+    this.#closedBy = cause;
     this.#queue.length = 0;
     this.#session?.end(cause, reason);
     if (this.#smId !== undefined && this.deps.resumptions.get(this.#smId) === this) this.deps.resumptions.delete(this.#smId);
@@ -625,6 +628,13 @@ export class ClientStream implements StreamParserHandlers {
       if (saved === undefined) return this.#smFailed('item-not-found');
       session = await SessionHandler.restore(saved, this.#sessionDeps(out));
       if (session === undefined) return this.#smFailed('item-not-found');
+      // Closed while the owner was asked (a kick, an account deletion, reaches the old stream; the client may have left):
+      // the restored session must not outlive them.
+      if (old.#phase === 'closed' || this.#phase === 'closed') {
+        session.end(old.#closedBy ?? this.#closedBy ?? cluster.EndCause.END_CAUSE_CLIENT_LOST, 'stream closed while the session was restored');
+        if (this.#phase !== 'closed') this.#smFailed('item-not-found');
+        return;
+      }
     }
     const outcome = sm.ack(h);
     if (outcome.kind === 'too-high') {
@@ -702,6 +712,12 @@ export class ClientStream implements StreamParserHandlers {
     const out: SessionOutput = { stream: this };
     const session = await SessionHandler.bind(stanza, bind, this.#username, this.#sessionDeps(out), { mechanism: this.#mechanism });
     if (session === undefined) return; // an error reply was sent; the client may try again
+    if (this.#phase === 'closed') {
+      // Kicked (an account deletion reaches sessions still binding) or gone while the owner was asked for the
+      // block list: nothing ends this session later, so it ends now.
+      session.end(this.#closedBy ?? cluster.EndCause.END_CAUSE_CLIENT_LOST, 'stream closed while binding');
+      return;
+    }
     this.#replaceEnded(session.session.fullJid);
     this.#session = session;
     this.#out = out;

@@ -41,6 +41,8 @@ export interface AdminDeps {
   readonly fence: SessionFence;
   /** The connection nodes with a live lease: an account deletion asks each to end the user's streams. */
   readonly liveNodes: () => readonly string[];
+  /** Whether liveNodes() is whole: this replica has listened to heartbeats for a node lease at least. */
+  readonly nodesAllKnown: () => boolean;
 }
 
 /** A refusal with the code and field the replica turns into a gRPC status. */
@@ -267,6 +269,10 @@ export class AdminHandler {
     await this.#mustExist(user, epoch);
     const local = localpartOf(user);
     return this.#inQueue(user, shard, epoch, async () => {
+      // #endEverywhere asks the nodes this replica knows of: refused, before anything is done, until it knows them all.
+      if (!this.deps.nodesAllKnown()) {
+        throw new AdminFailure(Code.ADMIN_ERROR_CODE_UNAVAILABLE, 'this replica started moments ago and may not know every connection node yet; retry');
+      }
       const sessions = this.deps.ctx.registry.sessionsOf(user);
       for (const s of sessions) await this.#kick(s, 'account deleted', 'deleted');
       const unknown = await this.#endEverywhere(user, 'account deleted');
@@ -294,6 +300,8 @@ export class AdminHandler {
    * (UNAVAILABLE) with the account still in place, to be retried.
    */
   async #endEverywhere(user: string, text: string): Promise<number> {
+    // First: a bind that reaches a node after its answer is refused by the owner (SessionFence.userDeleted).
+    this.deps.fence.userDeleted(user);
     const req: admin.NodeKickRequest = { sessionId: '', fullJid: user, incarnation: '', text, condition: '', everySessionOfUser: true };
     const data = admin.NodeKickRequest.encode(req).finish();
     const nodes = this.deps.liveNodes();

@@ -60,6 +60,8 @@ describe('presence authority: answering at once when the user\'s queue is idle',
   const out: Output[] = [];
   /** The authority's log lines (errors only). */
   const logged: string[] = [];
+  /** Moved only by the deletion test (leases are not ticked, so they never run out). */
+  const clock = new FakeClock(1_000);
 
   const iq = async (req: cluster.IqRequest): Promise<cluster.IqResponse> => {
     const reply = await tc.request(S.shardIq(0), cluster.IqRequest.encode(req).finish(), { timeout: 5000 });
@@ -76,6 +78,15 @@ describe('presence authority: answering at once when the user\'s queue is idle',
     const stanzaXml = available ? `<presence from='${full}'/>` : `<presence from='${full}' type='unavailable'/>`;
     const ev: cluster.SessionEvent = { session: ref(full, sessionId), event: { $case: 'presence', presence: { stanzaXml, available, priority: 0, seq, restored: false } } };
     tc.publish(S.shardSession(0), cluster.SessionEvent.encode(ev).finish());
+  };
+  const subscription = (full: string, sessionId: string, to: string, type: string) => {
+    const stanzaXml = `<presence from='${full.split('/')[0] ?? full}' type='${type}'/>`;
+    const ev: cluster.SessionEvent = { session: ref(full, sessionId), event: { $case: 'subscription', subscription: { toBareJid: to, type, stanzaXml } } };
+    tc.publish(S.shardSession(0), cluster.SessionEvent.encode(ev).finish());
+  };
+  const adminCall = async (op: admin.AdminRequest['op']): Promise<admin.AdminResponse> => {
+    const reply = await tc.request(S.shardAdmin(0), admin.AdminRequest.encode({ op }).finish(), { timeout: 5000 });
+    return admin.AdminResponse.decode(reply.data);
   };
   const probe = (fromFull: string, toBare: string, restored = false) => {
     tc.publish(S.shardProbe(0), cluster.Probe.encode({ fromFullJid: fromFull, toBareJid: toBare, fromShard: 0, fromEpoch: 0, restored }).finish());
@@ -130,7 +141,7 @@ describe('presence authority: answering at once when the user\'s queue is idle',
       },
     });
     const shardLocks = await openShardLocks(nc, { lockTtlMs: config.timings.shardLockTtlMs });
-    authority = new Authority({ nc, stores, config, log: createLogger({}, { level: 'error', write: (line) => void logged.push(line) }), now: new FakeClock(1_000).now, autoTick: false, shardLocks });
+    authority = new Authority({ nc, stores, config, log: createLogger({}, { level: 'error', write: (line) => void logged.push(line) }), now: clock.now, autoTick: false, shardLocks });
     await authority.start();
     // Session events need a live lease: one heartbeat, and the fake clock never lets it run out.
     tc.publish(S.heartbeat(NODE.nodeId), cluster.Heartbeat.encode({ ...NODE, seq: 1, sentAtUnixMs: Date.now(), shards: [] }).finish());
@@ -318,6 +329,39 @@ describe('presence authority: answering at once when the user\'s queue is idle',
     assert.deepEqual(kicks, [{ sessionId: 'old', condition: 'conflict' }]);
     const toContact = seen.filter((o) => o.kind === 'fan-out' && o.to.includes(c)).map((o) => (o.kind === 'fan-out' ? o.stanza : ''));
     assert.deepEqual(toContact, [`<presence from='${u}/r' type='unavailable'/>`, `<presence from='${u}/r'/>`], 'the old session\'s end before the new one\'s presence');
+    // The old session's presence, sent before it learned of the replacement: it must not replace the new one in turn.
+    const late = await outputsOf(() => presence(`${u}/r`, true, 2, 'old'));
+    assert.deepEqual(late, [], 'nothing announced for the replaced session');
+    assert.deepEqual(authority.registry.sessionsOf(u).map((r) => r.sessionId), ['new']);
+  });
+
+  test('KickSession: the kicked session\'s presence that waits behind the kick is dropped; its subscription request stands', async () => {
+    const u = `kick1@${D}`;
+    const c = `kick1c@${D}`;
+    await stores.accounts.create('kick1', 'kick1-pass', 4096);
+    await putRoster(u, { roster: { version: 1, items: [item(c, 'from')] }, pendingIn: [], blocked: [] });
+    await outputsOf(() => presence(`${u}/a`, true, 1, 'kick-a'));
+    const sub = tc.subscribe(S.nodeKick(NODE.nodeId), {
+      callback: (_e, m) => {
+        // Sent by the client before its stream ended, queued behind the kick.
+        presence(`${u}/a`, true, 2, 'kick-a');
+        subscription(`${u}/a`, 'kick-a', `other@${D}`, 'subscribe');
+        m.respond(admin.NodeKickResponse.encode({ found: true, endedSessionIds: [] }).finish());
+      },
+    });
+    let answer: admin.AdminResponse | undefined;
+    const seen = await outputsOf(async () => {
+      answer = await adminCall({ $case: 'kick', kick: { fullJid: `${u}/a`, text: 'bye' } });
+    });
+    sub.unsubscribe();
+    assert.deepEqual(answer?.result, { $case: 'kick', kick: { sessionId: 'kick-a' } });
+    const toContact = seen.filter((o) => o.kind === 'fan-out' && o.to.includes(c)).map((o) => (o.kind === 'fan-out' ? o.stanza : ''));
+    assert.deepEqual(toContact, [`<presence from='${u}/a' type='unavailable'/>`], 'the kick\'s unavailable only: no available again');
+    assert.deepEqual(authority.registry.sessionsOf(u), [], 'the kicked session did not come back');
+    assert.ok(seen.some((o) => o.kind === 'inbound' && o.from === u && o.to === `other@${D}` && o.type === 'subscribe'), 'the subscription request went out');
+    // Arriving later, on the immediate path: dropped too.
+    assert.deepEqual(await outputsOf(() => presence(`${u}/a`, true, 3, 'kick-a')), []);
+    assert.deepEqual(authority.registry.sessionsOf(u), []);
   });
 
   test('a user whose roster is not cached is answered from the store, and requests behind the read wait for it in order', async () => {
@@ -370,10 +414,16 @@ describe('presence authority: answering at once when the user\'s queue is idle',
         m.respond(admin.NodeKickResponse.encode({ found: true, endedSessionIds: [] }).finish());
       },
     });
+    const remove = () => adminCall({ $case: 'removeAccount', removeAccount: { bareJid: u } });
+    // Until a node lease has passed since the authority started it may not know every node: refused, nothing done.
+    const early = await remove();
+    assert.equal(early.result?.$case, 'error');
+    assert.equal(early.result?.$case === 'error' ? early.result.error.code : undefined, admin.AdminErrorCode.ADMIN_ERROR_CODE_UNAVAILABLE);
+    assert.deepEqual(kicks, [], 'nothing was kicked');
+    clock.advance(config.timings.nodeLeaseMs);
     let answer: admin.AdminResponse | undefined;
     const seen = await outputsOf(async () => {
-      const req = admin.AdminRequest.encode({ op: { $case: 'removeAccount', removeAccount: { bareJid: u } } }).finish();
-      answer = admin.AdminResponse.decode((await tc.request(S.shardAdmin(0), req, { timeout: 5000 })).data);
+      answer = await remove();
     });
     sub.unsubscribe();
     assert.deepEqual(answer?.result, { $case: 'removeAccount', removeAccount: { sessionsEnded: 2, itemsRemoved: 1 } });
@@ -381,10 +431,17 @@ describe('presence authority: answering at once when the user\'s queue is idle',
     const stanzas = seen.filter((o) => o.kind === 'fan-out' && o.from === u).map((o) => (o.kind === 'fan-out' ? o.stanza : ''));
     assert.deepEqual(stanzas, [`<presence from='${u}/a' type='unavailable'/>`], 'the kick\'s unavailable, and nothing the dropped presences would have sent');
     assert.deepEqual(authority.registry.sessionsOf(u), [], 'no session of the deleted user came back');
+    // Arriving after the deletion, on the immediate path: dropped too.
+    assert.deepEqual(await outputsOf(() => presence(`${u}/a`, true, 3, 'gone-a')), []);
+    assert.deepEqual(authority.registry.sessionsOf(u), []);
     const reply = await roster;
     assert.match(reply?.stanzaXml ?? '', /type='error'.*<not-authorized /, 'the fenced roster set is refused');
     assert.deepEqual((await stores.rosters.get('gone1')).record.roster.items, [], 'the fenced roster set wrote nothing');
     assert.equal(await stores.accounts.exists('gone1'), false);
+    // A login that authenticated before the deletion binds after it: its block-list read (the bind's) is refused.
+    assert.equal((await blockListGet(u)).isBlockList, false, 'a bind of the deleted user is refused');
+    await stores.accounts.create('gone1', 'new-pass', 4096);
+    assert.equal((await blockListGet(u)).isBlockList, true, 'the name registered again binds');
   });
 
   test('a roster that cannot be read is answered with the error reply, every time', async () => {

@@ -87,6 +87,8 @@ export class Authority {
   readonly #shards: ShardManager;
   readonly #now: () => number;
   #tick: NodeJS.Timeout | undefined;
+  /** When this replica began to hear heartbeats (monotonic). */
+  #startedMs: number | undefined;
   #lastTickMs = 0;
   readonly #metrics: AuthorityMetrics;
   /** Sessions of expired node incarnations not yet announced (the mass-expiry backlog). */
@@ -157,6 +159,8 @@ export class Authority {
       kickTimeoutMs: deps.config.timings.heartbeatIntervalMs * 2,
       fence: this.#fence,
       liveNodes: () => this.#leases.list().map((l) => l.nodeId),
+      // A live node heartbeats within every lease: once one has passed since start, each has been heard.
+      nodesAllKnown: () => this.#startedMs !== undefined && this.#now() - this.#startedMs >= deps.config.timings.nodeLeaseMs,
     });
     this.#import = new OwnerImport({ ctx, subjects: this.#subjects, epochOf: (shard) => this.#shards.epochOf(shard) });
     this.#now = deps.now ?? (() => performance.now());
@@ -192,6 +196,7 @@ export class Authority {
   /** Listens to node heartbeats, then joins the shard owners; resolves once a first share of shards is held. */
   async start(): Promise<void> {
     this.#subscribe(this.#subjects.allHeartbeats, (m) => this.#onHeartbeat(cluster.Heartbeat.decode(m.data)));
+    this.#startedMs = this.#now();
     await this.#shards.start();
     this.#lastTickMs = this.#now();
     const period = Math.max(20, Math.floor(this.deps.config.timings.heartbeatIntervalMs / 4));
@@ -466,7 +471,9 @@ export class Authority {
     void this.#queue.run(bare, async () => {
       // Again in its turn: a kick or a deletion ahead of it in the queue may have fenced the session meanwhile.
       if (this.#fenced(ref, event.$case)) return;
-      if (event.$case !== 'ended' && event.$case !== 'resync' && this.#registry.get(ref.sessionId) === undefined) await this.#replaceSameResource(ref);
+      // A session the owner ended itself (its subscription stands, see SessionFence) is no newer than anyone: it replaces nobody.
+      const ended = this.#fence.ended(ref.sessionId);
+      if (event.$case !== 'ended' && event.$case !== 'resync' && !ended && this.#registry.get(ref.sessionId) === undefined) await this.#replaceSameResource(ref);
       switch (event.$case) {
         case 'presence':
           // A span per presence stanza only when traces are exported: the per-stanza path stays cheap otherwise.
@@ -477,8 +484,8 @@ export class Authority {
         case 'subscription': {
           const sub = event.subscription;
           if (!isSubscriptionType(sub.type)) throw new TypeError(`not a subscription type: ${sub.type}`);
-          const record = this.#presence.recordFor(ref);
-          this.#journal.save(record);
+          // Known from now on, but not a session the owner ended: that one stays ended.
+          if (!ended) this.#journal.save(this.#presence.recordFor(ref));
           return this.#subscriptions.outbound(bare, sub.toBareJid, sub.type, sub.stanzaXml);
         }
         case 'resync': {
@@ -502,6 +509,21 @@ export class Authority {
     if (kind !== 'presence' && kind !== 'directed' && kind !== 'subscription' && kind !== 'iq') return false;
     if (this.#fence.size === 0 || !this.#fence.drops(ref.sessionId, kind)) return false;
     this.deps.log.info('event of a session ended by the owner dropped', { user: ref.fullJid, session: ref.sessionId, kind });
+    return true;
+  }
+
+  /**
+   * A bind asks for the user's block list (the node refuses the bind
+   * without it): refused when the account was deleted here and is still
+   * gone. One account read, only for users deleted here (SessionFence).
+   */
+  async #bindRefused(bare: string): Promise<boolean> {
+    if (!this.#fence.wasDeleted(bare)) return false;
+    if (await this.deps.stores.accounts.exists(localpartOf(bare))) {
+      this.#fence.recreated(bare);
+      return false;
+    }
+    this.deps.log.info('bind refused: the account was deleted', { user: bare });
     return true;
   }
 
@@ -565,6 +587,8 @@ export class Authority {
     for (const old of this.#registry.sessionsOf(bareOf(ref.fullJid))) {
       if (old.fullJid !== ref.fullJid || old.sessionId === ref.sessionId) continue;
       this.deps.log.info('session replaced by a newer one with the same resource', { user: old.fullJid, old: old.sessionId, oldNode: old.nodeId, node: ref.nodeId });
+      // Fenced: what the old one sent before it learns of this and waits in the queue must not end the new one in turn.
+      this.#fence.fence(old.sessionId, 'kicked');
       await this.#presence.end(old, EndCause.END_CAUSE_KICKED, 'replaced by a newer session with the same resource');
       const text = 'replaced by a new session with the same resource';
       const req: admin.NodeKickRequest = { sessionId: old.sessionId, fullJid: old.fullJid, incarnation: old.incarnation, text, condition: 'conflict', everySessionOfUser: false };
@@ -598,7 +622,8 @@ export class Authority {
     const ref = state.session;
     if (!ref) return;
     await this.#queue.run(bareOf(ref.fullJid), async () => {
-      if (this.#registry.get(ref.sessionId)) return;
+      // The node listed it before a kick or a deletion ahead of this in the queue ended it.
+      if (this.#registry.get(ref.sessionId) || this.#fence.ended(ref.sessionId)) return;
       this.#presence.recordFor(ref);
       if (state.available) await this.#presence.broadcast(ref, { stanzaXml: state.presenceXml, available: true, priority: state.priority, seq: state.presenceSeq, restored: false });
     });
@@ -692,7 +717,12 @@ export class Authority {
         this.deps.log.error('block list read failed', { user: requester, err: e });
         respond({ stanzaXml: '', blockList: [], isBlockList: false });
       };
-      this.#withUser(requester, (user) => respond(this.#iqs.blockListOf(user)), async () => respond(await this.#iqs.blockList(requester)), failed);
+      const queued = async () => {
+        if (await this.#bindRefused(requester)) respond({ stanzaXml: '', blockList: [], isBlockList: false });
+        else respond(await this.#iqs.blockList(requester));
+      };
+      if (this.#fence.wasDeleted(requester)) void this.#queue.run(requester, () => queued().catch(failed));
+      else this.#withUser(requester, (user) => respond(this.#iqs.blockListOf(user)), queued, failed);
       return;
     }
     // The roster a login asks for (typed): its answer is text built from the cached record, with no element tree.

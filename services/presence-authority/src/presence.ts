@@ -444,8 +444,9 @@ export class PresenceCore {
    * account's own sessions, just kicked, note theirs) would store the
    * deleted user's last activity again after the removal, and show it to
    * whoever registers the name next. What the user's sessions sent before
-   * their end and waits behind the deletion is dropped (SessionFence), so
-   * it notes no end after this.
+   * their end and waits behind the deletion is dropped (SessionFence) and
+   * later binds are refused, so on this owner nothing notes an end after
+   * this (a hand-over does not carry the fence, see decisions.md).
    */
   async forgetLastSeen(userBareJid: string): Promise<void> {
     const local = localpartOf(userBareJid);

@@ -25,14 +25,41 @@ export type FencedEventKind = 'presence' | 'directed' | 'subscription' | 'iq';
  */
 export class SessionFence {
   readonly #ended: LRUCache<string, FenceReason>;
+  /**
+   * Users whose account was deleted here. A login that authenticated before
+   * the deletion and binds after it is in no node's answer to the deletion;
+   * its bind asks the owner for the block list, and for these users the
+   * owner reads the account first and refuses a bind of one that is gone.
+   */
+  readonly #deletedUsers: LRUCache<string, true>;
 
   constructor(maxEntries: number) {
     this.#ended = new LRUCache({ max: maxEntries });
+    this.#deletedUsers = new LRUCache({ max: maxEntries });
+  }
+
+  userDeleted(bareJid: string): void {
+    this.#deletedUsers.set(bareJid, true);
+  }
+
+  /** Whether the user's account was deleted here (it may have been created again since: read the store). */
+  wasDeleted(bareJid: string): boolean {
+    return this.#deletedUsers.size > 0 && this.#deletedUsers.has(bareJid);
+  }
+
+  /** The account exists again: its binds go the usual way. */
+  recreated(bareJid: string): void {
+    this.#deletedUsers.delete(bareJid);
   }
 
   fence(sessionId: string, reason: FenceReason): void {
     if (this.#ended.get(sessionId) === 'deleted') return; // the wider fence stays
     this.#ended.set(sessionId, reason);
+  }
+
+  /** Whether the owner ended the session itself. */
+  ended(sessionId: string): boolean {
+    return this.#ended.size > 0 && this.#ended.has(sessionId);
   }
 
   /** Whether an event of this kind from the session is to be dropped. */

@@ -248,9 +248,11 @@ export interface NodeKickRequest {
   condition: string;
   /**
    * Account deletion: full_jid holds the user's bare JID, session_id and
-   * incarnation are empty, and the node ends every stream of that user it
-   * holds, whether or not it has told the owner about it (a session that
-   * never sent presence), with policy-violation.
+   * incarnation are empty, and the node ends every bound session of that
+   * user it holds, whether or not it has told the owner about it (a session
+   * that never sent presence, one still waiting for its bind to complete),
+   * with policy-violation. Streams not bound yet bind through the owner,
+   * which refuses them once the account is gone.
    */
   everySessionOfUser: boolean;
 }

@@ -724,8 +724,9 @@ export const AccountServiceService = {
     responseDeserialize: (value: Buffer): CreateAccountResponse => CreateAccountResponse.decode(value),
   },
   /**
-   * Ends the user's sessions (cause KICKED; every stream of the user on
-   * every live node, those that never sent presence included), removes
+   * Ends the user's sessions (cause KICKED; every session of the user on
+   * every live node, those that never sent presence included; later binds
+   * and resumptions are refused), removes
    * every roster item as a roster removal would (contacts are told, RFC 6121
    * §2.5.2), then the roster, block list, last activity and the account
    * itself. A failed attempt leaves the account in place, and calling again
@@ -776,8 +777,9 @@ export interface AccountServiceServer extends UntypedServiceImplementation {
    */
   createAccount: handleUnaryCall<CreateAccountRequest, CreateAccountResponse>;
   /**
-   * Ends the user's sessions (cause KICKED; every stream of the user on
-   * every live node, those that never sent presence included), removes
+   * Ends the user's sessions (cause KICKED; every session of the user on
+   * every live node, those that never sent presence included; later binds
+   * and resumptions are refused), removes
    * every roster item as a roster removal would (contacts are told, RFC 6121
    * §2.5.2), then the roster, block list, last activity and the account
    * itself. A failed attempt leaves the account in place, and calling again
@@ -816,8 +818,9 @@ export interface AccountServiceClient extends Client {
     callback: (error: ServiceError | null, response: CreateAccountResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Ends the user's sessions (cause KICKED; every stream of the user on
-   * every live node, those that never sent presence included), removes
+   * Ends the user's sessions (cause KICKED; every session of the user on
+   * every live node, those that never sent presence included; later binds
+   * and resumptions are refused), removes
    * every roster item as a roster removal would (contacts are told, RFC 6121
    * §2.5.2), then the roster, block list, last activity and the account
    * itself. A failed attempt leaves the account in place, and calling again
