@@ -29,3 +29,14 @@ test('once an authority created them, opening finds the same data', async () => 
   const opened = await openStores(nc, { create: false });
   assert.deepEqual(await opened.lastSeen.get('alice'), { unixMs: 42, status: 'away' });
 });
+
+test('an account read from the stream leader agrees with the direct read: created, deleted, never there', async () => {
+  const stores = await openStores(nc);
+  await stores.accounts.create('leaderread', 'leader-pass', 4096);
+  assert.deepEqual([await stores.accounts.existsAtLeader('leaderread'), await stores.accounts.exists('leaderread')], [true, true]);
+  await stores.accounts.delete('leaderread');
+  assert.deepEqual([await stores.accounts.existsAtLeader('leaderread'), await stores.accounts.exists('leaderread')], [false, false]);
+  assert.equal(await stores.accounts.existsAtLeader('neverthere'), false);
+  await stores.accounts.create('leaderread', 'leader-pass-2', 4096);
+  assert.equal(await stores.accounts.existsAtLeader('leaderread'), true, 'created again');
+});

@@ -122,4 +122,29 @@ describe('presence after a XEP-0198 resumption past the grace', () => {
     again.send('</stream:stream>');
     await again.waitClosed(DEADLINE_MS);
   });
+
+  test("a resumption past the grace whose 'h' is beyond what was sent is refused and leaves no session behind", async () => {
+    const raw = await rawSession(cluster.node(0).port, 'alice', 'pw', 'pad', DEADLINE_MS);
+    raws.push(raw);
+    raw.send(`<enable xmlns='${SM}' resume='true'/>`);
+    const enabled = await raw.waitFor(/<enabled [^>]*\/>/, DEADLINE_MS);
+    const id = /<enabled [^>]*id='([^']+)'/.exec(enabled)?.[1];
+    assert.ok(id, `no resumption id in ${enabled}`);
+    const b = bob.mark();
+    raw.send('<presence/>');
+    await bob.expectStanza(is.presenceFrom('alice@localhost/pad'), DEADLINE_MS, "alice's presence", b);
+    const h = stanzasSinceEnabled(raw.received);
+    raw.destroy();
+    await bob.expectStanza(is.presenceFrom('alice@localhost/pad', 'unavailable'), DEADLINE_MS, 'alice unavailable after the grace', b);
+
+    const bad = await rawSession(cluster.node(0).port, 'alice', 'pw', undefined, DEADLINE_MS);
+    raws.push(bad);
+    bad.send(`<resume xmlns='${SM}' previd='${id}' h='${h + 50}'/>`);
+    await bad.waitFor(/<undefined-condition [^>]*\/>[\s\S]*handled-count-too-high/, DEADLINE_MS);
+    await bad.waitClosed(DEADLINE_MS);
+    // Nothing holds alice/pad on the node: binding it again works (a session left behind would make it fail).
+    const fresh = await rawSession(cluster.node(0).port, 'alice', 'pw', 'pad', DEADLINE_MS);
+    raws.push(fresh);
+    assert.match(fresh.received, /<jid>alice@localhost\/pad<\/jid>/);
+  });
 });

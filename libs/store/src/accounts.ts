@@ -1,3 +1,4 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { store } from '@vigil/proto';
 import { userFromKey, userKey } from '@vigil/cluster';
@@ -12,7 +13,8 @@ export const STORED_HASHES: readonly ScramHash[] = ['sha1', 'sha256'];
  * are stored (RFC 5802 §3); the password is gone once this returns.
  */
 export class AccountStore {
-  constructor(private readonly kv: KV, private readonly bucket: string) {}
+  /** `jsm`: for reads the stream's leader must answer (existsAtLeader); without it those fall back to exists(). */
+  constructor(private readonly kv: KV, private readonly bucket: string, private readonly jsm?: JetStreamManager) {}
 
   async create(username: string, password: string, iterations: number, nowMs = Date.now()): Promise<void> {
     const credentials = await Promise.all(STORED_HASHES.map((h) => deriveScramCredential(password, h, iterations)));
@@ -103,6 +105,22 @@ export class AccountStore {
   async exists(username: string): Promise<boolean> {
     const entry = await this.kv.get(userKey(username));
     return entry !== null && entry.operation === 'PUT';
+  }
+
+  /**
+   * exists(), answered by the stream's leader. The bucket allows direct
+   * gets, which any replica may answer, one that is behind too: right after
+   * a deletion such a replica still says the account exists, and a decision
+   * taken on that (a bind after a deletion) would not be taken again.
+   */
+  async existsAtLeader(username: string): Promise<boolean> {
+    if (this.jsm === undefined) return this.exists(username);
+    const key = userKey(username);
+    const msg = await this.jsm.streams.getMessage(`KV_${this.bucket}`, { last_by_subj: `$KV.${this.bucket}.${key}` });
+    if (msg === null) return false;
+    // A deletion is the key's last message, marked in its header.
+    const op = msg.header?.get('KV-Operation') ?? '';
+    return op === '' || op === 'PUT';
   }
 
   /**

@@ -66,11 +66,12 @@ export async function openStores(nc: NatsConnection, options: OpenStoresOptions 
     // A bucket made by an earlier version (direct reads on): nats.js opens an existing bucket as it is.
     await (await jetstreamManager(nc)).streams.update(`KV_${BUCKETS.lastSeen}`, { allow_direct: false });
   }
+  const jsm = await jetstreamManager(nc);
   return {
-    accounts: new AccountStore(accounts, BUCKETS.accounts),
+    accounts: new AccountStore(accounts, BUCKETS.accounts, jsm),
     rosters: new RosterStore(rosters, BUCKETS.rosters),
     lastSeen: new LastSeenStore(lastSeen),
-    sessions: new SessionStore(sessions, BUCKETS.sessions, await jetstreamManager(nc)),
+    sessions: new SessionStore(sessions, BUCKETS.sessions, jsm),
   };
 }
 

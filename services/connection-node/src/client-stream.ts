@@ -622,6 +622,11 @@ export class ClientStream implements StreamParserHandlers {
     }
     const sm = old.#sm;
     const out = old.#out;
+    // Before a restoration: a refused 'h' must not leave a restored session that no stream holds.
+    const outcome = sm.ack(h);
+    if (outcome.kind === 'too-high') {
+      return this.fail('undefined-condition', `h=${h} acknowledges more than the ${outcome.sent} stanzas sent (handled-count-too-high)`);
+    }
     let session = old.#session;
     if (session === undefined || session.ended) {
       const saved = old.#saved;
@@ -636,14 +641,11 @@ export class ClientStream implements StreamParserHandlers {
         return;
       }
     }
-    const outcome = sm.ack(h);
-    if (outcome.kind === 'too-high') {
-      return this.fail('undefined-condition', `h=${h} acknowledges more than the ${outcome.sent} stanzas sent (handled-count-too-high)`);
-    }
     // The old stream hands everything over and goes away without ending the session.
     old.#forgetEnded();
     const oldWasLive = old.#phase !== 'hibernating';
     old.#phase = 'closed';
+    old.#closedBy = cluster.EndCause.END_CAUSE_GRACEFUL; // handed over, not ended: nothing reads it, set for #closedBy's rule
     old.#queue.length = 0;
     old.#sm = undefined;
     old.#session = undefined;

@@ -30,7 +30,7 @@ import { OwnerImport } from './migration/owner-import.js';
 import { AuthorityMetrics } from './metrics.js';
 
 const { EndCause } = cluster;
-/** Sessions remembered as ended by the owner: far more than kicks and deletions in flight at once. */
+/** Sessions remembered as ended by the owner, of each kind (kicked or replaced; deleted): far more than are in flight at once. */
 const FENCED_SESSIONS_MAX = 4096;
 type EndCause = cluster.EndCause;
 
@@ -87,8 +87,8 @@ export class Authority {
   readonly #shards: ShardManager;
   readonly #now: () => number;
   #tick: NodeJS.Timeout | undefined;
-  /** When this replica began to hear heartbeats (monotonic). */
-  #startedMs: number | undefined;
+  /** Since when this replica has heard heartbeats without a gap of its own (start, NATS reconnect, stall; monotonic). */
+  #hearingSinceMs: number | undefined;
   #lastTickMs = 0;
   readonly #metrics: AuthorityMetrics;
   /** Sessions of expired node incarnations not yet announced (the mass-expiry backlog). */
@@ -159,8 +159,8 @@ export class Authority {
       kickTimeoutMs: deps.config.timings.heartbeatIntervalMs * 2,
       fence: this.#fence,
       liveNodes: () => this.#leases.list().map((l) => l.nodeId),
-      // A live node heartbeats within every lease: once one has passed since start, each has been heard.
-      nodesAllKnown: () => this.#startedMs !== undefined && this.#now() - this.#startedMs >= deps.config.timings.nodeLeaseMs,
+      // A live node heartbeats within every lease: once one has passed without a gap of ours, each has been heard.
+      nodesAllKnown: () => this.#hearingSinceMs !== undefined && this.#now() - this.#hearingSinceMs >= deps.config.timings.nodeLeaseMs,
     });
     this.#import = new OwnerImport({ ctx, subjects: this.#subjects, epochOf: (shard) => this.#shards.epochOf(shard) });
     this.#now = deps.now ?? (() => performance.now());
@@ -196,7 +196,7 @@ export class Authority {
   /** Listens to node heartbeats, then joins the shard owners; resolves once a first share of shards is held. */
   async start(): Promise<void> {
     this.#subscribe(this.#subjects.allHeartbeats, (m) => this.#onHeartbeat(cluster.Heartbeat.decode(m.data)));
-    this.#startedMs = this.#now();
+    this.#hearingSinceMs = this.#now();
     await this.#shards.start();
     this.#lastTickMs = this.#now();
     const period = Math.max(20, Math.floor(this.deps.config.timings.heartbeatIntervalMs / 4));
@@ -386,6 +386,7 @@ export class Authority {
       // Our own stall: the silence we saw is not evidence against the nodes.
       this.deps.log.warn('event loop stalled; renewing every node lease', { stalledMs: Math.round(late) });
       this.#leases.refreshAll(now);
+      this.#hearingSinceMs = now;
       return;
     }
     for (const lease of this.#leases.expire(now)) {
@@ -408,6 +409,7 @@ export class Authority {
       if (status.type === 'reconnect') {
         this.deps.log.info('NATS reconnected; renewing every node lease', { server: status.server });
         this.#leases.refreshAll(this.#now());
+        this.#hearingSinceMs = this.#now();
       }
     }
   }
@@ -519,7 +521,8 @@ export class Authority {
    */
   async #bindRefused(bare: string): Promise<boolean> {
     if (!this.#fence.wasDeleted(bare)) return false;
-    if (await this.deps.stores.accounts.exists(localpartOf(bare))) {
+    // From the leader: a replica behind the deletion would say the account exists, and forgetting it here is for good.
+    if (await this.deps.stores.accounts.existsAtLeader(localpartOf(bare))) {
       this.#fence.recreated(bare);
       return false;
     }

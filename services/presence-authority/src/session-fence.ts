@@ -2,7 +2,8 @@ import { LRUCache } from 'lru-cache';
 
 /**
  * Why the owner ended a session itself, before its node's own 'ended'
- * event: `kicked` (KickSession) or `deleted` (its account was deleted).
+ * event: `kicked` (KickSession, or replaced by a newer session with the
+ * same resource) or `deleted` (its account was deleted).
  */
 export type FenceReason = 'kicked' | 'deleted';
 
@@ -24,7 +25,10 @@ export type FencedEventKind = 'presence' | 'directed' | 'subscription' | 'iq';
  * arrives within moments; session ids are random and never reused.
  */
 export class SessionFence {
-  readonly #ended: LRUCache<string, FenceReason>;
+  /** Kicked and replaced sessions. Apart from #deleted: a storm of replacements (a node's clients reconnecting elsewhere) must not push a deletion's fence out. */
+  readonly #kicked: LRUCache<string, true>;
+  /** Sessions of deleted accounts (deletions are rare: this one is not pushed out by anything else). */
+  readonly #deleted: LRUCache<string, true>;
   /**
    * Users whose account was deleted here. A login that authenticated before
    * the deletion and binds after it is in no node's answer to the deletion;
@@ -34,7 +38,8 @@ export class SessionFence {
   readonly #deletedUsers: LRUCache<string, true>;
 
   constructor(maxEntries: number) {
-    this.#ended = new LRUCache({ max: maxEntries });
+    this.#kicked = new LRUCache({ max: maxEntries });
+    this.#deleted = new LRUCache({ max: maxEntries });
     this.#deletedUsers = new LRUCache({ max: maxEntries });
   }
 
@@ -53,23 +58,22 @@ export class SessionFence {
   }
 
   fence(sessionId: string, reason: FenceReason): void {
-    if (this.#ended.get(sessionId) === 'deleted') return; // the wider fence stays
-    this.#ended.set(sessionId, reason);
+    (reason === 'deleted' ? this.#deleted : this.#kicked).set(sessionId, true);
   }
 
   /** Whether the owner ended the session itself. */
   ended(sessionId: string): boolean {
-    return this.#ended.size > 0 && this.#ended.has(sessionId);
+    return this.size > 0 && (this.#kicked.has(sessionId) || this.#deleted.has(sessionId));
   }
 
   /** Whether an event of this kind from the session is to be dropped. */
   drops(sessionId: string, kind: FencedEventKind): boolean {
-    const reason = this.#ended.get(sessionId);
-    if (reason === undefined) return false;
-    return reason === 'deleted' || kind === 'presence' || kind === 'directed';
+    if (this.#deleted.has(sessionId)) return true;
+    return (kind === 'presence' || kind === 'directed') && this.#kicked.has(sessionId);
   }
 
+  /** Sessions fenced (kicked or replaced, and of deleted accounts). */
   get size(): number {
-    return this.#ended.size;
+    return this.#kicked.size + this.#deleted.size;
   }
 }

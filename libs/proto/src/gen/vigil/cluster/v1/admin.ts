@@ -248,11 +248,13 @@ export interface NodeKickRequest {
   condition: string;
   /**
    * Account deletion: full_jid holds the user's bare JID, session_id and
-   * incarnation are empty, and the node ends every bound session of that
-   * user it holds, whether or not it has told the owner about it (a session
-   * that never sent presence, one still waiting for its bind to complete),
-   * with policy-violation. Streams not bound yet bind through the owner,
-   * which refuses them once the account is gone.
+   * incarnation are empty, and the node ends every session of that user in
+   * its table, whether or not it has told the owner about it (one that
+   * never sent presence, one whose bind still waits for the owner's
+   * answer), with policy-violation. A stream that has not asked to bind yet
+   * is not in the table; its bind goes through the owner, which refuses it
+   * once the account is gone. A node older than this field answers found =
+   * false and ends nothing: only the sessions the owner knows end there.
    */
   everySessionOfUser: boolean;
 }

@@ -725,14 +725,17 @@ export const AccountServiceService = {
   },
   /**
    * Ends the user's sessions (cause KICKED; every session of the user on
-   * every live node, those that never sent presence included; later binds
-   * and resumptions are refused), removes
+   * every live node, those that never sent presence included; the shard's
+   * owner refuses later binds and resumptions of the name until it exists
+   * again), removes
    * every roster item as a roster removal would (contacts are told, RFC 6121
    * §2.5.2), then the roster, block list, last activity and the account
    * itself. A failed attempt leaves the account in place, and calling again
    * finishes the job.
    * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE (a node
-   * did not confirm ending the sessions it may hold).
+   * did not confirm ending the sessions it may hold, or the owner has not
+   * yet listened to heartbeats for a node lease and may not know every
+   * node; nothing was removed, retry).
    */
   deleteAccount: {
     path: "/vigil.presence.v1.AccountService/DeleteAccount" as const,
@@ -778,14 +781,17 @@ export interface AccountServiceServer extends UntypedServiceImplementation {
   createAccount: handleUnaryCall<CreateAccountRequest, CreateAccountResponse>;
   /**
    * Ends the user's sessions (cause KICKED; every session of the user on
-   * every live node, those that never sent presence included; later binds
-   * and resumptions are refused), removes
+   * every live node, those that never sent presence included; the shard's
+   * owner refuses later binds and resumptions of the name until it exists
+   * again), removes
    * every roster item as a roster removal would (contacts are told, RFC 6121
    * §2.5.2), then the roster, block list, last activity and the account
    * itself. A failed attempt leaves the account in place, and calling again
    * finishes the job.
    * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE (a node
-   * did not confirm ending the sessions it may hold).
+   * did not confirm ending the sessions it may hold, or the owner has not
+   * yet listened to heartbeats for a node lease and may not know every
+   * node; nothing was removed, retry).
    */
   deleteAccount: handleUnaryCall<DeleteAccountRequest, DeleteAccountResponse>;
   /**
@@ -819,14 +825,17 @@ export interface AccountServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Ends the user's sessions (cause KICKED; every session of the user on
-   * every live node, those that never sent presence included; later binds
-   * and resumptions are refused), removes
+   * every live node, those that never sent presence included; the shard's
+   * owner refuses later binds and resumptions of the name until it exists
+   * again), removes
    * every roster item as a roster removal would (contacts are told, RFC 6121
    * §2.5.2), then the roster, block list, last activity and the account
    * itself. A failed attempt leaves the account in place, and calling again
    * finishes the job.
    * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE (a node
-   * did not confirm ending the sessions it may hold).
+   * did not confirm ending the sessions it may hold, or the owner has not
+   * yet listened to heartbeats for a node lease and may not know every
+   * node; nothing was removed, retry).
    */
   deleteAccount(
     request: DeleteAccountRequest,
