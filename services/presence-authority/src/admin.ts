@@ -41,8 +41,8 @@ export interface AdminDeps {
   readonly fence: SessionFence;
   /** The connection nodes with a live lease: an account deletion asks each to end the user's streams. */
   readonly liveNodes: () => readonly string[];
-  /** Whether liveNodes() is whole: this replica has listened to heartbeats for a node lease at least. */
-  readonly nodesAllKnown: () => boolean;
+  /** How long until liveNodes() is whole (0: it is): this replica must have listened to heartbeats for a node lease without a gap. */
+  readonly nodesAllKnownInMs: () => number;
 }
 
 /** A refusal with the code and field the replica turns into a gRPC status. */
@@ -269,9 +269,13 @@ export class AdminHandler {
     await this.#mustExist(user, epoch);
     const local = localpartOf(user);
     return this.#inQueue(user, shard, epoch, async () => {
-      // #endEverywhere asks the nodes this replica knows of: refused, before anything is done, until it knows them all.
-      if (!this.deps.nodesAllKnown()) {
-        throw new AdminFailure(Code.ADMIN_ERROR_CODE_UNAVAILABLE, 'this replica started moments ago and may not know every connection node yet; retry');
+      // #endEverywhere asks the nodes this replica knows of: it waits, before anything is done, until it knows them all
+      // (at most a node lease, only just after the replica started, reconnected or stalled), and refuses if it still does not.
+      const wait = this.deps.nodesAllKnownInMs();
+      // A millisecond more: a timer may fire a fraction of one early by the monotonic clock.
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait) + 1));
+      if (this.deps.nodesAllKnownInMs() > 0) {
+        throw new AdminFailure(Code.ADMIN_ERROR_CODE_UNAVAILABLE, 'this replica has not yet heard every connection node since it started or reconnected; retry');
       }
       const sessions = this.deps.ctx.registry.sessionsOf(user);
       for (const s of sessions) await this.#kick(s, 'account deleted', 'deleted');

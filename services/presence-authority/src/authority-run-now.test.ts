@@ -415,7 +415,8 @@ describe('presence authority: answering at once when the user\'s queue is idle',
       },
     });
     const remove = () => adminCall({ $case: 'removeAccount', removeAccount: { bareJid: u } });
-    // Until a node lease has passed since the authority started it may not know every node: refused, nothing done.
+    // Until a node lease has passed since the authority started it may not know every node: it waits for one lease
+    // (real time), and refuses with nothing done when its clock (this test's, which stands still) says one has not passed.
     const early = await remove();
     assert.equal(early.result?.$case, 'error');
     assert.equal(early.result?.$case === 'error' ? early.result.error.code : undefined, admin.AdminErrorCode.ADMIN_ERROR_CODE_UNAVAILABLE);

@@ -87,7 +87,11 @@ export class Authority {
   readonly #shards: ShardManager;
   readonly #now: () => number;
   #tick: NodeJS.Timeout | undefined;
-  /** Since when this replica has heard heartbeats without a gap of its own (start, NATS reconnect, stall; monotonic). */
+  /**
+   * Since when this replica has heard heartbeats without a gap of its own
+   * (its start, its last NATS reconnect; monotonic). A stall loses none:
+   * they wait in the socket and are read after it.
+   */
   #hearingSinceMs: number | undefined;
   #lastTickMs = 0;
   readonly #metrics: AuthorityMetrics;
@@ -160,7 +164,11 @@ export class Authority {
       fence: this.#fence,
       liveNodes: () => this.#leases.list().map((l) => l.nodeId),
       // A live node heartbeats within every lease: once one has passed without a gap of ours, each has been heard.
-      nodesAllKnown: () => this.#hearingSinceMs !== undefined && this.#now() - this.#hearingSinceMs >= deps.config.timings.nodeLeaseMs,
+      nodesAllKnownInMs: () => {
+        const since = this.#hearingSinceMs;
+        const lease = deps.config.timings.nodeLeaseMs;
+        return since === undefined ? lease : Math.max(0, lease - (this.#now() - since));
+      },
     });
     this.#import = new OwnerImport({ ctx, subjects: this.#subjects, epochOf: (shard) => this.#shards.epochOf(shard) });
     this.#now = deps.now ?? (() => performance.now());
@@ -386,7 +394,6 @@ export class Authority {
       // Our own stall: the silence we saw is not evidence against the nodes.
       this.deps.log.warn('event loop stalled; renewing every node lease', { stalledMs: Math.round(late) });
       this.#leases.refreshAll(now);
-      this.#hearingSinceMs = now;
       return;
     }
     for (const lease of this.#leases.expire(now)) {

@@ -733,9 +733,9 @@ export const AccountServiceService = {
    * itself. A failed attempt leaves the account in place, and calling again
    * finishes the job.
    * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE (a node
-   * did not confirm ending the sessions it may hold, or the owner has not
-   * yet listened to heartbeats for a node lease and may not know every
-   * node; nothing was removed, retry).
+   * did not confirm ending the sessions it may hold, or the owner, just
+   * started or reconnected, has not yet heard every node after waiting a
+   * node lease; nothing was removed, retry).
    */
   deleteAccount: {
     path: "/vigil.presence.v1.AccountService/DeleteAccount" as const,
@@ -789,9 +789,9 @@ export interface AccountServiceServer extends UntypedServiceImplementation {
    * itself. A failed attempt leaves the account in place, and calling again
    * finishes the job.
    * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE (a node
-   * did not confirm ending the sessions it may hold, or the owner has not
-   * yet listened to heartbeats for a node lease and may not know every
-   * node; nothing was removed, retry).
+   * did not confirm ending the sessions it may hold, or the owner, just
+   * started or reconnected, has not yet heard every node after waiting a
+   * node lease; nothing was removed, retry).
    */
   deleteAccount: handleUnaryCall<DeleteAccountRequest, DeleteAccountResponse>;
   /**
@@ -833,9 +833,9 @@ export interface AccountServiceClient extends Client {
    * itself. A failed attempt leaves the account in place, and calling again
    * finishes the job.
    * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE (a node
-   * did not confirm ending the sessions it may hold, or the owner has not
-   * yet listened to heartbeats for a node lease and may not know every
-   * node; nothing was removed, retry).
+   * did not confirm ending the sessions it may hold, or the owner, just
+   * started or reconnected, has not yet heard every node after waiting a
+   * node lease; nothing was removed, retry).
    */
   deleteAccount(
     request: DeleteAccountRequest,

@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { test } from 'node:test';
+import { freePort } from './ports.js';
+
+test('a picked port can be listened on, and on Linux lies below the range outgoing connections take theirs from', async (t) => {
+  const port = await freePort();
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  });
+  let range: string;
+  try {
+    range = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');
+  } catch {
+    return t.skip('no /proc/sys/net/ipv4/ip_local_port_range here');
+  }
+  const low = Number(range.trim().split(/\s+/)[0]);
+  assert.ok(port >= 20_000 && port < low, `${port} is not in [20000, ${low})`);
+});
