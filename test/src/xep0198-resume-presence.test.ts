@@ -23,6 +23,15 @@ function stanzasSinceEnabled(received: string): number {
   return [...since.matchAll(/<(?:presence|message|iq)[\s>/]/g)].length;
 }
 
+/** Asks for a resumable stream (XEP-0198 §5) on a bound raw connection; the resumption id. */
+async function enableResumption(raw: RawConnection): Promise<string> {
+  raw.send(`<enable xmlns='${SM}' resume='true'/>`);
+  const enabled = await raw.waitFor(/<enabled [^>]*\/>/, DEADLINE_MS);
+  const id = /<enabled [^>]*id='([^']+)'/.exec(enabled)?.[1];
+  assert.ok(id, `no resumption id in ${enabled}`);
+  return id;
+}
+
 /** A <presence/> start tag from `from` of type `type` (attributes in any order). */
 function presenceTag(from: string, type: string): RegExp {
   const f = from.replace(/[./]/g, '\\$&');
@@ -79,10 +88,7 @@ describe('presence after a XEP-0198 resumption past the grace', () => {
     raws.push(raw);
     raw.send(`<iq type='set' id='bind-1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>phone</resource></bind></iq>`);
     await raw.waitFor(/id='bind-1'/, DEADLINE_MS);
-    raw.send(`<enable xmlns='${SM}' resume='true'/>`);
-    const enabled = await raw.waitFor(/<enabled [^>]*\/>/, DEADLINE_MS);
-    const id = /<enabled [^>]*id='([^']+)'/.exec(enabled)?.[1];
-    assert.ok(id, `no resumption id in ${enabled}`);
+    const id = await enableResumption(raw);
     const b = bob.mark();
     raw.send('<presence/>');
     // alice's view: bob and carol online, two resources each.
@@ -126,10 +132,7 @@ describe('presence after a XEP-0198 resumption past the grace', () => {
   test("a resumption past the grace whose 'h' is beyond what was sent is refused and leaves no session behind", async () => {
     const raw = await rawSession(cluster.node(0).port, 'alice', 'pw', 'pad', DEADLINE_MS);
     raws.push(raw);
-    raw.send(`<enable xmlns='${SM}' resume='true'/>`);
-    const enabled = await raw.waitFor(/<enabled [^>]*\/>/, DEADLINE_MS);
-    const id = /<enabled [^>]*id='([^']+)'/.exec(enabled)?.[1];
-    assert.ok(id, `no resumption id in ${enabled}`);
+    const id = await enableResumption(raw);
     const b = bob.mark();
     raw.send('<presence/>');
     await bob.expectStanza(is.presenceFrom('alice@localhost/pad'), DEADLINE_MS, "alice's presence", b);
