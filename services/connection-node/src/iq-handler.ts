@@ -8,6 +8,14 @@ import type { AccountStore } from '@vigil/store';
 import { handleRegistration, NS_REGISTER } from './registration.js';
 
 export const NS_BLOCKING = 'urn:xmpp:blocking';
+/** The owner refused a bind's block-list read: the account was deleted since the stream authenticated. */
+export class AccountGoneError extends Error {
+  constructor(readonly bareJid: string) {
+    super(`the account ${bareJid} was deleted`);
+    this.name = 'AccountGoneError';
+  }
+}
+
 export const NS_LAST = 'jabber:iq:last';
 export const NS_VERSION = 'jabber:iq:version';
 export const NS_DISCO_ITEMS = 'http://jabber.org/protocol/disco#items';
@@ -50,6 +58,7 @@ export class IqHandler {
         await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
       }
     }
+    if (res.accountGone) throw new AccountGoneError(this.session.bareJid);
     if (!res.isBlockList) throw new Error(`block list not returned for ${this.session.bareJid}`);
     this.link.sessions.setBlockList(this.session.bareJid, res.blockList);
   }

@@ -8,7 +8,7 @@ import type { AccountStore } from '@vigil/store';
 import type { NodeConfig } from './config.js';
 import type { ClusterLink } from './cluster-link.js';
 import { LocalSessions, type LocalSession } from './local-sessions.js';
-import { IqHandler } from './iq-handler.js';
+import { AccountGoneError, IqHandler } from './iq-handler.js';
 
 export interface SessionHandlerDeps {
   readonly config: NodeConfig;
@@ -124,6 +124,12 @@ export class SessionHandler {
       await handler.iqs.loadBlockList();
     } catch (e) {
       link.sessions.remove(session);
+      if (e instanceof AccountGoneError) {
+        // RFC 6120 §4.9.3.12: the entity is no longer authorized; the stream ends (a bind error would invite retries).
+        deps.log.info('session not opened: the account was deleted', { user: fullJid });
+        deps.kick('not-authorized', 'the account was deleted');
+        return undefined;
+      }
       deps.log.warn('session not opened: block list unavailable', { err: e, user: fullJid });
       return undefined;
     }

@@ -440,7 +440,7 @@ describe('presence authority: answering at once when the user\'s queue is idle',
     assert.deepEqual((await stores.rosters.get('gone1')).record.roster.items, [], 'the fenced roster set wrote nothing');
     assert.equal(await stores.accounts.exists('gone1'), false);
     // A login that authenticated before the deletion binds after it: its block-list read (the bind's) is refused.
-    assert.equal((await blockListGet(u)).isBlockList, false, 'a bind of the deleted user is refused');
+    assert.deepEqual(await blockListGet(u), { stanzaXml: '', blockList: [], isBlockList: false, accountGone: true }, 'a bind of the deleted user is refused');
     await stores.accounts.create('gone1', 'new-pass', 4096);
     assert.equal((await blockListGet(u)).isBlockList, true, 'the name registered again binds');
   });
@@ -454,7 +454,7 @@ describe('presence authority: answering at once when the user\'s queue is idle',
       const roster = await rosterGet(`${u}/r`, { iqId: `g${i}` });
       assert.match(roster.stanzaXml, new RegExp(`^<iq [^>]*id='g${i}'[^>]*type='error'`), roster.stanzaXml);
       assert.match(roster.stanzaXml, /type='wait'.*<internal-server-error /, roster.stanzaXml);
-      assert.deepEqual(await blockListGet(u), { stanzaXml: '', blockList: [], isBlockList: false });
+      assert.deepEqual(await blockListGet(u), { stanzaXml: '', blockList: [], isBlockList: false, accountGone: false });
     }
     const errors = logged.map((l) => JSON.parse(l) as { msg: string; user: string }).filter((r) => r.user === u).map((r) => r.msg);
     assert.deepEqual(errors, ['iq failed', 'block list read failed', 'iq failed', 'block list read failed']);

@@ -551,6 +551,12 @@ export interface IqResponse {
    */
   blockList: string[];
   isBlockList: boolean;
+  /**
+   * A block-list read (a bind's) refused because the user's account was
+   * deleted: the node ends the stream with not-authorized. False from an
+   * owner older than this field, which leaves a failed read (bind 'wait').
+   */
+  accountGone: boolean;
 }
 
 export interface RosterItem {
@@ -3042,7 +3048,7 @@ export const BlockListGet: MessageFns<BlockListGet> = {
 };
 
 function createBaseIqResponse(): IqResponse {
-  return { stanzaXml: "", blockList: [], isBlockList: false };
+  return { stanzaXml: "", blockList: [], isBlockList: false, accountGone: false };
 }
 
 export const IqResponse: MessageFns<IqResponse> = {
@@ -3055,6 +3061,9 @@ export const IqResponse: MessageFns<IqResponse> = {
     }
     if (message.isBlockList !== false) {
       writer.uint32(24).bool(message.isBlockList);
+    }
+    if (message.accountGone !== false) {
+      writer.uint32(32).bool(message.accountGone);
     }
     return writer;
   },
@@ -3096,6 +3105,14 @@ export const IqResponse: MessageFns<IqResponse> = {
             message.isBlockList = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.accountGone = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3125,6 +3142,11 @@ export const IqResponse: MessageFns<IqResponse> = {
         : isSet(object.is_block_list)
         ? globalThis.Boolean(object.is_block_list)
         : false,
+      accountGone: isSet(object.accountGone)
+        ? globalThis.Boolean(object.accountGone)
+        : isSet(object.account_gone)
+        ? globalThis.Boolean(object.account_gone)
+        : false,
     };
   },
 
@@ -3139,6 +3161,9 @@ export const IqResponse: MessageFns<IqResponse> = {
     if (message.isBlockList !== false) {
       obj.isBlockList = message.isBlockList;
     }
+    if (message.accountGone !== false) {
+      obj.accountGone = message.accountGone;
+    }
     return obj;
   },
 
@@ -3150,6 +3175,7 @@ export const IqResponse: MessageFns<IqResponse> = {
     message.stanzaXml = object.stanzaXml ?? "";
     message.blockList = object.blockList?.map((e) => e) || [];
     message.isBlockList = object.isBlockList ?? false;
+    message.accountGone = object.accountGone ?? false;
     return message;
   },
 };
