@@ -60,6 +60,36 @@ describe('binding, and the owner it waits for', () => {
     assert.equal(closed.reason, 'stream closed while binding');
   });
 
+  test('a second bind of the same resource while the first still waits for the owner replaces it', async () => {
+    const node = cluster.node(0).service;
+    const first = await rawSession(cluster.node(0).port, 'ivy', 'pw');
+    const second = await rawSession(cluster.node(0).port, 'ivy', 'pw');
+    const nc = await cluster.connection();
+    let asks = 0;
+    let asked: () => void = () => undefined;
+    const firstAsked = new Promise<void>((resolve) => (asked = resolve));
+    const sub = nc.subscribe(S.allShards('iq'), {
+      callback: (_e, m) => {
+        if (proto.IqRequest.decode(m.data).typed?.$case === 'blockListGet' && ++asks === 1) asked();
+      },
+    });
+    await nc.flush();
+    cluster.authority.signal('SIGSTOP');
+    try {
+      first.send(`<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>dup</resource></bind></iq>`);
+      await withDeadline(firstAsked, DEADLINE_MS, 'the first bind asking the owner');
+      second.send(`<iq type='set' id='b2'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>dup</resource></bind></iq>`);
+      // The newer one wins: the first stream is told <conflict/> at once, while its bind still waits.
+      await first.waitFor(/<conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/, DEADLINE_MS);
+    } finally {
+      sub.unsubscribe();
+      cluster.authority.signal('SIGCONT');
+    }
+    await second.waitFor(/<jid>ivy@localhost\/dup<\/jid>/, DEADLINE_MS);
+    await node.waitForLog((r) => r.msg === 'session closed' && r.user === 'ivy@localhost/dup' && r.reason === 'stream closed while binding', DEADLINE_MS, 'the first session ended');
+    second.destroy();
+  });
+
   test('a stream that authenticated before its account was deleted cannot bind after it: not-authorized', async () => {
     const raw = await rawSession(cluster.node(0).port, 'jay', 'pw');
     const grpc = cluster.grpc as GrpcAccess;

@@ -68,7 +68,11 @@ export class SessionHandler {
       return undefined;
     }
     // Conflict policy (docs/decisions.md): the newer session wins; the older one is told <conflict/>.
-    deps.link.sessions.get(full.toString())?.kick('conflict', 'replaced by a new session with the same resource');
+    const older = deps.link.sessions.get(full.toString());
+    older?.kick('conflict', 'replaced by a new session with the same resource');
+    // An older one still binding (waiting for the owner) stays in the table after its stream closed, until its bind
+    // completes and ends it: this one takes its place now (never announced, so nothing else to tell).
+    if (older !== undefined && deps.link.sessions.get(full.toString()) === older) deps.link.sessions.remove(older);
     const handler = await SessionHandler.#open(full, deps);
     if (handler === undefined) {
       deps.send(errorReply(iq, new StanzaError('internal-server-error', 'wait', 'try again shortly')).toString());
