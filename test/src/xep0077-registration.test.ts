@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster, RawConnection, TestClient, clientStreamHeader, errorCondition, xml } from '@vigil/testkit';
+import { Cluster, RawConnection, TestClient, clientStreamHeader, errorCondition, is, mutualContacts, rawSession, xml } from '@vigil/testkit';
 
 // XEP-0077 in-band registration, as a load generator or a stock client uses it.
 const DEADLINE_MS = 10_000;
@@ -11,7 +11,7 @@ describe('in-band registration (XEP-0077), when enabled', () => {
   let cluster: Cluster;
 
   before(async () => {
-    cluster = await Cluster.start({ nodes: 1, env: { VIGIL_ALLOW_REGISTRATION: 'true' } });
+    cluster = await Cluster.start({ nodes: 1, env: { VIGIL_ALLOW_REGISTRATION: 'true', VIGIL_ALLOW_PLAIN_WITHOUT_TLS: 'true' } });
   });
 
   after(async () => {
@@ -50,6 +50,26 @@ describe('in-band registration (XEP-0077), when enabled', () => {
     raw.send(register('r5', 'third', 'third-pw'));
     await raw.waitFor(/<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/, DEADLINE_MS);
     await raw.waitClosed(DEADLINE_MS);
+  });
+
+  test('a user removes their own account (§3.2): the iq result, then <not-authorized/>; every session ends, contacts are told, and the account is gone', async () => {
+    await cluster.provision([{ username: 'leaver', password: 'leaver-pw' }, { username: 'friend', password: 'friend-pw' }], mutualContacts('leaver', 'friend'));
+    const friend = await TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'friend', password: 'friend-pw', resource: 'f' });
+    const other = await TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'leaver', password: 'leaver-pw', resource: 'other' });
+    const mark = friend.mark();
+    await friend.sendPresence();
+    await other.sendPresence();
+    await friend.expectStanza(is.presenceFrom('leaver@localhost/other'), DEADLINE_MS, "the other session's presence", mark);
+    const raw = await rawSession(cluster.node(0).port, 'leaver', 'leaver-pw', 'raw', DEADLINE_MS);
+    raw.send(`<iq type='set' id='unreg1'><query xmlns='jabber:iq:register'><remove/></query></iq>`);
+    await raw.waitFor(/<iq (?=[^>]*id='unreg1')(?=[^>]*type='result')[^>]*\/>[\s\S]*<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/, DEADLINE_MS);
+    await raw.waitClosed(DEADLINE_MS);
+    // The user's other session ends too, and the contact is told (RFC 6121 §2.5.2: unsubscribed as the roster goes).
+    await friend.expectStanza(is.presenceFrom('leaver@localhost/other', 'unavailable'), DEADLINE_MS, 'the other session unavailable', mark);
+    await friend.expectStanza((s) => s.is('presence') && s.attrs.type === 'unsubscribe' && s.attrs.from === 'leaver@localhost', DEADLINE_MS, 'unsubscribe from the removed user', mark);
+    await assert.rejects(TestClient.connect({ port: cluster.node(0).port, domain: 'localhost', username: 'leaver', password: 'leaver-pw' }), 'the account is gone');
+    await friend.stop();
+    await other.stop().catch(() => undefined);
   });
 
   test('a user cannot change someone else\'s password', async () => {

@@ -48,6 +48,11 @@ export class ClusterLink {
   /** Heartbeat confirmations and event-loop stalls, judged on a timer (see self-fence.ts). */
   #selfFence: SelfFence | undefined;
   #onFence: (reason: string) => void = () => undefined;
+  /**
+   * XEP-0077 §3.2 removals a session asked for and not yet done, by session
+   * id: the iq result it gets when the deletion ends it (#endDeleted).
+   */
+  readonly #removals = new Map<string, string>();
   readonly sessions: LocalSessions;
   readonly #subjects: Subjects;
   readonly #deliverySubs = new Map<string, Subscription>();
@@ -202,9 +207,47 @@ export class ClusterLink {
       s.kick('conflict', req.text);
       return true;
     }
+    if (req.condition === 'deleted') {
+      this.#endDeleted(s, req.text);
+      return true;
+    }
     this.log.info('session kicked by an administrator', { user: s.fullJid, session: s.id });
     s.kick('policy-violation', req.text);
     return true;
+  }
+
+  /**
+   * A session ended by its account's deletion: with policy-violation, or,
+   * when the session itself asked for the removal (XEP-0077 §3.2), with the
+   * iq result first and then <not-authorized/>.
+   */
+  #endDeleted(s: LocalSession, text: string): void {
+    const result = this.#removals.get(s.id);
+    this.log.info('session ended: its account was deleted', { user: s.fullJid, session: s.id, ownRequest: result !== undefined });
+    if (result === undefined) return s.kick('policy-violation', text);
+    this.#removals.delete(s.id);
+    s.send(result);
+    s.kick('not-authorized', 'the account was removed');
+  }
+
+  /**
+   * XEP-0077 §3.2: the session's user removes their own account. The shard
+   * owner deletes it as DeleteAccount would, and ends every session of the
+   * user on the way, this one too: `resultXml` is what this one is sent
+   * before its stream ends. The owner's answer.
+   */
+  async removeAccount(s: LocalSession, resultXml: string): Promise<admin.AdminResponse> {
+    this.#removals.set(s.id, resultXml);
+    try {
+      const req = admin.AdminRequest.encode({ op: { $case: 'removeAccount', removeAccount: { bareJid: s.bareJid } } }).finish();
+      const reply = await this.requestRaw(this.#subjects.shardAdmin(this.shardOf(s.bareJid)), req);
+      const answer = admin.AdminResponse.decode(reply.data);
+      // Deleted, but this session not ended on the way (an owner older than the deletion's sweep): ended here.
+      if (answer.result?.$case === 'removeAccount' && this.#removals.has(s.id)) this.#endDeleted(s, 'account deleted');
+      return answer;
+    } finally {
+      this.#removals.delete(s.id);
+    }
   }
 
   /**
@@ -215,10 +258,7 @@ export class ClusterLink {
    */
   #kickUser(req: admin.NodeKickRequest): string[] {
     const sessions = [...this.sessions.ofUser(req.fullJid)];
-    for (const s of sessions) {
-      this.log.info('session ended: its account was deleted', { user: s.fullJid, session: s.id });
-      s.kick('policy-violation', req.text);
-    }
+    for (const s of sessions) this.#endDeleted(s, req.text);
     return sessions.map((s) => s.id);
   }
 

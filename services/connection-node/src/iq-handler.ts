@@ -1,6 +1,6 @@
 import { el, escapeAttr, iqResult, NS, StanzaError, type Element, type Jid } from '@vigil/xmpp';
 import type { Logger } from '@vigil/telemetry';
-import type { cluster } from '@vigil/proto';
+import { admin, type cluster } from '@vigil/proto';
 import type { NodeConfig } from './config.js';
 import type { ClusterLink } from './cluster-link.js';
 import type { LocalSession } from './local-sessions.js';
@@ -63,6 +63,24 @@ export class IqHandler {
     this.link.sessions.setBlockList(this.session.bareJid, res.blockList);
   }
 
+  /**
+   * XEP-0077 §3.2: the user cancels their registration. The owner deletes
+   * the account as DeleteAccount does (every session ends, contacts are
+   * told, the roster goes); this session gets the iq result and then a
+   * <not-authorized/> stream error on the way (ClusterLink#endDeleted), so
+   * a success writes nothing here. A refusal is this iq's error.
+   */
+  async #removeAccount(iq: Element): Promise<Element | undefined> {
+    const res = await this.link.removeAccount(this.session, iqResult(iq).toString());
+    const r = res.result;
+    if (r?.$case === 'removeAccount') return undefined;
+    if (r?.$case === 'error' && r.error.code === admin.AdminErrorCode.ADMIN_ERROR_CODE_UNAVAILABLE) {
+      throw new StanzaError('internal-server-error', 'wait', 'the account could not be removed just now; try again');
+    }
+    this.log.warn('account removal refused by the owner', { user: this.session.bareJid, answer: r?.$case === 'error' ? r.error.message : r?.$case });
+    throw new StanzaError('internal-server-error', 'cancel', 'the account could not be removed');
+  }
+
   async handle(iq: Element, payload: Element, to: Jid | undefined): Promise<Element | string | undefined> {
     const type = iq.attr('type');
     const target = to?.toString();
@@ -70,6 +88,7 @@ export class IqHandler {
     const toSelf = target === undefined || target === this.session.bareJid;
     if (toSelf && (payload.ns === NS.roster || payload.ns === NS_BLOCKING)) return this.#forward(iq, payload, this.session.bareJid);
     if (toServer && payload.ns === NS_REGISTER && this.config.allowRegistration) {
+      if (type === 'set' && payload.getChild('remove') !== undefined) return this.#removeAccount(iq);
       return handleRegistration(iq, payload, this.accounts, this.config.domain, this.config.scramIterations, this.session.bareJid.split('@')[0]);
     }
     if (toServer) return this.#server(iq, payload, type);

@@ -22,7 +22,7 @@ export interface LocalSession {
   /** Writes a serialized stanza to the client. */
   readonly send: (xml: string) => void;
   /** Ends the stream with a stream error (conflict, shutdown, …). */
-  readonly kick: (condition: 'conflict' | 'system-shutdown' | 'policy-violation', text: string) => void;
+  readonly kick: (condition: 'conflict' | 'system-shutdown' | 'policy-violation' | 'not-authorized', text: string) => void;
 }
 
 export interface LocalSessionsEvents {

@@ -34,7 +34,8 @@ export async function handleRegistration(
       );
     }
     if (type !== 'set') throw new StanzaError('bad-request', 'modify');
-    if (query.getChild('remove')) throw new StanzaError('not-allowed', 'cancel', 'accounts are removed by an administrator');
+    // After login the removal is the node's (IqHandler): here, before it, there is no account to remove.
+    if (query.getChild('remove')) throw new StanzaError('not-allowed', 'cancel', 'log in to remove your account');
     const username = query.getChildText('username')?.trim() ?? '';
     const password = query.getChildText('password') ?? '';
     if (username === '' || password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {

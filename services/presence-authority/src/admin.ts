@@ -214,7 +214,9 @@ export class AdminHandler {
    * partitioned with its client still connected: refuse rather than announce.
    */
   async #kick(record: SessionRecord, text: string, reason: FenceReason): Promise<void> {
-    const req: admin.NodeKickRequest = { sessionId: record.sessionId, fullJid: record.fullJid, incarnation: record.incarnation, text, condition: '', everySessionOfUser: false };
+    // 'deleted': the node answers a XEP-0077 removal the session asked for before ending it (an older node: policy-violation).
+    const condition = reason === 'deleted' ? 'deleted' : '';
+    const req: admin.NodeKickRequest = { sessionId: record.sessionId, fullJid: record.fullJid, incarnation: record.incarnation, text, condition, everySessionOfUser: false };
     let found: boolean;
     try {
       const reply = await this.deps.nc.request(this.deps.subjects.nodeKick(record.nodeId), admin.NodeKickRequest.encode(req).finish(), {

@@ -243,7 +243,9 @@ export interface NodeKickRequest {
   /**
    * The stream error's condition: "conflict" when a newer session with the
    * same full JID replaced it on another node; empty: policy-violation (an
-   * administrator's kick).
+   * administrator's kick); "deleted": its account is being deleted
+   * (policy-violation, or, when the session asked for the removal itself
+   * with XEP-0077, its iq result and then not-authorized).
    */
   condition: string;
   /**
