@@ -86,7 +86,10 @@ describe('binding, and the owner it waits for', () => {
       cluster.authority.signal('SIGCONT');
     }
     await second.waitFor(/<jid>ivy@localhost\/dup<\/jid>/, DEADLINE_MS);
-    await node.waitForLog((r) => r.msg === 'session closed' && r.user === 'ivy@localhost/dup' && r.reason === 'stream closed while binding', DEADLINE_MS, 'the first session ended');
+    await node.waitForLog((r) => r.msg === 'session closed' && r.user === 'ivy@localhost/dup' && r.reason === 'replaced while it waited for the owner', DEADLINE_MS, 'the first session ended');
+    // The second one is the node's session for the resource, and works: its presence reaches the owner and comes back.
+    second.send('<presence/>');
+    await second.waitFor(/<presence (?=[^>]*from='ivy@localhost\/dup')(?![^>]*type=)[^>]*\/>/, DEADLINE_MS);
     second.destroy();
   });
 

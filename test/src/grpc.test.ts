@@ -293,7 +293,7 @@ describe('gRPC API', () => {
     clients.push(quiet);
     const deleted = await call(accounts.deleteAccount.bind(accounts), { username: 'grace' }, admin());
     assert.deepEqual([deleted.sessionsEnded, deleted.itemsRemoved], [2, 0]);
-    const kicked = (c: TestClient) => c.errors.some((e) => (e as { condition?: string }).condition === 'policy-violation');
+    const kicked = (c: TestClient) => c.errors.some((e) => (e as { condition?: string }).condition === 'not-authorized');
     await eventually(() => kicked(grace), 'grace kicked');
     await eventually(() => kicked(quiet), 'grace\'s session without presence kicked');
     await rejects(getPresence('grace@localhost'), status.NOT_FOUND);

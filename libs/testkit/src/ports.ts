@@ -21,8 +21,14 @@ function ephemeralStart(): number {
 }
 
 const EPHEMERAL_START = ephemeralStart();
-/** Random tries below the ephemeral range before falling back to the OS's pick. */
+/** Random tries below the ephemeral range before falling back to the OS's pick (the only way off Linux). */
 const TRIES = 50;
+/**
+ * Ports this process handed out: each probe is closed before its service
+ * listens, and a cluster picks a dozen or more first, so two random picks
+ * could otherwise be the same port.
+ */
+const handedOut = new Set<number>();
 
 function tryListen(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
@@ -41,11 +47,22 @@ function tryListen(port: number): Promise<number | undefined> {
 export async function freePort(): Promise<number> {
   if (EPHEMERAL_START > 0) {
     for (let i = 0; i < TRIES; i++) {
-      const port = await tryListen(LOWEST + Math.floor(Math.random() * (EPHEMERAL_START - LOWEST)));
-      if (port !== undefined) return port;
+      const candidate = LOWEST + Math.floor(Math.random() * (EPHEMERAL_START - LOWEST));
+      if (handedOut.has(candidate)) continue;
+      handedOut.add(candidate); // before the probe: a concurrent pick must not try it meanwhile
+      if ((await tryListen(candidate)) !== undefined) return candidate;
+      handedOut.delete(candidate);
     }
   }
-  const port = await tryListen(0);
-  if (port === undefined) throw new Error('no free port on 127.0.0.1');
+  for (let i = 0; i < TRIES; i++) {
+    const port = await tryListen(0);
+    if (port === undefined) break;
+    if (!handedOut.has(port)) return handOut(port);
+  }
+  throw new Error('no free port on 127.0.0.1');
+}
+
+function handOut(port: number): number {
+  handedOut.add(port);
   return port;
 }

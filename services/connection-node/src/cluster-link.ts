@@ -217,17 +217,19 @@ export class ClusterLink {
   }
 
   /**
-   * A session ended by its account's deletion: with policy-violation, or,
-   * when the session itself asked for the removal (XEP-0077 §3.2), with the
-   * iq result first and then <not-authorized/>.
+   * A session ended by its account's deletion, with <not-authorized/> (the
+   * stream's user no longer exists; a bind after the deletion gets the
+   * same). When the session itself asked for the removal (XEP-0077 §3.2),
+   * its iq result goes first.
    */
   #endDeleted(s: LocalSession, text: string): void {
     const result = this.#removals.get(s.id);
     this.log.info('session ended: its account was deleted', { user: s.fullJid, session: s.id, ownRequest: result !== undefined });
-    if (result === undefined) return s.kick('policy-violation', text);
-    this.#removals.delete(s.id);
-    s.send(result);
-    s.kick('not-authorized', 'the account was removed');
+    if (result !== undefined) {
+      this.#removals.delete(s.id);
+      s.send(result);
+    }
+    s.kick('not-authorized', text);
   }
 
   /**
@@ -240,7 +242,8 @@ export class ClusterLink {
     this.#removals.set(s.id, resultXml);
     try {
       const req = admin.AdminRequest.encode({ op: { $case: 'removeAccount', removeAccount: { bareJid: s.bareJid } } }).finish();
-      const reply = await this.requestRaw(this.#subjects.shardAdmin(this.shardOf(s.bareJid)), req);
+      // A deletion ends sessions on every node and may first wait up to a lease: longer than a roster read.
+      const reply = await this.requestRaw(this.#subjects.shardAdmin(this.shardOf(s.bareJid)), req, this.config.rosterRequestTimeoutMs * 4);
       const answer = admin.AdminResponse.decode(reply.data);
       // Deleted, but this session not ended on the way (an owner older than the deletion's sweep): ended here.
       if (answer.result?.$case === 'removeAccount' && this.#removals.has(s.id)) this.#endDeleted(s, 'account deleted');
@@ -366,8 +369,8 @@ export class ClusterLink {
   }
 
   /** A plain request through the node's multiplexer, sent in this turn's flush (JetStream direct gets). */
-  requestRaw(subject: string, data: Uint8Array): Promise<Msg> {
-    return this.#requests.request(subject, data, this.config.rosterRequestTimeoutMs, this.#sendRequest);
+  requestRaw(subject: string, data: Uint8Array, timeoutMs = this.config.rosterRequestTimeoutMs): Promise<Msg> {
+    return this.#requests.request(subject, data, timeoutMs, this.#sendRequest);
   }
 
   readonly #sendRequest = (subject: string, data: Uint8Array, reply: string): void => {

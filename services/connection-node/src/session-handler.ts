@@ -126,6 +126,12 @@ export class SessionHandler {
     const handler = new SessionHandler(session, full, deps);
     try {
       await handler.iqs.loadBlockList();
+      if (link.sessions.get(fullJid) !== session) {
+        // A newer bind of the same resource took this one's place while it waited (bind()): it must not be announced
+        // (its presence would reach the owner without its end ever following), and nothing holds it.
+        handler.end(cluster.EndCause.END_CAUSE_KICKED, 'replaced while it waited for the owner');
+        return undefined;
+      }
     } catch (e) {
       link.sessions.remove(session);
       if (e instanceof AccountGoneError) {

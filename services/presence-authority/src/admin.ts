@@ -272,10 +272,14 @@ export class AdminHandler {
     const local = localpartOf(user);
     return this.#inQueue(user, shard, epoch, async () => {
       // #endEverywhere asks the nodes this replica knows of: it waits, before anything is done, until it knows them all
-      // (at most a node lease, only just after the replica started, reconnected or stalled), and refuses if it still does not.
+      // (at most a node lease, only just after the replica started or reconnected), and refuses if it still does not.
       const wait = this.deps.nodesAllKnownInMs();
-      // A millisecond more: a timer may fire a fraction of one early by the monotonic clock.
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait) + 1));
+      if (wait > 0) {
+        // A millisecond more: a timer may fire a fraction of one early by the monotonic clock.
+        await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait) + 1));
+        // The shard may have changed hands meanwhile: nothing is done on one that is not ours at this epoch.
+        if (this.deps.epochOf(shard) !== epoch) throw notOwned(shard);
+      }
       if (this.deps.nodesAllKnownInMs() > 0) {
         throw new AdminFailure(Code.ADMIN_ERROR_CODE_UNAVAILABLE, 'this replica has not yet heard every connection node since it started or reconnected; retry');
       }

@@ -57,7 +57,10 @@ export class OwnerClient {
   async ask<K extends Result['$case']>(shard: number, op: NonNullable<admin.AdminRequest['op']>, expect: K, deadline: Deadline): Promise<Answer<K>> {
     const left = remainingMs(deadline);
     if (left <= 0) throw new ApiError(status.DEADLINE_EXCEEDED, 'deadline exceeded before the owner was asked');
-    const timeout = Math.max(1, Math.floor(Math.min(left, this.deps.timeoutMs)));
+    // An account deletion ends sessions on nodes, one round trip each, and may first wait up to a node lease for
+    // its replica to know every node: more time than a read.
+    const limit = op.$case === 'removeAccount' ? this.deps.timeoutMs * 4 : this.deps.timeoutMs;
+    const timeout = Math.max(1, Math.floor(Math.min(left, limit)));
     const local = this.deps.local;
     const result = (
       local !== undefined && LOCAL_OPS.has(op.$case) && local.epochOf(shard) !== undefined

@@ -244,8 +244,8 @@ export interface NodeKickRequest {
    * The stream error's condition: "conflict" when a newer session with the
    * same full JID replaced it on another node; empty: policy-violation (an
    * administrator's kick); "deleted": its account is being deleted
-   * (policy-violation, or, when the session asked for the removal itself
-   * with XEP-0077, its iq result and then not-authorized).
+   * (not-authorized, after the iq result when the session asked for the
+   * removal itself with XEP-0077; an older node says policy-violation).
    */
   condition: string;
   /**
@@ -253,7 +253,7 @@ export interface NodeKickRequest {
    * incarnation are empty, and the node ends every session of that user in
    * its table, whether or not it has told the owner about it (one that
    * never sent presence, one whose bind still waits for the owner's
-   * answer), with policy-violation. A stream that has not asked to bind yet
+   * answer), with not-authorized. A stream that has not asked to bind yet
    * is not in the table; its bind goes through the owner, which refuses it
    * once the account is gone. A node older than this field answers found =
    * false and ends nothing: only the sessions the owner knows end there.

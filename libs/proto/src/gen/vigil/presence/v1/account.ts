@@ -724,18 +724,20 @@ export const AccountServiceService = {
     responseDeserialize: (value: Buffer): CreateAccountResponse => CreateAccountResponse.decode(value),
   },
   /**
-   * Ends the user's sessions (cause KICKED; every session of the user on
-   * every live node, those that never sent presence included; the shard's
-   * owner refuses later binds and resumptions of the name until it exists
-   * again), removes
-   * every roster item as a roster removal would (contacts are told, RFC 6121
-   * §2.5.2), then the roster, block list, last activity and the account
-   * itself. A failed attempt leaves the account in place, and calling again
-   * finishes the job.
+   * Ends the user's sessions (cause KICKED, stream error not-authorized;
+   * every session of the user on every live node, those that never sent
+   * presence included; the shard's owner refuses later binds and
+   * resumptions of the name until it exists again), removes every roster
+   * item as a roster removal would (contacts are told, RFC 6121 §2.5.2),
+   * then the roster, block list, last activity and the account itself. A
+   * failed attempt leaves the account in place, and calling again finishes
+   * the job.
    * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE (a node
    * did not confirm ending the sessions it may hold, or the owner, just
    * started or reconnected, has not yet heard every node after waiting a
-   * node lease; nothing was removed, retry).
+   * node lease; retry). Every step can be repeated: a retry finishes a
+   * deletion that stopped part-way, and NOT_FOUND on a retry after a
+   * timeout means the first call finished it.
    */
   deleteAccount: {
     path: "/vigil.presence.v1.AccountService/DeleteAccount" as const,
@@ -780,18 +782,20 @@ export interface AccountServiceServer extends UntypedServiceImplementation {
    */
   createAccount: handleUnaryCall<CreateAccountRequest, CreateAccountResponse>;
   /**
-   * Ends the user's sessions (cause KICKED; every session of the user on
-   * every live node, those that never sent presence included; the shard's
-   * owner refuses later binds and resumptions of the name until it exists
-   * again), removes
-   * every roster item as a roster removal would (contacts are told, RFC 6121
-   * §2.5.2), then the roster, block list, last activity and the account
-   * itself. A failed attempt leaves the account in place, and calling again
-   * finishes the job.
+   * Ends the user's sessions (cause KICKED, stream error not-authorized;
+   * every session of the user on every live node, those that never sent
+   * presence included; the shard's owner refuses later binds and
+   * resumptions of the name until it exists again), removes every roster
+   * item as a roster removal would (contacts are told, RFC 6121 §2.5.2),
+   * then the roster, block list, last activity and the account itself. A
+   * failed attempt leaves the account in place, and calling again finishes
+   * the job.
    * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE (a node
    * did not confirm ending the sessions it may hold, or the owner, just
    * started or reconnected, has not yet heard every node after waiting a
-   * node lease; nothing was removed, retry).
+   * node lease; retry). Every step can be repeated: a retry finishes a
+   * deletion that stopped part-way, and NOT_FOUND on a retry after a
+   * timeout means the first call finished it.
    */
   deleteAccount: handleUnaryCall<DeleteAccountRequest, DeleteAccountResponse>;
   /**
@@ -824,18 +828,20 @@ export interface AccountServiceClient extends Client {
     callback: (error: ServiceError | null, response: CreateAccountResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Ends the user's sessions (cause KICKED; every session of the user on
-   * every live node, those that never sent presence included; the shard's
-   * owner refuses later binds and resumptions of the name until it exists
-   * again), removes
-   * every roster item as a roster removal would (contacts are told, RFC 6121
-   * §2.5.2), then the roster, block list, last activity and the account
-   * itself. A failed attempt leaves the account in place, and calling again
-   * finishes the job.
+   * Ends the user's sessions (cause KICKED, stream error not-authorized;
+   * every session of the user on every live node, those that never sent
+   * presence included; the shard's owner refuses later binds and
+   * resumptions of the name until it exists again), removes every roster
+   * item as a roster removal would (contacts are told, RFC 6121 §2.5.2),
+   * then the roster, block list, last activity and the account itself. A
+   * failed attempt leaves the account in place, and calling again finishes
+   * the job.
    * Scope: admin. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE (a node
    * did not confirm ending the sessions it may hold, or the owner, just
    * started or reconnected, has not yet heard every node after waiting a
-   * node lease; nothing was removed, retry).
+   * node lease; retry). Every step can be repeated: a retry finishes a
+   * deletion that stopped part-way, and NOT_FOUND on a retry after a
+   * timeout means the first call finished it.
    */
   deleteAccount(
     request: DeleteAccountRequest,
