@@ -67,6 +67,9 @@ describe('blocking (XEP-0191)', () => {
     assert.deepEqual(alice.received.slice(a.index).filter((s) => s.attrs.id === 'blocked-1').map(String), [], 'blocked message delivered');
     assert.deepEqual(alice.received.slice(a.index).filter(is.presenceFrom(bob.jid)).map(String), [], 'blocked presence delivered');
     assert.deepEqual(bob.received.slice(b.index).filter(is.presenceFrom(alice.jid)).map(String), [], 'presence to blocked contact');
+    // §3.3: the blocked sender's message is answered as if nobody were there (SHOULD service-unavailable).
+    const bounced = await bob.expectStanza((s) => s.name === 'message' && s.attrs.id === 'blocked-1' && s.attrs.type === 'error', DEADLINE_MS, 'the blocked message bounced', b);
+    assert.equal(errorCondition(bounced), 'service-unavailable');
   });
 
   test('while blocked: the contact\'s subscription stanzas get no answer, and each side gets a clear error or nothing', async () => {
