@@ -368,7 +368,7 @@ export class ClusterLink {
     return cluster.IqResponse.decode(reply.data);
   }
 
-  /** A plain request through the node's multiplexer, sent in this turn's flush (JetStream direct gets). */
+  /** A plain request through the node's multiplexer, sent in this turn's flush (JetStream direct gets, a XEP-0077 removal). */
   requestRaw(subject: string, data: Uint8Array, timeoutMs = this.config.rosterRequestTimeoutMs): Promise<Msg> {
     return this.#requests.request(subject, data, timeoutMs, this.#sendRequest);
   }

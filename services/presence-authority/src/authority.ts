@@ -10,7 +10,7 @@ import type { KV } from '@nats-io/kv';
 import { errorReply, escapeAttr, parseStanza, StanzaError, type Element } from '@vigil/xmpp';
 import type { AuthorityConfig } from './config.js';
 import type { AuthorityContext } from './context.js';
-import { IqCore, typedIq } from './iq.js';
+import { IqCore, iqResponse, typedIq } from './iq.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { Outbox } from './outbox.js';
 import { END_CAUSE_NAME, PresenceCore } from './presence.js';
@@ -725,10 +725,10 @@ export class Authority {
       // An answer without the list: the node refuses the bind with 'wait' at once (IqHandler.loadBlockList).
       const failed = (e: unknown) => {
         this.deps.log.error('block list read failed', { user: requester, err: e });
-        respond({ stanzaXml: '', blockList: [], isBlockList: false, accountGone: false });
+        respond(iqResponse({}));
       };
       const queued = async () => {
-        if (await this.#bindRefused(requester)) respond({ stanzaXml: '', blockList: [], isBlockList: false, accountGone: true });
+        if (await this.#bindRefused(requester)) respond(iqResponse({ accountGone: true }));
         else respond(await this.#iqs.blockList(requester));
       };
       if (this.#fence.wasDeleted(requester)) void this.#queue.run(requester, () => queued().catch(failed));
@@ -742,7 +742,7 @@ export class Authority {
       // The client gets an error at once, not the node's request timeout.
       const failed = (e: unknown) => {
         this.deps.log.error('iq failed', { user: requester, err: e });
-        respond({ stanzaXml: errorReply(typedIq(req) ?? parseStanza(req.stanzaXml), new StanzaError('internal-server-error', 'wait')).toString(), blockList: [], isBlockList: false, accountGone: false });
+        respond(iqResponse({ stanzaXml: errorReply(typedIq(req) ?? parseStanza(req.stanzaXml), new StanzaError('internal-server-error', 'wait')).toString() }));
       };
       this.#withUser(
         requester,
@@ -764,14 +764,14 @@ export class Authority {
     void this.#queue.run(about, async () => {
       if (req.session !== undefined && this.#fenced(req.session, 'iq')) {
         // Its stream has ended; the node answers nobody, but its request is not left to time out.
-        respond({ stanzaXml: errorReply(iq, new StanzaError('not-authorized', 'auth', 'the session has ended')).toString(), blockList: [], isBlockList: false, accountGone: false });
+        respond(iqResponse({ stanzaXml: errorReply(iq, new StanzaError('not-authorized', 'auth', 'the session has ended')).toString() }));
         return;
       }
       try {
         respond(await this.#iqs.handle(req, iq));
       } catch (e) {
         this.deps.log.error('iq failed', { user: about, err: e });
-        respond({ stanzaXml: errorReply(iq, new StanzaError('internal-server-error', 'wait')).toString(), blockList: [], isBlockList: false, accountGone: false });
+        respond(iqResponse({ stanzaXml: errorReply(iq, new StanzaError('internal-server-error', 'wait')).toString() }));
       }
     });
   }

@@ -30,7 +30,7 @@ export class IqCore {
       const to = iq.attr('to');
       const about = to === undefined ? bareOf(requester) : bareOf(to);
       if (about === bareOf(requester)) {
-        if (payload.ns === NS.roster) return { stanzaXml: (await this.rosters.handleIq(iq, payload, about)).toString(), blockList: [], isBlockList: false, accountGone: false };
+        if (payload.ns === NS.roster) return iqResponse({ stanzaXml: (await this.rosters.handleIq(iq, payload, about)).toString() });
         if (payload.ns === NS_BLOCKING) return await this.#blocking(iq, payload, about);
       } else if (payload.ns === NS_LAST && iq.attr('type') === 'get') {
         return reply(await this.#lastActivity(iq, about, bareOf(requester)));
@@ -49,7 +49,7 @@ export class IqCore {
 
   /** blockList() from the user's roster entry in hand. */
   blockListOf(user: UserEntry): cluster.IqResponse {
-    return { stanzaXml: '', blockList: [...user.record.blocked], isBlockList: true, accountGone: false };
+    return iqResponse({ blockList: [...user.record.blocked], isBlockList: true });
   }
 
   /**
@@ -58,7 +58,7 @@ export class IqCore {
    * typedIq() of it, built as text (ownRosterResultXml).
    */
   ownRosterGet(g: cluster.RosterGet, fullJid: string | undefined, user: UserEntry): cluster.IqResponse {
-    return { stanzaXml: ownRosterResultXml(g, fullJid, user.record.roster), blockList: [], isBlockList: false, accountGone: false };
+    return iqResponse({ stanzaXml: ownRosterResultXml(g, fullJid, user.record.roster) });
   }
 
   async #blocking(iq: Element, payload: Element, user: string): Promise<cluster.IqResponse> {
@@ -67,7 +67,7 @@ export class IqCore {
     if (type === 'get' && payload.name === 'blocklist') {
       const rec = await this.ctx.records.get(local);
       const list = el('blocklist', { xmlns: NS_BLOCKING }, ...rec.blocked.map((jid) => el('item', { jid })));
-      return { stanzaXml: iqResult(iq, list).toString(), blockList: [...rec.blocked], isBlockList: true, accountGone: false };
+      return iqResponse({ stanzaXml: iqResult(iq, list).toString(), blockList: [...rec.blocked], isBlockList: true });
     }
     if (type !== 'set' || (payload.name !== 'block' && payload.name !== 'unblock')) throw new StanzaError('bad-request', 'modify');
     const jids = payload.getChildren('item').map((i) => {
@@ -111,7 +111,7 @@ export class IqCore {
         }
       }
     }
-    return { stanzaXml: iqResult(iq).toString(), blockList: [...rec.blocked], isBlockList: false, accountGone: false };
+    return iqResponse({ stanzaXml: iqResult(iq).toString(), blockList: [...rec.blocked] });
   }
 
   /** XEP-0012 §5: only someone allowed to see the user's presence learns when it was last seen. */
@@ -140,7 +140,16 @@ export function typedIq(req: cluster.IqRequest): Element | undefined {
 }
 
 function reply(stanza: Element): cluster.IqResponse {
-  return { stanzaXml: stanza.toString(), blockList: [], isBlockList: false, accountGone: false };
+  return iqResponse({ stanzaXml: stanza.toString() });
+}
+
+/**
+ * An answer to an iq request with the fields not given at their defaults
+ * (ts-proto makes every field required): a field added to IqResponse is
+ * named only where it is set.
+ */
+export function iqResponse(fields: Partial<cluster.IqResponse>): cluster.IqResponse {
+  return { stanzaXml: '', blockList: [], isBlockList: false, accountGone: false, ...fields };
 }
 
 export { itemElement };
